@@ -1,0 +1,2 @@
+// PLACEHOLDER: patch kernels (to be written).
+export { heap_base } from "./lib/heap";

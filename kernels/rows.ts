@@ -1,0 +1,2 @@
+// PLACEHOLDER: rows kernels (to be written).
+export { heap_base } from "./lib/heap";

@@ -1,0 +1,352 @@
+/**
+ * Backend: the Tensor-level ops the model is written in. It checks shapes, dtypes and scalars
+ * (typed errors), allocates outputs, and hands raw arrays to a `Kernels` implementation:
+ * `reference` (scalar TS oracle) or `wasm` (AssemblyScript SIMD). Model code never sees either.
+ */
+import { ShapeError, ValueError, assertFinite, fmtShape } from "../errors.js";
+import { Tensor, type F32Tensor, type I32Tensor } from "../tensor.js";
+import { expectDType, expectIndices, expectPositive, expectRank, expectSameShape, expectShape, lead } from "./checks.js";
+import type { Kernels } from "./kernels.js";
+
+export type Activation = "gelu_tanh" | "quick_gelu" | "silu";
+export const ACTIVATIONS: readonly Activation[] = ["gelu_tanh", "quick_gelu", "silu"];
+
+export interface MatmulOptions {
+  transA?: boolean;
+  transB?: boolean;
+  /** Add the product into this tensor (in place) and return it. */
+  accumulate?: F32Tensor;
+}
+export interface SoftmaxOptions {
+  /** Additive mask [..., cols] whose rows repeat over x's rows (-Infinity removes an entry). */
+  mask?: F32Tensor;
+  /** Lower-triangular over the last two axes, aligned to the bottom-right (KV-cache style). */
+  causal?: boolean;
+}
+export interface RopeOptions {
+  heads: number;
+  base?: number;
+  /** Pairs per position axis (sum dh/2); default: one axis, all pairs. */
+  sections?: readonly number[];
+}
+export interface AttentionOptions {
+  heads: number;
+  kvHeads?: number;
+  causal?: boolean;
+  /** Additive mask [nq, nk] or [B, nq, nk]. */
+  mask?: F32Tensor;
+  /** Default 1/sqrt(dh). */
+  scale?: number;
+}
+
+export class Backend {
+  constructor(readonly kernels: Kernels) {}
+  get name(): string {
+    return this.kernels.name;
+  }
+
+  // ---------------------------------------------------------------- linear algebra
+  /** a [..., m, k] @ b [..., k, n] (either transposed); a rank-2 operand is shared by the batch. */
+  matmul(a: F32Tensor, b: F32Tensor, o: MatmulOptions = {}): F32Tensor {
+    const op = "matmul";
+    expectDType(op, "a", a, "f32");
+    expectDType(op, "b", b, "f32");
+    expectRank(op, "a", a, 2, 8);
+    expectRank(op, "b", b, 2, 8);
+    const transA = !!o.transA, transB = !!o.transB;
+    const [m, ka] = transA ? [a.dim(-1), a.dim(-2)] : [a.dim(-2), a.dim(-1)];
+    const [kb, n] = transB ? [b.dim(-1), b.dim(-2)] : [b.dim(-2), b.dim(-1)];
+    if (ka !== kb) {
+      throw new ShapeError(`${op}: b: expected inner extent K=${ka} (from a ${fmtShape(a.shape)}${transA ? "^T" : ""}), got ${kb} in ${fmtShape(b.shape)}${transB ? "^T" : ""}`);
+    }
+    const aBatch = a.shape.slice(0, -2), bBatch = b.shape.slice(0, -2);
+    const broadcastA = aBatch.length === 0 && bBatch.length > 0;
+    const broadcastB = bBatch.length === 0;
+    const batchShape = broadcastA ? bBatch : aBatch;
+    if (!broadcastA && !broadcastB && fmtShape(aBatch) !== fmtShape(bBatch)) {
+      throw new ShapeError(`${op}: b: expected batch axes ${fmtShape(aBatch)} (or none), got ${fmtShape(bBatch)}`);
+    }
+    const outShape = [...batchShape, m, n];
+    let out: F32Tensor;
+    if (o.accumulate) {
+      expectDType(op, "accumulate", o.accumulate, "f32");
+      expectShape(op, "accumulate", o.accumulate, outShape);
+      out = o.accumulate;
+    } else {
+      out = new Tensor("f32", outShape);
+    }
+    const batch = batchShape.reduce((p, d) => p * d, 1);
+    this.kernels.matmul(out.data, a.data, b.data, {
+      batch, m, n, k: ka, transA, transB, accumulate: !!o.accumulate, broadcastA, broadcastB,
+    });
+    return out;
+  }
+
+  /** PyTorch Linear: x [..., in] @ w^T (w [out, in]) + bias [out]. */
+  linear(x: F32Tensor, w: F32Tensor, bias?: F32Tensor | null): F32Tensor {
+    const op = "linear";
+    expectDType(op, "x", x, "f32");
+    expectDType(op, "w", w, "f32");
+    expectRank(op, "w", w, 2);
+    expectRank(op, "x", x, 1, 8);
+    if (x.dim(-1) !== w.dim(1)) {
+      throw new ShapeError(`${op}: w: expected [out, in=${x.dim(-1)}] for x ${fmtShape(x.shape)}, got ${fmtShape(w.shape)}`);
+    }
+    const y = this.matmul(x.reshape([lead(x), x.dim(-1)]), w, { transB: true });
+    const out = y.reshape([...x.shape.slice(0, -1), w.dim(0)]);
+    return bias ? this.addBias(out, bias) : out;
+  }
+
+  // ---------------------------------------------------------------- elementwise
+  add(a: F32Tensor, b: F32Tensor): F32Tensor {
+    return this.binary("add", a, b, (o, x, y, n) => this.kernels.add(o, x, y, n));
+  }
+  mul(a: F32Tensor, b: F32Tensor): F32Tensor {
+    return this.binary("mul", a, b, (o, x, y, n) => this.kernels.mul(o, x, y, n));
+  }
+  scale(a: F32Tensor, s: number): F32Tensor {
+    expectDType("scale", "a", a, "f32");
+    assertFinite("scale", "s", s);
+    const out = new Tensor("f32", a.shape);
+    this.kernels.scale(out.data, a.data, s, a.size);
+    return out;
+  }
+  /** x [..., c] + bias [c] */
+  addBias(x: F32Tensor, bias: F32Tensor): F32Tensor {
+    const op = "addBias";
+    expectDType(op, "x", x, "f32");
+    expectDType(op, "bias", bias, "f32");
+    expectRank(op, "x", x, 1, 8);
+    expectShape(op, "bias", bias, [x.dim(-1)]);
+    const out = new Tensor("f32", x.shape);
+    this.kernels.addBias(out.data, x.data, bias.data, lead(x), x.dim(-1));
+    return out;
+  }
+  act(name: Activation, x: F32Tensor): F32Tensor {
+    expectDType(name, "x", x, "f32");
+    const out = new Tensor("f32", x.shape);
+    if (name === "gelu_tanh") this.kernels.geluTanh(out.data, x.data, x.size);
+    else if (name === "quick_gelu") this.kernels.quickGelu(out.data, x.data, x.size);
+    else if (name === "silu") this.kernels.silu(out.data, x.data, x.size);
+    else throw new ValueError(`act: name: expected one of ${ACTIVATIONS.join(", ")}, got ${String(name)}`);
+    return out;
+  }
+  /** silu(gate) * up */
+  swiglu(gate: F32Tensor, up: F32Tensor): F32Tensor {
+    return this.binary("swiglu", gate, up, (o, g, u, n) => this.kernels.swiglu(o, g, u, n));
+  }
+
+  // ---------------------------------------------------------------- rows (last axis)
+  softmax(x: F32Tensor, o: SoftmaxOptions = {}): F32Tensor {
+    const op = "softmax";
+    expectDType(op, "x", x, "f32");
+    expectRank(op, "x", x, 1, 8);
+    const cols = x.dim(-1), rows = lead(x);
+    let maskRows = 1;
+    if (o.mask) {
+      expectDType(op, "mask", o.mask, "f32");
+      expectRank(op, "mask", o.mask, 1, 8);
+      maskRows = lead(o.mask);
+      if (o.mask.dim(-1) !== cols || maskRows === 0 || rows % maskRows !== 0) {
+        throw new ShapeError(`${op}: mask: expected [r, ${cols}] with r dividing the ${rows} rows of x ${fmtShape(x.shape)}, got ${fmtShape(o.mask.shape)}`);
+      }
+    }
+    const qLen = x.rank >= 2 ? x.dim(-2) : 1;
+    if (o.causal && qLen > cols) {
+      throw new ShapeError(`${op}: x: causal needs rows per block <= cols, got ${fmtShape(x.shape)}`);
+    }
+    const out = new Tensor("f32", x.shape);
+    this.kernels.softmax(out.data, x.data, { rows, cols, mask: o.mask?.data ?? null, maskRows, causal: !!o.causal, qLen });
+    return out;
+  }
+  layerNorm(x: F32Tensor, gamma: F32Tensor, beta: F32Tensor, eps = 1e-5): F32Tensor {
+    const op = "layerNorm";
+    this.rowsArgs(op, x, gamma, eps);
+    expectDType(op, "beta", beta, "f32");
+    expectShape(op, "beta", beta, [x.dim(-1)]);
+    const out = new Tensor("f32", x.shape);
+    this.kernels.layerNorm(out.data, x.data, gamma.data, beta.data, lead(x), x.dim(-1), eps);
+    return out;
+  }
+  rmsNorm(x: F32Tensor, gamma: F32Tensor, eps = 1e-6): F32Tensor {
+    this.rowsArgs("rmsNorm", x, gamma, eps);
+    const out = new Tensor("f32", x.shape);
+    this.kernels.rmsNorm(out.data, x.data, gamma.data, lead(x), x.dim(-1), eps);
+    return out;
+  }
+  sum(x: F32Tensor): F32Tensor {
+    return this.reduce("sum", x, (o, a, r, c) => this.kernels.sumRows(o, a, r, c));
+  }
+  mean(x: F32Tensor): F32Tensor {
+    return this.reduce("mean", x, (o, a, r, c) => this.kernels.meanRows(o, a, r, c));
+  }
+  max(x: F32Tensor): F32Tensor {
+    return this.reduce("max", x, (o, a, r, c) => this.kernels.maxRows(o, a, r, c));
+  }
+  /** Top-k of each row: values and indices [..., k], descending, ties to the lower index. */
+  topk(x: F32Tensor, k: number): { values: F32Tensor; indices: I32Tensor } {
+    const op = "topk";
+    expectDType(op, "x", x, "f32");
+    expectRank(op, "x", x, 1, 8);
+    expectPositive(op, "k", k);
+    if (k > x.dim(-1)) throw new ValueError(`${op}: k: expected at most the row length ${x.dim(-1)}, got ${k}`);
+    const shape = [...x.shape.slice(0, -1), k];
+    const values = new Tensor("f32", shape), indices = new Tensor("i32", shape);
+    this.kernels.topk(values.data, indices.data, x.data, lead(x), x.dim(-1), k);
+    return { values, indices };
+  }
+
+  // ---------------------------------------------------------------- positions, patches, attention
+  /** x [..., tokens, NH*dh]; pos [tokens] or [tokens, axes] (one position per axis and token). */
+  rope(x: F32Tensor, pos: I32Tensor, o: RopeOptions): F32Tensor {
+    const op = "rope";
+    expectDType(op, "x", x, "f32");
+    expectDType(op, "pos", pos, "i32");
+    expectRank(op, "x", x, 2, 8);
+    expectRank(op, "pos", pos, 1, 2);
+    expectPositive(op, "heads", o.heads);
+    const width = x.dim(-1);
+    const dh = width / o.heads;
+    if (!Number.isInteger(dh) || dh % 2 !== 0) {
+      throw new ShapeError(`${op}: x: expected a last axis of heads*dh with dh even (heads=${o.heads}), got ${width}`);
+    }
+    const tokens = pos.dim(0), axes = pos.rank === 2 ? pos.dim(1) : 1;
+    if (lead(x) % tokens !== 0 || x.dim(-2) !== tokens) {
+      throw new ShapeError(`${op}: pos: expected [${x.dim(-2)}] or [${x.dim(-2)}, axes] for x ${fmtShape(x.shape)}, got ${fmtShape(pos.shape)}`);
+    }
+    const sections = o.sections ?? [dh / 2];
+    if (sections.length !== axes || sections.reduce((p, s) => p + s, 0) !== dh / 2 || sections.some((s) => !Number.isInteger(s) || s < 0)) {
+      throw new ValueError(`${op}: sections: expected ${axes} non-negative integers summing to dh/2=${dh / 2}, got ${fmtShape(sections)}`);
+    }
+    const base = o.base ?? 10000;
+    assertFinite(op, "base", base);
+    if (base <= 0) throw new ValueError(`${op}: base: expected > 0, got ${base}`);
+    const out = new Tensor("f32", x.shape);
+    const reps = lead(x) / tokens;
+    const rowLen = tokens * width;
+    for (let r = 0; r < reps; r++) {
+      this.kernels.rope(out.data.subarray(r * rowLen, (r + 1) * rowLen), x.data.subarray(r * rowLen, (r + 1) * rowLen), pos.data, {
+        tokens, heads: o.heads, dh, axes, sections, base,
+      });
+    }
+    return out;
+  }
+
+  /** vol [B, cv, D, H, W] (cv = cin, or 1 = replicate), weight [C, cin, t, p, p] -> [B, D/t, n_h*n_w, C]. */
+  patchEmbed(vol: F32Tensor, weight: F32Tensor): F32Tensor {
+    const op = "patchEmbed";
+    expectDType(op, "vol", vol, "f32");
+    expectDType(op, "weight", weight, "f32");
+    expectRank(op, "vol", vol, 5);
+    expectRank(op, "weight", weight, 5);
+    const [batch, cv, depth, height, width] = vol.shape;
+    const [channels, cin, tdepth, p, p2] = weight.shape;
+    if (p !== p2 || p === 0) throw new ShapeError(`${op}: weight: expected [C, cin, t, p, p], got ${fmtShape(weight.shape)}`);
+    if (cv !== cin && cv !== 1) throw new ShapeError(`${op}: vol: expected ${cin} or 1 channels (axis 1), got ${fmtShape(vol.shape)}`);
+    if (height % p || width % p || tdepth === 0 || depth % tdepth) {
+      throw new ShapeError(`${op}: vol: expected D divisible by t=${tdepth} and H, W by p=${p}, got ${fmtShape(vol.shape)}`);
+    }
+    const out = new Tensor("f32", [batch, depth / tdepth, (height / p) * (width / p), channels]);
+    this.kernels.patchEmbed(out.data, vol.data, weight.data, { batch, cv, cin, depth, height, width, channels, patch: p, tdepth });
+    return out;
+  }
+
+  /** q [B, nq, NH*dh], k and v [B, nk, KV*dh] -> [B, nq, NH*dh]. */
+  attention(q: F32Tensor, k: F32Tensor, v: F32Tensor, o: AttentionOptions): F32Tensor {
+    const op = "attention";
+    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
+      expectDType(op, name, t, "f32");
+      expectRank(op, name, t, 3);
+    }
+    expectPositive(op, "heads", o.heads);
+    const kvHeads = o.kvHeads ?? o.heads;
+    expectPositive(op, "kvHeads", kvHeads);
+    if (o.heads % kvHeads !== 0) throw new ValueError(`${op}: kvHeads: expected a divisor of heads=${o.heads}, got ${kvHeads}`);
+    const [batch, nq, width] = q.shape;
+    const dh = width / o.heads;
+    if (!Number.isInteger(dh)) throw new ShapeError(`${op}: q: expected a last axis divisible by heads=${o.heads}, got ${fmtShape(q.shape)}`);
+    const nk = k.dim(1);
+    expectShape(op, "k", k, [batch, nk, kvHeads * dh]);
+    expectSameShape(op, k, "k", v, "v");
+    if (o.causal && nq > nk) throw new ShapeError(`${op}: k: causal needs nk >= nq=${nq}, got ${fmtShape(k.shape)}`);
+    let maskBatch = 1;
+    if (o.mask) {
+      expectDType(op, "mask", o.mask, "f32");
+      maskBatch = o.mask.rank === 3 ? o.mask.dim(0) : 1;
+      const want = o.mask.rank === 3 ? [maskBatch, nq, nk] : [nq, nk];
+      expectShape(op, "mask", o.mask, want);
+      if (maskBatch !== 1 && maskBatch !== batch) throw new ShapeError(`${op}: mask: expected batch 1 or ${batch}, got ${fmtShape(o.mask.shape)}`);
+    }
+    const scale = o.scale ?? 1 / Math.sqrt(dh);
+    assertFinite(op, "scale", scale);
+    const out = new Tensor("f32", q.shape);
+    this.kernels.attention(out.data, q.data, k.data, v.data, {
+      batch, nq, nk, heads: o.heads, kvHeads, dh, scale, causal: !!o.causal, mask: o.mask?.data ?? null, maskBatch,
+    });
+    return out;
+  }
+
+  // ---------------------------------------------------------------- indexing
+  /** x [R, C], idx [n] -> [n, C] */
+  gatherRows(x: F32Tensor, idx: I32Tensor): F32Tensor {
+    const op = "gatherRows";
+    expectDType(op, "x", x, "f32");
+    expectDType(op, "idx", idx, "i32");
+    expectRank(op, "x", x, 2);
+    expectRank(op, "idx", idx, 1);
+    expectIndices(op, "idx", idx.data, x.dim(0));
+    const out = new Tensor("f32", [idx.size, x.dim(1)]);
+    this.kernels.gatherRows(out.data, x.data, idx.data, idx.size, x.dim(1));
+    return out;
+  }
+  /** In place: out[idx[i]] += w[i] * src[i]; returns out. */
+  scatterAddRows(out: F32Tensor, src: F32Tensor, idx: I32Tensor, w?: F32Tensor): F32Tensor {
+    const op = "scatterAddRows";
+    expectDType(op, "out", out, "f32");
+    expectDType(op, "src", src, "f32");
+    expectDType(op, "idx", idx, "i32");
+    expectRank(op, "out", out, 2);
+    expectRank(op, "idx", idx, 1);
+    expectShape(op, "src", src, [idx.size, out.dim(1)]);
+    if (w) {
+      expectDType(op, "w", w, "f32");
+      expectShape(op, "w", w, [idx.size]);
+    }
+    expectIndices(op, "idx", idx.data, out.dim(0));
+    this.kernels.scatterAddRows(out.data, src.data, idx.data, w?.data ?? null, idx.size, out.dim(1));
+    return out;
+  }
+  /** table [V, d], ids [...] -> [..., d] */
+  embedding(table: F32Tensor, ids: I32Tensor): F32Tensor {
+    expectDType("embedding", "ids", ids, "i32");
+    expectIndices("embedding", "ids", ids.data, table.rank === 2 ? table.dim(0) : 0);
+    const rows = this.gatherRows(table, ids.reshape([ids.size]));
+    return rows.reshape([...ids.shape, table.dim(1)]);
+  }
+
+  // ---------------------------------------------------------------- helpers
+  private binary(op: string, a: F32Tensor, b: F32Tensor, k: (o: Float32Array, x: Float32Array, y: Float32Array, n: number) => void): F32Tensor {
+    expectDType(op, "a", a, "f32");
+    expectDType(op, "b", b, "f32");
+    expectSameShape(op, a, "a", b, "b");
+    const out = new Tensor("f32", a.shape);
+    k(out.data, a.data, b.data, a.size);
+    return out;
+  }
+  private rowsArgs(op: string, x: F32Tensor, gamma: F32Tensor, eps: number): void {
+    expectDType(op, "x", x, "f32");
+    expectDType(op, "gamma", gamma, "f32");
+    expectRank(op, "x", x, 1, 8);
+    expectShape(op, "gamma", gamma, [x.dim(-1)]);
+    assertFinite(op, "eps", eps);
+    if (eps < 0) throw new ValueError(`${op}: eps: expected >= 0, got ${eps}`);
+  }
+  private reduce(op: string, x: F32Tensor, k: (o: Float32Array, a: Float32Array, r: number, c: number) => void): F32Tensor {
+    expectDType(op, "x", x, "f32");
+    expectRank(op, "x", x, 1, 8);
+    if (x.dim(-1) === 0) throw new ShapeError(`${op}: x: expected a non-empty last axis, got ${fmtShape(x.shape)}`);
+    const out = new Tensor("f32", x.shape.slice(0, -1));
+    k(out.data, x.data, lead(x), x.dim(-1));
+    return out;
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Loads the compiled kernel modules (build/<name>.wasm) in Node or a browser and manages their
+ * linear memory with a bump arena. Each module has its own memory (up to 4 GiB); an op copies its
+ * operands in, runs, copies the result out and releases the arena (`scope`). Typed-array views are
+ * made fresh after every allocation, never cached across `memory.grow()`; pointers are unsigned.
+ */
+import { MemoryError, TghError } from "../../errors.js";
+
+/** Every kernel module the build produces (kernels/<name>.ts). */
+export const MODULE_NAMES = ["matmul", "attention", "elementwise", "rows", "rope", "patch", "indexing"] as const;
+export type ModuleName = (typeof MODULE_NAMES)[number];
+
+/** Where the wasm bytes come from: a base URL (folder of the .wasm files) or the bytes themselves. */
+export interface LoadOptions {
+  /** Folder holding <name>.wasm; default: the package's build/ folder next to this file. */
+  base?: string | URL;
+  /** Pre-fetched bytes or compiled modules by name (takes precedence over base). */
+  sources?: Partial<Record<ModuleName, BufferSource | WebAssembly.Module>>;
+}
+
+const PAGE = 65536;
+const MAX_PAGES = 65536; // 4 GiB
+const ALIGN = 16;
+
+/** Exported functions of a kernel module take and return plain numbers. */
+export type KernelExports = Record<string, (...args: number[]) => number | void>;
+
+export class WasmModule {
+  readonly name: string;
+  readonly fns: KernelExports;
+  readonly memory: WebAssembly.Memory;
+  private readonly base: number;
+  private top: number;
+
+  constructor(name: string, instance: WebAssembly.Instance) {
+    this.name = name;
+    const ex = instance.exports as Record<string, unknown>;
+    this.memory = ex.memory as WebAssembly.Memory;
+    this.fns = ex as KernelExports;
+    const heapBase = typeof ex.heap_base === "function" ? ((ex.heap_base as () => number)() >>> 0) : 0;
+    this.base = align(Math.max(heapBase, 1024));
+    this.top = this.base;
+  }
+
+  /** Allocates `bytes` (16-byte aligned), growing memory as needed. */
+  alloc(bytes: number): number {
+    const ptr = this.top;
+    const end = align(ptr + bytes);
+    if (end > MAX_PAGES * PAGE) {
+      throw new MemoryError(
+        `wasm ${this.name}: need ${end} bytes of linear memory, more than the 4 GiB (${MAX_PAGES * PAGE}) of wasm32`,
+      );
+    }
+    const have = this.memory.buffer.byteLength;
+    if (end > have) {
+      const pages = Math.ceil((end - have) / PAGE);
+      try {
+        this.memory.grow(pages);
+      } catch (e) {
+        throw new MemoryError(`wasm ${this.name}: could not grow memory to ${end} bytes: ${String(e)}`);
+      }
+    }
+    this.top = end;
+    return ptr >>> 0;
+  }
+
+  /** Copies a typed array in; returns its pointer. */
+  put(src: Float32Array | Int32Array): number {
+    const ptr = this.alloc(src.byteLength);
+    new Uint8Array(this.memory.buffer, ptr, src.byteLength).set(
+      new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
+    );
+    return ptr;
+  }
+
+  /** Allocates and zero-fills `n` 4-byte elements. */
+  zeros(n: number): number {
+    const ptr = this.alloc(n * 4);
+    new Uint8Array(this.memory.buffer, ptr, n * 4).fill(0);
+    return ptr;
+  }
+
+  f32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, ptr, n);
+  }
+  i32(ptr: number, n: number): Int32Array {
+    return new Int32Array(this.memory.buffer, ptr, n);
+  }
+
+  /** Copies `dst.length` elements at `ptr` out to `dst`. */
+  read(ptr: number, dst: Float32Array | Int32Array): void {
+    dst.set(dst instanceof Float32Array ? this.f32(ptr, dst.length) : this.i32(ptr, dst.length));
+  }
+
+  /** Runs `fn` and then releases everything it allocated. */
+  scope<T>(fn: () => T): T {
+    const mark = this.top;
+    try {
+      return fn();
+    } finally {
+      this.top = mark;
+    }
+  }
+
+  /** Calls an exported kernel by name. */
+  call(fn: string, ...args: number[]): number {
+    const f = this.fns[fn];
+    if (typeof f !== "function") throw new TghError(`wasm ${this.name}: no exported kernel '${fn}'`);
+    return (f(...args) as number | undefined) ?? 0;
+  }
+}
+
+function align(x: number): number {
+  return Math.ceil(x / ALIGN) * ALIGN;
+}
+
+const isNode = typeof process !== "undefined" && !!process.versions?.node;
+
+async function fetchBytes(url: URL): Promise<BufferSource> {
+  if (isNode && url.protocol === "file:") {
+    const fs = await import("node:fs/promises");
+    const { fileURLToPath } = await import("node:url");
+    return fs.readFile(fileURLToPath(url));
+  }
+  const res = await fetch(url);
+  if (!res.ok) throw new TghError(`wasm: fetching ${url.href} failed: HTTP ${res.status}`);
+  return res.arrayBuffer();
+}
+
+function abort(msg: number, file: number, line: number, col: number): never {
+  throw new TghError(`wasm kernel aborted at ${line}:${col} (assertion inside a kernel)`);
+}
+
+/** Instantiates one module by name. */
+export async function loadModule(name: ModuleName, opts: LoadOptions = {}): Promise<WasmModule> {
+  const src = opts.sources?.[name];
+  let module: WebAssembly.Module;
+  if (src instanceof WebAssembly.Module) {
+    module = src;
+  } else {
+    const bytes = src ?? (await fetchBytes(new URL(`${name}.wasm`, baseUrl(opts.base))));
+    module = await WebAssembly.compile(bytes);
+  }
+  const instance = await WebAssembly.instantiate(module, { env: { abort } });
+  return new WasmModule(name, instance);
+}
+
+export async function loadModules(opts: LoadOptions = {}): Promise<Record<ModuleName, WasmModule>> {
+  const mods = await Promise.all(MODULE_NAMES.map((n) => loadModule(n, opts)));
+  return Object.fromEntries(MODULE_NAMES.map((n, i) => [n, mods[i]])) as Record<ModuleName, WasmModule>;
+}
+
+function baseUrl(base: string | URL | undefined): URL {
+  if (base === undefined) return new URL("../../../build/", import.meta.url);
+  const s = base.toString();
+  return new URL(s.endsWith("/") ? s : `${s}/`, isNode && !/^[a-z]+:/i.test(s) ? `file://${process.cwd()}/` : undefined);
+}
