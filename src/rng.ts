@@ -1,3 +1,6 @@
+/** Seeded random numbers (uniform, integer, normal) with identical bits in every JS engine. */
+import { cos, log } from "./detmath.js";
+
 /**
  * Seeded PRNG (xoshiro128**, 32-bit integer arithmetic only), so that the same seed gives the same
  * numbers in every JS engine. `uniform()` has 53 random bits. State is 4 uint32 and can be saved.
@@ -51,6 +54,17 @@ export class Rng {
   /** Uniform integer in [0, n). */
   int(n: number): number {
     return Math.floor(this.uniform() * n);
+  }
+
+  /**
+   * Standard normal N(0, 1) by Box-Muller, cosine branch only: sqrt(-2 log(1 - u1)) cos(2 pi u2),
+   * two uniforms per draw and no cached spare (so `state()` alone resumes the stream). log and cos
+   * are src/detmath.ts polynomials, sqrt is IEEE: the same bits in every engine.
+   */
+  normal(): number {
+    const u1 = 1 - this.uniform(); // (0, 1]: log stays finite
+    const u2 = this.uniform();
+    return Math.sqrt(-2 * log(u1)) * cos(2 * Math.PI * u2);
   }
 
   /** Float32Array of uniform values in [lo, hi). */

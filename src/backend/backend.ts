@@ -153,7 +153,7 @@ export class Backend {
     }
     const qLen = x.rank >= 2 ? x.dim(-2) : 1;
     if (o.causal && qLen > cols) {
-      throw new ShapeError(`${op}: x: causal needs rows per block <= cols, got ${fmtShape(x.shape)}`);
+      throw new ShapeError(`${op}: x: expected rows per block (axis -2) <= cols for causal, got ${fmtShape(x.shape)}`);
     }
     const out = new Tensor("f32", x.shape);
     this.kernels.softmax(out.data, x.data, { rows, cols, mask: o.mask?.data ?? null, maskRows, causal: !!o.causal, qLen });
@@ -182,6 +182,24 @@ export class Backend {
   }
   max(x: F32Tensor): F32Tensor {
     return this.reduce("max", x, (o, a, r, c) => this.kernels.maxRows(o, a, r, c));
+  }
+  /**
+   * x [..., c] / d [...]: every row divided by its own scalar (MoE gate renormalisation, masked means).
+   * No kernel: one IEEE float32 division per element (float64 quotient of float32 operands, rounded
+   * once, which is exactly the float32 quotient), so both backends give the same bits.
+   */
+  divRows(x: F32Tensor, d: F32Tensor): F32Tensor {
+    const op = "divRows";
+    expectDType(op, "x", x, "f32");
+    expectDType(op, "d", d, "f32");
+    expectRank(op, "x", x, 1, 8);
+    expectShape(op, "d", d, x.shape.slice(0, -1));
+    const out = new Tensor("f32", x.shape);
+    const cols = x.dim(-1);
+    for (let r = 0; r < d.size; r++) {
+      for (let c = 0; c < cols; c++) out.data[r * cols + c] = x.data[r * cols + c] / d.data[r];
+    }
+    return out;
   }
   /** Top-k of each row: values and indices [..., k], descending, ties to the lower index. */
   topk(x: F32Tensor, k: number): { values: F32Tensor; indices: I32Tensor } {
@@ -268,7 +286,7 @@ export class Backend {
     const nk = k.dim(1);
     expectShape(op, "k", k, [batch, nk, kvHeads * dh]);
     expectSameShape(op, k, "k", v, "v");
-    if (o.causal && nq > nk) throw new ShapeError(`${op}: k: causal needs nk >= nq=${nq}, got ${fmtShape(k.shape)}`);
+    if (o.causal && nq > nk) throw new ShapeError(`${op}: k: expected nk >= nq=${nq} for causal, got ${fmtShape(k.shape)}`);
     let maskBatch = 1;
     if (o.mask) {
       expectDType(op, "mask", o.mask, "f32");

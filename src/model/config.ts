@@ -1,0 +1,297 @@
+/**
+ * The model configuration (SPEC section 9): types with camelCase names, the one mapping to and from
+ * the snake_case file form, validation (ValueError naming the spec key), and the presets.
+ * Legend: B batch · D,H,W volume · p patch · n=W/p · S=1+n^2 · C width · NH heads · dh head size ·
+ * E experts · T tasks · k top-k · L text tokens · V vocab.
+ */
+import { ACTIVATIONS, type Activation } from "../backend/backend.js";
+import { ValueError } from "../errors.js";
+
+export { paramCount } from "./params.js";
+
+export type RopeMode = "depth" | "dhw";
+export type TaskRouting = "hard" | "soft";
+export type ExpertInit = "upcycle" | "zero_out";
+
+export interface VisionConfig {
+  image: number; // H = W of a slice
+  patch: number; // p
+  cIn: number; // channels each slice is replicated to (CLIP: 3)
+  width: number; // C
+  heads: number; // NH
+  layers: number; // blocks, slice blocks first
+  volumeLayers: number; // the last L3 blocks attend over the whole volume
+  mlpRatio: number; // MLP hidden = mlpRatio * C
+  act: Activation;
+  normEps: number;
+  depthPatch: number; // t: slices per depth patch (1: none)
+  rope: RopeMode;
+  ropeBase: number;
+  ropeSections: readonly number[]; // [sd, sr, sc], sum dh/2 (used by rope "dhw")
+  moeLayers: readonly number[]; // blocks whose MLP is a TGH-MoE ([] = dense model)
+}
+export interface MoeConfig {
+  tasks: number; // T
+  experts: number; // E routed experts per task group
+  topK: number; // k
+  sharedExperts: number;
+  aShared: number;
+  aRouted: number;
+  taskRouting: TaskRouting;
+  renormalize: boolean;
+  expertInit: ExpertInit;
+}
+export interface ProjectorConfig {
+  depthPool: number; // consecutive slices averaged
+  act: Activation;
+}
+export interface LmConfig {
+  vocab: number; // V
+  width: number; // d_lm
+  heads: number;
+  kvHeads: number;
+  layers: number;
+  mlpHidden: number; // F
+  normEps: number;
+  ropeBase: number;
+  tieEmbeddings: boolean;
+}
+export interface TokenIds {
+  bos: number; eos: number; pad: number; imgStart: number; imgEnd: number; image: number; sep: number;
+}
+export interface ModelConfig {
+  vision: VisionConfig;
+  moe: MoeConfig;
+  projector: ProjectorConfig;
+  lm: LmConfig;
+  tokens: TokenIds;
+}
+
+/** spec (file) key -> code key, per section: the only place the two spellings meet. */
+const KEYS = {
+  vision: {
+    image: "image", patch: "patch", c_in: "cIn", width: "width", heads: "heads", layers: "layers",
+    volume_layers: "volumeLayers", mlp_ratio: "mlpRatio", act: "act", norm_eps: "normEps",
+    depth_patch: "depthPatch", rope: "rope", rope_base: "ropeBase", rope_sections: "ropeSections",
+    moe_layers: "moeLayers",
+  },
+  moe: {
+    tasks: "tasks", experts: "experts", top_k: "topK", shared_experts: "sharedExperts", a_shared: "aShared",
+    a_routed: "aRouted", task_routing: "taskRouting", renormalize: "renormalize", expert_init: "expertInit",
+  },
+  projector: { depth_pool: "depthPool", act: "act" },
+  lm: {
+    vocab: "vocab", width: "width", heads: "heads", kv_heads: "kvHeads", layers: "layers",
+    mlp_hidden: "mlpHidden", norm_eps: "normEps", rope_base: "ropeBase", tie_embeddings: "tieEmbeddings",
+  },
+  tokens: { bos: "bos", eos: "eos", pad: "pad", img_start: "imgStart", img_end: "imgEnd", image: "image", sep: "sep" },
+} as const;
+type Section = keyof typeof KEYS;
+const SECTIONS = Object.keys(KEYS) as Section[];
+
+/** The section 9 JSON object (snake_case keys, as stored in checkpoints and golden files). */
+export function toSpecJson(cfg: ModelConfig): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const sec of SECTIONS) {
+    const src = cfg[sec] as unknown as Record<string, unknown>;
+    out[sec] = {};
+    for (const [spec, code] of Object.entries(KEYS[sec])) {
+      const v = src[code];
+      out[sec][spec] = Array.isArray(v) ? [...v] : v;
+    }
+  }
+  return out;
+}
+
+/** Parses and validates the section 9 object (or its JSON text). Unknown or missing keys throw. */
+export function fromSpecJson(json: unknown): ModelConfig {
+  const obj = typeof json === "string" ? parseJson(json) : json;
+  if (!isRecord(obj)) throw new ValueError(`config: expected an object with sections ${SECTIONS.join(", ")}, got ${typeName(obj)}`);
+  for (const k of Object.keys(obj)) {
+    if (!(k in KEYS)) throw new ValueError(`config: ${k}: unknown section (expected ${SECTIONS.join(", ")})`);
+  }
+  const cfg: Record<string, Record<string, unknown>> = {};
+  for (const sec of SECTIONS) {
+    const src = obj[sec];
+    if (!isRecord(src)) throw new ValueError(`config: ${sec}: expected an object, got ${typeName(src)}`);
+    const map = KEYS[sec] as Record<string, string>;
+    for (const k of Object.keys(src)) if (!(k in map)) throw new ValueError(`config: ${sec}.${k}: unknown key`);
+    cfg[sec] = {};
+    for (const [spec, code] of Object.entries(map)) {
+      if (!(spec in src)) throw new ValueError(`config: ${sec}.${spec}: missing`);
+      const v = src[spec];
+      cfg[sec][code] = Array.isArray(v) ? [...v] : v;
+    }
+  }
+  const out = cfg as unknown as ModelConfig;
+  validateConfig(out);
+  return out;
+}
+
+/** Throws ValueError naming the spec key (e.g. "config: vision.volume_layers: ...") on the first bad value. */
+export function validateConfig(cfg: ModelConfig): void {
+  const { vision: v, moe: m, projector: p, lm, tokens } = cfg;
+  const posInt = (key: string, x: unknown) => check(key, Number.isInteger(x) && (x as number) > 0, "a positive integer", x);
+  const nonNegInt = (key: string, x: unknown) => check(key, Number.isInteger(x) && (x as number) >= 0, "a non-negative integer", x);
+  const finite = (key: string, x: unknown) => check(key, typeof x === "number" && Number.isFinite(x), "a finite number", x);
+  const oneOf = (key: string, x: unknown, opts: readonly unknown[]) => check(key, opts.includes(x), `one of ${opts.join(", ")}`, x);
+  const bool = (key: string, x: unknown) => check(key, typeof x === "boolean", "a boolean", x);
+
+  for (const k of ["image", "patch", "c_in", "width", "heads", "layers", "depth_patch"] as const) posInt(`vision.${k}`, v[KEYS.vision[k]]);
+  check("vision.image", v.image % v.patch === 0, `a multiple of vision.patch=${v.patch}`, v.image);
+  check("vision.image", (v.image / v.patch) % 2 === 0, `image/patch even (the projector merges 2x2 patches), patch=${v.patch}`, v.image);
+  check("vision.width", v.width % v.heads === 0, `a multiple of vision.heads=${v.heads}`, v.width);
+  const dh = v.width / v.heads;
+  check("vision.width", dh % 2 === 0, `an even head size width/heads (rotary pairs), heads=${v.heads}`, v.width);
+  nonNegInt("vision.volume_layers", v.volumeLayers);
+  check("vision.volume_layers", v.volumeLayers <= v.layers, `at most vision.layers=${v.layers}`, v.volumeLayers);
+  posInt("vision.mlp_ratio", v.mlpRatio);
+  oneOf("vision.act", v.act, ACTIVATIONS);
+  finite("vision.norm_eps", v.normEps);
+  check("vision.norm_eps", v.normEps >= 0, ">= 0", v.normEps);
+  oneOf("vision.rope", v.rope, ["depth", "dhw"]);
+  finite("vision.rope_base", v.ropeBase);
+  check("vision.rope_base", v.ropeBase > 0, "> 0", v.ropeBase);
+  const secs = v.ropeSections;
+  check("vision.rope_sections", Array.isArray(secs) && secs.length === 3 && secs.every((s) => Number.isInteger(s) && s >= 0) &&
+    secs.reduce((a, b) => a + b, 0) === dh / 2, `3 non-negative integers summing to dh/2=${dh / 2}`, secs);
+  const ml = v.moeLayers;
+  check("vision.moe_layers", Array.isArray(ml) && ml.every((l, i) => Number.isInteger(l) && l >= 0 && l < v.layers && (i === 0 || l > ml[i - 1])),
+    `strictly increasing block indices in [0, ${v.layers})`, ml);
+
+  for (const k of ["tasks", "experts", "top_k"] as const) posInt(`moe.${k}`, m[KEYS.moe[k]]);
+  check("moe.top_k", m.topK <= m.experts, `at most moe.experts=${m.experts}`, m.topK);
+  nonNegInt("moe.shared_experts", m.sharedExperts);
+  finite("moe.a_shared", m.aShared);
+  finite("moe.a_routed", m.aRouted);
+  oneOf("moe.task_routing", m.taskRouting, ["hard", "soft"]);
+  bool("moe.renormalize", m.renormalize);
+  oneOf("moe.expert_init", m.expertInit, ["upcycle", "zero_out"]);
+
+  posInt("projector.depth_pool", p.depthPool);
+  oneOf("projector.act", p.act, ACTIVATIONS);
+
+  for (const k of ["vocab", "width", "heads", "kv_heads", "layers", "mlp_hidden"] as const) posInt(`lm.${k}`, lm[KEYS.lm[k]]);
+  check("lm.kv_heads", lm.heads % lm.kvHeads === 0, `a divisor of lm.heads=${lm.heads}`, lm.kvHeads);
+  check("lm.width", lm.width % lm.heads === 0 && (lm.width / lm.heads) % 2 === 0, `heads * an even head size, heads=${lm.heads}`, lm.width);
+  finite("lm.norm_eps", lm.normEps);
+  check("lm.norm_eps", lm.normEps >= 0, ">= 0", lm.normEps);
+  finite("lm.rope_base", lm.ropeBase);
+  check("lm.rope_base", lm.ropeBase > 0, "> 0", lm.ropeBase);
+  bool("lm.tie_embeddings", lm.tieEmbeddings);
+
+  const seen = new Map<number, string>();
+  for (const [spec, code] of Object.entries(KEYS.tokens)) {
+    const id = tokens[code as keyof TokenIds];
+    check(`tokens.${spec}`, Number.isInteger(id) && id >= 0 && id < lm.vocab, `a token id in [0, lm.vocab=${lm.vocab})`, id);
+    check(`tokens.${spec}`, !seen.has(id), `distinct from tokens.${seen.get(id)}`, id);
+    seen.set(id, spec);
+  }
+}
+
+function check(key: string, ok: boolean, expected: string, got: unknown): void {
+  if (!ok) throw new ValueError(`config: ${key}: expected ${expected}, got ${JSON.stringify(got) ?? String(got)}`);
+}
+function isRecord(x: unknown): x is Record<string, unknown> {
+  return typeof x === "object" && x !== null && !Array.isArray(x);
+}
+function typeName(x: unknown): string {
+  return x === null ? "null" : Array.isArray(x) ? "an array" : typeof x;
+}
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ValueError(`config: expected JSON text, got a parse error: ${(e as Error).message}`);
+  }
+}
+
+/** Deep copy with overrides per section (for tests and the transfer steps). */
+export function withConfig(cfg: ModelConfig, o: { [S in Section]?: Partial<ModelConfig[S]> }): ModelConfig {
+  const out = JSON.parse(JSON.stringify(cfg)) as ModelConfig;
+  for (const sec of SECTIONS) Object.assign(out[sec], o[sec] ?? {});
+  validateConfig(out);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------ presets
+export type PresetName = "tiny" | "small" | "m3d" | "phi3v";
+export const PRESET_NAMES: readonly PresetName[] = ["tiny", "small", "m3d", "phi3v"];
+
+/** Special tokens after the byte-level BPE merges, in the tokenizer's order: ids V-7 .. V-1. */
+export function specialsAtEnd(vocab: number): TokenIds {
+  const b = vocab - 7;
+  return { bos: b, eos: b + 1, pad: b + 2, imgStart: b + 3, imgEnd: b + 4, image: b + 5, sep: b + 6 };
+}
+
+/** The spec's section 4 defaults (T=2: 0 = report, 1 = vqa; E=4; k=2; one shared expert). */
+export const MOE_DEFAULTS: MoeConfig = {
+  tasks: 2, experts: 4, topK: 2, sharedExperts: 1, aShared: 0.5, aRouted: 0.5,
+  taskRouting: "hard", renormalize: true, expertInit: "upcycle",
+};
+
+/** The volume each preset is made for, [D, H, W] (D itself is read from the input). */
+export const PRESET_VOLUME: Record<PresetName, readonly [number, number, number]> = {
+  tiny: [4, 32, 32], small: [16, 64, 64], m3d: [32, 256, 256], phi3v: [32, 336, 336],
+};
+
+/** A fresh copy of a preset. Sizes of each are tabulated in docs/ARCHITECTURE.md ("Presets"). */
+export function preset(name: PresetName): ModelConfig {
+  const make = PRESETS[name];
+  if (!make) throw new ValueError(`preset: name: expected one of ${PRESET_NAMES.join(", ")}, got ${String(name)}`);
+  const cfg = make();
+  validateConfig(cfg);
+  return cfg;
+}
+
+const PRESETS: Record<PresetName, () => ModelConfig> = {
+  /** Tests and golden files: 4 slices of 32x32, n=4, S=17, 68 volume tokens, m=8 image tokens; MoE in both volume blocks. */
+  tiny: () => ({
+    vision: {
+      image: 32, patch: 8, cIn: 3, width: 32, heads: 4, layers: 4, volumeLayers: 2, mlpRatio: 4, act: "gelu_tanh",
+      normEps: 1e-5, depthPatch: 1, rope: "depth", ropeBase: 10000, ropeSections: [2, 1, 1], moeLayers: [2, 3],
+    },
+    moe: { ...MOE_DEFAULTS },
+    projector: { depthPool: 2, act: "gelu_tanh" },
+    // kv_heads 2 < heads 4: grouped-query attention is exercised even at this size
+    lm: { vocab: 512, width: 64, heads: 4, kvHeads: 2, layers: 2, mlpHidden: 176, normEps: 1e-6, ropeBase: 10000, tieEmbeddings: true },
+    tokens: specialsAtEnd(512),
+  }),
+  /** Training on 2 CPU cores: 16 slices of 64x64, depth patches of 2 -> 8 x 65 = 520 volume tokens, m=64. */
+  small: () => ({
+    vision: {
+      image: 64, patch: 8, cIn: 3, width: 128, heads: 4, layers: 6, volumeLayers: 2, mlpRatio: 4, act: "gelu_tanh",
+      normEps: 1e-5, depthPatch: 2, rope: "depth", ropeBase: 10000, ropeSections: [8, 4, 4], moeLayers: [4, 5],
+    },
+    moe: { ...MOE_DEFAULTS },
+    projector: { depthPool: 2, act: "gelu_tanh" },
+    lm: { vocab: 2048, width: 128, heads: 4, kvHeads: 2, layers: 4, mlpHidden: 344, normEps: 1e-6, ropeBase: 10000, tieEmbeddings: true },
+    tokens: specialsAtEnd(2048),
+  }),
+  /** M3D-sized vision (32x256x256, patch 16, ViT-B width) with depth patches of 4: 8 x 257 = 2056 volume tokens; Phi-3-mini LM. */
+  m3d: () => ({
+    vision: {
+      image: 256, patch: 16, cIn: 3, width: 768, heads: 12, layers: 12, volumeLayers: 4, mlpRatio: 4, act: "gelu_tanh",
+      normEps: 1e-5, depthPatch: 4, rope: "depth", ropeBase: 10000, ropeSections: [16, 8, 8], moeLayers: [8, 9, 10, 11],
+    },
+    moe: { ...MOE_DEFAULTS },
+    projector: { depthPool: 2, act: "gelu_tanh" },
+    lm: phi3Mini(),
+    tokens: specialsAtEnd(32064),
+  }),
+  /** Shapes of Phi-3-vision (CLIP ViT-L/14 at 336: n=24, S=577, quick_gelu; Phi-3-mini LM), for memory planning only. */
+  phi3v: () => ({
+    vision: {
+      image: 336, patch: 14, cIn: 3, width: 1024, heads: 16, layers: 24, volumeLayers: 4, mlpRatio: 4, act: "quick_gelu",
+      normEps: 1e-5, depthPatch: 2, rope: "depth", ropeBase: 10000, ropeSections: [16, 8, 8], moeLayers: [20, 21, 22, 23],
+    },
+    moe: { ...MOE_DEFAULTS },
+    projector: { depthPool: 4, act: "gelu_tanh" },
+    lm: phi3Mini(),
+    tokens: specialsAtEnd(32064),
+  }),
+};
+
+function phi3Mini(): LmConfig {
+  return { vocab: 32064, width: 3072, heads: 32, kvHeads: 32, layers: 32, mlpHidden: 8192, normEps: 1e-5, ropeBase: 10000, tieEmbeddings: false };
+}

@@ -1,0 +1,117 @@
+/**
+ * The decoder-only language model (spec section 6): pre-RMSNorm blocks, causal attention with 1D
+ * rotary positions and grouped-query heads, SwiGLU MLP, final RMSNorm, tied head; plus the sequence
+ * layout `<bos> <img> Z_1..Z_m </img> prompt <sep> answer <eos>` (image splice, prompt, CE targets).
+ * Legend: B batch · L text tokens · V vocab · NH heads · dh head size.
+ */
+import type { Backend } from "../backend/backend.js";
+import { exp, log } from "../detmath.js";
+import { ShapeError, ValueError, fmtShape } from "../errors.js";
+import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
+import type { LmConfig, TokenIds } from "./config.js";
+import { rowOf } from "./layout.js";
+import { getParam, scope, type ParamScope, type Params } from "./params.js";
+
+/**
+ * Where things are in a right-padded batch of sequences [B, L]. Pinned: the prompt is every
+ * non-special token strictly between the first `</img>` and the first `<sep>` after it (or the end);
+ * CE targets are the tokens after `<sep>` up to and including the first `<eos>`, stopping at `<pad>`.
+ */
+export interface SequenceLayout {
+  imagePos: number[][]; // per sample, the positions holding tokens.image, in order
+  promptMask: F32Tensor; // [B, L]: 1 on prompt tokens
+  promptCount: F32Tensor; // [B]: their number, at least 1 (an empty prompt gives s = 0)
+  targets: { b: number; pos: number }[]; // token ids[b, pos] is predicted by logits[b, pos - 1]
+}
+
+export function parseSequence(ids: I32Tensor, tokens: TokenIds): SequenceLayout {
+  if (ids.rank !== 2) throw new ShapeError(`parseSequence: ids: expected [B, L], got ${fmtShape(ids.shape)}`);
+  const [B, L] = ids.shape;
+  const specials = new Set(Object.values(tokens));
+  const out: SequenceLayout = { imagePos: [], promptMask: new Tensor("f32", [B, L]), promptCount: new Tensor("f32", [B]), targets: [] };
+  for (let b = 0; b < B; b++) {
+    const row = rowOf(ids, b);
+    const end = row.indexOf(tokens.imgEnd);
+    if (end < 0) throw new ValueError(`parseSequence: ids: sample ${b} has no </img> token (id ${tokens.imgEnd})`);
+    let sep = row.indexOf(tokens.sep, end + 1);
+    if (sep < 0) sep = L;
+    let count = 0;
+    for (let p = end + 1; p < sep; p++) {
+      if (specials.has(row[p])) continue;
+      out.promptMask.data[b * L + p] = 1;
+      count++;
+    }
+    out.promptCount.data[b] = Math.max(count, 1);
+    out.imagePos.push([]);
+    row.forEach((id, p) => id === tokens.image && out.imagePos[b].push(p));
+    for (let p = sep + 1; p < L && row[p] !== tokens.pad; p++) {
+      out.targets.push({ b, pos: p });
+      if (row[p] === tokens.eos) break;
+    }
+  }
+  return out;
+}
+
+/** s = masked mean of the input embeddings e [B, L, d] over the prompt tokens -> [B, d]. */
+export function promptMean(be: Backend, e: F32Tensor, seq: SequenceLayout): F32Tensor {
+  const [B, L, d] = e.shape;
+  const sum = be.matmul(seq.promptMask.reshape([B, 1, L]), e).reshape([B, d]);
+  return be.divRows(sum, seq.promptCount);
+}
+
+/** e [B, L, d] with row imagePos[b][i] replaced by z[b, i] (z [B, m, d]). */
+export function spliceImage(e: F32Tensor, seq: SequenceLayout, z: F32Tensor): F32Tensor {
+  const [B, L, d] = e.shape, m = z.dim(1);
+  const out = e.clone();
+  for (let b = 0; b < B; b++) {
+    const pos = seq.imagePos[b];
+    if (pos.length !== m) throw new ShapeError(`spliceImage: ids: sample ${b} holds ${pos.length} image tokens, expected m=${m}`);
+    pos.forEach((p, i) => out.data.set(z.data.subarray((b * m + i) * d, (b * m + i + 1) * d), (b * L + p) * d));
+  }
+  return out;
+}
+
+/** Causal GQA self-attention with rotary q, k; h [B, L, d] -> [B, L, d] (after the o projection). */
+export function lmAttention(be: Backend, P: ParamScope, h: F32Tensor, lm: LmConfig, pos: I32Tensor): F32Tensor {
+  const q = be.rope(be.linear(h, P("attn.q.weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, L, NH*dh]
+  const k = be.rope(be.linear(h, P("attn.k.weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, L, KV*dh]
+  const v = be.linear(h, P("attn.v.weight")); // [B, L, KV*dh]
+  const a = be.attention(q, k, v, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
+  return be.linear(a, P("attn.o.weight"));
+}
+
+/** x = x + Attn(RMSNorm1(x)); x = x + down(silu(gate(h)) * up(h)), h = RMSNorm2(x). */
+export function lmBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, pos: I32Tensor): F32Tensor {
+  x = be.add(x, lmAttention(be, P, be.rmsNorm(x, P("norm1.weight"), lm.normEps), lm, pos));
+  const h = be.rmsNorm(x, P("norm2.weight"), lm.normEps);
+  const ff = be.swiglu(be.linear(h, P("mlp.gate.weight")), be.linear(h, P("mlp.up.weight"))); // [B, L, F]
+  return be.add(x, be.linear(ff, P("mlp.down.weight")));
+}
+
+/**
+ * Input embeddings x [B, L, d] -> logits [B, L, V]; position = index in the sequence. Right padding
+ * needs no mask: causality alone keeps the pads (which come last) out of every real token.
+ */
+export function lmForward(be: Backend, params: Params, lm: LmConfig, x: F32Tensor): F32Tensor {
+  const L = x.dim(1);
+  const pos = fromInts([L], Array.from({ length: L }, (_, i) => i));
+  for (let l = 0; l < lm.layers; l++) x = lmBlock(be, scope(params, `lm.blocks.${l}`), x, lm, pos);
+  const h = be.rmsNorm(x, getParam(params, "lm.norm.weight"), lm.normEps);
+  return be.linear(h, getParam(params, lm.tieEmbeddings ? "lm.embed.weight" : "lm.head.weight"));
+}
+
+/** Mean over the targets of -log softmax(logits[b, pos-1])[ids[b, pos]], log-sum-exp in float64; null without targets. */
+export function crossEntropy(logits: F32Tensor, ids: I32Tensor, seq: SequenceLayout): number | null {
+  if (seq.targets.length === 0) return null;
+  const [, L, V] = logits.shape;
+  let total = 0;
+  for (const { b, pos } of seq.targets) {
+    const row = logits.data.subarray((b * L + pos - 1) * V, (b * L + pos) * V);
+    let m = -Infinity;
+    for (const z of row) m = Math.max(m, z);
+    let s = 0;
+    for (const z of row) s += exp(z - m);
+    total += m + log(s) - row[ids.data[b * L + pos]];
+  }
+  return total / seq.targets.length;
+}

@@ -1,0 +1,83 @@
+/**
+ * The whole TGH-MoE forward pass (spec sections 1-6): volume + token ids -> logits, routing trace,
+ * losses and (optionally) the section 8 `act.*` tensors. Inference and training share this path.
+ * Legend: B batch · D,H,W volume · S=1+n^2 · C width · T tasks · k top-k · L text tokens · V vocab.
+ */
+import type { Backend } from "../backend/backend.js";
+import { DTypeError, ShapeError, fmtShape } from "../errors.js";
+import type { F32Tensor, I32Tensor, Tensor } from "../tensor.js";
+import type { ModelConfig } from "./config.js";
+import { encode } from "./encoder.js";
+import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage } from "./lm.js";
+import type { BalanceTerm, MoeTrace } from "./moe.js";
+import { getParam, scope, type Params } from "./params.js";
+import { project } from "./projector.js";
+import { embedSlices } from "./vit.js";
+
+export interface ForwardInput {
+  volume: F32Tensor; // [B, 1, D, H, W] (or [B, c_in, D, H, W])
+  ids: I32Tensor; // [B, L], the section 6 sequence, right-padded with tokens.pad
+  /** Task labels [B] (0 = report, 1 = vqa): hard routing follows them (training) and L_task is computed. */
+  task?: Int32Array | readonly number[] | null;
+}
+export interface ForwardOptions {
+  /** Collect the section 8 activations (act.embed, act.blocks.<l>, ..., act.lm.logits). */
+  acts?: boolean;
+  /** Weights of mean(L_bal) and mean(L_task) in the total (spec: 0.01, 0.1). */
+  alpha?: number;
+  beta?: number;
+}
+export interface Losses {
+  /** Cross-entropy on the answer tokens and <eos>, mean over those targets; null when there are none. */
+  ce: number | null;
+  balance: BalanceTerm[]; // per MoE layer and task group that received tokens
+  task: { layer: number; value: number }[]; // per MoE layer, only with labels
+  /** (ce ?? 0) + alpha * mean(balance) + beta * mean(task) (a mean over no terms is 0). */
+  total: number;
+}
+export interface ForwardOutput {
+  logits: F32Tensor; // [B, L, V]
+  trace: MoeTrace[]; // one per MoE layer, in block order
+  losses: Losses;
+  acts?: Map<string, Tensor>;
+}
+
+export function forward(be: Backend, params: Params, cfg: ModelConfig, input: ForwardInput, o: ForwardOptions = {}): ForwardOutput {
+  const { volume, ids } = input;
+  checkInput(cfg, volume, ids);
+  const labels = input.task == null ? null : Int32Array.from(input.task);
+  const acts = o.acts ? new Map<string, Tensor>() : undefined;
+  const seq = parseSequence(ids, cfg.tokens);
+
+  const x0 = embedSlices(be, scope(params, "vision"), cfg.vision, volume); // [B, D, S, C]
+  acts?.set("act.embed", x0);
+  const e = be.embedding(getParam(params, "lm.embed.weight"), ids); // [B, L, d_lm]
+  let g: F32Tensor | null = null;
+  if (cfg.vision.moeLayers.length > 0) {
+    const T = scope(params, "moe.text_proj");
+    g = be.linear(promptMean(be, e, seq), T("weight"), T("bias")); // g = W_s s + b_s [B, C]
+    acts?.set("act.text_guide", g);
+  }
+  const enc = encode(be, params, cfg, x0, { g, labels, acts });
+  const z = project(be, params, cfg, enc.x); // [B, m, d_lm]
+  acts?.set("act.projector", z);
+  const logits = lmForward(be, params, cfg.lm, spliceImage(e, seq, z)); // [B, L, V]
+  acts?.set("act.lm.logits", logits);
+
+  const ce = crossEntropy(logits, ids, seq);
+  const mean = (xs: { value: number }[]) => (xs.length ? xs.reduce((s, x) => s + x.value, 0) / xs.length : 0);
+  const total = (ce ?? 0) + (o.alpha ?? 0.01) * mean(enc.balance) + (o.beta ?? 0.1) * mean(enc.task);
+  return { logits, trace: enc.traces, losses: { ce, balance: enc.balance, task: enc.task, total }, acts };
+}
+
+function checkInput(cfg: ModelConfig, volume: F32Tensor, ids: I32Tensor): void {
+  if (volume?.dtype !== "f32") throw new DTypeError(`forward: volume: expected a Tensor<f32> [B, 1, D, H, W], got ${String(volume?.dtype)}`);
+  if (ids?.dtype !== "i32") throw new DTypeError(`forward: ids: expected a Tensor<i32> [B, L], got ${String(ids?.dtype)}`);
+  const v = cfg.vision;
+  const [B, ch, D, H, W] = volume.shape;
+  const dp = v.depthPatch * cfg.projector.depthPool;
+  if (volume.rank !== 5 || (ch !== 1 && ch !== v.cIn) || H !== v.image || W !== v.image || D === 0 || D % dp !== 0) {
+    throw new ShapeError(`forward: volume: expected [B, 1, D, ${v.image}, ${v.image}] with D a multiple of depth_patch*depth_pool=${dp}, got ${fmtShape(volume.shape)}`);
+  }
+  if (ids.rank !== 2 || ids.dim(0) !== B) throw new ShapeError(`forward: ids: expected [B=${B}, L], got ${fmtShape(ids.shape)}`);
+}

@@ -1,0 +1,153 @@
+/**
+ * TGH-MoE (spec section 4): task gate (level 1), per-group token router (level 2), shared + routed
+ * experts with dropless gather -> expert MLP -> weighted scatter-add dispatch, the balance and task
+ * losses, and the routing trace. Backend ops only; index bookkeeping in plain JS, never per-token math.
+ * Legend: B batch · M = D*S tokens per sample · C width · E experts · T tasks · k top-k.
+ */
+import type { Backend } from "../backend/backend.js";
+import { ValueError } from "../errors.js";
+import { log } from "../detmath.js";
+import { Tensor, fromInts, transpose, type F32Tensor, type I32Tensor } from "../tensor.js";
+import type { ModelConfig } from "./config.js";
+import { concatLast } from "./layout.js";
+import type { ParamScope } from "./params.js";
+import { mlp } from "./vit.js";
+
+/** Per MoE layer, a first-class output: task probabilities, chosen group, per-token top-k. */
+export interface MoeTrace {
+  layer: number;
+  pi: F32Tensor; // [B, T]
+  group: I32Tensor; // [B]: the group that routed the sample (soft routing: argmax pi)
+  topkIdx: I32Tensor; // [B, M, k] expert indices within the group, descending gate
+  topkW: F32Tensor; // [B, M, k] their weights w_ie
+}
+/** L_bal of one layer and group over the N tokens routed to it. */
+export interface BalanceTerm {
+  layer: number;
+  group: number;
+  tokens: number;
+  value: number;
+}
+export interface MoeResult {
+  y: F32Tensor; // [B, M, C]: a_shared * sum_s F_shared_s(u) + a_routed * sum_e w_e F_{t,e}(u)
+  trace: MoeTrace;
+  balance: BalanceTerm[];
+  /** mean over the batch of -log pi[label] (only with labels). */
+  task: number | null;
+}
+
+/** Level 1: pi = softmax(W_t2 act(W_t1 g + b_t1) + b_t2), g [B, C] -> [B, T]. */
+export function taskGate(be: Backend, P: ParamScope, g: F32Tensor, cfg: ModelConfig): F32Tensor {
+  const h = be.act(cfg.vision.act, be.linear(g, P("task_gate.fc1.weight"), P("task_gate.fc1.bias")));
+  return be.softmax(be.linear(h, P("task_gate.fc2.weight"), P("task_gate.fc2.bias")));
+}
+
+/**
+ * Level 2 within one group: h = W_r [u ; g] (u, g [N, C] -> [N, E]), G = softmax(h), K = top_k(G)
+ * (ties to the lower index), w = G_K / sum(G_K) (renormalize) or G_K.
+ */
+export function route(be: Backend, Wr: F32Tensor, u: F32Tensor, g: F32Tensor, k: number, renormalize: boolean): { G: F32Tensor; idx: I32Tensor; w: F32Tensor } {
+  const G = be.softmax(be.linear(concatLast(u, g), Wr)); // [N, E]
+  const top = be.topk(G, k); // [N, k]
+  const w = renormalize ? be.divRows(top.values, be.sum(top.values)) : top.values;
+  return { G, idx: top.indices, w };
+}
+
+/** L_bal = E * sum_e f_e P_e: f_e share of the N*k slots that went to e, P_e mean gate of e. */
+export function balanceLoss(be: Backend, G: F32Tensor, idx: I32Tensor): number {
+  const [N, E] = G.shape, k = idx.dim(1);
+  const count = new Float64Array(E);
+  for (const e of idx.data) count[e]++;
+  const P = be.mean(transpose(G)); // [E]
+  let s = 0;
+  for (let e = 0; e < E; e++) s += (count[e] / (N * k)) * P.data[e];
+  return E * s;
+}
+
+/**
+ * Dropless dispatch within one group: for each expert, gather the rows that chose it (in token
+ * order), run its MLP once over them, scatter-add w * F(u) into `out` at the rows' global indices.
+ * u [N, C]; rows [N] global row of each token; idx, slotW [N, k]; out [R, C] (accumulated in place).
+ */
+export function dispatch(be: Backend, expert: (e: number) => ParamScope, u: F32Tensor, rows: Int32Array,
+  idx: I32Tensor, slotW: F32Tensor, out: F32Tensor, cfg: ModelConfig): void {
+  const [N, k] = idx.shape;
+  const flatW = slotW.reshape([N * k, 1]);
+  for (const [e, slots] of slotsByExpert(idx, cfg.moe.experts).entries()) {
+    if (slots.length === 0) continue;
+    const local = fromInts([slots.length], slots.map((q) => Math.floor(q / k)));
+    const ye = mlp(be, expert(e), be.gatherRows(u, local), cfg.vision.act); // [n_e, C]
+    const we = be.gatherRows(flatW, fromInts([slots.length], slots)).reshape([slots.length]);
+    be.scatterAddRows(out, ye, fromInts([slots.length], Array.from(local.data, (i) => rows[i])), we);
+  }
+}
+
+/** For each expert, the slot ids q = i*k + j with idx[i, j] = e, in increasing q. */
+function slotsByExpert(idx: I32Tensor, E: number): number[][] {
+  const slots: number[][] = Array.from({ length: E }, () => []);
+  for (let q = 0; q < idx.size; q++) slots[idx.data[q]].push(q);
+  return slots;
+}
+
+/**
+ * The TGH-MoE MLP of one block on u = LN2(x) [B, M, C] with text guidance g [B, C]. `labels` [B]
+ * (task ids) route hard routing when given (training) and define the task loss.
+ */
+export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor, cfg: ModelConfig, layer: number, labels?: Int32Array | null): MoeResult {
+  const [B, M, C] = u.shape;
+  const { tasks: T, topK: k, taskRouting } = cfg.moe;
+  if (labels && (labels.length !== B || labels.some((t) => !Number.isInteger(t) || t < 0 || t >= T))) {
+    throw new ValueError(`moe: task: expected ${B} task ids in [0, ${T}), got [${Array.from(labels).join(", ")}]`);
+  }
+  const U = u.reshape([B * M, C]);
+  const pi = taskGate(be, P, g, cfg); // [B, T]
+  const argmax = be.topk(pi, 1).indices.reshape([B]); // ties: lower index
+  const group = taskRouting === "hard" && labels ? fromInts([B], labels) : argmax;
+  const trace: MoeTrace = { layer, pi, group, topkIdx: new Tensor("i32", [B, M, k]), topkW: new Tensor("f32", [B, M, k]) };
+  const routed = new Tensor("f32", [B * M, C]);
+  const balance: BalanceTerm[] = [];
+  for (let t = 0; t < T; t++) {
+    // hard: the samples whose group is t; soft: every sample, weighted by pi[b, t]
+    const samples = range(B).filter((b) => taskRouting === "soft" || group.data[b] === t);
+    if (samples.length === 0) continue;
+    const sampleOfRow = samples.flatMap((b) => new Array<number>(M).fill(b));
+    const rows = Int32Array.from(samples.flatMap((b) => range(M).map((i) => b * M + i)));
+    const ut = be.gatherRows(U, fromInts([rows.length], rows)); // [N, C]
+    const gt = be.gatherRows(g, fromInts([rows.length], sampleOfRow)); // [N, C]
+    const { G, idx, w } = route(be, P(`router.${t}.weight`), ut, gt, k, cfg.moe.renormalize);
+    const slotW = taskRouting === "soft" ? be.mul(w, groupWeights(be, pi, sampleOfRow, t, k)) : w;
+    dispatch(be, (e) => (name) => P(`experts.${t}.${e}.${name}`), ut, rows, idx, slotW, routed, cfg);
+    balance.push({ layer, group: t, tokens: rows.length, value: balanceLoss(be, G, idx) });
+    samples.forEach((b, j) => {
+      if (group.data[b] !== t) return; // soft routing: the trace shows the argmax group
+      trace.topkIdx.data.set(idx.data.subarray(j * M * k, (j + 1) * M * k), b * M * k);
+      trace.topkW.data.set(w.data.subarray(j * M * k, (j + 1) * M * k), b * M * k);
+    });
+  }
+  let y = be.scale(routed, cfg.moe.aRouted);
+  if (cfg.moe.sharedExperts > 0) {
+    let shared = mlp(be, (name) => P(`shared.0.${name}`), U, cfg.vision.act); // [B*M, C]
+    for (let s = 1; s < cfg.moe.sharedExperts; s++) shared = be.add(shared, mlp(be, (name) => P(`shared.${s}.${name}`), U, cfg.vision.act));
+    y = be.add(be.scale(shared, cfg.moe.aShared), y);
+  }
+  return { y: y.reshape([B, M, C]), trace, balance, task: labels ? taskLoss(pi, labels) : null };
+}
+
+/** [N, k] with pi[sample(row), t] in every slot (soft routing's group weight). */
+function groupWeights(be: Backend, pi: F32Tensor, sampleOfRow: number[], t: number, k: number): F32Tensor {
+  const T = pi.dim(1);
+  const at = sampleOfRow.flatMap((b) => new Array<number>(k).fill(b * T + t));
+  return be.gatherRows(pi.reshape([pi.size, 1]), fromInts([at.length], at)).reshape([sampleOfRow.length, k]);
+}
+
+/** mean_b -log pi[b, label_b], in float64 with the deterministic log. */
+export function taskLoss(pi: F32Tensor, labels: Int32Array): number {
+  const T = pi.dim(1);
+  let s = 0;
+  labels.forEach((t, b) => (s -= log(pi.data[b * T + t])));
+  return s / labels.length;
+}
+
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
