@@ -1,13 +1,78 @@
-// PLACEHOLDER: reference elementwise primitives (to be written).
-import type { Kernels } from "../src/backend/kernels.js";
+/**
+ * Reference elementwise ops and activations: the scalar oracle for kernels/elementwise.ts. Plain
+ * loops in float64 with JS Math.exp, one rounding to float32 per output; never optimised.
+ */
+import type { F32, Kernels } from "../src/backend/kernels.js";
 
-export const elementwiseReference: Pick<Kernels, 'add' | 'mul' | 'scale' | 'addBias' | 'geluTanh' | 'quickGelu' | 'silu' | 'swiglu'> = {
-  add() { throw new Error('reference add: not implemented'); },
-  mul() { throw new Error('reference mul: not implemented'); },
-  scale() { throw new Error('reference scale: not implemented'); },
-  addBias() { throw new Error('reference addBias: not implemented'); },
-  geluTanh() { throw new Error('reference geluTanh: not implemented'); },
-  quickGelu() { throw new Error('reference quickGelu: not implemented'); },
-  silu() { throw new Error('reference silu: not implemented'); },
-  swiglu() { throw new Error('reference swiglu: not implemented'); },
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** 1 / (1 + e^-z), float64. sigmoid(-inf) = 0, sigmoid(+inf) = 1. */
+function sigmoid(z: number): number {
+  return 1 / (1 + Math.exp(-z));
+}
+
+/**
+ * gelu_tanh(x) = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3), as in the spec (section 0),
+ * evaluated as x sigmoid(2u): 0.5 (1 + tanh u) = sigmoid(2u) exactly, and the left side cancels in
+ * float64 once u < -19 (1 + tanh u falls below the float64 ulp of 1), the right side does not.
+ * At x = -inf the formula reads -inf * 0 = NaN; we return its limit, -0.
+ */
+export function geluTanh1(x: number): number {
+  if (x === -Infinity) return -0;
+  const u = SQRT_2_OVER_PI * (x + 0.044715 * x * x * x);
+  return x * sigmoid(2 * u);
+}
+
+/** quick_gelu(x) = x sigmoid(1.702 x) (CLIP). Limit -0 at x = -inf. */
+export function quickGelu1(x: number): number {
+  if (x === -Infinity) return -0;
+  return x * sigmoid(1.702 * x);
+}
+
+/** silu(x) = x sigmoid(x). Limit -0 at x = -inf. */
+export function silu1(x: number): number {
+  if (x === -Infinity) return -0;
+  return x * sigmoid(x);
+}
+
+function add(out: F32, a: F32, b: F32, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+function mul(out: F32, a: F32, b: F32, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = a[i] * b[i];
+}
+
+/** out = a * s, with s taken as a float32 (as PyTorch does for a Python scalar and a f32 tensor). */
+function scale(out: F32, a: F32, s: number, n: number): void {
+  const s32 = Math.fround(s);
+  for (let i = 0; i < n; i++) out[i] = a[i] * s32;
+}
+
+/** out[r, c] = x[r, c] + bias[c]; x [rows, cols], bias [cols]. */
+function addBias(out: F32, x: F32, bias: F32, rows: number, cols: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out[r * cols + c] = x[r * cols + c] + bias[c];
+  }
+}
+
+function geluTanh(out: F32, x: F32, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = geluTanh1(x[i]);
+}
+
+function quickGelu(out: F32, x: F32, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = quickGelu1(x[i]);
+}
+
+function silu(out: F32, x: F32, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = silu1(x[i]);
+}
+
+/** out = silu(gate) * up, the product inside SwiGLU (both factors in float64, one rounding). */
+function swiglu(out: F32, gate: F32, up: F32, n: number): void {
+  for (let i = 0; i < n; i++) out[i] = silu1(gate[i]) * up[i];
+}
+
+export const elementwiseReference: Pick<Kernels, "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu"> = {
+  add, mul, scale, addBias, geluTanh, quickGelu, silu, swiglu,
 };

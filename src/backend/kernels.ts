@@ -29,7 +29,11 @@ export interface MatmulDims {
   broadcastB: boolean;
 }
 
-/** Row softmax over `cols`, max-subtracted. Rows are [rows/maskRows... , qLen] blocks. */
+/**
+ * Row softmax over `cols`, max-subtracted. Rows are [rows/maskRows... , qLen] blocks.
+ * A -Infinity score (mask entry or causal cut) gives exactly 0; a row whose scores are all
+ * -Infinity gives all zeros, not NaN. A NaN or +Infinity score makes its row NaN.
+ */
 export interface SoftmaxDims {
   rows: number;
   cols: number;
@@ -102,7 +106,7 @@ export interface Kernels {
   // ---- elementwise (n elements); out may alias an input
   add(out: F32, a: F32, b: F32, n: number): void;
   mul(out: F32, a: F32, b: F32, n: number): void;
-  /** out = a * s */
+  /** out = a * s, s taken as a float32 (Math.fround(s)), as PyTorch does for a Python scalar. */
   scale(out: F32, a: F32, s: number, n: number): void;
   /** out[r, c] = x[r, c] + bias[c] */
   addBias(out: F32, x: F32, bias: F32, rows: number, cols: number): void;
@@ -119,7 +123,11 @@ export interface Kernels {
   sumRows(out: F32, x: F32, rows: number, cols: number): void;
   meanRows(out: F32, x: F32, rows: number, cols: number): void;
   maxRows(out: F32, x: F32, rows: number, cols: number): void;
-  /** Per row: the k largest in descending order, equal values ordered by lower index first. */
+  /**
+   * Per row: the k largest in descending order, equal values ordered by lower index first.
+   * -0 equals +0; NaN ranks below every number (-Infinity included), so it is selected only when
+   * a row has fewer than k numbers. values carry the input's own bits.
+   */
   topk(values: F32, indices: I32, x: F32, rows: number, cols: number, k: number): void;
 
   // ---- positions, patches, attention
@@ -132,4 +140,38 @@ export interface Kernels {
   gatherRows(out: F32, x: F32, idx: I32, count: number, cols: number): void;
   /** out[idx[i], :] += w[i] * src[i, :] (w null: 1), in order of i (deterministic). */
   scatterAddRows(out: F32, src: F32, idx: I32, w: F32 | null, count: number, cols: number): void;
+
+  // ---- backward (training): the gradients of the ops above. A `d` prefix names a gradient
+  // (dx = dL/dx). Every output is overwritten (sums over rows included), never accumulated, and
+  // never aliases an input. Matmul, rope (negated positions) and gather/scatter are their own adjoints.
+  /** y = softmax(x) per row [rows, cols]: dx = y * (dy - sum_j y_j dy_j). */
+  softmaxBackward(dx: F32, y: F32, dy: F32, rows: number, cols: number): void;
+  /**
+   * y = layerNorm(x) per row (mean and rstd recomputed from x): with xh = (x - mean) * rstd and
+   * g = dy * gamma, dx = rstd * (g - mean(g) - xh * mean(g * xh)); dgamma = sum_rows dy * xh,
+   * dbeta = sum_rows dy ([cols] each).
+   */
+  layerNormBackward(dx: F32, dgamma: F32, dbeta: F32, dy: F32, x: F32, gamma: F32, rows: number, cols: number, eps: number): void;
+  /** y = x * r * gamma, r = 1/sqrt(mean(x^2) + eps): dx = r g - x r^3 mean(g x), g = dy * gamma; dgamma = sum_rows dy * x * r. */
+  rmsNormBackward(dx: F32, dgamma: F32, dy: F32, x: F32, gamma: F32, rows: number, cols: number, eps: number): void;
+  /** dx = dy * act'(x) for the three activations (limits at +-Infinity: 1 and 0). */
+  geluTanhBackward(dx: F32, x: F32, dy: F32, n: number): void;
+  quickGeluBackward(dx: F32, x: F32, dy: F32, n: number): void;
+  siluBackward(dx: F32, x: F32, dy: F32, n: number): void;
+  /** y = silu(gate) * up: dgate = dy * up * silu'(gate), dup = dy * silu(gate). */
+  swigluBackward(dgate: F32, dup: F32, gate: F32, up: F32, dy: F32, n: number): void;
+  /**
+   * Gradients of `attention` (same dims): dq [B, nq, NH*dh], dk and dv [B, nk, KV*dh] (summed over
+   * the NH/KV query heads that share a kv head) from dout and the forward's q, k, v and out. The
+   * probabilities P are recomputed from q, k (mask, causal rule), never stored:
+   *   D_i = dout_i . out_i;  dv_j = sum_i P_ij dout_i;  dS_ij = P_ij (dout_i . v_j - D_i);
+   *   dq_i = scale sum_j dS_ij k_j;  dk_j = scale sum_i dS_ij q_i.
+   * A query that sees no key (all masked) has out = 0 and passes no gradient.
+   */
+  attentionBackward(dq: F32, dk: F32, dv: F32, dout: F32, q: F32, k: F32, v: F32, out: F32, d: AttentionDims): void;
+  /**
+   * The weight gradient of `patchEmbed` (the volume is data, it gets none): dweight [C, cin, t, p, p]
+   *   dweight[o, i, tau, y, x] = sum_{b, z, r, c} dout[b, z, r*n_w + c, o] * vol[b, cv == 1 ? 0 : i, z*t + tau, r*p + y, c*p + x].
+   */
+  patchEmbedBackward(dweight: F32, dout: F32, vol: F32, d: PatchDims): void;
 }

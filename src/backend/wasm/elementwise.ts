@@ -1,17 +1,52 @@
-// PLACEHOLDER: wasm adapter for kernels/elementwise.ts (to be written).
-import type { Kernels } from "../kernels.js";
+/**
+ * Adapter for kernels/elementwise.ts: copies operands into the module's memory, runs the kernel
+ * in place over the first operand's copy (the kernels allow out == input), copies the result out.
+ */
+import type { F32, Kernels } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
 
-export function elementwiseWasm(mod: WasmModule): Pick<Kernels, 'add' | 'mul' | 'scale' | 'addBias' | 'geluTanh' | 'quickGelu' | 'silu' | 'swiglu'> {
-  void mod;
+type ElementwiseOps = "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu";
+
+export function elementwiseWasm(mod: WasmModule): Pick<Kernels, ElementwiseOps> {
+  /** out = fn(a) over n elements. */
+  const unary = (fn: string) => (out: F32, x: F32, n: number): void => {
+    mod.scope(() => {
+      const px = mod.put(x.subarray(0, n));
+      mod.call(fn, px, px, n);
+      mod.read(px, out.subarray(0, n));
+    });
+  };
+  /** out = fn(a, b) over n elements. */
+  const binary = (fn: string) => (out: F32, a: F32, b: F32, n: number): void => {
+    mod.scope(() => {
+      const pa = mod.put(a.subarray(0, n));
+      const pb = mod.put(b.subarray(0, n));
+      mod.call(fn, pa, pa, pb, n);
+      mod.read(pa, out.subarray(0, n));
+    });
+  };
   return {
-    add() { throw new Error('wasm add: not implemented'); },
-    mul() { throw new Error('wasm mul: not implemented'); },
-    scale() { throw new Error('wasm scale: not implemented'); },
-    addBias() { throw new Error('wasm addBias: not implemented'); },
-    geluTanh() { throw new Error('wasm geluTanh: not implemented'); },
-    quickGelu() { throw new Error('wasm quickGelu: not implemented'); },
-    silu() { throw new Error('wasm silu: not implemented'); },
-    swiglu() { throw new Error('wasm swiglu: not implemented'); },
+    add: binary("add"),
+    mul: binary("mul"),
+    swiglu: binary("swiglu"),
+    geluTanh: unary("gelu_tanh"),
+    quickGelu: unary("quick_gelu"),
+    silu: unary("silu"),
+    scale(out, a, s, n) {
+      mod.scope(() => {
+        const pa = mod.put(a.subarray(0, n));
+        mod.call("scale", pa, pa, Math.fround(s), n);
+        mod.read(pa, out.subarray(0, n));
+      });
+    },
+    addBias(out, x, bias, rows, cols) {
+      const n = rows * cols;
+      mod.scope(() => {
+        const px = mod.put(x.subarray(0, n));
+        const pb = mod.put(bias.subarray(0, cols));
+        mod.call("add_bias", px, px, pb, rows, cols);
+        mod.read(px, out.subarray(0, n));
+      });
+    },
   };
 }
