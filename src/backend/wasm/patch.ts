@@ -1,10 +1,29 @@
-// PLACEHOLDER: wasm adapter for kernels/patch.ts (to be written).
-import type { Kernels } from "../kernels.js";
+/**
+ * Adapter for kernels/patch.ts: copies the volume and the weight into the module's memory, gives
+ * the kernel its packing scratch (packed weight panels, one depth step's im2col) and copies out.
+ */
+import type { F32, Kernels, PatchDims } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
 
-export function patchWasm(mod: WasmModule): Pick<Kernels, 'patchEmbed'> {
-  void mod;
+export function patchWasm(mod: WasmModule): Pick<Kernels, "patchEmbed"> {
   return {
-    patchEmbed() { throw new Error('wasm patchEmbed: not implemented'); },
+    patchEmbed(out: F32, vol: F32, weight: F32, d: PatchDims): void {
+      if (out.length === 0) return;
+      // contraction length: cv = 1 gathers one channel against weights folded over cin
+      const k = d.cv * d.tdepth * d.patch * d.patch;
+      const patches = (d.height / d.patch) * (d.width / d.patch);
+      mod.scope(() => {
+        const pv = mod.put(vol);
+        const pw = mod.put(weight);
+        const po = mod.alloc(out.byteLength);
+        const wpack = mod.alloc(mod.call("patch_scratch_w", d.channels, k) >>> 0);
+        const apack = mod.alloc(mod.call("patch_scratch_a", patches, k) >>> 0);
+        mod.call(
+          "patch_embed", po, pv, pw, wpack, apack,
+          d.batch, d.cv, d.cin, d.depth, d.height, d.width, d.channels, d.patch, d.tdepth,
+        );
+        mod.read(po, out);
+      });
+    },
   };
 }
