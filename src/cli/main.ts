@@ -1,0 +1,93 @@
+/**
+ * The CLI dispatcher: `tgh-moe <command> [args]`, `--help`, `--version`. Subcommands are listed in
+ * COMMANDS and loaded on first use; a new one (data, train, eval, run, ...) is a module whose default
+ * export is `defineCommand({...})` (./command.ts) plus one line here.
+ */
+import { readFile } from "node:fs/promises";
+import { TghError } from "../errors.js";
+import { EXIT, UsageError, type Command, type Io } from "./command.js";
+
+export interface CommandEntry {
+  name: string;
+  summary: string;
+  load: () => Promise<{ default: Command }>;
+}
+
+export const COMMANDS: readonly CommandEntry[] = [
+  { name: "golden", summary: "write a golden file (seeded weights, inputs, every act.*) for a preset and seed", load: () => import("./golden.js") },
+  { name: "verify", summary: "recompute a golden file's act.* tensors and compare (exit 0 pass, 1 mismatch, 2 malformed)", load: () => import("./verify.js") },
+  { name: "info", summary: "print the metadata, config, parameter count and tensors of a checkpoint or golden file", load: () => import("./info.js") },
+];
+
+function topHelp(): string {
+  const w = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "usage: tgh-moe <command> [options]      (tgh-moe <command> --help for its options)",
+    "",
+    "TGH-MoE reference implementation (TypeScript + WebAssembly SIMD).",
+    "",
+    "commands:",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`),
+    "",
+    "  --help, -h     this text",
+    "  --version, -v  the package version",
+    "",
+    "exit codes: 0 success, 1 a check failed, 2 usage error or malformed input, 3 internal error",
+  ].join("\n");
+}
+
+/** The version field of this package's package.json (found by walking up from this module). */
+export async function packageVersion(): Promise<string> {
+  for (let url = new URL("./", import.meta.url), i = 0; i < 6; url = new URL("../", url), i++) {
+    try {
+      const pkg = JSON.parse(await readFile(new URL("package.json", url), "utf8")) as { name?: string; version?: string };
+      if (pkg.name === "tgh-moe" && pkg.version) return pkg.version;
+    } catch {
+      // not here; keep walking up
+    }
+  }
+  return "unknown";
+}
+
+/** Runs the CLI on argv (without node and the script) and returns the exit code; never throws. */
+export async function runCli(argv: readonly string[], io: Io): Promise<number> {
+  const [first, ...rest] = argv;
+  try {
+    if (first === undefined) {
+      io.err(topHelp());
+      return EXIT.usage;
+    }
+    if (first === "--help" || first === "-h" || first === "help") {
+      const sub = first === "help" && rest[0] !== undefined ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
+      io.out(sub ? (await sub.load()).default.helpText() : topHelp());
+      return EXIT.ok;
+    }
+    if (first === "--version" || first === "-v") {
+      io.out(await packageVersion());
+      return EXIT.ok;
+    }
+    const entry = COMMANDS.find((c) => c.name === first);
+    if (!entry) {
+      const what = first.startsWith("-") ? `unknown option ${first}` : `unknown command ${JSON.stringify(first)}`;
+      throw new UsageError(`tgh-moe: ${what} (commands: ${COMMANDS.map((c) => c.name).join(", ")}; see tgh-moe --help)`);
+    }
+    return await (await entry.load()).default.invoke([...rest], io);
+  } catch (e) {
+    return reportError(e, io);
+  }
+}
+
+/** Typed library errors and unreadable files: their message, exit 2. Anything else is a bug: stack, exit 3. */
+function reportError(e: unknown, io: Io): number {
+  if (e instanceof TghError) {
+    io.err(`${e.name}: ${e.message}`);
+    return EXIT.usage;
+  }
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === "string" && /^E[A-Z]+$/.test(code) && e instanceof Error) {
+    io.err(`FileError: ${e.message}`); // ENOENT, EISDIR, EACCES, ...
+    return EXIT.usage;
+  }
+  io.err(`internal error (please report): ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+  return EXIT.internal;
+}

@@ -1,0 +1,33 @@
+/** `tgh-moe verify`: recomputes every act.* of a golden file and compares (exit 0 pass, 1 mismatch, 2 malformed). */
+import { createBackend } from "../backend/index.js";
+import { formatReport, verifyGolden } from "../golden/verify.js";
+import { defineCommand, EXIT, oneOf } from "./command.js";
+import { readBytes } from "./files.js";
+
+export default defineCommand({
+  name: "verify",
+  usage: "verify FILE [--backend wasm|reference]",
+  help: `
+Checks a golden file (ours or a port's; only the spec's names and the metadata are used): the
+spec string, the config, every weight of the config (present, right shape, nothing unknown), the
+inputs and every act.* of spec section 8. Then recomputes every act.* from the weights and inputs
+and prints one line per tensor in forward order (shape, max abs and max rel error, or for integer
+tensors the number of differing entries; pass/FAIL), the tokenizer cross-check, and a summary
+naming the first tensor that diverges.
+
+A float tensor passes when |ours - ref| <= atol + rtol*|ref| everywhere (atol, rtol from the file);
+groups and top-k indices must be equal.
+
+exit codes: 0 everything passes, 1 a mismatch, 2 a malformed file or a usage error.
+
+options:
+  --backend NAME   wasm (default) or reference (float64 accumulation, slower)`,
+  options: { backend: { type: "string", default: "wasm" } },
+  positionals: [1, 1],
+  async run(v, [file], io) {
+    const backend = await createBackend(oneOf("verify", "backend", v.backend, ["wasm", "reference"] as const));
+    const report = await verifyGolden(await readBytes(file), { backend, file });
+    for (const line of formatReport(report)) io.out(line);
+    return report.pass ? EXIT.ok : EXIT.mismatch;
+  },
+});

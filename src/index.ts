@@ -1,0 +1,41 @@
+/**
+ * The public API of tgh-moe (Node >= 20 and browsers; nothing here imports a Node module, so a
+ * bundler can take it whole). Node-only file helpers live in src/io/node.ts; the CLI in src/cli.ts.
+ *
+ *   import { createBackend, preset, initParams, forward, makeGolden, verifyGolden } from "tgh-moe";
+ *   const be = await createBackend("wasm");
+ *   const cfg = preset("tiny");
+ *   const out = forward(be, initParams(cfg, 0), cfg, { volume, ids }); // out.logits [B, L, V], out.trace
+ *
+ * Legend: B batch · D,H,W volume · p patch · n=W/p · S=1+n^2 · C width · NH heads · dh head size ·
+ * E experts · T tasks · k top-k · L text tokens · V vocab.
+ */
+
+// tensors, errors, seeded randomness
+export { Tensor, fromArray, fromInts, zeros, type DType, type F32Tensor, type I32Tensor } from "./tensor.js";
+export { DTypeError, FormatError, MemoryError, ShapeError, TghError, ValueError } from "./errors.js";
+export { Rng } from "./rng.js";
+
+// backends: the same Tensor ops over the wasm SIMD kernels or the scalar float64 reference
+export { Backend, createBackend, type BackendName, type Kernels } from "./backend/index.js";
+export { ACTIVATIONS, type Activation } from "./backend/backend.js";
+export type { LoadOptions } from "./backend/wasm/runtime.js";
+
+// the model: config and presets (section 9), parameters, forward pass, weight conversions
+export * from "./model/index.js";
+
+// files: safetensors (bytes in, bytes out; Node file helpers in src/io/node.ts)
+export {
+  loadChecked, readSafetensors, writeSafetensors,
+  type CheckedOptions, type Expected, type ReadOptions, type SafetensorsContents, type StDType, type WriteOptions,
+} from "./io/safetensors.js";
+
+// tokenizer: byte-level BPE stored with every checkpoint
+export { BpeTokenizer, STANDARD_SPECIALS, type BpeParts } from "./tokenizer/bpe.js";
+export { trainBpe, type TrainOptions } from "./tokenizer/train.js";
+
+// golden vectors (section 8): write one, verify any one
+export {
+  GOLDEN_ATOL, GOLDEN_RTOL, GOLDEN_SPEC, actSlots, formatReport, makeGolden, routingMargins, verifyGolden,
+  type Golden, type GoldenOptions, type RoutingMargins, type TensorCheck, type VerifyOptions, type VerifyReport,
+} from "./golden.js";
