@@ -1,0 +1,59 @@
+/**
+ * Aggregation over seeds and the markdown formatters, against hand-computed statistics
+ * (1e-12 absolute) and exact strings; plus the one-call `reportMetrics` / `qaMetrics` wiring.
+ */
+import { describe, expect, it } from "vitest";
+import { formatSummary, markdownTable, resultsTable, summarize, summarizeValues } from "../src/eval/summary.js";
+import { corpusBleu, corpusMeteor, corpusRougeL, qaMetrics, reportMetrics } from "../src/eval/metrics.js";
+import { ValueError } from "../src/errors.js";
+
+const TOL = 12;
+
+describe("summarize", () => {
+  it("mean, sample std, min, max", () => {
+    // [1, 2, 3, 4]: mean 2.5; squared deviations 2.25 + 0.25 + 0.25 + 2.25 = 5; std = sqrt(5/3) = 1.2909944487358056
+    const s = summarizeValues([1, 2, 3, 4]);
+    expect(s.mean).toBe(2.5);
+    expect(s.std!).toBeCloseTo(1.2909944487358056, TOL);
+    expect([s.min, s.max, s.n]).toEqual([1, 4, 4]);
+    expect(summarizeValues([0.25]).std).toBeNull(); // one seed: no spread
+  });
+
+  it("per metric over runs, in the first run's order; runs must agree on the metrics", () => {
+    const out = summarize([{ bleu4: 0.2, meteor: 0.3 }, { meteor: 0.5, bleu4: 0.4 }]);
+    expect(Object.keys(out)).toEqual(["bleu4", "meteor"]);
+    expect(out.meteor.mean).toBeCloseTo(0.4, TOL);
+    // std of [0.3, 0.5]: sqrt((0.01 + 0.01) / 1) = 0.1414213562373095
+    expect(out.meteor.std!).toBeCloseTo(0.1414213562373095, TOL);
+    expect(() => summarize([{ a: 1 }, { b: 1 }])).toThrow(ValueError);
+    expect(() => summarize([{ a: Number.NaN }])).toThrow(ValueError);
+    expect(() => summarize([])).toThrow(ValueError);
+  });
+
+  it("formats cells and markdown tables", () => {
+    const s = { n: 3, mean: 0.2512, std: 0.0104, min: 0.24, max: 0.262 };
+    expect(formatSummary(s, { scale: 100 })).toBe("25.12 ± 1.04");
+    expect(formatSummary(s, { scale: 100, digits: 1, range: true })).toBe("25.1 ± 1.0 [24.0, 26.2]");
+    expect(formatSummary({ ...s, n: 1, std: null }, { digits: 3 })).toBe("0.251");
+    expect(markdownTable(["method", "a|b"], [["x", "1"]])).toBe("| method | a\\|b |\n| :--- | ---: |\n| x | 1 |\n");
+    const t = resultsTable([{ label: "tgh-moe", metrics: { bleu4: s } }, { label: "dense", metrics: {} }],
+      [{ key: "bleu4", title: "BLEU-4" }], { scale: 100 });
+    expect(t).toBe("| method | BLEU-4 |\n| :--- | ---: |\n| tgh-moe | 25.12 ± 1.04 |\n| dense | — |\n");
+    expect(() => markdownTable(["a", "b"], [["1"]])).toThrow(ValueError);
+  });
+});
+
+describe("reportMetrics / qaMetrics", () => {
+  it("collects the defaults of each metric in one flat record", () => {
+    const hyps = ["a small left pleural effusion", "no nodules"];
+    const refs = ["small left pleural effusion", ["no nodule is seen", "no nodules"]];
+    const m = reportMetrics(hyps, refs);
+    expect(m.bleu1).toBe(corpusBleu(hyps, refs, { maxOrder: 1 }).score);
+    expect(m.bleu4).toBe(corpusBleu(hyps, refs).score);
+    expect(m.rougeL).toBe(corpusRougeL(hyps, refs).f);
+    expect(m.meteor).toBe(corpusMeteor(hyps, refs).score);
+    expect(Object.keys(m)).toEqual(["bleu1", "bleu4", "rougeL", "rougeLPrecision", "rougeLRecall", "meteor"]);
+    const q = qaMetrics({ closed: [{ prediction: "A", options: ["x", "y"], answer: "A" }], open: [] });
+    expect(q).toEqual({ closedAccuracy: 1 });
+  });
+});
