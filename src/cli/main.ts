@@ -16,6 +16,7 @@ export interface CommandEntry {
 export const COMMANDS: readonly CommandEntry[] = [
   { name: "golden", summary: "write a golden file (seeded weights, inputs, every act.*) for a preset and seed", load: () => import("./golden.js") },
   { name: "verify", summary: "recompute a golden file's act.* tensors and compare (exit 0 pass, 1 mismatch, 2 malformed)", load: () => import("./verify.js") },
+  { name: "data", summary: "write the synthetic chest CT benchmark (NIfTI volumes, reports, questions, splits)", load: () => import("./data.js") },
   { name: "info", summary: "print the metadata, config, parameter count and tensors of a checkpoint or golden file", load: () => import("./info.js") },
 ];
 
