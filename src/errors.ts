@@ -38,3 +38,13 @@ export function assertInt(op: string, name: string, x: number, lo = 0, hi = Numb
     throw new ValueError(`${op}: ${name}: expected an integer in [${lo}, ${hi}], got ${String(x)}`);
   }
 }
+
+/**
+ * An operation cancelled through an AbortSignal. Its name is "AbortError", the name DOM `fetch`
+ * uses, so `e.name === "AbortError"` checks work unchanged; `reason` is the signal's reason.
+ */
+export class AbortError extends TghError {
+  constructor(message: string, readonly reason?: unknown) {
+    super(message);
+  }
+}

@@ -13,7 +13,7 @@
 
 // tensors, errors, seeded randomness
 export { Tensor, fromArray, fromInts, zeros, type DType, type F32Tensor, type I32Tensor } from "./tensor.js";
-export { DTypeError, FormatError, MemoryError, ShapeError, TghError, ValueError } from "./errors.js";
+export { AbortError, DTypeError, FormatError, MemoryError, ShapeError, TghError, ValueError } from "./errors.js";
 export { Rng } from "./rng.js";
 
 // backends: the same Tensor ops over the wasm SIMD kernels or the scalar float64 reference
@@ -39,3 +39,27 @@ export {
   GOLDEN_ATOL, GOLDEN_RTOL, GOLDEN_SPEC, actSlots, formatReport, makeGolden, routingMargins, verifyGolden,
   type Golden, type GoldenOptions, type RoutingMargins, type TensorCheck, type VerifyOptions, type VerifyReport,
 } from "./golden.js";
+
+// the model object: load a checkpoint, generate with a KV cache, encode; write a checkpoint
+export {
+  LOADABLE_FORMATS, MODEL_FORMAT, TghModel, loadModel, makeCheckpoint, parseModel,
+  type CheckpointContents, type EncodeRequest, type EncodeResult, type LoadModelOptions, type ModelContents,
+  type ModelGenerateOptions, type ModelSource, type VolumeInput,
+} from "./api.js";
+export {
+  checkTokenizer, generate, makeSampler, nextToken, taskIndex, taskName,
+  type GenerateModel, type GenerateOptions, type GenerateProgress, type GenerateResult, type GeneratedToken,
+  type Sampler, type SamplingOptions, type StopReason,
+} from "./generate.js";
+export { KvCache, lmExtend, type ExtendOptions } from "./model/decode.js";
+// what generate takes as a volume: a NIfTI file's volume, preprocessed with a checkpoint's preset
+export { readNifti, type NiftiVolume, type ReadNiftiOptions } from "./io/nifti.js";
+export { preprocess, preprocessPreset, type PreprocessPreset, type VolumeLike } from "./preprocess/index.js";
+
+// figures: routing maps (PNG, no canvas), the PNG codec and the expert palette behind them
+export {
+  renderRoutingMap, routingMap, routingMapLayout, routingMaps,
+  type RoutingMapInput, type RoutingMapLayout, type RoutingMapMode, type RoutingMapOptions, type RoutingMapsInput,
+} from "./viz/routing-map.js";
+export { decodePng, encodePng, type DecodedPng, type PngFilter, type PngImage, type PngOptions } from "./viz/png.js";
+export { PALETTE, expertColor, paletteFor, type PaletteEntry } from "./viz/palette.js";

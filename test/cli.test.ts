@@ -91,7 +91,7 @@ describe("cli: end to end (child processes)", () => {
 describe("cli: usage errors exit 2 with a clear message (in-process)", () => {
   const cases: [string[], RegExp][] = [
     [[], /^usage: tgh-moe <command>/],
-    [["frobnicate"], /unknown command "frobnicate" \(commands: golden, verify, info/],
+    [["frobnicate"], /unknown command "frobnicate" \(commands: golden, verify, /],
     [["--frob"], /unknown option --frob/],
     [["golden", "--seed"], /golden: Option '--seed <value>' argument missing/],
     [["golden", "--out", "x", "--seed", "1.5"], /--seed: expected an integer in \[0, 4294967295\], got "1\.5"/],

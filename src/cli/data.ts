@@ -6,6 +6,12 @@ const data: Command = {
   name: "data",
   usage: "data --out DIR --count N --seed S [options]",
   helpText: () => DATA_USAGE,
-  invoke: (argv) => dataCommand(argv),
+  invoke: async (argv, io) => {
+    if (argv.includes("--help") || argv.includes("-h")) {
+      io.out(DATA_USAGE);
+      return 0;
+    }
+    return dataCommand(argv);
+  },
 };
 export default data;

@@ -7,7 +7,7 @@ import { parseSplit, SPLITS } from "./dataset.js";
 import { parseGrid } from "./geometry.js";
 import { writeDataset } from "./write.js";
 
-export const DATA_USAGE = `Usage: tgh-moe data --out DIR --count N --seed S [options]
+export const DATA_USAGE = `usage: tgh-moe data --out DIR --count N --seed S [options]
 
 Writes a synthetic chest CT dataset: DIR/volumes/<id>.nii.gz (int16 HU, LPS+), DIR/samples.jsonl
 (findings, report, questions and slice captions per volume) and DIR/manifest.json. The same seed,

@@ -7,7 +7,7 @@
 import { MemoryError, TghError } from "../../errors.js";
 
 /** Every kernel module the build produces (kernels/<name>.ts). */
-export const MODULE_NAMES = ["matmul", "attention", "elementwise", "rows", "rope", "patch", "indexing"] as const;
+export const MODULE_NAMES = ["matmul", "attention", "elementwise", "rows", "rope", "patch", "indexing", "backward", "attention_backward"] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** Where the wasm bytes come from: a base URL (folder of the .wasm files) or the bytes themselves. */
@@ -153,5 +153,7 @@ export async function loadModules(opts: LoadOptions = {}): Promise<Record<Module
 function baseUrl(base: string | URL | undefined): URL {
   if (base === undefined) return new URL("../../../build/", import.meta.url);
   const s = base.toString();
-  return new URL(s.endsWith("/") ? s : `${s}/`, isNode && !/^[a-z]+:/i.test(s) ? `file://${process.cwd()}/` : undefined);
+  // a relative base: against the working folder in Node, against the page (or worker) URL in browsers
+  const relative = !/^[a-z]+:/i.test(s);
+  return new URL(s.endsWith("/") ? s : `${s}/`, relative ? (isNode ? `file://${process.cwd()}/` : globalThis.location?.href) : undefined);
 }
