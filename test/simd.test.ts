@@ -22,6 +22,11 @@ const HOT: Record<string, readonly string[]> = {
   rope: ["rope"],
   patch: ["patch_embed"],
   indexing: [], // top-k, gather and scatter-add move rows: memory-bound, scalar is acceptable
+  backward: [
+    "softmax_backward", "layer_norm_backward", "rms_norm_backward", "gelu_tanh_backward", "quick_gelu_backward",
+    "silu_backward", "swiglu_backward", "patch_embed_backward",
+  ],
+  attention_backward: ["attention_backward"],
   peak: [], // bench-only yardstick (not loaded by the runtime); its loop names are still changing
 };
 

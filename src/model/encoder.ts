@@ -8,8 +8,9 @@ import type { Backend } from "../backend/backend.js";
 import { ValueError } from "../errors.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
 import type { ModelConfig, VisionConfig } from "./config.js";
-import { moe, type BalanceTerm, type MoeTrace } from "./moe.js";
-import { scope, type Params } from "./params.js";
+import { moe, type BalanceTerm, type MoeResult, type MoeTrace } from "./moe.js";
+import { scope, type ParamScope, type Params } from "./params.js";
+import type { Tape } from "./tape.js";
 import { attentionSublayer, mlpSublayer, type RopeSpec } from "./vit.js";
 
 export interface EncodeOptions {
@@ -19,6 +20,8 @@ export interface EncodeOptions {
   labels?: Int32Array | null;
   /** When given, receives `act.blocks.<l>` [B, D, S, C] and the per-layer `act.blocks.<l>.moe.*`. */
   acts?: Map<string, Tensor>;
+  /** When given, records what the backward needs (training). */
+  tape?: Tape;
 }
 export interface EncodeResult {
   x: F32Tensor; // [B, D, S, C], the output of the last block (no final norm)
@@ -51,6 +54,27 @@ export function ropePositions(v: VisionConfig, D: number): RopeSpec {
   return { pos, sections: v.ropeSections, base: v.ropeBase };
 }
 
+/** Kept for the backward (src/train/). */
+export interface EncodeSaved {
+  shape: readonly number[]; // [B, D, S, C]
+}
+export interface MoeSublayerSaved {
+  x: F32Tensor; // the sublayer input (ln2's input), as the block views it
+}
+
+/**
+ * The MLP sublayer of a TGH-MoE block: x + TGH-MoE(LN2(x), g), with x viewed per sample as
+ * [B, D*S, C] for routing (x itself is [B*D, S, C] in a slice block, [B, D*S, C] in a volume block).
+ */
+export function moeSublayer(be: Backend, P: ParamScope, x: F32Tensor, g: F32Tensor, cfg: ModelConfig, layer: number, B: number,
+  labels?: Int32Array | null, tape?: Tape): { x: F32Tensor; r: MoeResult } {
+  const C = cfg.vision.width;
+  const u = be.layerNorm(x, P("ln2.weight"), P("ln2.bias"), cfg.vision.normEps).reshape([B, x.size / (B * C), C]);
+  const r = moe(be, (name) => P(`moe.${name}`), u, g, cfg, layer, labels, tape);
+  tape?.push("moeSublayer", { x });
+  return { x: be.add(x, r.y.reshape(x.shape)), r };
+}
+
 /** x [B, D, S, C] (act.embed) through every block -> [B, D, S, C]. */
 export function encode(be: Backend, params: Params, cfg: ModelConfig, x: F32Tensor, o: EncodeOptions = {}): EncodeResult {
   const v = cfg.vision;
@@ -61,22 +85,22 @@ export function encode(be: Backend, params: Params, cfg: ModelConfig, x: F32Tens
     const P = scope(params, `vision.blocks.${l}`);
     const volume = l >= v.layers - v.volumeLayers;
     const xs = volume ? x.reshape([B, D * S, C]) : x.reshape([B * D, S, C]);
-    let h = attentionSublayer(be, P, xs, v, volume ? rope : undefined);
+    let h = attentionSublayer(be, P, xs, v, volume ? rope : undefined, o.tape);
     if (v.moeLayers.includes(l)) {
       if (!o.g) throw new ValueError(`encode: g: block ${l} is a TGH-MoE block and needs the text guidance g [B, C]`);
-      const u = be.layerNorm(h, P("ln2.weight"), P("ln2.bias"), v.normEps).reshape([B, D * S, C]);
-      const r = moe(be, (name) => P(`moe.${name}`), u, o.g, cfg, l, o.labels);
-      h = be.add(h, r.y.reshape(h.shape));
+      const { x: y, r } = moeSublayer(be, P, h, o.g, cfg, l, B, o.labels, o.tape);
+      h = y;
       res.traces.push(r.trace);
       res.balance.push(...r.balance);
       if (r.task !== null) res.task.push({ layer: l, value: r.task });
       if (o.acts) putTrace(o.acts, r.trace);
     } else {
-      h = mlpSublayer(be, P, h, v);
+      h = mlpSublayer(be, P, h, v, o.tape);
     }
     x = h.reshape([B, D, S, C]);
     o.acts?.set(`act.blocks.${l}`, x);
   }
+  o.tape?.push("encode", { shape: [B, D, S, C] });
   res.x = x;
   return res;
 }

@@ -19,6 +19,17 @@ export function splitLast(x: F32Tensor, parts: number): F32Tensor[] {
   });
 }
 
+/** parts [..., c] -> [..., parts*c]: the inverse of splitLast (e.g. dq, dk, dv -> d qkv). */
+export function joinLast(parts: F32Tensor[]): F32Tensor {
+  const c = parts[0].dim(-1), rows = parts[0].size / c, n = parts.length;
+  for (const p of parts) {
+    if (fmtShape(p.shape) !== fmtShape(parts[0].shape)) throw new ShapeError(`joinLast: expected every part ${fmtShape(parts[0].shape)}, got ${fmtShape(p.shape)}`);
+  }
+  const out = new Tensor("f32", [...parts[0].shape.slice(0, -1), n * c]);
+  for (let r = 0; r < rows; r++) parts.forEach((p, i) => out.data.set(p.data.subarray(r * c, (r + 1) * c), r * n * c + i * c));
+  return out;
+}
+
 /** [..., ca] ++ [..., cb] -> [..., ca+cb] along the last axis (same leading axes). */
 export function concatLast(a: F32Tensor, b: F32Tensor): F32Tensor {
   const ca = a.dim(-1), cb = b.dim(-1), rows = a.shape.slice(0, -1).reduce((p, d) => p * d, 1);
@@ -78,6 +89,24 @@ export function merge2x2(x: F32Tensor): F32Tensor {
   if (x.rank !== 5 || nr % 2 || nc % 2) throw new ShapeError(`merge2x2: x: expected [B, D, n, n, C] with n even, got ${fmtShape(x.shape)}`);
   const v = x.reshape([B, D, nr / 2, 2, nc / 2, 2, C]);
   return permute(v, [0, 1, 2, 4, 3, 5, 6]).reshape([B, D, nr / 2, nc / 2, 4 * C]);
+}
+
+/** x [B, D, n/2, n/2, 4C] -> [B, D, n, n, C]: the inverse of merge2x2 (the same swap of axes r2 and c). */
+export function split2x2(x: F32Tensor): F32Tensor {
+  const [B, D, hr, hc, C4] = x.shape;
+  if (x.rank !== 5 || C4 % 4) throw new ShapeError(`split2x2: x: expected [B, D, n/2, n/2, 4C], got ${fmtShape(x.shape)}`);
+  const C = C4 / 4;
+  return permute(x.reshape([B, D, hr, hc, 2, 2, C]), [0, 1, 2, 4, 3, 5, 6]).reshape([B, D, 2 * hr, 2 * hc, C]);
+}
+
+/** x [N, R] -> [N, times, R]: each row repeated `times` times (the adjoint of a sum over that axis). */
+export function tileRows(x: F32Tensor, times: number): F32Tensor {
+  const [N, R] = x.shape;
+  const out = new Tensor("f32", [N, times, R]);
+  for (let i = 0; i < N; i++) {
+    for (let t = 0; t < times; t++) out.data.set(x.data.subarray(i * R, (i + 1) * R), (i * times + t) * R);
+  }
+  return out;
 }
 
 /** Row b of a [B, ...] integer tensor as a plain array (for sequence bookkeeping). */

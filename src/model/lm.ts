@@ -11,6 +11,29 @@ import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { LmConfig, TokenIds } from "./config.js";
 import { rowOf } from "./layout.js";
 import { getParam, scope, type ParamScope, type Params } from "./params.js";
+import type { Tape } from "./tape.js";
+
+/** Kept for the backward (src/train/lm-backward.ts) of each function below. */
+export interface LmAttnSaved {
+  h: F32Tensor; // [B, L, d] input (norm1's output)
+  q: F32Tensor; // [B, L, NH*dh] after rotary
+  k: F32Tensor; // [B, L, KV*dh] after rotary
+  v: F32Tensor;
+  a: F32Tensor; // attention output, before the o projection
+  pos: I32Tensor; // [L]
+}
+export interface LmBlockSaved {
+  x: F32Tensor; // [B, L, d] block input
+  x1: F32Tensor; // after the attention residual
+  h2: F32Tensor; // norm2(x1)
+  gate: F32Tensor; // [B, L, F]
+  up: F32Tensor;
+  ff: F32Tensor; // silu(gate) * up
+}
+export interface LmHeadSaved {
+  x: F32Tensor; // [B, L, d] last block's output
+  h: F32Tensor; // final norm's output
+}
 
 /**
  * Where things are in a right-padded batch of sequences [B, L]. Pinned: the prompt is every
@@ -72,31 +95,35 @@ export function spliceImage(e: F32Tensor, seq: SequenceLayout, z: F32Tensor): F3
 }
 
 /** Causal GQA self-attention with rotary q, k; h [B, L, d] -> [B, L, d] (after the o projection). */
-export function lmAttention(be: Backend, P: ParamScope, h: F32Tensor, lm: LmConfig, pos: I32Tensor): F32Tensor {
+export function lmAttention(be: Backend, P: ParamScope, h: F32Tensor, lm: LmConfig, pos: I32Tensor, tape?: Tape): F32Tensor {
   const q = be.rope(be.linear(h, P("attn.q.weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, L, NH*dh]
   const k = be.rope(be.linear(h, P("attn.k.weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, L, KV*dh]
   const v = be.linear(h, P("attn.v.weight")); // [B, L, KV*dh]
   const a = be.attention(q, k, v, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
+  tape?.push("lmAttn", { h, q, k, v, a, pos });
   return be.linear(a, P("attn.o.weight"));
 }
 
 /** x = x + Attn(RMSNorm1(x)); x = x + down(silu(gate(h)) * up(h)), h = RMSNorm2(x). */
-export function lmBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, pos: I32Tensor): F32Tensor {
-  x = be.add(x, lmAttention(be, P, be.rmsNorm(x, P("norm1.weight"), lm.normEps), lm, pos));
-  const h = be.rmsNorm(x, P("norm2.weight"), lm.normEps);
-  const ff = be.swiglu(be.linear(h, P("mlp.gate.weight")), be.linear(h, P("mlp.up.weight"))); // [B, L, F]
-  return be.add(x, be.linear(ff, P("mlp.down.weight")));
+export function lmBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, pos: I32Tensor, tape?: Tape): F32Tensor {
+  const x1 = be.add(x, lmAttention(be, P, be.rmsNorm(x, P("norm1.weight"), lm.normEps), lm, pos, tape));
+  const h2 = be.rmsNorm(x1, P("norm2.weight"), lm.normEps);
+  const gate = be.linear(h2, P("mlp.gate.weight")), up = be.linear(h2, P("mlp.up.weight")); // [B, L, F]
+  const ff = be.swiglu(gate, up);
+  tape?.push("lmBlock", { x, x1, h2, gate, up, ff });
+  return be.add(x1, be.linear(ff, P("mlp.down.weight")));
 }
 
 /**
  * Input embeddings x [B, L, d] -> logits [B, L, V]; position = index in the sequence. Right padding
  * needs no mask: causality alone keeps the pads (which come last) out of every real token.
  */
-export function lmForward(be: Backend, params: Params, lm: LmConfig, x: F32Tensor): F32Tensor {
+export function lmForward(be: Backend, params: Params, lm: LmConfig, x: F32Tensor, tape?: Tape): F32Tensor {
   const L = x.dim(1);
   const pos = fromInts([L], Array.from({ length: L }, (_, i) => i));
-  for (let l = 0; l < lm.layers; l++) x = lmBlock(be, scope(params, `lm.blocks.${l}`), x, lm, pos);
+  for (let l = 0; l < lm.layers; l++) x = lmBlock(be, scope(params, `lm.blocks.${l}`), x, lm, pos, tape);
   const h = be.rmsNorm(x, getParam(params, "lm.norm.weight"), lm.normEps);
+  tape?.push("lmHead", { x, h });
   return be.linear(h, getParam(params, lm.tieEmbeddings ? "lm.embed.weight" : "lm.head.weight"));
 }
 

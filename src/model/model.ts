@@ -8,10 +8,11 @@ import { DTypeError, ShapeError, fmtShape } from "../errors.js";
 import type { F32Tensor, I32Tensor, Tensor } from "../tensor.js";
 import type { ModelConfig } from "./config.js";
 import { encode } from "./encoder.js";
-import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage } from "./lm.js";
+import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage, type SequenceLayout } from "./lm.js";
 import type { BalanceTerm, MoeTrace } from "./moe.js";
 import { getParam, scope, type Params } from "./params.js";
 import { project } from "./projector.js";
+import type { Tape } from "./tape.js";
 import { embedSlices } from "./vit.js";
 
 export interface ForwardInput {
@@ -26,6 +27,8 @@ export interface ForwardOptions {
   /** Weights of mean(L_bal) and mean(L_task) in the total (spec: 0.01, 0.1). */
   alpha?: number;
   beta?: number;
+  /** Record what the backward needs (training: src/train/model-backward.ts); inference passes none. */
+  tape?: Tape;
 }
 export interface Losses {
   /** Cross-entropy on the answer tokens and <eos>, mean over those targets; null when there are none. */
@@ -42,6 +45,17 @@ export interface ForwardOutput {
   acts?: Map<string, Tensor>;
 }
 
+/** Kept for the backward of the whole model (the last tape entry). */
+export interface ModelSaved {
+  ids: I32Tensor; // [B, L]
+  seq: SequenceLayout;
+  s: F32Tensor | null; // [B, d_lm] prompt mean (null without MoE layers)
+  logits: F32Tensor; // [B, L, V]
+  losses: Losses;
+  alpha: number;
+  beta: number;
+}
+
 export function forward(be: Backend, params: Params, cfg: ModelConfig, input: ForwardInput, o: ForwardOptions = {}): ForwardOutput {
   const { volume, ids } = input;
   checkInput(cfg, volume, ids);
@@ -49,25 +63,30 @@ export function forward(be: Backend, params: Params, cfg: ModelConfig, input: Fo
   const acts = o.acts ? new Map<string, Tensor>() : undefined;
   const seq = parseSequence(ids, cfg.tokens);
 
-  const x0 = embedSlices(be, scope(params, "vision"), cfg.vision, volume); // [B, D, S, C]
+  const { tape } = o;
+  const x0 = embedSlices(be, scope(params, "vision"), cfg.vision, volume, tape); // [B, D, S, C]
   acts?.set("act.embed", x0);
   const e = be.embedding(getParam(params, "lm.embed.weight"), ids); // [B, L, d_lm]
-  let g: F32Tensor | null = null;
+  let g: F32Tensor | null = null, s: F32Tensor | null = null;
   if (cfg.vision.moeLayers.length > 0) {
     const T = scope(params, "moe.text_proj");
-    g = be.linear(promptMean(be, e, seq), T("weight"), T("bias")); // g = W_s s + b_s [B, C]
+    s = promptMean(be, e, seq); // [B, d_lm]
+    g = be.linear(s, T("weight"), T("bias")); // g = W_s s + b_s [B, C]
     acts?.set("act.text_guide", g);
   }
-  const enc = encode(be, params, cfg, x0, { g, labels, acts });
-  const z = project(be, params, cfg, enc.x); // [B, m, d_lm]
+  const enc = encode(be, params, cfg, x0, { g, labels, acts, tape });
+  const z = project(be, params, cfg, enc.x, tape); // [B, m, d_lm]
   acts?.set("act.projector", z);
-  const logits = lmForward(be, params, cfg.lm, spliceImage(e, seq, z)); // [B, L, V]
+  const logits = lmForward(be, params, cfg.lm, spliceImage(e, seq, z), tape); // [B, L, V]
   acts?.set("act.lm.logits", logits);
 
   const ce = crossEntropy(logits, ids, seq);
   const mean = (xs: { value: number }[]) => (xs.length ? xs.reduce((s, x) => s + x.value, 0) / xs.length : 0);
-  const total = (ce ?? 0) + (o.alpha ?? 0.01) * mean(enc.balance) + (o.beta ?? 0.1) * mean(enc.task);
-  return { logits, trace: enc.traces, losses: { ce, balance: enc.balance, task: enc.task, total }, acts };
+  const alpha = o.alpha ?? 0.01, beta = o.beta ?? 0.1;
+  const total = (ce ?? 0) + alpha * mean(enc.balance) + beta * mean(enc.task);
+  const losses: Losses = { ce, balance: enc.balance, task: enc.task, total };
+  tape?.push("model", { ids, seq, s, logits, losses, alpha, beta });
+  return { logits, trace: enc.traces, losses, acts };
 }
 
 function checkInput(cfg: ModelConfig, volume: F32Tensor, ids: I32Tensor): void {

@@ -11,6 +11,7 @@ import { Tensor, fromInts, transpose, type F32Tensor, type I32Tensor } from "../
 import type { ModelConfig } from "./config.js";
 import { concatLast } from "./layout.js";
 import type { ParamScope } from "./params.js";
+import type { Tape } from "./tape.js";
 import { mlp } from "./vit.js";
 
 /** Per MoE layer, a first-class output: task probabilities, chosen group, per-token top-k. */
@@ -36,20 +37,69 @@ export interface MoeResult {
   task: number | null;
 }
 
+/** Kept for the backward (src/train/moe-backward.ts) of each function below. */
+export interface TaskGateSaved {
+  g: F32Tensor; // [B, C]
+  z: F32Tensor; // [B, C] fc1(g), the pre-activation
+  h: F32Tensor; // act(z)
+  pi: F32Tensor; // [B, T]
+}
+export interface RouteSaved {
+  ug: F32Tensor; // [N, 2C] the router input [u ; g]
+  G: F32Tensor; // [N, E] gates
+  idx: I32Tensor; // [N, k] top-k experts
+  top: F32Tensor; // [N, k] their gates G_K
+  sum: F32Tensor | null; // [N] sum of G_K (renormalize) or null
+  w: F32Tensor; // [N, k] slot weights
+}
+/** One expert that received tokens: the slots (q = i*k + j) that chose it, in increasing q. */
+export interface ExpertSlots {
+  e: number;
+  local: I32Tensor; // [n_e] token i (within the group) of each slot
+  slots: I32Tensor; // [n_e] slot ids q
+  target: I32Tensor; // [n_e] global output row of each slot
+  ye: F32Tensor; // [n_e, C] F_e(u_i)
+  we: F32Tensor; // [n_e] the slot weights used
+}
+export interface DispatchSaved {
+  experts: ExpertSlots[]; // in expert order
+}
+/** One task group of one MoE call. */
+export interface GroupSaved {
+  t: number;
+  rows: I32Tensor; // [N] global rows (b*M + i) routed to the group
+  sampleOfRow: I32Tensor; // [N] their sample b
+  piAt: I32Tensor | null; // [N*k] soft routing: flat index b*T + t into pi of every slot; hard: null
+  w: F32Tensor; // [N, k] w_ie (before the soft-routing factor pi)
+}
+export interface MoeSaved {
+  U: F32Tensor; // [B*M, C] = u
+  g: F32Tensor; // [B, C]
+  pi: F32Tensor; // [B, T]
+  labels: Int32Array | null;
+  groups: GroupSaved[]; // in group order
+}
+
 /** Level 1: pi = softmax(W_t2 act(W_t1 g + b_t1) + b_t2), g [B, C] -> [B, T]. */
-export function taskGate(be: Backend, P: ParamScope, g: F32Tensor, cfg: ModelConfig): F32Tensor {
-  const h = be.act(cfg.vision.act, be.linear(g, P("task_gate.fc1.weight"), P("task_gate.fc1.bias")));
-  return be.softmax(be.linear(h, P("task_gate.fc2.weight"), P("task_gate.fc2.bias")));
+export function taskGate(be: Backend, P: ParamScope, g: F32Tensor, cfg: ModelConfig, tape?: Tape): F32Tensor {
+  const z = be.linear(g, P("task_gate.fc1.weight"), P("task_gate.fc1.bias"));
+  const h = be.act(cfg.vision.act, z);
+  const pi = be.softmax(be.linear(h, P("task_gate.fc2.weight"), P("task_gate.fc2.bias")));
+  tape?.push("taskGate", { g, z, h, pi });
+  return pi;
 }
 
 /**
  * Level 2 within one group: h = W_r [u ; g] (u, g [N, C] -> [N, E]), G = softmax(h), K = top_k(G)
  * (ties to the lower index), w = G_K / sum(G_K) (renormalize) or G_K.
  */
-export function route(be: Backend, Wr: F32Tensor, u: F32Tensor, g: F32Tensor, k: number, renormalize: boolean): { G: F32Tensor; idx: I32Tensor; w: F32Tensor } {
-  const G = be.softmax(be.linear(concatLast(u, g), Wr)); // [N, E]
+export function route(be: Backend, Wr: F32Tensor, u: F32Tensor, g: F32Tensor, k: number, renormalize: boolean, tape?: Tape): { G: F32Tensor; idx: I32Tensor; w: F32Tensor } {
+  const ug = concatLast(u, g); // [N, 2C]
+  const G = be.softmax(be.linear(ug, Wr)); // [N, E]
   const top = be.topk(G, k); // [N, k]
-  const w = renormalize ? be.divRows(top.values, be.sum(top.values)) : top.values;
+  const sum = renormalize ? be.sum(top.values) : null;
+  const w = sum ? be.divRows(top.values, sum) : top.values;
+  tape?.push("route", { ug, G, idx: top.indices, top: top.values, sum, w });
   return { G, idx: top.indices, w };
 }
 
@@ -70,16 +120,21 @@ export function balanceLoss(be: Backend, G: F32Tensor, idx: I32Tensor): number {
  * u [N, C]; rows [N] global row of each token; idx, slotW [N, k]; out [R, C] (accumulated in place).
  */
 export function dispatch(be: Backend, expert: (e: number) => ParamScope, u: F32Tensor, rows: Int32Array,
-  idx: I32Tensor, slotW: F32Tensor, out: F32Tensor, cfg: ModelConfig): void {
+  idx: I32Tensor, slotW: F32Tensor, out: F32Tensor, cfg: ModelConfig, tape?: Tape): void {
   const [N, k] = idx.shape;
   const flatW = slotW.reshape([N * k, 1]);
+  const experts: ExpertSlots[] = [];
   for (const [e, slots] of slotsByExpert(idx, cfg.moe.experts).entries()) {
     if (slots.length === 0) continue;
     const local = fromInts([slots.length], slots.map((q) => Math.floor(q / k)));
-    const ye = mlp(be, expert(e), be.gatherRows(u, local), cfg.vision.act); // [n_e, C]
-    const we = be.gatherRows(flatW, fromInts([slots.length], slots)).reshape([slots.length]);
-    be.scatterAddRows(out, ye, fromInts([slots.length], Array.from(local.data, (i) => rows[i])), we);
+    const ye = mlp(be, expert(e), be.gatherRows(u, local), cfg.vision.act, tape); // [n_e, C]
+    const slotIds = fromInts([slots.length], slots);
+    const we = be.gatherRows(flatW, slotIds).reshape([slots.length]);
+    const target = fromInts([slots.length], Array.from(local.data, (i) => rows[i]));
+    be.scatterAddRows(out, ye, target, we);
+    if (tape) experts.push({ e, local, slots: slotIds, target, ye, we });
   }
+  tape?.push("dispatch", { experts });
 }
 
 /** For each expert, the slot ids q = i*k + j with idx[i, j] = e, in increasing q. */
@@ -93,19 +148,20 @@ function slotsByExpert(idx: I32Tensor, E: number): number[][] {
  * The TGH-MoE MLP of one block on u = LN2(x) [B, M, C] with text guidance g [B, C]. `labels` [B]
  * (task ids) route hard routing when given (training) and define the task loss.
  */
-export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor, cfg: ModelConfig, layer: number, labels?: Int32Array | null): MoeResult {
+export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor, cfg: ModelConfig, layer: number, labels?: Int32Array | null, tape?: Tape): MoeResult {
   const [B, M, C] = u.shape;
   const { tasks: T, topK: k, taskRouting } = cfg.moe;
   if (labels && (labels.length !== B || labels.some((t) => !Number.isInteger(t) || t < 0 || t >= T))) {
     throw new ValueError(`moe: task: expected ${B} task ids in [0, ${T}), got [${Array.from(labels).join(", ")}]`);
   }
   const U = u.reshape([B * M, C]);
-  const pi = taskGate(be, P, g, cfg); // [B, T]
+  const pi = taskGate(be, P, g, cfg, tape); // [B, T]
   const argmax = be.topk(pi, 1).indices.reshape([B]); // ties: lower index
   const group = taskRouting === "hard" && labels ? fromInts([B], labels) : argmax;
   const trace: MoeTrace = { layer, pi, group, topkIdx: new Tensor("i32", [B, M, k]), topkW: new Tensor("f32", [B, M, k]) };
   const routed = new Tensor("f32", [B * M, C]);
   const balance: BalanceTerm[] = [];
+  const groups: GroupSaved[] = [];
   for (let t = 0; t < T; t++) {
     // hard: the samples whose group is t; soft: every sample, weighted by pi[b, t]
     const samples = range(B).filter((b) => taskRouting === "soft" || group.data[b] === t);
@@ -114,9 +170,11 @@ export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor, cfg:
     const rows = Int32Array.from(samples.flatMap((b) => range(M).map((i) => b * M + i)));
     const ut = be.gatherRows(U, fromInts([rows.length], rows)); // [N, C]
     const gt = be.gatherRows(g, fromInts([rows.length], sampleOfRow)); // [N, C]
-    const { G, idx, w } = route(be, P(`router.${t}.weight`), ut, gt, k, cfg.moe.renormalize);
-    const slotW = taskRouting === "soft" ? be.mul(w, groupWeights(be, pi, sampleOfRow, t, k)) : w;
-    dispatch(be, (e) => (name) => P(`experts.${t}.${e}.${name}`), ut, rows, idx, slotW, routed, cfg);
+    const { G, idx, w } = route(be, P(`router.${t}.weight`), ut, gt, k, cfg.moe.renormalize, tape);
+    const piAt = taskRouting === "soft" ? groupSlots(pi, sampleOfRow, t, k) : null;
+    const slotW = piAt ? be.mul(w, groupWeights(be, pi, piAt, k)) : w;
+    dispatch(be, (e) => (name) => P(`experts.${t}.${e}.${name}`), ut, rows, idx, slotW, routed, cfg, tape);
+    if (tape) groups.push({ t, rows: fromInts([rows.length], rows), sampleOfRow: fromInts([rows.length], sampleOfRow), piAt, w });
     balance.push({ layer, group: t, tokens: rows.length, value: balanceLoss(be, G, idx) });
     samples.forEach((b, j) => {
       if (group.data[b] !== t) return; // soft routing: the trace shows the argmax group
@@ -126,18 +184,24 @@ export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor, cfg:
   }
   let y = be.scale(routed, cfg.moe.aRouted);
   if (cfg.moe.sharedExperts > 0) {
-    let shared = mlp(be, (name) => P(`shared.0.${name}`), U, cfg.vision.act); // [B*M, C]
-    for (let s = 1; s < cfg.moe.sharedExperts; s++) shared = be.add(shared, mlp(be, (name) => P(`shared.${s}.${name}`), U, cfg.vision.act));
+    let shared = mlp(be, (name) => P(`shared.0.${name}`), U, cfg.vision.act, tape); // [B*M, C]
+    for (let s = 1; s < cfg.moe.sharedExperts; s++) shared = be.add(shared, mlp(be, (name) => P(`shared.${s}.${name}`), U, cfg.vision.act, tape));
     y = be.add(be.scale(shared, cfg.moe.aShared), y);
   }
+  tape?.push("moe", { U, g, pi, labels: labels ?? null, groups });
   return { y: y.reshape([B, M, C]), trace, balance, task: labels ? taskLoss(pi, labels) : null };
 }
 
-/** [N, k] with pi[sample(row), t] in every slot (soft routing's group weight). */
-function groupWeights(be: Backend, pi: F32Tensor, sampleOfRow: number[], t: number, k: number): F32Tensor {
+/** [N*k]: the flat index b*T + t into pi of every slot of every row (soft routing). */
+function groupSlots(pi: F32Tensor, sampleOfRow: number[], t: number, k: number): I32Tensor {
   const T = pi.dim(1);
   const at = sampleOfRow.flatMap((b) => new Array<number>(k).fill(b * T + t));
-  return be.gatherRows(pi.reshape([pi.size, 1]), fromInts([at.length], at)).reshape([sampleOfRow.length, k]);
+  return fromInts([at.length], at);
+}
+
+/** [N, k] with pi[sample(row), t] in every slot (soft routing's group weight). */
+function groupWeights(be: Backend, pi: F32Tensor, at: I32Tensor, k: number): F32Tensor {
+  return be.gatherRows(pi.reshape([pi.size, 1]), at).reshape([at.size / k, k]);
 }
 
 /** mean_b -log pi[b, label_b], in float64 with the deterministic log. */

@@ -9,6 +9,13 @@ import { permute, type F32Tensor } from "../tensor.js";
 import type { ModelConfig } from "./config.js";
 import { dropFirstRow, merge2x2 } from "./layout.js";
 import { scope, type Params } from "./params.js";
+import type { Tape } from "./tape.js";
+import { mlp } from "./vit.js";
+
+/** Kept for the backward (src/train/). */
+export interface ProjectSaved {
+  xShape: readonly number[]; // [B, D, S, C], the encoder output merged
+}
 
 /** Number of image tokens m for a volume of D slices (D before depth patching). */
 export function imageTokens(cfg: ModelConfig, D: number): number {
@@ -33,10 +40,10 @@ export function mergeTokens(be: Backend, x: F32Tensor, depthPool: number): F32Te
   return merged.reshape([B, Dp * (n / 2) * (n / 2), 4 * C]);
 }
 
-/** x [B, D, S, C] -> Z [B, m, d_lm] = fc2(act(fc1(merge(x)))) (act.projector). */
-export function project(be: Backend, params: Params, cfg: ModelConfig, x: F32Tensor): F32Tensor {
-  const P = scope(params, "projector");
+/** x [B, D, S, C] -> Z [B, m, d_lm] = fc2(act(fc1(merge(x)))) (act.projector; the MLP shape of vit.ts:mlp). */
+export function project(be: Backend, params: Params, cfg: ModelConfig, x: F32Tensor, tape?: Tape): F32Tensor {
   const t = mergeTokens(be, x, cfg.projector.depthPool); // [B, m, 4C]
-  const h = be.act(cfg.projector.act, be.linear(t, P("fc1.weight"), P("fc1.bias")));
-  return be.linear(h, P("fc2.weight"), P("fc2.bias"));
+  const z = mlp(be, scope(params, "projector"), t, cfg.projector.act, tape);
+  tape?.push("project", { xShape: x.shape });
+  return z;
 }

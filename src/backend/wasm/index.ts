@@ -8,6 +8,8 @@ import { rowsWasm } from "./rows.js";
 import { ropeWasm } from "./rope.js";
 import { patchWasm } from "./patch.js";
 import { indexingWasm } from "./indexing.js";
+import { backwardWasm } from "./backward.js";
+import { attentionBackwardWasm } from "./attention_backward.js";
 
 export async function wasmKernels(opts: LoadOptions = {}): Promise<Kernels> {
   const m = await loadModules(opts);
@@ -20,5 +22,7 @@ export async function wasmKernels(opts: LoadOptions = {}): Promise<Kernels> {
     ...ropeWasm(m.rope),
     ...patchWasm(m.patch),
     ...indexingWasm(m.indexing),
+    ...backwardWasm(m.backward),
+    ...attentionBackwardWasm(m.attention_backward),
   };
 }

@@ -1,0 +1,28 @@
+/**
+ * Adapter for kernels/attention_backward.ts: copies dout, q, k, v, out (and the mask) into the
+ * module's memory, allocates dq, dk, dv and the kernel's scratch (one kv head's packed K, V and its
+ * dK, dV accumulators) in a scope, runs the kernel and copies the three gradients out.
+ */
+import type { AttentionDims, F32, Kernels } from "../kernels.js";
+import type { WasmModule } from "./runtime.js";
+
+export function attentionBackwardWasm(mod: WasmModule): Pick<Kernels, "attentionBackward"> {
+  return {
+    attentionBackward(dq: F32, dk: F32, dv: F32, dout: F32, q: F32, k: F32, v: F32, out: F32, d: AttentionDims): void {
+      if (dq.length === 0 && dk.length === 0) return;
+      mod.scope(() => {
+        const pg = mod.put(dout), pq = mod.put(q), pk = mod.put(k), pv = mod.put(v), po = mod.put(out);
+        const pm = d.mask ? mod.put(d.mask) : 0;
+        const pdq = mod.alloc(dq.byteLength), pdk = mod.alloc(dk.byteLength), pdv = mod.alloc(dv.byteLength);
+        const ps = mod.alloc(mod.call("attention_backward_scratch", d.nk, d.dh) >>> 0);
+        mod.call(
+          "attention_backward", pdq, pdk, pdv, pg, pq, pk, pv, po, pm, ps,
+          d.batch, d.nq, d.nk, d.heads, d.kvHeads, d.dh, d.scale, d.causal ? 1 : 0, d.maskBatch,
+        );
+        mod.read(pdq, dq);
+        mod.read(pdk, dk);
+        mod.read(pdv, dv);
+      });
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * The small pieces every backward uses: the Linear backward (matmul with transposes, written into
+ * the gradient accumulators in place), column sums (a matmul with a row of ones), and row-broadcast
+ * products for [N, k]-sized routing math. The broadcast helpers are one IEEE float32 operation per
+ * element in plain TS, like Backend.divRows: no kernel, the same bits on both backends.
+ * Legend: N rows · k top-k.
+ */
+import type { Backend } from "../backend/backend.js";
+import { ShapeError, fmtShape } from "../errors.js";
+import { getParam } from "../model/params.js";
+import { Tensor, type F32Tensor } from "../tensor.js";
+import type { Ctx } from "./grads.js";
+
+/** [1, n] of ones (the left operand of a column sum). */
+export function onesRow(n: number): F32Tensor {
+  return new Tensor("f32", [1, n], new Float32Array(n).fill(1));
+}
+
+/** x [R, c] -> [c] = 1^T x (the sum over rows, as one matmul). */
+export function colSum(be: Backend, x: F32Tensor): F32Tensor {
+  return be.matmul(onesRow(x.dim(0)), x).reshape([x.dim(1)]);
+}
+
+/**
+ * y = x W^T + b over the last axis (`name`.weight [out, in], `name`.bias [out] when it exists):
+ *   dW += dy^T x,  db += 1^T dy  (only for trainable weights; accumulated in place),
+ *   dx = dy W      (only when `needDx`; else null).
+ */
+export function linearBackward(ctx: Ctx, dy: F32Tensor, x: F32Tensor, name: string, needDx: boolean): F32Tensor | null {
+  const { be, params, grads } = ctx;
+  const W = getParam(params, `${name}.weight`);
+  const [out, inp] = W.shape;
+  const rows = x.size / inp;
+  if (dy.size !== rows * out) throw new ShapeError(`linearBackward: ${name}: dy: expected [..., ${out}] for x ${fmtShape(x.shape)}, got ${fmtShape(dy.shape)}`);
+  const dy2 = dy.reshape([rows, out]);
+  if (grads.wants(`${name}.weight`)) be.matmul(dy2, x.reshape([rows, inp]), { transA: true, accumulate: grads.slot(`${name}.weight`) });
+  if (params.has(`${name}.bias`) && grads.wants(`${name}.bias`)) {
+    be.matmul(onesRow(rows), dy2, { accumulate: grads.slot(`${name}.bias`).reshape([1, out]) });
+  }
+  return needDx ? be.matmul(dy2, W).reshape(x.shape) : null;
+}
+
+/** out[r, c] = x[r, c] * w[r] (x [N, c], w [N]). */
+export function mulRows(x: F32Tensor, w: F32Tensor): F32Tensor {
+  return rowwise(x, w, (a, b) => a * b);
+}
+
+/** out[r, c] = x[r, c] - d[r] (x [N, c], d [N]). */
+export function subRows(x: F32Tensor, d: F32Tensor): F32Tensor {
+  return rowwise(x, d, (a, b) => a - b);
+}
+
+/** out[r] = sum_c a[r, c] b[r, c] (a mul and a row sum on the backend). */
+export function rowDot(be: Backend, a: F32Tensor, b: F32Tensor): F32Tensor {
+  return be.sum(be.mul(a, b));
+}
+
+function rowwise(x: F32Tensor, d: F32Tensor, f: (a: number, b: number) => number): F32Tensor {
+  const cols = x.dim(-1), rows = x.size / cols;
+  if (d.size !== rows) throw new ShapeError(`rowwise: d: expected ${rows} values for x ${fmtShape(x.shape)}, got ${fmtShape(d.shape)}`);
+  const out = new Tensor("f32", x.shape);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) out.data[r * cols + c] = f(x.data[r * cols + c], d.data[r]);
+  }
+  return out;
+}

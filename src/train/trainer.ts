@@ -1,0 +1,116 @@
+/**
+ * The training loop's one step: draw micro-batches with the trainer's seeded RNG, forward with a
+ * tape and backward each (gradients accumulated, every loss scaled by 1/micro-batches), clip to the
+ * global norm, AdamW at the scheduled rate. Its whole state (weights, moments, step, RNG) is what a
+ * checkpoint holds, so a resumed run continues bit for bit. Not a data loader, not a CLI.
+ * Legend: B batch · D,H,W volume · L text tokens.
+ */
+import type { Backend } from "../backend/backend.js";
+import { ShapeError, ValueError, fmtShape } from "../errors.js";
+import type { ModelConfig } from "../model/config.js";
+import { checkParams, type Params } from "../model/params.js";
+import { Rng } from "../rng.js";
+import { Tensor, type F32Tensor } from "../tensor.js";
+import { ADAMW_DEFAULTS, AdamW, clipGradNorm } from "./adamw.js";
+import { trainableBy, type FreezeSpec } from "./freeze.js";
+import { Grads } from "./grads.js";
+import { lossAndGrads } from "./model-backward.js";
+import { lrAt, type Schedule } from "./schedule.js";
+
+/** One training example: a volume [c, D, H, W] (c = 1 or c_in), its section 6 sequence (unpadded), its task. */
+export interface Sample {
+  volume: F32Tensor;
+  ids: readonly number[];
+  task: number;
+}
+
+/** Everything that defines a run besides the model (stored in checkpoints as JSON). */
+export interface TrainOptions {
+  seed: number; // RNG seed of the sample draws
+  batchSize: number; // samples per micro-batch
+  accum: number; // micro-batches per update (gradient accumulation)
+  schedule: Schedule;
+  clip: number; // max global gradient norm (spec: 1.0)
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+  alpha: number; // weight of mean(L_bal) (spec: 0.01)
+  beta: number; // weight of mean(L_task) (spec: 0.1)
+  freeze: FreezeSpec;
+}
+
+/** Spec section 7's optimizer and loss settings; the schedule and batch are the caller's. */
+export function trainOptions(o: Partial<TrainOptions> & { schedule: Schedule }): TrainOptions {
+  return {
+    seed: 0, batchSize: 1, accum: 1, clip: 1.0, ...ADAMW_DEFAULTS, alpha: 0.01, beta: 0.1, freeze: {}, ...o,
+  };
+}
+
+export interface StepReport {
+  step: number; // the update just made (0-based)
+  lr: number;
+  loss: number; // mean over micro-batches of the total loss
+  ce: number | null; // mean over micro-batches that have targets
+  gradNorm: number; // before clipping
+}
+
+export class Trainer {
+  readonly optimizer: AdamW;
+  rng: Rng; // replaced when a run resumes (src/train/checkpoint.ts)
+  step = 0;
+  private readonly trainable: (name: string) => boolean;
+
+  constructor(readonly be: Backend, readonly cfg: ModelConfig, readonly params: Params, readonly opts: TrainOptions) {
+    checkParams(params, cfg);
+    if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1 || !Number.isInteger(opts.accum) || opts.accum < 1) {
+      throw new ValueError(`Trainer: expected positive integers batchSize and accum, got ${opts.batchSize}, ${opts.accum}`);
+    }
+    this.optimizer = new AdamW({ beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay });
+    this.rng = new Rng(opts.seed);
+    this.trainable = trainableBy(opts.freeze);
+  }
+
+  /** One update: accum micro-batches of batchSize samples drawn (with replacement) from `data`. */
+  trainStep(data: readonly Sample[]): StepReport {
+    if (data.length === 0) throw new ValueError("Trainer.trainStep: data: expected at least one sample");
+    const { accum, batchSize } = this.opts;
+    const batches = Array.from({ length: accum }, () => Array.from({ length: batchSize }, () => data[this.rng.int(data.length)]));
+    return this.update(batches);
+  }
+
+  /** One update over the given micro-batches (the caller chose the samples; the RNG is not used). */
+  update(microBatches: readonly (readonly Sample[])[]): StepReport {
+    const grads = new Grads(this.params, this.trainable);
+    let loss = 0, ce = 0, ceCount = 0;
+    for (const mb of microBatches) {
+      const out = lossAndGrads(this.be, this.params, this.cfg, collate(mb, this.cfg.tokens.pad), grads, {
+        scale: 1 / microBatches.length, alpha: this.opts.alpha, beta: this.opts.beta,
+      });
+      loss += out.losses.total / microBatches.length;
+      if (out.losses.ce !== null) {
+        ce += out.losses.ce;
+        ceCount++;
+      }
+    }
+    const gradNorm = clipGradNorm(grads, this.opts.clip);
+    const lr = lrAt(this.step, this.opts.schedule);
+    this.optimizer.update(this.params, grads, lr);
+    return { step: this.step++, lr, loss, ce: ceCount ? ce / ceCount : null, gradNorm };
+  }
+}
+
+/** Samples -> one batch: volumes stacked [B, c, D, H, W], ids right-padded with `pad` [B, L], task labels. */
+export function collate(samples: readonly Sample[], pad: number): { volume: F32Tensor; ids: Tensor<"i32">; task: number[] } {
+  const shape = samples[0].volume.shape;
+  for (const s of samples) {
+    if (fmtShape(s.volume.shape) !== fmtShape(shape)) throw new ShapeError(`collate: volume: expected every sample ${fmtShape(shape)}, got ${fmtShape(s.volume.shape)}`);
+  }
+  const B = samples.length, n = samples[0].volume.size;
+  const volume = new Tensor("f32", [B, ...shape]);
+  samples.forEach((s, b) => volume.data.set(s.volume.data, b * n));
+  const L = Math.max(...samples.map((s) => s.ids.length));
+  const ids = new Tensor("i32", [B, L], new Int32Array(B * L).fill(pad));
+  samples.forEach((s, b) => ids.data.set(s.ids, b * L));
+  return { volume, ids, task: samples.map((s) => s.task) };
+}
