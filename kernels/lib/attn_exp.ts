@@ -1,0 +1,97 @@
+// exp over rows of attention scores shifted by their running max (x = s - m <= 0, or NaN, or
+// -inf): expf4 of kernels/lib/math.ts restated for a hot loop, with the same bits for every such
+// x (tested: `exp_shifted_check` in kernels/attention.ts). Not a general exp: x > 0 is outside.
+//
+// Why restate: V8 re-materialises every v128 constant at every use inside a loop (3 instructions
+// each) and expands f32x4.min/max and i32x4.trunc_sat_f32x4_s into ~8 instructions each. Here:
+//  - the constants are loaded once per call from a static table (spilled ones reload in 1 load);
+//  - no clamp: for x in [-87, 0] expf4's clamp is the identity, x < -87 becomes 0 by the final
+//    select (as in expf4), NaN propagates through every step (as in expf4);
+//  - n = roundeven(x log2e) by t = x log2e + 1.5*2^23, n = t - 1.5*2^23 (the add rounds to the
+//    nearest-even integer, exactly f32x4.nearest for |x log2e| < 2^22); t's low bits hold n, so
+//    the scale 2^n is ((bits(t) + 127) << 23) (0x4B400000 << 23 vanishes mod 2^32);
+//  - 2^n in one product: expf4 splits it as 2^h 2^(n-h) only for n = 128 (x > 88.38); for
+//    n in [-126, 0] both are the single rounding of y 2^n.
+
+// Must equal kernels/lib/math.ts (LOG2E, LN2_HI, LN2_LO, P0..P5, EXP_LO); the bit test catches drift.
+const K = memory.data<f32>([
+  1.44269504088896341, // 0  log2(e)
+  12582912.0, //          4  1.5 * 2^23, the rounding constant
+  0.693359375, //         8  ln2, high part
+  -2.12194440e-4, //     12  ln2, low part
+  1.9875691500e-4, //    16  P0
+  1.3981999507e-3, //    20  P1
+  8.3334519073e-3, //    24  P2
+  4.1665795894e-2, //    28  P3
+  1.6666665459e-1, //    32  P4
+  5.0000001201e-1, //    36  P5
+  1.0, //                40
+  -87.0, //              44  EXP_LO: below it exp flushes to 0
+], 16);
+const BIAS = memory.data<i32>([127], 16);
+
+/**
+ * Four rows of S at once (`stride` bytes apart), four independent exp chains per step for the
+ * out-of-order core:  s_r[j] = exp(s_r[j] - x_r) for j < n4 (a multiple of 4), then
+ * L[r] += sum_j s_r[j], the sum taken as per-lane sums in j order, then (l0 + l1) + (l2 + l3).
+ * x_r (X[r]) is row r's running max, finite, or +inf for a row with nothing to add (its s_r is 0
+ * and stays 0: exp(-inf) = 0).
+ */
+export function expShiftedRows4(s: usize, stride: usize, n4: i32, X: usize, L: usize): void {
+  const log2e = v128.load32_splat(K, 0), round = v128.load32_splat(K, 4);
+  const ln2hi = v128.load32_splat(K, 8), ln2lo = v128.load32_splat(K, 12);
+  const p0 = v128.load32_splat(K, 16), p1 = v128.load32_splat(K, 20), p2 = v128.load32_splat(K, 24);
+  const p3 = v128.load32_splat(K, 28), p4 = v128.load32_splat(K, 32), p5 = v128.load32_splat(K, 36);
+  const one = v128.load32_splat(K, 40), lo = v128.load32_splat(K, 44), bias = v128.load32_splat(BIAS, 0);
+  const x0 = v128.load32_splat(X), x1 = v128.load32_splat(X, 4), x2 = v128.load32_splat(X, 8), x3 = v128.load32_splat(X, 12);
+  const s1 = s + stride, s2 = s1 + stride, s3 = s2 + stride;
+  let sum0 = f32x4.splat(0), sum1 = f32x4.splat(0), sum2 = f32x4.splat(0), sum3 = f32x4.splat(0);
+  for (let j = 0; j < n4; j += 4) {
+    const o = <usize>j << 2;
+    const e0 = exp4(f32x4.sub(v128.load(s + o), x0), log2e, round, ln2hi, ln2lo, p0, p1, p2, p3, p4, p5, one, lo, bias);
+    const e1 = exp4(f32x4.sub(v128.load(s1 + o), x1), log2e, round, ln2hi, ln2lo, p0, p1, p2, p3, p4, p5, one, lo, bias);
+    const e2 = exp4(f32x4.sub(v128.load(s2 + o), x2), log2e, round, ln2hi, ln2lo, p0, p1, p2, p3, p4, p5, one, lo, bias);
+    const e3 = exp4(f32x4.sub(v128.load(s3 + o), x3), log2e, round, ln2hi, ln2lo, p0, p1, p2, p3, p4, p5, one, lo, bias);
+    v128.store(s + o, e0);
+    v128.store(s1 + o, e1);
+    v128.store(s2 + o, e2);
+    v128.store(s3 + o, e3);
+    sum0 = f32x4.add(sum0, e0);
+    sum1 = f32x4.add(sum1, e1);
+    sum2 = f32x4.add(sum2, e2);
+    sum3 = f32x4.add(sum3, e3);
+  }
+  addLanes(L, sum0);
+  addLanes(L + 4, sum1);
+  addLanes(L + 8, sum2);
+  addLanes(L + 12, sum3);
+}
+
+/** *l += (v0 + v1) + (v2 + v3) */
+// @ts-ignore: decorator
+@inline
+function addLanes(l: usize, v: v128): void {
+  store<f32>(l, load<f32>(l) + ((f32x4.extract_lane(v, 0) + f32x4.extract_lane(v, 1)) + (f32x4.extract_lane(v, 2) + f32x4.extract_lane(v, 3))));
+}
+
+/** One vector of exp (x <= 0, NaN or -inf), the steps of expf4; the constants come in as values. */
+// @ts-ignore: decorator
+@inline
+function exp4(
+  x: v128, log2e: v128, round: v128, ln2hi: v128, ln2lo: v128,
+  p0: v128, p1: v128, p2: v128, p3: v128, p4: v128, p5: v128, one: v128, lo: v128, bias: v128,
+): v128 {
+  const t = f32x4.add(f32x4.mul(x, log2e), round);
+  const n = f32x4.sub(t, round); // roundeven(x log2e)
+  let r = f32x4.sub(x, f32x4.mul(n, ln2hi));
+  r = f32x4.sub(r, f32x4.mul(n, ln2lo)); // x - n ln2, |r| <= ln2/2
+  let p = p0;
+  p = f32x4.add(f32x4.mul(p, r), p1);
+  p = f32x4.add(f32x4.mul(p, r), p2);
+  p = f32x4.add(f32x4.mul(p, r), p3);
+  p = f32x4.add(f32x4.mul(p, r), p4);
+  p = f32x4.add(f32x4.mul(p, r), p5);
+  const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(r, r)), r), one); // exp(r)
+  const scale = i32x4.shl(i32x4.add(t, bias), 23); // 2^n
+  return v128.andnot(f32x4.mul(y, scale), f32x4.lt(x, lo)); // x < -87: 0
+}

@@ -1,0 +1,183 @@
+// The three steps of one flash-attention tile (a block of queries x a tile of BK keys), as
+// f32x4 register-blocked micro-kernels over packed scratch: scores, online-softmax update, P V.
+// Not an entry point: kernels/attention.ts packs the operands and drives the tiles.
+//
+// Packed layouts (f32; keys past nk and query rows past nq are zero; "4": the query rows of one
+// micro-block):
+//   Qp [BQ/4][dh][4]      queries of a block, 4 rows interleaved per d (one splat per row)
+//   Kt [dh][BK]           one key tile, transposed: the BK keys of a channel are contiguous
+//   Vp [BK][dhp]          one value tile, rows padded to dhp = roundup(dh, 4) (the pad never reaches the output)
+//   S  [BQ][BK]           scores, then probabilities P, of the block
+//   O  [BQ][dhp]          unnormalised output accumulator
+//   M, L, C, X [BQ]       per row: running max, running sum, this tile's rescale, this tile's shift
+import { expf } from "./math";
+
+/** Keys per tile (a multiple of 8: the score micro-kernel covers 8 keys). */
+export const BK: i32 = 128;
+/** Bytes between two rows of S. */
+const SROW: usize = <usize>BK * 4;
+
+/**
+ * Scores of 4 queries x 8 keys, scaled:
+ *   for r < 4, c < 8: S[r][c] = scale * sum_d Qp[d][r] * Kt[d][c]
+ * Per channel d, lanes: [k_c0, k_c1, k_c2, k_c3] * splat(q_r)  -> 8 accumulators of 4 keys.
+ * `s` points at S[r0][c0], `qp` at the micro-block of Qp, `kt` at Kt[0][c0].
+ */
+// @ts-ignore: decorator
+@inline
+export function scores4x8(s: usize, qp: usize, kt: usize, dh: i32, scale: v128): void {
+  let a00 = f32x4.splat(0), a01 = f32x4.splat(0);
+  let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
+  let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
+  let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
+  for (let d = 0; d < dh; d++) {
+    const k0 = v128.load(kt);
+    const k1 = v128.load(kt, 16);
+    let x = v128.load32_splat(qp);
+    a00 = f32x4.add(a00, f32x4.mul(x, k0));
+    a01 = f32x4.add(a01, f32x4.mul(x, k1));
+    x = v128.load32_splat(qp, 4);
+    a10 = f32x4.add(a10, f32x4.mul(x, k0));
+    a11 = f32x4.add(a11, f32x4.mul(x, k1));
+    x = v128.load32_splat(qp, 8);
+    a20 = f32x4.add(a20, f32x4.mul(x, k0));
+    a21 = f32x4.add(a21, f32x4.mul(x, k1));
+    x = v128.load32_splat(qp, 12);
+    a30 = f32x4.add(a30, f32x4.mul(x, k0));
+    a31 = f32x4.add(a31, f32x4.mul(x, k1));
+    qp += 16;
+    kt += SROW;
+  }
+  v128.store(s, f32x4.mul(a00, scale));
+  v128.store(s, f32x4.mul(a01, scale), 16);
+  v128.store(s + SROW, f32x4.mul(a10, scale));
+  v128.store(s + SROW, f32x4.mul(a11, scale), 16);
+  v128.store(s + 2 * SROW, f32x4.mul(a20, scale));
+  v128.store(s + 2 * SROW, f32x4.mul(a21, scale), 16);
+  v128.store(s + 3 * SROW, f32x4.mul(a30, scale));
+  v128.store(s + 3 * SROW, f32x4.mul(a31, scale), 16);
+}
+
+/**
+ * Online-softmax update of one row of the block, first half: over its first `n4` (a multiple of 4)
+ * scores, of which the first `cnt` are visible (the rest, causal or past nk, become -Infinity):
+ *   s_j += mask_j (j < cnt);  m' = max(m, max_j s_j);  c = exp(m - m');  l = l * c;  x = m'
+ * (expShiftedRows4 then sets p_j = exp(s_j - x) over s and adds sum_j p_j to l.)
+ * A row that has seen only masked keys (m' = -Infinity) gets p = 0, keeps l = 0, c = 1 and
+ * x = +inf: it attends to nothing and its output stays zero instead of exp(-inf - -inf) = NaN.
+ * A NaN score (NaN in q, k or the mask) makes the row NaN, as in the reference.
+ * `m`, `l`, `c`, `x` point at this row's M, L, C, X; `mrow` at its mask for these keys (0: none).
+ */
+export function prepareRow(s: usize, n4: i32, cnt: i32, mrow: usize, m: usize, l: usize, c: usize, x: usize): void {
+  if (mrow != 0) {
+    let j = 0;
+    for (; j + 4 <= cnt; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(s + o, f32x4.add(v128.load(s + o), v128.load(mrow + o)));
+    }
+    for (; j < cnt; j++) {
+      const o = <usize>j << 2;
+      store<f32>(s + o, load<f32>(s + o) + load<f32>(mrow + o)); // leftovers
+    }
+  }
+  for (let j = cnt; j < n4; j++) store<f32>(s + (<usize>j << 2), -Infinity);
+  // row max: lanes [max(s0,s4,..), max(s1,s5,..), ..] then across lanes. pmax (one maxps) skips a
+  // NaN score where max would keep it; the NaN still reaches the output through exp(NaN - m).
+  let vmax = f32x4.splat(-Infinity);
+  for (let j = 0; j < n4; j += 4) vmax = f32x4.pmax(vmax, v128.load(s + (<usize>j << 2)));
+  const tmax = max<f32>(
+    max<f32>(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
+    max<f32>(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)),
+  );
+  const mold = load<f32>(m);
+  const mnew = max<f32>(mold, tmax);
+  if (mnew == -Infinity) {
+    // every score so far is -inf (masked), or NaN, which pmax skipped: a NaN score must still
+    // make the row NaN (as max(-inf, NaN) = NaN does in the reference), through l
+    let nan = f32x4.splat(0);
+    for (let j = 0; j < n4; j += 4) {
+      const v = v128.load(s + (<usize>j << 2));
+      nan = v128.or(nan, f32x4.ne(v, v));
+      v128.store(s + (<usize>j << 2), f32x4.splat(0));
+    }
+    if (v128.any_true(nan)) store<f32>(l, NaN);
+    store<f32>(c, 1);
+    store<f32>(x, Infinity);
+    return;
+  }
+  const corr = expf(mold - mnew); // exp(-inf) = 0 on the first visible tile
+  store<f32>(l, load<f32>(l) * corr);
+  store<f32>(m, mnew);
+  store<f32>(c, corr);
+  store<f32>(x, mnew);
+}
+
+/**
+ * P V for 4 rows x 8 channels, rescaling the accumulator first:
+ *   for r < 4, e < 8: O[r][e] = O[r][e] * C[r] + sum_{j < n} P[r][j] * Vp[j][e]
+ * Per key j, lanes: [v_e0, v_e1, v_e2, v_e3] * splat(p_rj)  -> 8 accumulators of 4 channels.
+ * `o` points at O[r0][e0] (rows oStride bytes apart), `p` at P[r0][0], `vp` at Vp[0][e0].
+ */
+// @ts-ignore: decorator
+@inline
+export function pv4x8(o: usize, oStride: usize, c: usize, p: usize, vp: usize, vStride: usize, n: i32): void {
+  const o1 = o + oStride, o2 = o1 + oStride, o3 = o2 + oStride;
+  let x = v128.load32_splat(c);
+  let a00 = f32x4.mul(v128.load(o), x), a01 = f32x4.mul(v128.load(o, 16), x);
+  x = v128.load32_splat(c, 4);
+  let a10 = f32x4.mul(v128.load(o1), x), a11 = f32x4.mul(v128.load(o1, 16), x);
+  x = v128.load32_splat(c, 8);
+  let a20 = f32x4.mul(v128.load(o2), x), a21 = f32x4.mul(v128.load(o2, 16), x);
+  x = v128.load32_splat(c, 12);
+  let a30 = f32x4.mul(v128.load(o3), x), a31 = f32x4.mul(v128.load(o3, 16), x);
+  for (let j = 0; j < n; j++) {
+    const v0 = v128.load(vp);
+    const v1 = v128.load(vp, 16);
+    x = v128.load32_splat(p);
+    a00 = f32x4.add(a00, f32x4.mul(x, v0));
+    a01 = f32x4.add(a01, f32x4.mul(x, v1));
+    x = v128.load32_splat(p, SROW);
+    a10 = f32x4.add(a10, f32x4.mul(x, v0));
+    a11 = f32x4.add(a11, f32x4.mul(x, v1));
+    x = v128.load32_splat(p, 2 * SROW);
+    a20 = f32x4.add(a20, f32x4.mul(x, v0));
+    a21 = f32x4.add(a21, f32x4.mul(x, v1));
+    x = v128.load32_splat(p, 3 * SROW);
+    a30 = f32x4.add(a30, f32x4.mul(x, v0));
+    a31 = f32x4.add(a31, f32x4.mul(x, v1));
+    p += 4;
+    vp += vStride;
+  }
+  v128.store(o, a00);
+  v128.store(o, a01, 16);
+  v128.store(o1, a10);
+  v128.store(o1, a11, 16);
+  v128.store(o2, a20);
+  v128.store(o2, a21, 16);
+  v128.store(o3, a30);
+  v128.store(o3, a31, 16);
+}
+
+/** pv4x8 for the last 4 channels when dhp / 4 is odd (same arithmetic, one vector per row). */
+// @ts-ignore: decorator
+@inline
+export function pv4x4(o: usize, oStride: usize, c: usize, p: usize, vp: usize, vStride: usize, n: i32): void {
+  const o1 = o + oStride, o2 = o1 + oStride, o3 = o2 + oStride;
+  let a0 = f32x4.mul(v128.load(o), v128.load32_splat(c));
+  let a1 = f32x4.mul(v128.load(o1), v128.load32_splat(c, 4));
+  let a2 = f32x4.mul(v128.load(o2), v128.load32_splat(c, 8));
+  let a3 = f32x4.mul(v128.load(o3), v128.load32_splat(c, 12));
+  for (let j = 0; j < n; j++) {
+    const v0 = v128.load(vp);
+    a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(p), v0));
+    a1 = f32x4.add(a1, f32x4.mul(v128.load32_splat(p, SROW), v0));
+    a2 = f32x4.add(a2, f32x4.mul(v128.load32_splat(p, 2 * SROW), v0));
+    a3 = f32x4.add(a3, f32x4.mul(v128.load32_splat(p, 3 * SROW), v0));
+    p += 4;
+    vp += vStride;
+  }
+  v128.store(o, a0);
+  v128.store(o1, a1);
+  v128.store(o2, a2);
+  v128.store(o3, a3);
+}
