@@ -148,7 +148,7 @@ describe("tgh-moe data", () => {
     for (const bad of [[], ["--out", "x", "--count", "2"], ["--out", "x", "--count", "0", "--seed", "1"], ["--out", "x", "--count", "2", "--seed", "1", "--grid", "big"], ["--bogus"], ["--out", "x", "--count", "2", "--seed", "1", "--split", "1,1,1"]]) {
       const r = await run(bad);
       expect(r.code).toBe(2);
-      expect(r.err).toMatch(/Usage/);
+      expect(r.err).toMatch(/usage/i);
     }
     const dir = join(root, "cli");
     const ok = await run(["--out", dir, "--count", "3", "--seed", "5", "--grid", "tiny", "--split", "0.5,0.25,0.25"]);
