@@ -1,15 +1,17 @@
 // Fused attention, flash-attention style: softmax(q k^T * scale + mask) v per head without a
-// score matrix. Blocks of BQ queries meet tiles of BK keys; each row keeps a running max m and sum
-// l and rescales its accumulator when m grows (online softmax). Extra memory O(nk * dh): one
+// score matrix. Blocks of BQ query rows meet tiles of BK keys; each row keeps a running max m and
+// sum l and rescales its accumulator when m grows (online softmax). Extra memory O(nk * dh): one
 // head's packed K and V, plus one query block's fixed-size tiles. Micro-kernels: lib/attn_tile.ts.
+// Few queries (KV-cache decode, nq = 1): a block holds the rows of every query head that reads the
+// same kv head, and rows past a multiple of 4 take 1-row micro-kernels instead of padding rows.
 //
 // The scalar loop it replaces (per b, h, query i; reference/attention.ts does exactly this):
 //   for j < nk: s[j] = j visible ? scale * dot(q[i], k[j]) + mask[i][j] : -inf
 //   m = max_j s[j]; p[j] = exp(s[j] - m); out[i] = m == -inf ? 0 : sum_j p[j] v[j] / sum_j p[j]
 // Online form, over key tiles t:  m' = max(m, max_t s); c = exp(m - m');
 //   l = l c + sum_t exp(s - m');  O = O c + sum_t exp(s - m') v;  m = m';  out = O / l (l = 0: 0).
-import { BK, prepareRow, pv4x4, pv4x8, scores4x8 } from "./lib/attn_tile";
-import { expShiftedRows4 } from "./lib/attn_exp";
+import { BK, prepareRow, pv1, pv4x4, pv4x8, scores1x32, scores4x8 } from "./lib/attn_tile";
+import { expShiftedRow1, expShiftedRows4 } from "./lib/attn_exp";
 import { expf4 } from "./lib/math";
 export { heap_base } from "./lib/heap";
 
@@ -19,6 +21,8 @@ const SROW: usize = <usize>BK * 4;
 
 // Geometry of the current call (set once by attention()) and its scratch buffers.
 let nq = 0, nk = 0, dh = 0, dhp = 0, qw = 0, causal = false;
+// V rows as the P V step reads them: Vp (packed, vs = dhp floats apart) or v itself (kw apart).
+let V: usize = 0, vs: usize = 0;
 let Kt: usize = 0, Vp: usize = 0, Qp: usize = 0, S: usize = 0, O: usize = 0, M: usize = 0, L: usize = 0, C: usize = 0, X: usize = 0;
 
 // @ts-ignore: decorator
@@ -61,28 +65,57 @@ export function attention(
   X = C + <usize>BQ * 4;
   const group = heads / kvHeads;
   const kw = kvHeads * dh;
+  // Query heads that share a kv head go into one block when the queries alone do not fill it
+  // (decode: nq = 1, a block of `group` rows): rows (g, i), g < ng heads of the group, i < nb queries.
+  const nqb = min(BQ, nq);
+  const gpb = max(1, min(group, BQ / nqb));
+  // Blocks of at most 3 rows (decode with group <= 3) run only 1-row kernels, which can read v in
+  // place when dh is a multiple of 4 (their 4-channel loads then stay inside the head): no V copy.
+  const vInPlace = nqb * gpb < 4 && (dh & 3) == 0;
   for (let b = 0; b < batch; b++) {
     const mb: usize = mask == 0 ? 0 : mask + <usize>(maskBatch == 1 ? 0 : b) * nq * nk * 4;
     for (let kh = 0; kh < kvHeads; kh++) {
-      packKV(k + (<usize>b * nk * kw + <usize>kh * dh) * 4, v + (<usize>b * nk * kw + <usize>kh * dh) * 4, kw);
-      for (let g = 0; g < group; g++) {
-        const off = (<usize>b * nq * qw + <usize>(kh * group + g) * dh) * 4; // [b, 0, h*dh]
-        for (let i0 = 0; i0 < nq; i0 += BQ) block(q + off, out + off, mb, scale, i0, min(BQ, nq - i0));
+      const kvOff = (<usize>b * nk * kw + <usize>kh * dh) * 4; // [b, 0, kh*dh]
+      packK(k + kvOff, kw);
+      if (vInPlace) {
+        V = v + kvOff;
+        vs = <usize>kw * 4;
+      } else {
+        packV(v + kvOff, kw);
+        V = Vp;
+        vs = <usize>dhp * 4;
+      }
+      for (let g0 = 0; g0 < group; g0 += gpb) {
+        const off = (<usize>b * nq * qw + <usize>(kh * group + g0) * dh) * 4; // [b, 0, h*dh]
+        const ng = min(gpb, group - g0);
+        for (let i0 = 0; i0 < nq; i0 += BQ) block(q + off, out + off, mb, scale, i0, min(BQ, nq - i0), ng);
       }
     }
   }
 }
 
 /**
- * Packs one head (rows kw floats apart): Vp[j][d] = v[j][d] and Kt[j / BK][d][j % BK] = k[j][d],
- * both zero for the keys past nk in the last tile (their P is 0, and 0 * a stale NaN would be NaN).
- * Vp's pad columns past dh are left as they are: they only reach O's pad columns, never written out.
+ * Packs one head's values (rows kw floats apart): Vp[j][d] = v[j][d]. Pad columns past dh are left
+ * as they are: they only reach O's pad columns, never written out.
  */
-function packKV(kh: usize, vh: usize, kw: i32): void {
-  const nkp = roundUp(nk, BK);
+function packV(vh: usize, kw: i32): void {
   const row = <usize>kw * 4, vrow = <usize>dhp * 4;
-  for (let j = 0; j < nk; j++) memory.copy(Vp + <usize>j * vrow, vh + <usize>j * row, <usize>dh * 4);
-  memory.fill(Vp + <usize>nk * vrow, 0, <usize>(nkp - nk) * vrow);
+  const dh4 = dh & ~3;
+  for (let j = 0; j < nk; j++) { // a loop, not memory.copy: a call per row costs more than the row
+    const src = vh + <usize>j * row, dst = Vp + <usize>j * vrow;
+    let d = 0;
+    for (; d < dh4; d += 4) v128.store(dst + (<usize>d << 2), v128.load(src + (<usize>d << 2)));
+    for (; d < dh; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 2)));
+  }
+}
+
+/**
+ * Packs one head's keys (rows kw floats apart): Kt[j / BK][d][j % BK] = k[j][d], zero for the keys
+ * past nk in the last tile (their scores are then finite, and replaced by -inf in prepareRow).
+ */
+function packK(kh: usize, kw: i32): void {
+  const nkp = roundUp(nk, BK);
+  const row = <usize>kw * 4;
   // K in 4 x 4 blocks: keys j..j+3 x channels d..d+3 -> Kt[d..d+3][j..j+3]
   //   rows [a0 a1 a2 a3] [b0 ..] [c0 ..] [e0 ..]  ->  [a0 b0 c0 e0] [a1 b1 c1 e1] [a2 ..] [a3 ..]
   let j = 0;
@@ -117,64 +150,70 @@ function packKV(kh: usize, vh: usize, kw: i32): void {
   }
 }
 
-/** One block of nb queries (i0 ..) of one head against every key it may see; writes nb output rows. */
-function block(qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32): void {
-  const nbp = roundUp(nb, 4);
-  // Qp[r / 4][d][r % 4] = q[i0 + r][d]; rows past nb are zero
-  for (let r = 0; r < nbp; r++) {
+/**
+ * One block: queries i0 .. i0+nb-1 of ng consecutive heads (row r = g * nb + (i - i0), at
+ * q + g*dh + i*qw floats) against every key they may see; writes the block's ng * nb output rows.
+ * Rows in whole groups of 4 use the 4-row micro-kernels, the last nr % 4 rows the 1-row ones
+ * (no padding rows): each row's arithmetic is the same in both, so its bits do not depend on
+ * how rows are grouped (query independence, KV-cache decode = full forward).
+ */
+function block(qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32, ng: i32): void {
+  const nr = nb * ng, n4r = nr & ~3;
+  // Qp[r / 4][d][r % 4] = q row r [d] (lanes of rows past nr are not read)
+  for (let r = 0; r < nr; r++) {
     const dst = Qp + (<usize>(r >> 2) * dh * 4 + <usize>(r & 3)) * 4;
-    const src = qh + <usize>(i0 + r) * qw * 4;
-    for (let d = 0; d < dh; d++) store<f32>(dst + (<usize>d << 4), r < nb ? load<f32>(src + (<usize>d << 2)) : 0);
+    const src = qh + (<usize>(r / nb) * dh + <usize>(i0 + r % nb) * qw) * 4;
+    for (let d = 0; d < dh; d++) store<f32>(dst + (<usize>d << 4), load<f32>(src + (<usize>d << 2)));
   }
-  memory.fill(O, 0, <usize>nbp * dhp * 4);
-  for (let r = 0; r < nbp; r++) {
+  memory.fill(O, 0, <usize>nr * dhp * 4);
+  for (let r = 0; r < nr; r++) {
     store<f32>(M + (<usize>r << 2), -Infinity);
     store<f32>(L + (<usize>r << 2), 0);
     store<f32>(C + (<usize>r << 2), 1);
   }
-  // keys the block sees: j < kend (causal: the last row's limit)
+  // keys the block sees: j < kend (causal: the last query's limit)
   const kend = causal ? min(nk, i0 + nb + nk - nq) : nk;
   const vscale = f32x4.splat(scale);
-  const vstride = <usize>dhp * 4;
+  const vstride = <usize>dhp * 4; // O's rows
   for (let j0 = 0; j0 < kend; j0 += BK) {
     const kvis = min(BK, kend - j0);
     const n8 = roundUp(kvis, 8), n4 = roundUp(kvis, 4);
     const kt = Kt + <usize>j0 * dh * 4;
-    const vt = Vp + <usize>j0 * dhp * 4;
-    // S = scale * Q K^T on 4 x 8 micro-blocks
-    for (let rb = 0; rb < nbp; rb += 4) {
+    const vt = V + <usize>j0 * vs;
+    // S = scale * Q K^T on 4 x 8 micro-blocks, then 1 x 32 for the last rows
+    for (let rb = 0; rb < n4r; rb += 4) {
       const qp = Qp + <usize>rb * dh * 4;
       for (let c = 0; c < n8; c += 8) scores4x8(S + <usize>rb * SROW + (<usize>c << 2), qp, kt + (<usize>c << 2), dh, vscale);
     }
-    // mask, causal limit, online softmax: per row max and rescale, then exp over 4 rows at once;
-    // padding rows get P = 0
-    for (let r = 0; r < nbp; r++) {
-      const s = S + <usize>r * SROW;
-      if (r >= nb) {
-        memory.fill(s, 0, <usize>n4 * 4);
-        store<f32>(X + (<usize>r << 2), Infinity);
-        continue;
-      }
-      const i = i0 + r;
+    for (let r = n4r; r < nr; r++) {
+      const qp = Qp + (<usize>(r >> 2) * dh * 4 + <usize>(r & 3)) * 4;
+      for (let c = 0; c < n8; c += 32) scores1x32(S + <usize>r * SROW + (<usize>c << 2), qp, kt + (<usize>c << 2), dh, vscale); // Kt and S rows hold BK = 128 keys
+    }
+    // mask, causal limit, online softmax: per row max and rescale, then exp over 4 rows at once
+    for (let r = 0; r < nr; r++) {
+      const i = i0 + r % nb;
       const cnt = causal ? max(0, min(kvis, i + nk - nq + 1 - j0)) : kvis;
       const mrow: usize = mb == 0 ? 0 : mb + (<usize>i * nk + j0) * 4;
       const o = <usize>r << 2;
-      prepareRow(s, n4, cnt, mrow, M + o, L + o, C + o, X + o);
+      prepareRow(S + <usize>r * SROW, n4, cnt, mrow, M + o, L + o, C + o, X + o);
     }
-    for (let rb = 0; rb < nbp; rb += 4) expShiftedRows4(S + <usize>rb * SROW, SROW, n4, X + (<usize>rb << 2), L + (<usize>rb << 2));
-    // O = O * C + P V on 4 x 8 micro-blocks (4 x 4 for an odd last vector)
-    for (let rb = 0; rb < nbp; rb += 4) {
+    for (let rb = 0; rb < n4r; rb += 4) expShiftedRows4(S + <usize>rb * SROW, SROW, n4, X + (<usize>rb << 2), L + (<usize>rb << 2));
+    for (let r = n4r; r < nr; r++) expShiftedRow1(S + <usize>r * SROW, n4, X + (<usize>r << 2), L + (<usize>r << 2));
+    // O = O * C + P V on 4 x 8 micro-blocks (4 x 4 for an odd last vector), then row by row, over
+    // the kvis keys of the tile (the rest have P = 0)
+    for (let rb = 0; rb < n4r; rb += 4) {
       const o = O + <usize>rb * vstride, p = S + <usize>rb * SROW, c = C + (<usize>rb << 2);
       let e = 0;
-      for (; e + 8 <= dhp; e += 8) pv4x8(o + (<usize>e << 2), vstride, c, p, vt + (<usize>e << 2), vstride, n4);
-      if (e < dhp) pv4x4(o + (<usize>e << 2), vstride, c, p, vt + (<usize>e << 2), vstride, n4);
+      for (; e + 8 <= dhp; e += 8) pv4x8(o + (<usize>e << 2), vstride, c, p, vt + (<usize>e << 2), vs, kvis);
+      if (e < dhp) pv4x4(o + (<usize>e << 2), vstride, c, p, vt + (<usize>e << 2), vs, kvis);
     }
+    for (let r = n4r; r < nr; r++) pv1(O + <usize>r * vstride, C + (<usize>r << 2), S + <usize>r * SROW, vt, vs, dhp, kvis);
   }
   // out = O / l; a row that saw no key (l = 0) stays zero, not 0/0
-  for (let r = 0; r < nb; r++) {
+  for (let r = 0; r < nr; r++) {
     const l = load<f32>(L + (<usize>r << 2));
     const src = O + <usize>r * vstride;
-    const dst = oh + <usize>(i0 + r) * qw * 4;
+    const dst = oh + (<usize>(r / nb) * dh + <usize>(i0 + r % nb) * qw) * 4;
     if (l == 0) {
       memory.fill(dst, 0, <usize>dh * 4);
       continue;

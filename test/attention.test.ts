@@ -2,7 +2,8 @@
  * Fused attention: the wasm flash kernel against the float64 reference over drawn shapes (grouped
  * heads, causal with KV-cache offset, masks, dh not a multiple of 4, several key tiles), and
  * invariants: the unfused composition of our own ops, key/value permutation, one key, all keys
- * masked, query and batch independence, grouped = repeated heads, extreme scores, determinism.
+ * masked, query and batch independence, grouped = repeated heads, extreme scores, determinism;
+ * few queries (KV-cache decode, nq 1..3) against the reference and bit for bit against a prefill.
  */
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -81,6 +82,61 @@ describe("attention: kernel against the reference", () => {
     const got = new Float32Array(rows.length * w);
     rows.forEach((r, i) => got.set(out.subarray(r * w, (r + 1) * w), i * w));
     assertClose("attention 1024", got, want, TOL, [rows.length, w]);
+  });
+});
+
+// ---------------------------------------------------------------- few queries (decode)
+// KV-cache generation calls attention with nq = 1 (or a few) and nk up to a few hundred. The kernel
+// then puts the query heads that share a kv head into one block (rows (g, i)) and runs the rows
+// past the last multiple of 4 through 1-row micro-kernels: these draws reach both.
+const decodeArb = fc.record({
+  batch: dim(2), nq: fc.constantFrom(1, 2, 3), nk: dim(300), kvHeads: dim(3), group: fc.constantFrom(1, 2, 3, 4),
+  dh: fc.oneof(dim(40), fc.constantFrom(16, 32, 64)), causal: fc.boolean(),
+  mask: fc.constantFrom("none", "shared", "batch"), range: fc.constantFrom(1, 3), seed: dataSeed,
+});
+
+/** x restricted to its last `n` queries (q and mask rows), keys and values unchanged. */
+function lastQueries(x: Inputs, n: number): Inputs {
+  const [batch, nq, w] = x.q.shape, nk = x.k.dim(1);
+  const q = new Float32Array(batch * n * w);
+  for (let b = 0; b < batch; b++) q.set(x.q.data.subarray((b * nq + nq - n) * w, (b * nq + nq) * w), b * n * w);
+  let mask: F32Tensor | undefined;
+  if (x.mask) {
+    const mb = x.mask.rank === 3 ? x.mask.dim(0) : 1, m = new Float32Array(mb * n * nk);
+    for (let b = 0; b < mb; b++) m.set(x.mask.data.subarray((b * nq + nq - n) * nk, (b * nq + nq) * nk), b * n * nk);
+    mask = t(x.mask.rank === 3 ? [mb, n, nk] : [n, nk], m);
+  }
+  return { ...x, q: t([batch, n, w], q), mask };
+}
+
+describe("attention: few queries (KV-cache decode)", () => {
+  it("nq in {1, 2, 3} with grouped heads matches the reference", () => {
+    // Tolerance as for the drawn cases above (TOL: 1e-5 + 1e-5 |ref|).
+    check(decodeArb, (c) => {
+      const x = inputs(c);
+      assertClose("attention decode", run(wasm, x).data, run(ref, x).data, TOL, x.q.shape as number[]);
+    }, 40);
+  });
+
+  it("the last queries alone give the bits they get inside a 67-query prefill (causal offset, masks)", () => {
+    // Bit for bit: a row's arithmetic does not depend on the rows sharing its block (4-row or
+    // 1-row kernels, folded heads), so incremental decoding reproduces the prefill exactly.
+    check(decodeArb, (c) => {
+      const big = inputs({ ...c, nq: 67 });
+      const [batch, nq, w] = big.q.shape;
+      const all = run(wasm, big).data, few = run(wasm, lastQueries(big, c.nq)).data;
+      const want = new Float32Array(batch * c.nq * w);
+      for (let b = 0; b < batch; b++) want.set(all.subarray((b * nq + nq - c.nq) * w, (b * nq + nq) * w), b * c.nq * w);
+      assertSameBits("decode vs prefill", few, want);
+    }, 25);
+  });
+
+  it("blocks of a few heads each (group split when nq * group > 64 rows) match the reference", () => {
+    // nq 30, group 3: blocks of 2 heads + 1 head; nq 17, group 4: 3 heads + 1 head; nq 5, group 16: 12 + 4.
+    for (const [nq, group] of [[30, 3], [17, 4], [5, 16]]) {
+      const x = inputs({ batch: 2, nq, nk: 150, kvHeads: 2, group, dh: 9, causal: true, mask: "batch", range: 3, seed: nq });
+      assertClose(`attention nq ${nq} group ${group}`, run(wasm, x).data, run(ref, x).data, TOL, x.q.shape as number[]);
+    }
   });
 });
 

@@ -2,15 +2,13 @@
 // -inf): expf4 of kernels/lib/math.ts restated for a hot loop, with the same bits for every such
 // x (tested: `exp_shifted_check` in kernels/attention.ts). Not a general exp: x > 0 is outside.
 //
-// Why restate: V8 re-materialises every v128 constant at every use inside a loop (3 instructions
-// each) and expands f32x4.min/max and i32x4.trunc_sat_f32x4_s into ~8 instructions each. Here:
-//  - the constants are loaded once per call from a static table (spilled ones reload in 1 load);
-//  - no clamp: for x in [-87, 0] expf4's clamp is the identity, x < -87 becomes 0 by the final
-//    select (as in expf4), NaN propagates through every step (as in expf4);
-//  - n = roundeven(x log2e) by t = x log2e + 1.5*2^23, n = t - 1.5*2^23 (the add rounds to the
-//    nearest-even integer, exactly f32x4.nearest for |x log2e| < 2^22); t's low bits hold n, so
-//    the scale 2^n is ((bits(t) + 127) << 23) (0x4B400000 << 23 vanishes mod 2^32);
-//  - 2^n in one product: expf4 splits it as 2^h 2^(n-h) only for n = 128 (x > 88.38); for
+// Why restate: expf4 (which already rounds with 1.5*2^23 and loads its constants from a table)
+// still reloads each constant at every use and covers x > 0. Here:
+//  - the constants are loaded once per call and passed as values (spilled ones reload in 1 load);
+//  - the steps of expf4 (t = x log2e + 1.5*2^23, n = t - 1.5*2^23, Cody-Waite, Cephes polynomial),
+//    x < -87 becoming 0 by the final select, NaN propagating through every step, as in expf4;
+//  - no x > 88.72 select, and 2^n in one product ((bits(t) + 127) << 23, as 0x4B400000 << 23
+//    vanishes mod 2^32): expf4 splits it as 2^h 2^(n-h) only for n = 128 (x > 88.38); for
 //    n in [-126, 0] both are the single rounding of y 2^n.
 
 // Must equal kernels/lib/math.ts (LOG2E, LN2_HI, LN2_LO, P0..P5, EXP_LO); the bit test catches drift.
@@ -65,6 +63,24 @@ export function expShiftedRows4(s: usize, stride: usize, n4: i32, X: usize, L: u
   addLanes(L + 4, sum1);
   addLanes(L + 8, sum2);
   addLanes(L + 12, sum3);
+}
+
+/** expShiftedRows4 for one row (a block's tail rows), the same steps: the same bits per row. */
+export function expShiftedRow1(s: usize, n4: i32, X: usize, L: usize): void {
+  const log2e = v128.load32_splat(K, 0), round = v128.load32_splat(K, 4);
+  const ln2hi = v128.load32_splat(K, 8), ln2lo = v128.load32_splat(K, 12);
+  const p0 = v128.load32_splat(K, 16), p1 = v128.load32_splat(K, 20), p2 = v128.load32_splat(K, 24);
+  const p3 = v128.load32_splat(K, 28), p4 = v128.load32_splat(K, 32), p5 = v128.load32_splat(K, 36);
+  const one = v128.load32_splat(K, 40), lo = v128.load32_splat(K, 44), bias = v128.load32_splat(BIAS, 0);
+  const x0 = v128.load32_splat(X);
+  let sum = f32x4.splat(0);
+  for (let j = 0; j < n4; j += 4) {
+    const o = <usize>j << 2;
+    const e = exp4(f32x4.sub(v128.load(s + o), x0), log2e, round, ln2hi, ln2lo, p0, p1, p2, p3, p4, p5, one, lo, bias);
+    v128.store(s + o, e);
+    sum = f32x4.add(sum, e);
+  }
+  addLanes(L, sum);
 }
 
 /** *l += (v0 + v1) + (v2 + v3) */

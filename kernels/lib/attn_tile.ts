@@ -1,12 +1,14 @@
 // The three steps of one flash-attention tile (a block of queries x a tile of BK keys), as
-// f32x4 register-blocked micro-kernels over packed scratch: scores, online-softmax update, P V.
+// f32x4 register-blocked micro-kernels over packed scratch: scores, online-softmax update, P V;
+// 4-row kernels for the bulk of a block, 1-row kernels (same per-row arithmetic) for its last rows.
 // Not an entry point: kernels/attention.ts packs the operands and drives the tiles.
 //
 // Packed layouts (f32; keys past nk and query rows past nq are zero; "4": the query rows of one
 // micro-block):
 //   Qp [BQ/4][dh][4]      queries of a block, 4 rows interleaved per d (one splat per row)
 //   Kt [dh][BK]           one key tile, transposed: the BK keys of a channel are contiguous
-//   Vp [BK][dhp]          one value tile, rows padded to dhp = roundup(dh, 4) (the pad never reaches the output)
+//   Vp [BK][dhp]          one value tile, rows padded to dhp = roundup(dh, 4) (the pad never reaches the output);
+//                         blocks of 1..3 rows read v in place instead (rows kw floats apart, dh = dhp)
 //   S  [BQ][BK]           scores, then probabilities P, of the block
 //   O  [BQ][dhp]          unnormalised output accumulator
 //   M, L, C, X [BQ]       per row: running max, running sum, this tile's rescale, this tile's shift
@@ -56,6 +58,41 @@ export function scores4x8(s: usize, qp: usize, kt: usize, dh: i32, scale: v128):
   v128.store(s + 2 * SROW, f32x4.mul(a21, scale), 16);
   v128.store(s + 3 * SROW, f32x4.mul(a30, scale));
   v128.store(s + 3 * SROW, f32x4.mul(a31, scale), 16);
+}
+
+/**
+ * scores4x8 for one query row (the tail rows of a block, so that they cost 1/4 of a padded
+ * micro-block), 32 keys per call so that 8 independent sums hide the add latency:
+ *   for c < 32: S[r][c] = scale * sum_d Qp[d][r] * Kt[d][c]
+ * in the same order as scores4x8, so a row gets the same bits from either kernel. `qp` points at
+ * row r's lane of its Qp micro-block.
+ */
+// @ts-ignore: decorator
+@inline
+export function scores1x32(s: usize, qp: usize, kt: usize, dh: i32, scale: v128): void {
+  let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
+  let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  for (let d = 0; d < dh; d++) {
+    const x = v128.load32_splat(qp);
+    a0 = f32x4.add(a0, f32x4.mul(x, v128.load(kt)));
+    a1 = f32x4.add(a1, f32x4.mul(x, v128.load(kt, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(x, v128.load(kt, 32)));
+    a3 = f32x4.add(a3, f32x4.mul(x, v128.load(kt, 48)));
+    a4 = f32x4.add(a4, f32x4.mul(x, v128.load(kt, 64)));
+    a5 = f32x4.add(a5, f32x4.mul(x, v128.load(kt, 80)));
+    a6 = f32x4.add(a6, f32x4.mul(x, v128.load(kt, 96)));
+    a7 = f32x4.add(a7, f32x4.mul(x, v128.load(kt, 112)));
+    qp += 16;
+    kt += SROW;
+  }
+  v128.store(s, f32x4.mul(a0, scale));
+  v128.store(s, f32x4.mul(a1, scale), 16);
+  v128.store(s, f32x4.mul(a2, scale), 32);
+  v128.store(s, f32x4.mul(a3, scale), 48);
+  v128.store(s, f32x4.mul(a4, scale), 64);
+  v128.store(s, f32x4.mul(a5, scale), 80);
+  v128.store(s, f32x4.mul(a6, scale), 96);
+  v128.store(s, f32x4.mul(a7, scale), 112);
 }
 
 /**
@@ -180,4 +217,45 @@ export function pv4x4(o: usize, oStride: usize, c: usize, p: usize, vp: usize, v
   v128.store(o1, a1);
   v128.store(o2, a2);
   v128.store(o3, a3);
+}
+
+/**
+ * pv4x8 / pv4x4 for one row (a block's tail rows), the same arithmetic per channel:
+ *   for e < dhp: O[e] = O[e] * c + sum_{j < n} P[j] * Vp[j][e]
+ * 16 channels per pass (4 independent sums), then 8, then 4. `o` points at O[r][0], `c` at C[r],
+ * `p` at P[r][0], `vp` at Vp[0][0].
+ */
+export function pv1(o: usize, c: usize, p: usize, vp: usize, vStride: usize, dhp: i32, n: i32): void {
+  const cs = v128.load32_splat(c);
+  let e = 0;
+  for (; e + 16 <= dhp; e += 16) {
+    const oe = o + (<usize>e << 2);
+    let a0 = f32x4.mul(v128.load(oe), cs), a1 = f32x4.mul(v128.load(oe, 16), cs);
+    let a2 = f32x4.mul(v128.load(oe, 32), cs), a3 = f32x4.mul(v128.load(oe, 48), cs);
+    let pj = p, vj = vp + (<usize>e << 2);
+    for (let j = 0; j < n; j++) {
+      const x = v128.load32_splat(pj);
+      a0 = f32x4.add(a0, f32x4.mul(x, v128.load(vj)));
+      a1 = f32x4.add(a1, f32x4.mul(x, v128.load(vj, 16)));
+      a2 = f32x4.add(a2, f32x4.mul(x, v128.load(vj, 32)));
+      a3 = f32x4.add(a3, f32x4.mul(x, v128.load(vj, 48)));
+      pj += 4;
+      vj += vStride;
+    }
+    v128.store(oe, a0);
+    v128.store(oe, a1, 16);
+    v128.store(oe, a2, 32);
+    v128.store(oe, a3, 48);
+  }
+  for (; e < dhp; e += 4) { // leftover channels, 4 at a time (dhp is a multiple of 4)
+    const oe = o + (<usize>e << 2);
+    let a0 = f32x4.mul(v128.load(oe), cs);
+    let pj = p, vj = vp + (<usize>e << 2);
+    for (let j = 0; j < n; j++) {
+      a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(pj), v128.load(vj)));
+      pj += 4;
+      vj += vStride;
+    }
+    v128.store(oe, a0);
+  }
 }
