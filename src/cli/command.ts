@@ -18,10 +18,16 @@ export class UsageError extends TghError {}
 export interface Io {
   out(line: string): void;
   err(line: string): void;
+  /**
+   * Replaces the terminal's status line in place (no newline; "" clears it). Present only when
+   * stderr is a TTY: without it, progress goes through `err` as plain lines, no control characters.
+   */
+  status?(text: string): void;
 }
 export const processIo: Io = {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
+  ...(process.stderr.isTTY ? { status: (text: string) => process.stderr.write(`\r\x1b[2K${text}`) } : {}),
 };
 
 type OptionSpec = { type: "string" | "boolean"; short?: string; default?: string | boolean };

@@ -18,6 +18,10 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "verify", summary: "recompute a golden file's act.* tensors and compare (exit 0 pass, 1 mismatch, 2 malformed)", load: () => import("./verify.js") },
   { name: "data", summary: "write the synthetic chest CT benchmark (NIfTI volumes, reports, questions, splits)", load: () => import("./data.js") },
   { name: "info", summary: "print the metadata, config, parameter count and tensors of a checkpoint or golden file", load: () => import("./info.js") },
+  { name: "run", summary: "answer a prompt about a CT volume (NIfTI): report or question, progress, JSON, routing map", load: () => import("./run.js") },
+  { name: "train", summary: "train TGH-MoE with the two-stage recipe (stage 0 2D, stage 1 dense, stage 2 MoE) on the synthetic benchmark", load: () => import("./train.js") },
+  { name: "eval", summary: "evaluate a checkpoint on a split of the synthetic benchmark: report, QA and finding metrics, routing per task", load: () => import("./eval.js") },
+  { name: "route-map", summary: "draw which expert every patch of a CT volume is routed to (vision encoder only), as a PNG", load: () => import("./routing.js") },
 ];
 
 function topHelp(): string {

@@ -8,7 +8,7 @@
 import type { Backend } from "../backend/backend.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../tensor.js";
-import type { ModelConfig } from "../model/config.js";
+import { textGuided, type ModelConfig } from "../model/config.js";
 import { encode } from "../model/encoder.js";
 import { parseSequence, promptMean, spliceImage } from "../model/lm.js";
 import type { MoeTrace } from "../model/moe.js";
@@ -65,7 +65,7 @@ export function encodePrefix(be: Backend, params: Params, cfg: ModelConfig, volu
   const x0 = embedSlices(be, scope(params, "vision"), cfg.vision, volume); // [B, D, S, C]
   const e = be.embedding(getParam(params, "lm.embed.weight"), ids); // [B, L, d]
   let g: F32Tensor | null = null;
-  if (cfg.vision.moeLayers.length > 0) {
+  if (textGuided(cfg)) {
     const T = scope(params, "moe.text_proj");
     g = be.linear(promptMean(be, e, seq), T("weight"), T("bias")); // g = W_s s + b_s [B, C]
   }

@@ -12,6 +12,8 @@ export { paramCount } from "./params.js";
 export type RopeMode = "depth" | "dhw";
 export type TaskRouting = "hard" | "soft";
 export type ExpertInit = "upcycle" | "zero_out";
+/** "text" (the spec): task gate + per-group routers on [u ; g]; "none" (ablation): one group, router on u alone, no task level. */
+export type Guidance = "text" | "none";
 
 export interface VisionConfig {
   image: number; // H = W of a slice
@@ -40,6 +42,8 @@ export interface MoeConfig {
   taskRouting: TaskRouting;
   renormalize: boolean;
   expertInit: ExpertInit;
+  /** Absent = "text". Stored in files (key `guidance`) only when "none", so spec configs are unchanged. */
+  guidance?: Guidance;
 }
 export interface ProjectorConfig {
   depthPool: number; // consecutive slices averaged
@@ -87,6 +91,8 @@ const KEYS = {
   tokens: { bos: "bos", eos: "eos", pad: "pad", img_start: "imgStart", img_end: "imgEnd", image: "image", sep: "sep" },
 } as const;
 type Section = keyof typeof KEYS;
+/** Keys outside section 9 (ablations): written only when they differ from their default, optional when read. */
+const OPTIONAL_KEYS = { moe: { guidance: { code: "guidance", default: "text" } } } as const;
 const SECTIONS = Object.keys(KEYS) as Section[];
 
 /** The section 9 JSON object (snake_case keys, as stored in checkpoints and golden files). */
@@ -100,6 +106,8 @@ export function toSpecJson(cfg: ModelConfig): Record<string, Record<string, unkn
       out[sec][spec] = Array.isArray(v) ? [...v] : v;
     }
   }
+  const g = cfg.moe.guidance;
+  if (g !== undefined && g !== OPTIONAL_KEYS.moe.guidance.default) out.moe.guidance = g;
   return out;
 }
 
@@ -115,8 +123,10 @@ export function fromSpecJson(json: unknown): ModelConfig {
     const src = obj[sec];
     if (!isRecord(src)) throw new ValueError(`config: ${sec}: expected an object, got ${typeName(src)}`);
     const map = KEYS[sec] as Record<string, string>;
-    for (const k of Object.keys(src)) if (!(k in map)) throw new ValueError(`config: ${sec}.${k}: unknown key`);
+    const optional = (OPTIONAL_KEYS as Record<string, Record<string, { code: string }>>)[sec] ?? {};
+    for (const k of Object.keys(src)) if (!(k in map) && !(k in optional)) throw new ValueError(`config: ${sec}.${k}: unknown key`);
     cfg[sec] = {};
+    for (const [spec, { code }] of Object.entries(optional)) if (spec in src) cfg[sec][code] = src[spec];
     for (const [spec, code] of Object.entries(map)) {
       if (!(spec in src)) throw new ValueError(`config: ${sec}.${spec}: missing`);
       const v = src[spec];
@@ -167,6 +177,7 @@ export function validateConfig(cfg: ModelConfig): void {
   oneOf("moe.task_routing", m.taskRouting, ["hard", "soft"]);
   bool("moe.renormalize", m.renormalize);
   oneOf("moe.expert_init", m.expertInit, ["upcycle", "zero_out"]);
+  if (m.guidance !== undefined) oneOf("moe.guidance", m.guidance, ["text", "none"]);
 
   posInt("projector.depth_pool", p.depthPool);
   oneOf("projector.act", p.act, ACTIVATIONS);
@@ -204,6 +215,15 @@ function parseJson(text: string): unknown {
   } catch (e) {
     throw new ValueError(`config: expected JSON text, got a parse error: ${(e as Error).message}`);
   }
+}
+
+/** The MoE layers are text-guided (task gate, routers on [u ; g], text_proj): true unless moe.guidance is "none". */
+export function textGuided(cfg: ModelConfig): boolean {
+  return cfg.vision.moeLayers.length > 0 && cfg.moe.guidance !== "none";
+}
+/** Task groups of routed experts: moe.tasks with text guidance, one without. */
+export function routedGroups(cfg: ModelConfig): number {
+  return cfg.moe.guidance === "none" ? 1 : cfg.moe.tasks;
 }
 
 /** Deep copy with overrides per section (for tests and the transfer steps). */

@@ -66,7 +66,7 @@ export interface MoeSublayerSaved {
  * The MLP sublayer of a TGH-MoE block: x + TGH-MoE(LN2(x), g), with x viewed per sample as
  * [B, D*S, C] for routing (x itself is [B*D, S, C] in a slice block, [B, D*S, C] in a volume block).
  */
-export function moeSublayer(be: Backend, P: ParamScope, x: F32Tensor, g: F32Tensor, cfg: ModelConfig, layer: number, B: number,
+export function moeSublayer(be: Backend, P: ParamScope, x: F32Tensor, g: F32Tensor | null, cfg: ModelConfig, layer: number, B: number,
   labels?: Int32Array | null, tape?: Tape): { x: F32Tensor; r: MoeResult } {
   const C = cfg.vision.width;
   const u = be.layerNorm(x, P("ln2.weight"), P("ln2.bias"), cfg.vision.normEps).reshape([B, x.size / (B * C), C]);
@@ -87,8 +87,8 @@ export function encode(be: Backend, params: Params, cfg: ModelConfig, x: F32Tens
     const xs = volume ? x.reshape([B, D * S, C]) : x.reshape([B * D, S, C]);
     let h = attentionSublayer(be, P, xs, v, volume ? rope : undefined, o.tape);
     if (v.moeLayers.includes(l)) {
-      if (!o.g) throw new ValueError(`encode: g: block ${l} is a TGH-MoE block and needs the text guidance g [B, C]`);
-      const { x: y, r } = moeSublayer(be, P, h, o.g, cfg, l, B, o.labels, o.tape);
+      if (!o.g && cfg.moe.guidance !== "none") throw new ValueError(`encode: g: block ${l} is a TGH-MoE block and needs the text guidance g [B, C]`);
+      const { x: y, r } = moeSublayer(be, P, h, o.g ?? null, cfg, l, B, o.labels, o.tape);
       h = y;
       res.traces.push(r.trace);
       res.balance.push(...r.balance);

@@ -6,7 +6,7 @@
 import type { Backend } from "../backend/backend.js";
 import { DTypeError, ShapeError, fmtShape } from "../errors.js";
 import type { F32Tensor, I32Tensor, Tensor } from "../tensor.js";
-import type { ModelConfig } from "./config.js";
+import { textGuided, type ModelConfig } from "./config.js";
 import { encode } from "./encoder.js";
 import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage, type SequenceLayout } from "./lm.js";
 import type { BalanceTerm, MoeTrace } from "./moe.js";
@@ -68,7 +68,7 @@ export function forward(be: Backend, params: Params, cfg: ModelConfig, input: Fo
   acts?.set("act.embed", x0);
   const e = be.embedding(getParam(params, "lm.embed.weight"), ids); // [B, L, d_lm]
   let g: F32Tensor | null = null, s: F32Tensor | null = null;
-  if (cfg.vision.moeLayers.length > 0) {
+  if (textGuided(cfg)) {
     const T = scope(params, "moe.text_proj");
     s = promptMean(be, e, seq); // [B, d_lm]
     g = be.linear(s, T("weight"), T("bias")); // g = W_s s + b_s [B, C]

@@ -17,7 +17,7 @@ import { mlp } from "./vit.js";
 /** Per MoE layer, a first-class output: task probabilities, chosen group, per-token top-k. */
 export interface MoeTrace {
   layer: number;
-  pi: F32Tensor; // [B, T]
+  pi: F32Tensor; // [B, T] (guidance "none": [B, 1] of ones, one group)
   group: I32Tensor; // [B]: the group that routed the sample (soft routing: argmax pi)
   topkIdx: I32Tensor; // [B, M, k] expert indices within the group, descending gate
   topkW: F32Tensor; // [B, M, k] their weights w_ie
@@ -45,7 +45,7 @@ export interface TaskGateSaved {
   pi: F32Tensor; // [B, T]
 }
 export interface RouteSaved {
-  ug: F32Tensor; // [N, 2C] the router input [u ; g]
+  ug: F32Tensor; // [N, 2C] the router input [u ; g] (guidance "none": [N, C], u alone)
   G: F32Tensor; // [N, E] gates
   idx: I32Tensor; // [N, k] top-k experts
   top: F32Tensor; // [N, k] their gates G_K
@@ -74,7 +74,7 @@ export interface GroupSaved {
 }
 export interface MoeSaved {
   U: F32Tensor; // [B*M, C] = u
-  g: F32Tensor; // [B, C]
+  g: F32Tensor | null; // [B, C] (null: guidance "none")
   pi: F32Tensor; // [B, T]
   labels: Int32Array | null;
   groups: GroupSaved[]; // in group order
@@ -91,10 +91,10 @@ export function taskGate(be: Backend, P: ParamScope, g: F32Tensor, cfg: ModelCon
 
 /**
  * Level 2 within one group: h = W_r [u ; g] (u, g [N, C] -> [N, E]), G = softmax(h), K = top_k(G)
- * (ties to the lower index), w = G_K / sum(G_K) (renormalize) or G_K.
+ * (ties to the lower index), w = G_K / sum(G_K) (renormalize) or G_K. g null (guidance "none"): h = W_r u.
  */
-export function route(be: Backend, Wr: F32Tensor, u: F32Tensor, g: F32Tensor, k: number, renormalize: boolean, tape?: Tape): { G: F32Tensor; idx: I32Tensor; w: F32Tensor } {
-  const ug = concatLast(u, g); // [N, 2C]
+export function route(be: Backend, Wr: F32Tensor, u: F32Tensor, g: F32Tensor | null, k: number, renormalize: boolean, tape?: Tape): { G: F32Tensor; idx: I32Tensor; w: F32Tensor } {
+  const ug = g ? concatLast(u, g) : u; // [N, 2C] or [N, C]
   const G = be.softmax(be.linear(ug, Wr)); // [N, E]
   const top = be.topk(G, k); // [N, k]
   const sum = renormalize ? be.sum(top.values) : null;
@@ -147,9 +147,13 @@ function slotsByExpert(idx: I32Tensor, E: number): number[][] {
 /**
  * The TGH-MoE MLP of one block on u = LN2(x) [B, M, C] with text guidance g [B, C]. `labels` [B]
  * (task ids) route hard routing when given (training) and define the task loss.
+ * Ablation (moe.guidance "none", g null): no task level, every token in one group (pi = 1, group 0),
+ * the router reads u alone, labels are ignored and there is no task loss.
  */
-export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor, cfg: ModelConfig, layer: number, labels?: Int32Array | null, tape?: Tape): MoeResult {
+export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor | null, cfg: ModelConfig, layer: number, labels?: Int32Array | null, tape?: Tape): MoeResult {
   const [B, M, C] = u.shape;
+  if (cfg.moe.guidance === "none") return tokenMoe(be, P, u, cfg, layer, tape);
+  if (!g) throw new ValueError(`moe: g: expected the text guidance [${B}, ${C}] (moe.guidance is "text")`);
   const { tasks: T, topK: k, taskRouting } = cfg.moe;
   if (labels && (labels.length !== B || labels.some((t) => !Number.isInteger(t) || t < 0 || t >= T))) {
     throw new ValueError(`moe: task: expected ${B} task ids in [0, ${T}), got [${Array.from(labels).join(", ")}]`);
@@ -190,6 +194,32 @@ export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor, cfg:
   }
   tape?.push("moe", { U, g, pi, labels: labels ?? null, groups });
   return { y: y.reshape([B, M, C]), trace, balance, task: labels ? taskLoss(pi, labels) : null };
+}
+
+/**
+ * Token-level MoE without text guidance (ablation): y = a_shared sum_s F_s(u) + a_routed sum_{e in K}
+ * w_e F_{0,e}(u), K = top_k(softmax(W_r u)) over all B*M tokens as one group. Tape entries mirror
+ * moe() without the task gate: route, dispatch (group 0), shared MLPs, moe.
+ */
+function tokenMoe(be: Backend, P: ParamScope, u: F32Tensor, cfg: ModelConfig, layer: number, tape?: Tape): MoeResult {
+  const [B, M, C] = u.shape, k = cfg.moe.topK;
+  const U = u.reshape([B * M, C]);
+  const rows = Int32Array.from(range(B * M));
+  const { G, idx, w } = route(be, P("router.0.weight"), U, null, k, cfg.moe.renormalize, tape);
+  const routed = new Tensor("f32", [B * M, C]);
+  dispatch(be, (e) => (name) => P(`experts.0.${e}.${name}`), U, rows, idx, w, routed, cfg, tape);
+  const sampleOfRow = rows.map((r) => Math.floor(r / M));
+  const groups: GroupSaved[] = tape ? [{ t: 0, rows: fromInts([B * M], rows), sampleOfRow: fromInts([B * M], sampleOfRow), piAt: null, w }] : [];
+  let y = be.scale(routed, cfg.moe.aRouted);
+  if (cfg.moe.sharedExperts > 0) {
+    let shared = mlp(be, (name) => P(`shared.0.${name}`), U, cfg.vision.act, tape);
+    for (let s = 1; s < cfg.moe.sharedExperts; s++) shared = be.add(shared, mlp(be, (name) => P(`shared.${s}.${name}`), U, cfg.vision.act, tape));
+    y = be.add(be.scale(shared, cfg.moe.aShared), y);
+  }
+  const pi = new Tensor("f32", [B, 1], new Float32Array(B).fill(1));
+  tape?.push("moe", { U, g: null, pi, labels: null, groups });
+  const trace: MoeTrace = { layer, pi, group: new Tensor("i32", [B]), topkIdx: idx.reshape([B, M, k]), topkW: w.reshape([B, M, k]) };
+  return { y: y.reshape([B, M, C]), trace, balance: [{ layer, group: 0, tokens: B * M, value: balanceLoss(be, G, idx) }], task: null };
 }
 
 /** [N*k]: the flat index b*T + t into pi of every slot of every row (soft routing). */

@@ -6,7 +6,7 @@
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { Rng } from "../rng.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
-import type { ModelConfig } from "./config.js";
+import { routedGroups, textGuided, type ModelConfig } from "./config.js";
 
 /** Every weight by its spec name (section 2, 4, 5, 6), float32, row-major. */
 export type Params = Map<string, F32Tensor>;
@@ -45,13 +45,17 @@ export function paramSpecs(cfg: ModelConfig): ParamSpecs {
       mlp(`${b}.mlp`);
       continue;
     }
-    linear(`${b}.moe.task_gate.fc1`, C, C);
-    linear(`${b}.moe.task_gate.fc2`, moe.tasks, C);
-    for (let t = 0; t < moe.tasks; t++) put(`${b}.moe.router.${t}.weight`, [moe.experts, 2 * C]);
+    // guidance "none" (ablation): no task gate, one group whose router reads u alone [E, C]
+    const guided = textGuided(cfg), groups = routedGroups(cfg);
+    if (guided) {
+      linear(`${b}.moe.task_gate.fc1`, C, C);
+      linear(`${b}.moe.task_gate.fc2`, moe.tasks, C);
+    }
+    for (let t = 0; t < groups; t++) put(`${b}.moe.router.${t}.weight`, [moe.experts, guided ? 2 * C : C]);
     for (let s = 0; s < moe.sharedExperts; s++) mlp(`${b}.moe.shared.${s}`);
-    for (let t = 0; t < moe.tasks; t++) for (let e = 0; e < moe.experts; e++) mlp(`${b}.moe.experts.${t}.${e}`);
+    for (let t = 0; t < groups; t++) for (let e = 0; e < moe.experts; e++) mlp(`${b}.moe.experts.${t}.${e}`);
   }
-  if (v.moeLayers.length > 0) linear("moe.text_proj", C, lm.width);
+  if (textGuided(cfg)) linear("moe.text_proj", C, lm.width);
 
   linear("projector.fc1", lm.width, 4 * C);
   linear("projector.fc2", lm.width, lm.width);

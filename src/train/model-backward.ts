@@ -7,7 +7,7 @@
  * Legend: B batch · D depth · S=1+n^2 · C width · m image tokens · L text tokens · d LM width.
  */
 import type { Backend } from "../backend/backend.js";
-import type { ModelConfig } from "../model/config.js";
+import { textGuided, type ModelConfig } from "../model/config.js";
 import { split2x2, tileRows } from "../model/layout.js";
 import { forward, type ForwardInput, type ForwardOutput } from "../model/model.js";
 import type { Params } from "../model/params.js";
@@ -35,7 +35,7 @@ export interface BackwardPlan {
 export function backwardPlan(cfg: ModelConfig, grads: Grads): BackwardPlan {
   const v = cfg.vision;
   const embed = ["vision.patch_embed.", "vision.class_embed", "vision.pos_embed", "vision.pre_norm."].some((p) => grads.any(p));
-  const g = v.moeLayers.length > 0 && (grads.any("moe.text_proj.") || grads.wants("lm.embed.weight"));
+  const g = textGuided(cfg) && (grads.any("moe.text_proj.") || grads.wants("lm.embed.weight"));
   const own = (l: number) => grads.any(`vision.blocks.${l}.`) || (g && v.moeLayers.includes(l));
   const blockInput: boolean[] = [], runBlock: boolean[] = [];
   let below = embed;

@@ -8,6 +8,8 @@
  * - L_bal = E sum_e f_e P_e: f_e (a count of slots) is a constant; P_e = mean_i G_ie carries the
  *   gradient, dG_ie = coef * E * f_e / N for every token i of the group.
  * - L_task = mean_b -log pi[b, label_b]: dpi[b, label_b] = -coef / (B pi[b, label_b]).
+ * - Ablation moe.guidance "none": one group, router on u alone, no task gate: the same backward
+ *   without the task gate and without dg.
  * Legend: B batch · M = D*S tokens per sample · C width · E experts · T tasks · k top-k · N tokens of a group.
  */
 import { actBackward, softmaxBackward } from "../backend/grad.js";
@@ -60,6 +62,7 @@ export function moeBackward(ctx: Ctx, at: string, cfg: ModelConfig, dY: F32Tenso
     if (du && r.du) be.scatterAddRows(du, r.du, grp.rows); // u_t = U[rows]
     if (dg && r.dg) be.scatterAddRows(dg, r.dg, grp.sampleOfRow); // g_t = g[sampleOfRow]
   }
+  if (cfg.moe.guidance === "none") return du; // no task gate on the tape, no task loss
   const soft = cfg.moe.taskRouting === "soft";
   if (s.labels && coef.task !== 0) {
     // L_task = mean_b -log pi[b, label_b]
@@ -97,8 +100,10 @@ function groupBackward(ctx: Ctx, at: string, cfg: ModelConfig, grp: GroupSaved, 
     be.scatterAddRows(dpi, be.mul(dw, grp.w).reshape([N * k, 1]), grp.piAt);
     dw = be.mul(dw, gw);
   }
-  const dug = routeBackward(ctx, `${at}.router.${grp.t}`, dw, balance, needDu || needDg);
+  const guided = cfg.moe.guidance !== "none";
+  const dug = routeBackward(ctx, `${at}.router.${grp.t}`, dw, balance, needDu || (needDg && guided));
   if (!dug) return { du: dUt, dg: null };
+  if (!guided) return { du: dUt ? be.add(dUt, dug) : null, dg: null }; // the router input was u alone
   const [du, dgt] = splitLast(dug, 2); // the router input was [u ; g]
   return { du: dUt ? be.add(dUt, du) : null, dg: needDg ? dgt : null };
 }

@@ -52,6 +52,8 @@ export interface StepReport {
   lr: number;
   loss: number; // mean over micro-batches of the total loss
   ce: number | null; // mean over micro-batches that have targets
+  balance: number | null; // mean over micro-batches of mean(L_bal) (null without MoE layers)
+  task: number | null; // mean over micro-batches of mean(L_task) (null without task terms)
   gradNorm: number; // before clipping
 }
 
@@ -82,7 +84,8 @@ export class Trainer {
   /** One update over the given micro-batches (the caller chose the samples; the RNG is not used). */
   update(microBatches: readonly (readonly Sample[])[]): StepReport {
     const grads = new Grads(this.params, this.trainable);
-    let loss = 0, ce = 0, ceCount = 0;
+    let loss = 0, ce = 0, ceCount = 0, bal = 0, balCount = 0, task = 0, taskCount = 0;
+    const mean = (xs: readonly { value: number }[]) => xs.reduce((s, x) => s + x.value, 0) / xs.length;
     for (const mb of microBatches) {
       const out = lossAndGrads(this.be, this.params, this.cfg, collate(mb, this.cfg.tokens.pad), grads, {
         scale: 1 / microBatches.length, alpha: this.opts.alpha, beta: this.opts.beta,
@@ -92,11 +95,22 @@ export class Trainer {
         ce += out.losses.ce;
         ceCount++;
       }
+      if (out.losses.balance.length > 0) {
+        bal += mean(out.losses.balance);
+        balCount++;
+      }
+      if (out.losses.task.length > 0) {
+        task += mean(out.losses.task);
+        taskCount++;
+      }
     }
     const gradNorm = clipGradNorm(grads, this.opts.clip);
     const lr = lrAt(this.step, this.opts.schedule);
     this.optimizer.update(this.params, grads, lr);
-    return { step: this.step++, lr, loss, ce: ceCount ? ce / ceCount : null, gradNorm };
+    return {
+      step: this.step++, lr, loss, ce: ceCount ? ce / ceCount : null,
+      balance: balCount ? bal / balCount : null, task: taskCount ? task / taskCount : null, gradNorm,
+    };
   }
 }
 

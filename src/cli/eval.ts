@@ -1,0 +1,88 @@
+/**
+ * `tgh-moe eval`: a checkpoint on a split of the synthetic benchmark: greedy decoding with the KV
+ * cache, report / closed-QA / open-QA metrics and the routing per task, as a table or JSON.
+ * Not the runner (src/recipe/evaluate.ts) nor the metrics (src/eval/).
+ */
+import type { BackendName } from "../backend/index.js";
+import { SPLITS, type SplitName } from "../data/index.js";
+import { markdownTable } from "../eval/metrics.js";
+import { preprocessPreset, PREPROCESS_PRESET_NAMES } from "../preprocess/index.js";
+import { EVAL_DEFAULTS, evaluate, expertKeys, type EvalResult } from "../recipe/evaluate.js";
+import { DEFAULT_CHECKPOINT, openModel, Progress } from "./run.js";
+import { defineCommand, EXIT, integer, oneOf, UsageError } from "./command.js";
+
+export default defineCommand({
+  name: "eval",
+  usage: "eval [--checkpoint FILE] [--split test] [--count N] [--json] [options]",
+  help: `
+Evaluates a model on the synthetic CT benchmark (docs/EVAL.md, docs/TRAINING.md): for each of the
+first N studies of the split (dataset seed --data-seed, rendered on the checkpoint's preset grid),
+greedy decoding with the KV cache of the report ("${"Describe the findings of this chest CT."}") and
+of every question. Scores: BLEU-1/4, ROUGE-L, METEOR and finding-level precision / recall / F1
+(extractFindings, strict keys; lenient F1 too) for reports; accuracy for closed questions; exact
+match and token F1 for open ones. Routing per MoE layer and true task: the share of tokens whose
+top-1 expert is g<group>.e<expert>, and how often the task gate picks the task's own group.
+
+options:
+  --checkpoint FILE     model (default ${DEFAULT_CHECKPOINT} in the package root)
+  --split NAME          ${SPLITS.join(", ")} (default ${EVAL_DEFAULTS.split})
+  --count N             studies (default ${EVAL_DEFAULTS.count}); each has one report and about a dozen questions
+  --data-seed S         dataset master seed (default ${EVAL_DEFAULTS.dataSeed}, the one the recipe trains on)
+  --max-tokens N        report budget (default ${EVAL_DEFAULTS.maxReportTokens}); answers get ${EVAL_DEFAULTS.maxAnswerTokens}
+  --preset NAME         preprocessing preset if the checkpoint has none (${PREPROCESS_PRESET_NAMES.join(", ")})
+  --backend NAME        wasm (default) or reference
+  --json                one JSON object {checkpoint, split, counts, metrics, routing, examples}
+  --quiet               no progress on stderr`,
+  options: {
+    checkpoint: { type: "string" },
+    split: { type: "string", default: EVAL_DEFAULTS.split },
+    count: { type: "string", default: String(EVAL_DEFAULTS.count) },
+    "data-seed": { type: "string", default: String(EVAL_DEFAULTS.dataSeed) },
+    "max-tokens": { type: "string", default: String(EVAL_DEFAULTS.maxReportTokens) },
+    preset: { type: "string" },
+    backend: { type: "string", default: "wasm" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean" },
+  },
+  positionals: [0, 0],
+  async run(v, _p, io) {
+    const split = oneOf("eval", "split", v.split, SPLITS as SplitName[]);
+    const count = integer("eval", "count", v.count, 1, 100_000);
+    const dataSeed = integer("eval", "data-seed", v["data-seed"], 0, 0xffffffff);
+    const maxReportTokens = integer("eval", "max-tokens", v["max-tokens"], 1, 4096);
+    const backend = oneOf("eval", "backend", v.backend, ["wasm", "reference"] as BackendName[]);
+    const presetName = v.preset === undefined ? undefined : oneOf("eval", "preset", v.preset, PREPROCESS_PRESET_NAMES);
+    const { model, file } = await openModel("eval", v.checkpoint, backend, presetName, new Progress(io, v.quiet === true));
+    const pre = presetName ? preprocessPreset(presetName) : model.preprocess;
+    if (!pre) throw new UsageError(`tgh-moe eval: ${file} stores no preprocessing preset; give --preset`);
+    let last = 0;
+    const r = await evaluate(model, pre, {
+      split, count, dataSeed, maxReportTokens, maxAnswerTokens: EVAL_DEFAULTS.maxAnswerTokens,
+      onProgress: v.quiet ? undefined : (done, total) => {
+        if (io.status) io.status(`eval: ${done}/${total} prompts`);
+        else if (Date.now() - last > 15_000 || done === total) {
+          last = Date.now();
+          io.err(`eval: ${done}/${total} prompts`);
+        }
+      },
+    });
+    io.status?.("");
+    if (v.json) io.out(JSON.stringify({ checkpoint: file, split, dataSeed, ...r }, null, 1));
+    else io.out(evalTables(file, split, r));
+    return EXIT.ok;
+  },
+});
+
+/** The metrics table and one routing table per MoE layer (markdown). */
+export function evalTables(file: string, split: string, r: EvalResult): string {
+  const c = r.counts;
+  const out = [`${file} on ${c.studies} ${split} studies: ${c.reports} reports, ${c.closed} closed and ${c.open} open questions`, ""];
+  out.push(markdownTable(["metric", "value"], Object.entries(r.metrics).map(([k, x]) => [k, (100 * x).toFixed(2)])));
+  for (const layer of r.routing) {
+    const experts = expertKeys(layer);
+    const tasks = Object.keys(layer.top1);
+    out.push(`MoE layer ${layer.layer}: share of tokens by top-1 expert (%)${layer.gateAccuracy ? "; task gate picks the task's group: " + tasks.map((t) => `${t} ${(100 * layer.gateAccuracy![t]).toFixed(1)}%`).join(", ") : " (no task level)"}`, "");
+    out.push(markdownTable(["task", ...experts], tasks.map((t) => [t, ...experts.map((e) => (100 * (layer.top1[t][e] ?? 0)).toFixed(1))])));
+  }
+  return out.join("\n");
+}

@@ -1,0 +1,333 @@
+/**
+ * `tgh-moe run`: one prompt about one CT volume, end to end (checkpoint -> NIfTI -> the checkpoint's
+ * preprocessing preset -> generation), progress on stderr, the answer alone on stdout (or one JSON
+ * object with --json), optionally the routing map as a PNG. Not the model nor the decoding loop
+ * (src/api.ts, src/generate.ts); the helpers exported here are shared with `tgh-moe route-map`.
+ * Legend: D,H,W volume · E experts · T tasks · k top-k · M vision tokens per sample.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { dirname, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { loadModel, type TghModel } from "../api.js";
+import type { BackendName } from "../backend/index.js";
+import { taskName, type GenerateProgress, type GenerateResult } from "../generate.js";
+import { readNifti, type NiftiVolume } from "../io/nifti.js";
+import type { MoeTrace } from "../model/moe.js";
+import { preprocess, preprocessPreset, PREPROCESS_PRESET_NAMES, type PreprocessPreset } from "../preprocess/index.js";
+import type { F32Tensor } from "../tensor.js";
+import { routingMaps } from "../viz/routing-map.js";
+import { defineCommand, EXIT, integer, oneOf, required, UsageError, type Io } from "./command.js";
+import { writeBytesAtomic } from "./files.js";
+
+/**
+ * The model `run` uses without --checkpoint: the trained `small` preset, relative to the package
+ * root (the repository on a clone), so the command works from any directory.
+ */
+export const DEFAULT_CHECKPOINT = "checkpoints/tgh-moe-small.safetensors";
+/** Default answer budget: a whole synthetic report is about 60-120 tokens; generation stops at <eos>. */
+export const DEFAULT_MAX_TOKENS = 256;
+
+const BACKENDS: readonly BackendName[] = ["wasm", "reference"];
+
+export default defineCommand({
+  name: "run",
+  usage: "run --volume FILE --prompt TEXT [--checkpoint FILE] [--json] [--routing-map OUT.png] [options]",
+  help: `
+Answers a prompt about a CT volume: reads the NIfTI file (.nii or .nii.gz, any orientation; read into
+LPS+, docs/INPUT.md), preprocesses it with the checkpoint's preset (HU window, resize to the model's
+grid), runs the vision encoder guided by the prompt, then generates. Progress goes to stderr; stdout
+holds the answer alone, or one JSON object with --json. Greedy by default: the same input gives the
+same answer, bit for bit.
+
+options:
+  --volume FILE         CT volume in Hounsfield units (NIfTI-1 or NIfTI-2)
+  --prompt TEXT         e.g. "Describe the findings of this chest CT." or a question; closed
+                        questions list their options on lines "A. ...", "B. ..." after it
+  --checkpoint FILE     model (safetensors with config, tokenizer and preset in its metadata);
+                        default ${DEFAULT_CHECKPOINT} in the package root
+  --task report|vqa     task group of the MoE layers (default: the task gate's choice)
+  --max-tokens N        most tokens to generate (default ${DEFAULT_MAX_TOKENS}; stops earlier at <eos>)
+  --temperature T       0 (default): greedy; > 0: seeded sampling
+  --top-p P             nucleus sampling, in (0, 1] (default 1)
+  --top-k K             keep the K most likely tokens when sampling (default: all)
+  --seed S              seed of the sampling stream (default 0)
+  --backend NAME        wasm (default, SIMD kernels) or reference (scalar, float64 accumulation)
+  --preset NAME         preprocessing preset instead of the checkpoint's (${PREPROCESS_PRESET_NAMES.join(", ")})
+  --routing-map OUT.png write the routing map (every MoE layer's expert per patch) to OUT.png
+  --json                print {text, tokens, stopReason, task, routing, timings, input} as JSON
+  --quiet               no progress on stderr
+
+exit codes: 0 answered, 2 usage error, missing or unreadable file, bad NIfTI or checkpoint
+example:
+  tgh-moe run --volume samples/ct-2026-000064.nii.gz --prompt "Is there a pleural effusion?"`,
+  options: {
+    volume: { type: "string" },
+    prompt: { type: "string" },
+    checkpoint: { type: "string" },
+    task: { type: "string" },
+    "max-tokens": { type: "string", default: String(DEFAULT_MAX_TOKENS) },
+    temperature: { type: "string", default: "0" },
+    "top-p": { type: "string", default: "1" },
+    "top-k": { type: "string" },
+    seed: { type: "string", default: "0" },
+    backend: { type: "string", default: "wasm" },
+    preset: { type: "string" },
+    "routing-map": { type: "string" },
+    json: { type: "boolean" },
+    quiet: { type: "boolean" },
+  },
+  positionals: [0, 0],
+  async run(v, _positionals, io) {
+    const cmd = "run";
+    const volumeFile = required(cmd, "volume", v.volume);
+    const prompt = required(cmd, "prompt", v.prompt);
+    const sampling = {
+      maxNewTokens: integer(cmd, "max-tokens", v["max-tokens"], 0, 1_000_000),
+      temperature: decimal(cmd, "temperature", v.temperature, 0, 1e6, true),
+      topP: decimal(cmd, "top-p", v["top-p"], 0, 1, false),
+      topK: v["top-k"] === undefined ? undefined : integer(cmd, "top-k", v["top-k"], 1, 1_000_000),
+      seed: integer(cmd, "seed", v.seed, 0, 0xffffffff),
+    };
+    const backend = oneOf(cmd, "backend", v.backend, BACKENDS);
+    await checkReadable(cmd, "volume", volumeFile); // fail before the checkpoint is loaded
+    const mapFile = v["routing-map"];
+    if (mapFile !== undefined) await checkWritable(cmd, "routing-map", mapFile);
+    const progress = new Progress(io, v.quiet === true);
+
+    const { model, file: checkpoint, ms: load } = await openModel(cmd, v.checkpoint, backend, v.preset, progress);
+    if (mapFile !== undefined && model.cfg.vision.moeLayers.length === 0) {
+      throw new UsageError(`tgh-moe run: --routing-map: ${checkpoint} has no MoE layers, so there is no routing to draw`);
+    }
+    const input = await readVolume(cmd, volumeFile, model, progress);
+    const out = await model.generate({
+      volume: input.data, prompt, task: taskOption(v.task), ...sampling,
+      onProgress: (e) => progress.generation(e),
+    });
+    progress.finish(out);
+
+    if (mapFile !== undefined) {
+      const png = routingMaps({ volume: input.data.data, cfg: model.cfg, traces: out.routing, sample: 0 });
+      await writeBytesAtomic(mapFile, png);
+      progress.line(`routing map: ${mapFile} (${out.routing.length} MoE layer${out.routing.length === 1 ? "" : "s"})`);
+    }
+    if (v.json) {
+      const timings = { load, read: input.readMs, preprocess: input.preprocessMs, ...out.timings };
+      io.out(JSON.stringify(runJson(model, out, { volume: volumeFile, nifti: input.nifti, prompt, checkpoint, backend, routingMap: mapFile ?? null }, timings)));
+    } else {
+      io.out(out.text);
+    }
+    return EXIT.ok;
+  },
+});
+
+// ------------------------------------------------------------------------------ shared with route-map
+
+/** A decimal number in [lo, hi] (lo excluded unless loInclusive). */
+export function decimal(cmd: string, name: string, text: string, lo: number, hi: number, loInclusive: boolean): number {
+  const x = /^[0-9]*\.?[0-9]+(e[-+]?[0-9]+)?$/i.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(x) || x > hi || x < lo || (!loInclusive && x === lo)) {
+    throw new UsageError(`tgh-moe ${cmd}: --${name}: expected a number in ${loInclusive ? "[" : "("}${lo}, ${hi}], got ${JSON.stringify(text)}`);
+  }
+  return x;
+}
+
+/** The package root: the nearest folder above this module whose package.json is tgh-moe's. */
+export async function packageRoot(): Promise<string> {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(await readFile(resolve(dir, "package.json"), "utf8")) as { name?: string };
+      if (pkg.name === "tgh-moe") return dir;
+    } catch {
+      // not here; keep walking up
+    }
+  }
+  return process.cwd();
+}
+
+/** Reads a whole input file; a missing or unreadable one is a UsageError naming the option. */
+export async function readInput(cmd: string, name: string, path: string): Promise<Uint8Array> {
+  try {
+    const buf = await readFile(path);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder, not a file" : code === "EACCES" ? "permission denied" : null;
+    if (why === null) throw e;
+    throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: ${why}`);
+  }
+}
+
+/** Fails before any work when an input file is missing or is a folder. */
+export async function checkReadable(cmd: string, name: string, path: string): Promise<void> {
+  const s = await stat(path).catch(() => null);
+  if (!s) throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: no such file`);
+  if (s.isDirectory()) throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: is a folder, not a file`);
+}
+
+/** Fails before any work when the output's folder does not exist (or the path is a folder). */
+export async function checkWritable(cmd: string, name: string, path: string): Promise<void> {
+  const folder = await stat(dirname(resolve(path))).catch(() => null);
+  if (!folder?.isDirectory()) throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: folder ${dirname(path)} does not exist`);
+  const self = await stat(path).catch(() => null);
+  if (self?.isDirectory()) throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: is a folder, not a file`);
+}
+
+/** Loads --checkpoint (default: DEFAULT_CHECKPOINT in the package root) on a backend, with --preset if given. */
+export async function openModel(cmd: string, checkpoint: string | undefined, backend: BackendName, presetName: string | undefined, progress: Progress): Promise<{ model: TghModel; file: string; ms: number }> {
+  const preset = presetName === undefined ? undefined : builtinPreset(cmd, presetName);
+  let file = checkpoint;
+  if (file === undefined) {
+    const root = await packageRoot();
+    file = relative(process.cwd(), resolve(root, DEFAULT_CHECKPOINT)) || DEFAULT_CHECKPOINT;
+    if (!(await stat(file).catch(() => null))) {
+      throw new UsageError(`tgh-moe ${cmd}: no checkpoint at ${file} (the trained small model is not in this tree); pass --checkpoint FILE`);
+    }
+  }
+  const t0 = performance.now();
+  progress.status(`loading ${file} ...`);
+  const bytes = await readInput(cmd, "checkpoint", file);
+  const model = await loadModel(bytes, { backend, file, ...(preset ? { preprocess: preset } : {}) });
+  const ms = performance.now() - t0;
+  const c = model.cfg;
+  progress.line(`checkpoint: ${file} (${(bytes.length / 2 ** 20).toFixed(1)} MiB; vision ${c.vision.layers} blocks, MoE in ${c.vision.moeLayers.join(", ") || "none"}; LM ${c.lm.layers} blocks, vocab ${c.lm.vocab}) loaded in ${fmtMs(ms)} on ${model.backend.name}`);
+  return { model, file, ms };
+}
+
+/** --task: a name ("report", "vqa") or an index; checked against the model's task count by generate. */
+export function taskOption(text: string | undefined): string | number | undefined {
+  return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : text;
+}
+
+function builtinPreset(cmd: string, name: string): PreprocessPreset {
+  return preprocessPreset(oneOf(cmd, "preset", name, PREPROCESS_PRESET_NAMES));
+}
+
+export interface ReadVolume {
+  nifti: NiftiVolume; // as read, canonical LPS+, HU
+  data: F32Tensor; // [1, 1, D, H, W] preprocessed
+  readMs: number;
+  preprocessMs: number;
+}
+
+/** Reads a NIfTI file and preprocesses it with the model's preset; NIfTI warnings go to stderr. */
+export async function readVolume(cmd: string, file: string, model: TghModel, progress: Progress): Promise<ReadVolume> {
+  const t0 = performance.now();
+  progress.status(`reading ${file} ...`);
+  const nifti = readNifti(await readInput(cmd, "volume", file), { file });
+  const t1 = performance.now();
+  for (const w of nifti.meta.warnings) progress.line(`warning: ${file}: ${w}`);
+  const preset = model.preprocess;
+  if (!preset) throw new UsageError(`tgh-moe ${cmd}: the checkpoint has no preprocessing preset; pass --preset NAME (${PREPROCESS_PRESET_NAMES.join(", ")})`);
+  const data = preprocess(nifti, preset).data;
+  const t2 = performance.now();
+  const mm = nifti.spacing.map((s) => fmtNum(s)).join(" x ");
+  progress.line(`volume: ${file} (${nifti.shape.join(" x ")} voxels of ${mm} mm, ${nifti.meta.sourceAxcodes}) -> ${preset.name} v${preset.version} [${data.shape.slice(2).join(", ")}] in ${fmtMs(t2 - t0)}`);
+  return { nifti, data, readMs: t1 - t0, preprocessMs: t2 - t1 };
+}
+
+/** One MoE layer's routing of sample 0: the group, pi, and the share of the M tokens whose top-1 expert is e. */
+export interface RoutingSummary {
+  layer: number;
+  group: string;
+  groupIndex: number;
+  pi: number[]; // [T]
+  tokens: number; // M
+  top1Share: number[]; // [E], sums to 1
+}
+
+export function routingSummary(traces: readonly MoeTrace[], experts: number): RoutingSummary[] {
+  return traces.map((t) => {
+    const [, M, k] = t.topkIdx.shape, T = t.pi.dim(1);
+    const count = new Array<number>(experts).fill(0);
+    for (let i = 0; i < M; i++) count[t.topkIdx.data[i * k]]++;
+    const g = t.group.data[0];
+    return { layer: t.layer, group: taskName(g), groupIndex: g, pi: Array.from(t.pi.data.subarray(0, T)), tokens: M, top1Share: count.map((c) => c / M) };
+  });
+}
+
+/** "block 4: group report, pi report 0.62 vqa 0.38, top-1 e0 31% e1 12% e2 40% e3 17%" */
+export function formatRouting(r: RoutingSummary): string {
+  const pi = r.pi.map((p, t) => `${taskName(t)} ${p.toFixed(2)}`).join(" ");
+  const share = r.top1Share.map((s, e) => `e${e} ${Math.round(100 * s)}%`).join(" ");
+  return `block ${r.layer}: group ${r.group}, pi ${pi}, top-1 of ${r.tokens} tokens ${share}`;
+}
+
+/** The --json object. Timings in ms (0.1 ms), the rest exact. */
+function runJson(model: TghModel, out: GenerateResult, inp: { volume: string; nifti: NiftiVolume; prompt: string; checkpoint: string; backend: string; routingMap: string | null }, timings: Record<string, number>) {
+  const round = (x: number) => Math.round(x * 10) / 10;
+  return {
+    text: out.text,
+    tokens: out.tokens,
+    stopReason: out.stopReason,
+    task: out.task && { index: out.task.index, name: out.task.name, probabilities: out.task.probabilities },
+    routing: routingSummary(out.routing, model.cfg.moe.experts),
+    timings: { ...Object.fromEntries(Object.entries(timings).map(([k, x]) => [k, round(x)])), tokensPerSecond: round(tokensPerSecond(out.tokens.length, out.timings.decode)) },
+    input: {
+      volume: inp.volume, shape: inp.nifti.shape, spacing: inp.nifti.spacing, modelGrid: model.preprocess?.grid ?? null,
+      prompt: inp.prompt, checkpoint: inp.checkpoint, backend: inp.backend,
+    },
+    routingMap: inp.routingMap,
+  };
+}
+
+// ------------------------------------------------------------------------------ progress
+
+/**
+ * Progress on stderr. On a terminal (io.status present) a status line is updated in place while
+ * a stage runs; either way each finished stage leaves one plain line (no control characters when
+ * stderr is not a TTY). --quiet prints nothing.
+ */
+export class Progress {
+  private stageStart = 0;
+  private lastStatus = 0;
+
+  constructor(private readonly io: Io, private readonly quiet: boolean) {}
+
+  /** A finished step: one line (clears the status line first). */
+  line(text: string): void {
+    if (this.quiet) return;
+    this.io.status?.("");
+    this.io.err(text);
+  }
+
+  /** The running step, on terminals only. */
+  status(text: string): void {
+    if (!this.quiet) this.io.status?.(text);
+  }
+
+  /** GenerateProgress events: start and end of encode and prefill, one per decoded token. */
+  generation(e: GenerateProgress): void {
+    const now = performance.now();
+    if (e.done === 0 || (e.stage === "decode" && e.done === 1)) this.stageStart = now;
+    if (e.stage === "encode") {
+      if (e.done === 0) this.status("encode: vision encoder guided by the prompt ...");
+      else this.line(`encode: ${fmtMs(now - this.stageStart)}`);
+    } else if (e.stage === "prefill") {
+      if (e.done === 0) this.status(`prefill: ${e.total} tokens ...`);
+      else this.line(`prefill: ${e.total} tokens in ${fmtMs(now - this.stageStart)}`);
+    } else if (now - this.lastStatus > 100 || e.done === e.total) {
+      this.lastStatus = now;
+      const rate = e.done > 1 ? `, ${tokensPerSecond(e.done - 1, now - this.stageStart).toFixed(0)} tokens/s` : "";
+      this.status(`decode: ${e.done}/${e.total} tokens${rate}`);
+    }
+  }
+
+  /** The decode summary of a finished generation. */
+  finish(out: GenerateResult): void {
+    const n = out.tokens.length, t = out.timings;
+    this.line(`decode: ${n} token${n === 1 ? "" : "s"} in ${fmtMs(t.decode)} (${tokensPerSecond(n, t.decode).toFixed(0)} tokens/s), stopped by ${out.stopReason === "eos" ? "<eos>" : "--max-tokens"}; total ${fmtMs(t.total)}`);
+  }
+}
+
+function tokensPerSecond(n: number, ms: number): number {
+  return ms > 0 && n > 0 ? (1000 * n) / ms : 0;
+}
+
+export function fmtMs(ms: number): string {
+  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`;
+}
+
+function fmtNum(x: number): string {
+  return String(Math.round(x * 100) / 100);
+}

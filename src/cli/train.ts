@@ -1,0 +1,191 @@
+/**
+ * `tgh-moe train`: the two-stage recipe of spec section 7 (src/recipe/) as one command, with a time
+ * budget or explicit step counts, live progress on stderr, resumable stage checkpoints, and the
+ * final model checkpoint (weights + config + tokenizer + preprocessing preset) plus a JSON log of
+ * how it was made. Not the recipe itself (src/recipe/recipe.ts).
+ */
+import { createHash } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { makeCheckpoint } from "../api.js";
+import { createBackend, type BackendName } from "../backend/index.js";
+import { PRESET_NAMES, type PresetName } from "../model/config.js";
+import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
+import { ProgressPrinter, formatDuration } from "../recipe/progress.js";
+import { checkRecipe, defaultRecipe, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
+import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
+import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
+import { defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
+import { writeBytesAtomic } from "./files.js";
+
+export default defineCommand({
+  name: "train",
+  usage: "train --preset small --seed S --out FILE.safetensors [--budget-minutes M | --stage0-steps N --stage1-steps N --stage2-steps N] [options]",
+  help: `
+Trains TGH-MoE with the recipe of spec section 7 on the synthetic CT benchmark (docs/TRAINING.md):
+BPE tokenizer on the train split's texts; stage 0, the 2D model on single slices and their captions;
+transfer to 3D; stage 1, task-shared dense (slice blocks and patch embedding frozen); stage 2, the
+MoE layers upcycled, shared experts frozen, routed experts, routers, task gates and text_proj
+trained with L = L_ce + 0.01 mean(L_bal) + 0.1 mean(L_task). Deterministic from --seed and the step
+counts: the same command gives the same bits.
+
+options:
+  --preset NAME          model preset: ${PRESET_NAMES.join(", ")} (default small)
+  --seed S               seed of the weights, upcycling and sample draws (default 0)
+  --out FILE             the trained model (safetensors: weights, config, tokenizer, preset)
+  --budget-minutes M     fit the whole run in M minutes: each stage is timed for a few updates and
+                         the step counts are derived (15% / 45% / 40%); printed and logged, pass
+                         them back with --stageK-steps to reproduce the bits on any machine
+  --stage0-steps N       updates of stage 0 (2D slices); likewise --stage1-steps, --stage2-steps
+  --variant V            ${VARIANTS.join(", ")} (default tgh): dense stops after stage 1;
+                         token-moe routes tokens without text guidance or task level; one-stage
+                         upcycles right after the transfer and trains stages 1+2 at once
+  --studies N            training studies in the pool (default 400 for small)
+  --data-seed S          master seed of the synthetic dataset (default 2026)
+  --resume FILE          continue a run from one of its checkpoints (FILE.<stage>.safetensors,
+                         FILE.resume.safetensors); --variant may change at a stage boundary
+  --state-dir DIR        where the resumable checkpoints go (default: next to --out)
+  --checkpoint-every N   also write the resumable checkpoint every N updates (default 100; 0: off)
+  --dtype F16|F32        storage of the final weights (default F16: half the size)
+  --backend NAME         wasm (default) or reference
+  --log FILE             the JSON log (default: --out with .json instead of .safetensors)
+  --quiet                no progress on stderr
+
+example (the shipped checkpoint, docs/TRAINING.md):
+  tgh-moe train --preset small --seed 0 --budget-minutes 30 --out checkpoints/tgh-moe-small.safetensors`,
+  options: {
+    preset: { type: "string", default: "small" },
+    seed: { type: "string", default: "0" },
+    out: { type: "string" },
+    "budget-minutes": { type: "string" },
+    "stage0-steps": { type: "string" },
+    "stage1-steps": { type: "string" },
+    "stage2-steps": { type: "string" },
+    variant: { type: "string" },
+    studies: { type: "string" },
+    "data-seed": { type: "string" },
+    resume: { type: "string" },
+    "state-dir": { type: "string" },
+    "checkpoint-every": { type: "string", default: "100" },
+    dtype: { type: "string", default: "F16" },
+    backend: { type: "string", default: "wasm" },
+    log: { type: "string" },
+    quiet: { type: "boolean" },
+  },
+  positionals: [0, 0],
+  async run(v, _p, io) {
+    const started = Date.now();
+    const out = required("train", "out", v.out);
+    const dtype = oneOf("train", "dtype", v.dtype, ["F16", "F32"] as const);
+    const backend = oneOf("train", "backend", v.backend, ["wasm", "reference"] as BackendName[]);
+    const every = integer("train", "checkpoint-every", v["checkpoint-every"], 0, 1e9);
+    const progress = new ProgressPrinter(v.quiet ? null : io);
+    const resume = v.resume ? await loadCheckpoint(v.resume) : undefined;
+    let o: RecipeOptions = resume ? recipeMark(resume).options : defaultRecipe(oneOf("train", "preset", v.preset, PRESET_NAMES as PresetName[]), integer("train", "seed", v.seed, 0, 0xffffffff));
+    if (v.variant) o = { ...o, variant: oneOf("train", "variant", v.variant, VARIANTS as Variant[]) };
+    if (resume && !phasesOf(o.variant).includes(recipeMark(resume).phase)) {
+      throw new UsageError(`tgh-moe train: --variant ${o.variant}: the checkpoint is at ${recipeMark(resume).phase}, which this variant does not have`);
+    }
+    if (!resume) {
+      if (v.studies) o = { ...o, studies: integer("train", "studies", v.studies, 1, 1e6) };
+      if (v["data-seed"]) o = { ...o, dataSeed: integer("train", "data-seed", v["data-seed"], 0, 0xffffffff) };
+    }
+    const given = explicitSteps(v);
+    if (given) o = withSteps(o, { ...stepsOf(o), ...given });
+    const budget = v["budget-minutes"] === undefined ? null : Number(v["budget-minutes"]);
+    if (budget !== null && !(budget > 0)) throw new UsageError(`tgh-moe train: --budget-minutes: expected a positive number, got ${JSON.stringify(v["budget-minutes"])}`);
+    if (budget !== null && resume) throw new UsageError("tgh-moe train: --budget-minutes cannot be combined with --resume (the step counts are in the checkpoint)");
+    if (budget !== null && given && Object.keys(given).length === 3) throw new UsageError("tgh-moe train: give either --budget-minutes or all three --stageK-steps, not both");
+    if (budget === null && !given && !resume) throw new UsageError("tgh-moe train: give --budget-minutes M or the step counts --stage0-steps N --stage1-steps N --stage2-steps N");
+    const be = await createBackend(backend);
+
+    progress.log(`train: ${o.preset}, variant ${o.variant}, seed ${o.seed}, ${o.studies} training studies of dataset ${o.dataSeed}`);
+    const t0 = Date.now();
+    let lastPool = 0;
+    const d = prepareData(o, (done, n) => {
+      if (Date.now() - lastPool > 10_000 || done === n) {
+        lastPool = Date.now();
+        progress.log(`data: ${done}/${n} studies rendered`);
+      }
+    });
+    const timings: Record<string, number> = { data: (Date.now() - t0) / 1000 };
+    progress.log(`tokenizer: ${d.tok.vocabSize} tokens (BPE on ${o.studies} studies' texts); model: ${JSON.stringify({ vocab: d.cfg.lm.vocab })}`);
+
+    let msPerUpdate: Record<StageKey, number> | null = null;
+    if (budget !== null) {
+      const t1 = Date.now();
+      msPerUpdate = timeStages(be, d, o);
+      timings.calibration = (Date.now() - t1) / 1000;
+      const left = budget * 60 - (Date.now() - started) / 1000;
+      const trainSeconds = left * 0.95 - 15; // the final save, and the slower first updates
+      if (trainSeconds <= 0) throw new UsageError(`tgh-moe train: --budget-minutes ${budget}: no time left for training after data and calibration`);
+      o = withSteps(o, { ...stepsForBudget(trainSeconds, msPerUpdate), ...(given ?? {}) });
+      progress.log(`budget: ${formatDuration(trainSeconds)} of training at ${fmtMs(msPerUpdate)} -> --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps}`);
+    }
+    checkRecipe(o);
+
+    const stateDir = v["state-dir"] ?? dirname(out);
+    await mkdir(stateDir, { recursive: true });
+    await mkdir(dirname(out), { recursive: true });
+    const base = join(stateDir, basename(out).replace(/\.safetensors$/, ""));
+    const curve: Record<string, number[][]> = {};
+    const phaseStart = new Map<PhaseName, number>();
+    const tokJson = d.tok.serialize();
+    const result = await runRecipe(be, d, o, {
+      progress,
+      onStep(phase, r, t) {
+        if (!phaseStart.has(phase)) phaseStart.set(phase, Date.now());
+        const s = phaseSettings(o, phase).steps;
+        if (t.step % 10 === 0 || t.step === 1 || t.step === s) (curve[phase] ??= []).push([t.step, r.loss, r.ce ?? NaN, r.balance ?? NaN, r.task ?? NaN].map(round4));
+      },
+      async onPhaseEnd(phase, t) {
+        timings[phase] = (Date.now() - (phaseStart.get(phase) ?? Date.now())) / 1000;
+        const file = `${base}.${phase}.safetensors`;
+        await saveCheckpoint(file, trainerState(t, tokJson));
+        progress.log(`${phase}: done (${t.step} updates, ${formatDuration(timings[phase])}); checkpoint ${file}`);
+      },
+      periodic: every > 0 ? { every, run: (_phase, t) => saveCheckpoint(`${base}.resume.safetensors`, trainerState(t, tokJson)) } : undefined,
+    }, resume);
+    if (!result) return EXIT.internal;
+
+    const bytes = makeCheckpoint({
+      cfg: result.cfg, params: result.params, tokenizer: d.tok, preprocess: d.pre, dtype,
+      metadata: { description: `TGH-MoE ${o.preset}, recipe variant ${o.variant}, seed ${o.seed} (tgh-moe train; docs/TRAINING.md)`, recipe: JSON.stringify(o) },
+    });
+    await writeBytesAtomic(out, bytes);
+    const sha256 = createHash("sha256").update(bytes).digest("hex");
+    const logFile = v.log ?? out.replace(/\.safetensors$/, "") + ".json";
+    const log = {
+      command: `tgh-moe train ${process.argv.slice(3).join(" ")}`.trim(),
+      reproduce: `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed} --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps} --dtype ${dtype} --out ${out}`,
+      options: o, output: { file: out, bytes: bytes.length, sha256, dtype }, tokenizerVocab: d.tok.vocabSize,
+      msPerUpdate, seconds: { ...timings, total: (Date.now() - started) / 1000 }, resumedFrom: v.resume ?? null,
+      node: process.version, finished: new Date().toISOString(), curve: { columns: ["step", "loss", "ce", "balance", "task"], ...curve },
+    };
+    await writeFile(logFile, `${JSON.stringify(log, null, 1)}\n`);
+    progress.log(`wrote ${out} (${(bytes.length / 1e6).toFixed(1)} MB, sha256 ${sha256.slice(0, 16)}...) and ${logFile} in ${formatDuration((Date.now() - started) / 1000)}`);
+    return EXIT.ok;
+  },
+});
+
+function explicitSteps(v: Record<string, unknown>): Partial<Record<StageKey, number>> | null {
+  const out: Partial<Record<StageKey, number>> = {};
+  for (const k of ["stage0", "stage1", "stage2"] as const) {
+    const x = v[`${k}-steps`];
+    if (typeof x === "string") out[k] = integer("train", `${k}-steps`, x, 0, 1e9);
+  }
+  return Object.keys(out).length ? out : null;
+}
+
+function stepsOf(o: RecipeOptions): Record<StageKey, number> {
+  return { stage0: o.stages.stage0.steps, stage1: o.stages.stage1.steps, stage2: o.stages.stage2.steps };
+}
+
+function fmtMs(ms: Record<StageKey, number>): string {
+  return Object.entries(ms).map(([k, x]) => `${k} ${Math.round(x)} ms/update`).join(", ");
+}
+
+function round4(x: number): number {
+  return Number.isFinite(x) ? Math.round(x * 1e4) / 1e4 : -1;
+}
+

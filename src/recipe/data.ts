@@ -1,0 +1,104 @@
+/**
+ * The recipe's data: a pool of synthetic studies of one split (rendered once, windowed to the model
+ * input), the tokenizer corpus, and the training examples of each stage as section 6 sequences:
+ * slices with captions (stage 0), reports and questions mixed (stages 1 and 2). Not the sampler
+ * (the Trainer draws from these lists with its seeded RNG) and not the data generator (src/data/).
+ * Legend: D,H,W volume · L text tokens.
+ */
+import { formatAnswer, formatQuestion, makeSample, splitOf, type Sample as Study, type SplitName } from "../data/index.js";
+import { ValueError } from "../errors.js";
+import { promptSequence } from "../generate/prefix.js";
+import type { ModelConfig } from "../model/config.js";
+import { imageTokens } from "../model/projector.js";
+import { preprocessPreset, windowScale, type PreprocessPreset } from "../preprocess/index.js";
+import { Tensor, type F32Tensor } from "../tensor.js";
+import type { BpeTokenizer } from "../tokenizer/bpe.js";
+import type { Sample } from "../train/trainer.js";
+
+/** Task labels of the MoE (spec section 4, T = 2). */
+export const TASK = { report: 0, vqa: 1 } as const;
+
+/** The report prompts of training (the first one is the evaluation prompt). */
+export const REPORT_PROMPTS = [
+  "Describe the findings of this chest CT.",
+  "Write the radiology report for this scan.",
+  "Generate a report for this CT volume.",
+] as const;
+/** The stage 0 prompt: a slice and its caption. */
+export const SLICE_PROMPT = "Describe this slice.";
+
+/** One study of the pool: its texts and truth, and its model input [1, D, H, W] in [0, 1]. */
+export interface PoolStudy {
+  study: Omit<Study, "volumeHU">;
+  volume: F32Tensor; // [1, D, H, W]
+}
+
+/**
+ * The first `count` studies of `split` in index order (dataset seed `dataSeed`, default ratios),
+ * rendered on the preset's grid and windowed as the preset says (no resampling: the grid is the
+ * model's). `onProgress(done, count)` after each study.
+ */
+export function loadPool(dataSeed: number, split: SplitName, count: number, pre: PreprocessPreset, onProgress?: (done: number, count: number) => void): PoolStudy[] {
+  if (pre.resample.mode !== "shape") throw new ValueError(`loadPool: preset: expected resample mode "shape", got ${pre.resample.mode}`);
+  const out: PoolStudy[] = [];
+  for (let index = 0; out.length < count; index++) {
+    if (splitOf(dataSeed, index) !== split) continue;
+    const s = makeSample(dataSeed, index, pre.grid);
+    const { volumeHU, ...study } = s;
+    out.push({ study, volume: new Tensor("f32", [1, ...pre.grid], windowScale(volumeHU, pre.window.lo, pre.window.hi)) });
+    onProgress?.(out.length, count);
+  }
+  return out;
+}
+
+/** Every text the tokenizer is trained on: reports, questions (with options), answers, captions, prompts. */
+export function corpus(pool: readonly PoolStudy[]): string[] {
+  const texts: string[] = [...REPORT_PROMPTS, SLICE_PROMPT];
+  for (const { study } of pool) {
+    texts.push(study.report, ...study.captions);
+    for (const q of study.questions) texts.push(formatQuestion(q), formatAnswer(q));
+  }
+  return texts;
+}
+
+/** `<bos> <img> <image>*m </img> prompt <sep> answer <eos>` for a prompt and an answer text. */
+export function trainingSequence(cfg: ModelConfig, tok: BpeTokenizer, m: number, prompt: string, answer: string): number[] {
+  return [...promptSequence(cfg, m, tok.encode(prompt)), ...tok.encode(answer), cfg.tokens.eos];
+}
+
+/** Stage 0: every slice of every study alone ([1, 1, H, W]), its caption as the answer; task 0. */
+export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer): Sample[] {
+  const m = imageTokens(cfg2d, 1);
+  const out: Sample[] = [];
+  for (const { study, volume } of pool) {
+    const [, D, H, W] = volume.shape;
+    for (let k = 0; k < D; k++) {
+      const slice = new Tensor("f32", [1, 1, H, W], volume.data.subarray(k * H * W, (k + 1) * H * W));
+      out.push({ volume: slice, ids: trainingSequence(cfg2d, tok, m, SLICE_PROMPT, study.captions[k]), task: TASK.report });
+    }
+  }
+  return out;
+}
+
+/**
+ * Stages 1 and 2: per study its report (one of REPORT_PROMPTS, chosen by the study index) with
+ * task 0, and every question (formatQuestion -> formatAnswer) with task 1. Reports are repeated
+ * `reportRepeat` times so the two tasks weigh about the same.
+ */
+export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4): Sample[] {
+  const out: Sample[] = [];
+  for (const { study, volume } of pool) {
+    const m = imageTokens(cfg, volume.dim(1));
+    for (let r = 0; r < reportRepeat; r++) {
+      const prompt = REPORT_PROMPTS[(study.index + r) % REPORT_PROMPTS.length];
+      out.push({ volume, ids: trainingSequence(cfg, tok, m, prompt, study.report), task: TASK.report });
+    }
+    for (const q of study.questions) out.push({ volume, ids: trainingSequence(cfg, tok, m, formatQuestion(q), formatAnswer(q)), task: TASK.vqa });
+  }
+  return out;
+}
+
+/** The preprocessing preset of a model preset name (the grid of the training data). */
+export function presetFor(name: string): PreprocessPreset {
+  return preprocessPreset(name);
+}

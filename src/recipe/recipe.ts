@@ -1,0 +1,173 @@
+/**
+ * The training recipe of spec section 7 as one deterministic run: data pool and tokenizer, then the
+ * phases of a variant (src/recipe/stages.ts), each a Trainer (src/train/) with its own seed,
+ * schedule and freezing, the parameters passed on by transfer and upcycling. Every phase is
+ * resumable from its checkpoints bit for bit: the recipe's position is stored in the checkpoint's
+ * training options. Not the CLI (src/cli/train.ts) and not the math (src/model/, src/train/).
+ */
+import type { Backend } from "../backend/backend.js";
+import { ValueError } from "../errors.js";
+import type { ModelConfig, PresetName } from "../model/config.js";
+import { initParams, streamSeed, type Params } from "../model/params.js";
+import type { PreprocessPreset } from "../preprocess/index.js";
+import { BpeTokenizer } from "../tokenizer/bpe.js";
+import { trainBpe } from "../tokenizer/train.js";
+import { resumeTrainer, type CheckpointState } from "../train/checkpoint.js";
+import { Trainer, trainOptions, type Sample, type StepReport, type TrainOptions } from "../train/trainer.js";
+import { corpus, loadPool, presetFor, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
+import type { ProgressPrinter } from "./progress.js";
+import { advance, phaseConfig, phaseFreeze, phasesOf, recipeConfig, type PhaseName, type Variant } from "./stages.js";
+
+/** Updates, samples per update and peak learning rate of one stage. */
+export interface StageSettings {
+  steps: number;
+  batch: number;
+  peak: number;
+}
+export type StageKey = "stage0" | "stage1" | "stage2";
+
+/** Everything that defines a recipe run (stored in every checkpoint it writes). */
+export interface RecipeOptions {
+  preset: PresetName;
+  seed: number; // weights, upcycling and every phase's sample draws
+  dataSeed: number; // master seed of the synthetic dataset (src/data/)
+  studies: number; // training studies in the pool (the first of the train split)
+  variant: Variant;
+  stages: Record<StageKey, StageSettings>;
+  reportRepeat: number; // each report appears this many times among the stage 1/2 examples
+  warmup: number; // warm-up as a fraction of a phase's updates
+  vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
+}
+
+/** Defaults for a preset (step counts are the caller's, or derived from a time budget: ./budget.ts). */
+export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptions {
+  const small = presetName !== "tiny";
+  return {
+    preset: presetName, seed, dataSeed: 2026, studies: small ? 400 : 8, variant: "tgh",
+    stages: {
+      stage0: { steps: 300, batch: small ? 16 : 8, peak: 1e-3 },
+      stage1: { steps: 600, batch: 4, peak: 5e-4 },
+      stage2: { steps: 500, batch: 4, peak: 5e-4 },
+    },
+    reportRepeat: 6, warmup: 0.05, vocab: small ? 2048 : 512,
+  };
+}
+
+/** The position of a run, kept in the checkpoint's training options under `recipe`. */
+export interface RecipeMark {
+  options: RecipeOptions;
+  phase: PhaseName;
+}
+export type RecipeTrainOptions = TrainOptions & { recipe: RecipeMark };
+
+/** Reads the recipe position of a training checkpoint, or throws. */
+export function recipeMark(s: CheckpointState): RecipeMark {
+  const mark = (s.options as Partial<RecipeTrainOptions>).recipe;
+  if (!mark || !mark.options || !mark.phase) throw new ValueError("resume: the checkpoint was not written by the recipe (no recipe position in its training options)");
+  return mark;
+}
+
+/** Settings of a phase: stage12 runs stage 1's batch and rate for the updates of stages 1 and 2 together. */
+export function phaseSettings(o: RecipeOptions, phase: PhaseName): StageSettings {
+  if (phase !== "stage12") return o.stages[phase];
+  return { ...o.stages.stage1, steps: o.stages.stage1.steps + o.stages.stage2.steps };
+}
+
+/** The data of a run: the pool, the tokenizer trained on its texts, the model config. */
+export interface RecipeData {
+  pre: PreprocessPreset;
+  pool: PoolStudy[];
+  tok: BpeTokenizer;
+  cfg: ModelConfig; // the final 3D config (TGH-MoE, guidance "text")
+  examples: Map<"slices" | "tasks", Sample[]>;
+}
+
+export function prepareData(o: RecipeOptions, onPool?: (done: number, count: number) => void): RecipeData {
+  const pre = presetFor(o.preset);
+  const pool = loadPool(o.dataSeed, "train", o.studies, pre, onPool);
+  const tok = trainBpe(corpus(pool), o.vocab);
+  const cfg = recipeConfig(o.preset, tok);
+  return { pre, pool, tok, cfg, examples: new Map() };
+}
+
+/** The examples a phase draws from (built once per run). */
+export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName): Sample[] {
+  const key = phase === "stage0" ? "slices" : "tasks";
+  if (!d.examples.has(key)) {
+    const cfg = phaseConfig(d.cfg, phase, o.variant);
+    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat));
+  }
+  return d.examples.get(key)!;
+}
+
+/** A fresh trainer for a phase over `params` (its own seed, schedule and freezing). */
+export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase: PhaseName, params: Params): Trainer {
+  const s = phaseSettings(o, phase), cfg = phaseConfig(d.cfg, phase, o.variant);
+  const warmup = Math.min(s.steps, Math.max(1, Math.round(o.warmup * s.steps)));
+  const opts: RecipeTrainOptions = {
+    ...trainOptions({
+      seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch, freeze: phaseFreeze(cfg, phase),
+      schedule: { peak: s.peak, warmup, total: s.steps, floor: s.peak / 10 },
+    }),
+    recipe: { options: o, phase },
+  };
+  return new Trainer(be, cfg, params, opts);
+}
+
+export interface RecipeHooks {
+  progress?: ProgressPrinter;
+  onStep?(phase: PhaseName, r: StepReport, t: Trainer): void;
+  /** After the last update of a phase (save a checkpoint, snapshot for tests). */
+  onPhaseEnd?(phase: PhaseName, t: Trainer): Promise<void> | void;
+  /** Every `every` updates within a phase (not at its end). */
+  periodic?: { every: number; run(phase: PhaseName, t: Trainer): Promise<void> | void };
+  /** Tests: stop (returning null) once this phase has made this many updates. */
+  stopAt?: { phase: PhaseName; step: number };
+  now?: () => number; // ms clock for tokens/s and ETA
+}
+
+/** The recipe from the start, or from a checkpoint it wrote. Returns the trained model of the last phase (null when stopped by `stopAt`). */
+export async function runRecipe(be: Backend, d: RecipeData, o: RecipeOptions, hooks: RecipeHooks = {}, resume?: CheckpointState): Promise<{ cfg: ModelConfig; params: Params } | null> {
+  const phases = phasesOf(o.variant);
+  let i = 0, trainer: Trainer;
+  if (resume) {
+    const mark = recipeMark(resume);
+    i = phases.indexOf(mark.phase);
+    if (i < 0) throw new ValueError(`resume: the checkpoint is at ${mark.phase}, which variant ${o.variant} does not have`);
+    trainer = resumeTrainer(be, resume);
+  } else {
+    trainer = phaseTrainer(be, d, o, phases[0], initParams(phaseConfig(d.cfg, phases[0], o.variant), o.seed));
+  }
+  const now = hooks.now ?? (() => Date.now());
+  for (;;) {
+    const phase = phases[i], s = phaseSettings(o, phase), data = phaseExamples(d, o, phase);
+    const tokensPerUpdate = (s.batch * data.reduce((n, x) => n + x.ids.length, 0)) / data.length;
+    const t0 = now(), step0 = trainer.step;
+    while (trainer.step < s.steps) {
+      if (hooks.stopAt && hooks.stopAt.phase === phase && hooks.stopAt.step === trainer.step) return null;
+      const r = trainer.trainStep(data);
+      hooks.onStep?.(phase, r, trainer);
+      const dt = (now() - t0) / 1000, done = trainer.step - step0;
+      hooks.progress?.update({
+        phase, index: i + 1, phases: phases.length, step: trainer.step, total: s.steps, report: r,
+        tokensPerSecond: dt > 0 ? (done * tokensPerUpdate) / dt : 0, etaSeconds: dt > 0 ? ((s.steps - trainer.step) * dt) / done : NaN,
+      });
+      if (hooks.periodic && trainer.step % hooks.periodic.every === 0 && trainer.step < s.steps) await hooks.periodic.run(phase, trainer);
+    }
+    await hooks.onPhaseEnd?.(phase, trainer);
+    if (++i === phases.length) return { cfg: trainer.cfg, params: trainer.params };
+    const params = advance(trainer.params, d.cfg, phase, phases[i], o.variant, o.seed);
+    trainer = phaseTrainer(be, d, o, phases[i], params);
+  }
+}
+
+/** Checks a recipe's options (CLI and resumed checkpoints). */
+export function checkRecipe(o: RecipeOptions): void {
+  for (const k of ["stage0", "stage1", "stage2"] as const) {
+    const s = o.stages[k];
+    if (!Number.isInteger(s.steps) || s.steps < 0 || !Number.isInteger(s.batch) || s.batch < 1 || !(s.peak > 0)) {
+      throw new ValueError(`recipe: ${k}: expected steps >= 0, batch >= 1 (integers) and peak > 0, got ${JSON.stringify(s)}`);
+    }
+  }
+  if (!Number.isInteger(o.studies) || o.studies < 1) throw new ValueError(`recipe: studies: expected a positive integer, got ${o.studies}`);
+}

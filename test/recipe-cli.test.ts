@@ -1,0 +1,101 @@
+/**
+ * `tgh-moe train` and `tgh-moe eval` in this process: --help, usage errors, and a tiny end-to-end
+ * run (explicit step counts) whose checkpoint loads, whose JSON log records how it was made, which
+ * resumes from its stage checkpoint to the same bytes, and which eval scores (table and --json).
+ */
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadModel } from "../src/api.js";
+import { EXIT, type Io } from "../src/cli/command.js";
+import { runCli } from "../src/cli/main.js";
+import { ProgressPrinter, formatDuration, progressLine, type ProgressState } from "../src/recipe/progress.js";
+
+let dir: string;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "tgh-moe-recipe-"));
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function cli(...args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [], err: string[] = [];
+  const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
+  const code = await runCli(args, io);
+  return { code, out: out.join("\n"), err: err.join("\n") };
+}
+
+describe("help and usage", () => {
+  it("train --help and eval --help print their options; both are listed in tgh-moe --help", async () => {
+    const t = await cli("train", "--help"), e = await cli("eval", "--help"), top = await cli("--help");
+    expect(t.code).toBe(EXIT.ok);
+    for (const flag of ["--budget-minutes", "--stage0-steps", "--variant", "--resume", "token-moe", "one-stage"]) expect(t.out).toContain(flag);
+    expect(e.code).toBe(EXIT.ok);
+    for (const flag of ["--checkpoint", "--split", "--count", "--json"]) expect(e.out).toContain(flag);
+    expect(top.out).toMatch(/^\s+train\s/m);
+    expect(top.out).toMatch(/^\s+eval\s/m);
+  });
+
+  it("usage errors exit 2 and name the option", async () => {
+    expect(await cli("train", "--preset", "tiny")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--out") });
+    expect(await cli("train", "--preset", "tiny", "--out", join(dir, "x.safetensors"))).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--budget-minutes") });
+    expect(await cli("train", "--preset", "tiny", "--variant", "moe", "--out", "x")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--variant") });
+    expect(await cli("eval", "--split", "dev")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--split") });
+  });
+});
+
+describe("a tiny run end to end", () => {
+  const steps = ["--stage0-steps", "4", "--stage1-steps", "3", "--stage2-steps", "3"];
+  it("writes a loadable checkpoint and its log; a resume from the stage 1 checkpoint gives the same bytes; eval scores it", async () => {
+    const out = join(dir, "m.safetensors");
+    const r = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", ...steps, "--out", out);
+    expect(r.code, r.err).toBe(EXIT.ok);
+    expect(r.err).toMatch(/\[3\/3 stage2\] step 3\/3 loss/);
+    const model = await loadModel(out);
+    expect(model.cfg.vision.moeLayers).toEqual([2, 3]);
+    expect(model.preprocess?.grid).toEqual([4, 32, 32]);
+    const log = JSON.parse(await readFile(join(dir, "m.json"), "utf8"));
+    expect(log.options.stages.stage1.steps).toBe(3);
+    expect(log.reproduce).toContain("--stage2-steps 3");
+    expect(log.curve.stage2.at(-1)[0]).toBe(3);
+
+    const again = join(dir, "again.safetensors");
+    const r2 = await cli("train", "--resume", join(dir, "m.stage1.safetensors"), "--out", again, "--quiet");
+    expect(r2.code, r2.err).toBe(EXIT.ok);
+    expect(Buffer.compare(await readFile(again), await readFile(out))).toBe(0);
+
+    const e = await cli("eval", "--checkpoint", out, "--count", "1", "--max-tokens", "8", "--json", "--quiet");
+    expect(e.code, e.err).toBe(EXIT.ok);
+    const res = JSON.parse(e.out);
+    expect(Object.keys(res.metrics)).toEqual(expect.arrayContaining(["bleu4", "meteor", "findingsF1", "closedAccuracy", "openF1"]));
+    const table = await cli("eval", "--checkpoint", out, "--count", "1", "--max-tokens", "8", "--quiet");
+    expect(table.out).toContain("| closedAccuracy |");
+    expect(table.out).toContain("task gate picks");
+  });
+});
+
+describe("progress line", () => {
+  const state = (step: number): ProgressState => ({
+    phase: "stage2", index: 3, phases: 3, step, total: 10, tokensPerSecond: 812.4, etaSeconds: 492,
+    report: { step: step - 1, lr: 4.8e-4, loss: 3.2141, ce: 3.19, balance: 1.0123, task: 0.6931, gradNorm: 1 },
+  });
+  it("shows stage, step/total, loss and its parts, tokens/s and ETA", () => {
+    expect(progressLine(state(3))).toBe("[3/3 stage2] step 3/10 loss 3.214 (ce 3.190 bal 1.012 task 0.693) lr 4.8e-4 | 812 tok/s | ETA 8m12s");
+    expect([formatDuration(12.4), formatDuration(3725), formatDuration(NaN)]).toEqual(["12s", "1h02m", "?"]);
+  });
+  it("without a TTY: plain lines, throttled (first, then at most one per period, and the last); with one: status redraws", () => {
+    let t = 0;
+    const lines: string[] = [];
+    const p = new ProgressPrinter({ out: () => {}, err: (l) => lines.push(l) }, 1000, () => t);
+    for (let s = 1; s <= 10; s++, t += 300) p.update(state(s));
+    expect(lines.map((l) => /step (\d+)/.exec(l)![1])).toEqual(["1", "5", "9", "10"]);
+    const status: string[] = [], errs: string[] = [];
+    const tty = new ProgressPrinter({ out: () => {}, err: (l) => errs.push(l), status: (x) => status.push(x) });
+    for (let s = 1; s <= 10; s++) tty.update(state(s));
+    expect(status.length).toBe(11); // 10 redraws and the clear at the end
+    expect(errs.length).toBe(1); // the final line stays
+    expect(status.some((x) => x.includes("\n"))).toBe(false);
+  });
+});

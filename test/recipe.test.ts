@@ -1,0 +1,158 @@
+/**
+ * The training recipe (src/recipe/) end to end on the tiny preset, in seconds: stage 0 -> transfer ->
+ * stage 1 -> upcycle -> stage 2; the loss falls, frozen parameters keep their bits per stage, stage 2
+ * starts at the dense function, a run resumed mid-stage or at a stage boundary equals an
+ * uninterrupted one (and a repeated run gives the same bits), the variants' plans, and evaluation
+ * of a tiny checkpoint (every metric in [0, 1], routing shares summing to 1). CLI in recipe-cli.test.ts.
+ */
+import { beforeAll, describe, expect, it } from "vitest";
+import { loadModel, makeCheckpoint } from "../src/api.js";
+import type { Backend } from "../src/backend/backend.js";
+import { forward } from "../src/model/model.js";
+import type { Params } from "../src/model/params.js";
+import { evaluate } from "../src/recipe/evaluate.js";
+import { defaultRecipe, phaseExamples, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
+import { advance, phaseConfig, phaseFreeze, phasesOf, type PhaseName } from "../src/recipe/stages.js";
+import { checkpointBytes, parseCheckpoint, trainerState, type CheckpointState } from "../src/train/checkpoint.js";
+import { trainableBy } from "../src/train/freeze.js";
+import { collate } from "../src/train/trainer.js";
+import { wasmBackend } from "./util/backends.js";
+import { assertSameBits } from "./util/close.js";
+
+let be: Backend, d: RecipeData;
+const base: RecipeOptions = {
+  ...defaultRecipe("tiny", 7), studies: 3,
+  stages: { stage0: { steps: 12, batch: 6, peak: 3e-3 }, stage1: { steps: 6, batch: 3, peak: 2e-3 }, stage2: { steps: 5, batch: 3, peak: 2e-3 } },
+};
+/** Two updates per stage: for the tests that check plans and shapes, not learning. */
+const quick: RecipeOptions = {
+  ...base, stages: { stage0: { ...base.stages.stage0, steps: 2 }, stage1: { ...base.stages.stage1, steps: 2 }, stage2: { ...base.stages.stage2, steps: 2 } },
+};
+beforeAll(async () => {
+  be = await wasmBackend();
+  d = prepareData(base);
+});
+
+const clone = (p: Params): Params => new Map([...p].map(([k, t]) => [k, t.clone()]));
+function sameParams(what: string, a: Params, b: Params, names: Iterable<string>): void {
+  for (const n of names) assertSameBits(`${what}: ${n}`, a.get(n)!.data, b.get(n)!.data);
+}
+
+/** A run that keeps each phase's final parameters (copies) and every step's loss. */
+async function recorded(o: RecipeOptions, resume?: CheckpointState) {
+  const ends = new Map<PhaseName, Params>(), losses = new Map<PhaseName, number[]>();
+  const out = await runRecipe(be, d, o, {
+    onStep: (phase, r) => losses.set(phase, [...(losses.get(phase) ?? []), r.ce!]),
+    onPhaseEnd: (phase, t) => void ends.set(phase, clone(t.params)),
+  }, resume);
+  return { out: out!, ends, losses };
+}
+
+describe("the tgh recipe on the tiny preset", () => {
+  let run: Awaited<ReturnType<typeof recorded>>;
+  beforeAll(async () => {
+    run = await recorded(base);
+  });
+
+  it("the tokenizer fits the config; the loss falls in every stage (mean of the last 3 updates below the first 3)", () => {
+    expect(d.cfg.lm.vocab).toBe(d.tok.vocabSize);
+    expect(d.tok.specialId("<eos>")).toBe(d.cfg.tokens.eos);
+    for (const phase of ["stage0", "stage1"] as const) {
+      const l = run.losses.get(phase)!, mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+      expect(mean(l.slice(-3)), `${phase}: ${l.map((x) => x.toFixed(3)).join(" ")}`).toBeLessThan(mean(l.slice(0, 3)));
+    }
+    expect(run.losses.get("stage2")!.length).toBe(5);
+    expect(run.out.cfg.vision.moeLayers).toEqual([2, 3]);
+  });
+
+  it("frozen parameters keep their bits: stage 1 (slice blocks, patch embedding), stage 2 (all but experts, routers, gates, text_proj)", () => {
+    const s0 = run.ends.get("stage0")!, s1 = run.ends.get("stage1")!, s2 = run.ends.get("stage2")!;
+    const frozen1 = [...s1.keys()].filter((n) => !trainableBy(phaseFreeze(phaseConfig(d.cfg, "stage1", "tgh"), "stage1"))(n));
+    expect(frozen1).toContain("vision.patch_embed.weight");
+    expect(frozen1).toContain("vision.blocks.0.attn.qkv.weight");
+    sameParams("stage 1 frozen", s1, s0, frozen1);
+    const cfg2 = phaseConfig(d.cfg, "stage2", "tgh"), trains2 = trainableBy(phaseFreeze(cfg2, "stage2"));
+    const frozen2 = [...s2.keys()].filter((n) => !trains2(n));
+    const start2 = advance(s1, d.cfg, "stage1", "stage2", "tgh", base.seed);
+    sameParams("stage 2 frozen", s2, start2, frozen2);
+    // the shared experts are the stage 1 MLPs, still
+    assertSameBits("shared expert", s2.get("vision.blocks.3.moe.shared.0.fc1.weight")!.data, s1.get("vision.blocks.3.mlp.fc1.weight")!.data);
+    // and what trains did move
+    expect(Array.from(s2.get("vision.blocks.3.moe.router.0.weight")!.data)).not.toEqual(Array.from(start2.get("vision.blocks.3.moe.router.0.weight")!.data));
+    expect(Array.from(s1.get("vision.blocks.3.attn.qkv.weight")!.data)).not.toEqual(Array.from(s0.get("vision.blocks.3.attn.qkv.weight")!.data));
+  });
+
+  it("stage 2 starts at the dense function: on the same batch its first CE equals stage 1's last (upcycling invariant)", () => {
+    // 0.5 F(u) + 0.5 (w1 F(u) + w2 F(u)) with w1 + w2 = 1 in float32: equal within a few ulps per
+    // block, so the CE (~3) agrees to 1e-5 relative; the total adds 0.01 mean L_bal + 0.1 mean L_task.
+    const s1 = run.ends.get("stage1")!, start2 = advance(s1, d.cfg, "stage1", "stage2", "tgh", base.seed);
+    const batch = collate(phaseExamples(d, base, "stage1").slice(0, 4), d.cfg.tokens.pad);
+    const dense = forward(be, s1, phaseConfig(d.cfg, "stage1", "tgh"), batch).losses;
+    const moe = forward(be, start2, phaseConfig(d.cfg, "stage2", "tgh"), batch).losses;
+    expect(Math.abs(moe.ce! - dense.ce!)).toBeLessThan(1e-5 * dense.ce!);
+    expect(moe.task.length).toBe(2);
+    expect(moe.total).toBeGreaterThan(moe.ce!);
+  });
+
+  it("the same options give the same bits (a second run)", async () => {
+    const again = await recorded(base);
+    sameParams("run to run", again.out.params, run.out.params, run.out.params.keys());
+  });
+
+  it("resumed mid-stage (stage 1, update 3) and at a stage boundary (end of stage 0) = uninterrupted, bit for bit", async () => {
+    let saved: Uint8Array | null = null;
+    const stopped = await runRecipe(be, d, base, {
+      periodic: { every: 3, run: (phase, t) => void (phase === "stage1" && (saved = checkpointBytes(trainerState(t, d.tok.serialize())))) },
+      stopAt: { phase: "stage1", step: 4 },
+    });
+    expect(stopped).toBeNull();
+    const mid = await recorded(base, parseCheckpoint(saved!));
+    sameParams("resumed mid stage 1", mid.out.params, run.out.params, run.out.params.keys());
+    let boundary: Uint8Array | null = null;
+    await runRecipe(be, d, base, { onPhaseEnd: (phase, t) => void (phase === "stage0" && (boundary = checkpointBytes(trainerState(t, null)))), stopAt: { phase: "stage1", step: 0 } });
+    const fromBoundary = await recorded(base, parseCheckpoint(boundary!));
+    sameParams("resumed at the stage 0 checkpoint", fromBoundary.out.params, run.out.params, run.out.params.keys());
+  });
+});
+
+describe("variants", () => {
+  it("plans: dense stops after stage 1, one-stage trains stages 1+2 at once after upcycling, token-moe has no task level", async () => {
+    expect(phasesOf("dense")).toEqual(["stage0", "stage1"]);
+    expect(phasesOf("one-stage")).toEqual(["stage0", "stage12"]);
+    const dense = await runRecipe(be, d, { ...quick, variant: "dense" });
+    expect(dense!.cfg.vision.moeLayers).toEqual([]);
+    const one = await recorded({ ...quick, variant: "one-stage" });
+    expect(one.losses.get("stage12")!.length).toBe(quick.stages.stage1.steps + quick.stages.stage2.steps);
+    expect(one.out.cfg.vision.moeLayers).toEqual([2, 3]);
+    // stage12 trains the slice-frozen union: volume blocks (shared experts included), routers, text_proj, LM
+    const trains = trainableBy(phaseFreeze(one.out.cfg, "stage12"));
+    expect(["vision.blocks.3.moe.shared.0.fc1.weight", "moe.text_proj.weight", "lm.norm.weight"].every(trains)).toBe(true);
+    expect(trains("vision.blocks.0.attn.qkv.weight")).toBe(false);
+    const tok = await runRecipe(be, d, { ...quick, variant: "token-moe" });
+    expect(tok!.cfg.moe.guidance).toBe("none");
+    expect([...tok!.params.keys()].some((n) => /task_gate|text_proj/.test(n))).toBe(false);
+    // its checkpoint round-trips the switch
+    const m = await loadModel(makeCheckpoint({ cfg: tok!.cfg, params: tok!.params, tokenizer: d.tok }), { backend: be });
+    expect(m.cfg.moe.guidance).toBe("none");
+  });
+});
+
+describe("evaluation", () => {
+  it("a tiny checkpoint on 2 test studies: every metric in [0, 1], counts, routing shares sum to 1 per task and layer", async () => {
+    const out = await runRecipe(be, d, quick);
+    const model = await loadModel(makeCheckpoint({ cfg: out!.cfg, params: out!.params, tokenizer: d.tok, preprocess: d.pre }), { backend: be });
+    const r = await evaluate(model, d.pre, { split: "test", count: 2, dataSeed: base.dataSeed, maxReportTokens: 12, maxAnswerTokens: 4 });
+    expect(r.counts.studies).toBe(2);
+    expect(r.counts.closed + r.counts.open).toBeGreaterThan(10);
+    for (const k of ["bleu1", "bleu4", "rougeL", "meteor", "findingsPrecision", "findingsRecall", "findingsF1", "closedAccuracy", "openExactMatch", "openF1"]) {
+      expect(r.metrics[k], k).toBeGreaterThanOrEqual(0);
+      expect(r.metrics[k], k).toBeLessThanOrEqual(1);
+    }
+    expect(r.routing.map((x) => x.layer)).toEqual([2, 3]);
+    for (const layer of r.routing) {
+      for (const shares of Object.values(layer.top1)) expect(Object.values(shares).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 12);
+      for (const acc of Object.values(layer.gateAccuracy!)) expect(acc >= 0 && acc <= 1).toBe(true);
+    }
+    expect(r.examples[0].reference.length).toBeGreaterThan(20);
+  });
+});
