@@ -9,7 +9,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { makeCheckpoint } from "../api.js";
 import { createBackend, type BackendName } from "../backend/index.js";
-import { PRESET_NAMES, type PresetName } from "../model/config.js";
+import { paramCount, PRESET_NAMES, type PresetName } from "../model/config.js";
 import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
 import { ProgressPrinter, formatDuration } from "../recipe/progress.js";
 import { checkRecipe, defaultRecipe, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
@@ -109,7 +109,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
       }
     });
     const timings: Record<string, number> = { data: (Date.now() - t0) / 1000 };
-    progress.log(`tokenizer: ${d.tok.vocabSize} tokens (BPE on ${o.studies} studies' texts); model: ${JSON.stringify({ vocab: d.cfg.lm.vocab })}`);
+    progress.log(`tokenizer: ${d.tok.vocabSize} tokens (BPE on the pool's texts) = lm.vocab; TGH-MoE ${o.preset}: ${(paramCount(d.cfg) / 1e6).toFixed(2)} M parameters`);
 
     let msPerUpdate: Record<StageKey, number> | null = null;
     if (budget !== null) {
