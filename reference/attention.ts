@@ -7,6 +7,31 @@
 import type { AttentionDims, F32, Kernels } from "../src/backend/kernels.js";
 
 /**
+ * The scores of query i of head h in batch b, into s [nk]: s_j = scale * (q_i . k_j) + mask[b, i, j],
+ * and s_j = -Infinity for the keys a causal query does not see (j > i + nk - nq). The backward
+ * (reference/attention_backward.ts) recomputes its probabilities from these.
+ */
+export function scoreRow(s: Float64Array, q: F32, k: F32, d: AttentionDims, b: number, h: number, i: number): void {
+  const { nq, nk, heads, kvHeads, dh, scale, causal, mask, maskBatch } = d;
+  const group = heads / kvHeads; // query heads per kv head
+  const qw = heads * dh, kw = kvHeads * dh; // row widths of q/out and of k/v
+  const mb = maskBatch === 1 ? 0 : b;
+  const kh = Math.floor(h / group);
+  const qo = (b * nq + i) * qw + h * dh;
+  const last = causal ? i + nk - nq : nk - 1; // the last key query i may see
+  for (let j = 0; j < nk; j++) {
+    if (j > last) {
+      s[j] = -Infinity;
+      continue;
+    }
+    const ko = (b * nk + j) * kw + kh * dh;
+    let dot = 0;
+    for (let c = 0; c < dh; c++) dot += q[qo + c] * k[ko + c];
+    s[j] = scale * dot + (mask ? mask[(mb * nq + i) * nk + j] : 0);
+  }
+}
+
+/**
  * q [B, nq, NH*dh], k and v [B, nk, KV*dh] -> out [B, nq, NH*dh]; mask [maskBatch, nq, nk].
  * Per (b, h, i): scores s_j = scale * (q_i . k_j) + mask[b, i, j], with s_j = -Infinity for the keys
  * a causal query does not see (j > i + nk - nq); p = softmax(s) (the row max subtracted first);
@@ -14,31 +39,19 @@ import type { AttentionDims, F32, Kernels } from "../src/backend/kernels.js";
  * not NaN: it attends to nothing.
  */
 function attention(out: F32, q: F32, k: F32, v: F32, d: AttentionDims): void {
-  const { batch, nq, nk, heads, kvHeads, dh, scale, causal, mask, maskBatch } = d;
+  const { batch, nq, nk, heads, kvHeads, dh } = d;
   const group = heads / kvHeads; // query heads per kv head
   const qw = heads * dh, kw = kvHeads * dh; // row widths of q/out and of k/v
   const s = new Float64Array(nk); // scores, then probabilities, of one query row
   const acc = new Float64Array(dh);
   for (let b = 0; b < batch; b++) {
-    const mb = maskBatch === 1 ? 0 : b;
     for (let h = 0; h < heads; h++) {
       const kh = Math.floor(h / group);
       for (let i = 0; i < nq; i++) {
         const qo = (b * nq + i) * qw + h * dh;
-        // scores: s_j = scale * q_i . k_j + mask_ij (masked: -Infinity)
-        const last = causal ? i + nk - nq : nk - 1; // the last key query i may see
+        scoreRow(s, q, k, d, b, h, i);
         let max = -Infinity;
-        for (let j = 0; j < nk; j++) {
-          if (j > last) {
-            s[j] = -Infinity;
-            continue;
-          }
-          const ko = (b * nk + j) * kw + kh * dh;
-          let dot = 0;
-          for (let c = 0; c < dh; c++) dot += q[qo + c] * k[ko + c];
-          s[j] = scale * dot + (mask ? mask[(mb * nq + i) * nk + j] : 0);
-          max = Math.max(max, s[j]); // a NaN score makes the row NaN
-        }
+        for (let j = 0; j < nk; j++) max = Math.max(max, s[j]); // a NaN score makes the row NaN
         // softmax, max subtracted; all keys masked: the row stays zero
         acc.fill(0);
         if (max !== -Infinity) {

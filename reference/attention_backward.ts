@@ -7,6 +7,7 @@
  * Legend: B batch · NH heads · KV kv heads · dh head size · nq queries · nk keys.
  */
 import type { AttentionDims, F32, Kernels } from "../src/backend/kernels.js";
+import { scoreRow } from "./attention.js";
 
 /**
  * Per (b, h, i), with P_ij = softmax_j(scale q_i . k_j + mask_ij) (causal keys j > i + nk - nq cut):
@@ -17,32 +18,21 @@ import type { AttentionDims, F32, Kernels } from "../src/backend/kernels.js";
  * A row whose keys are all masked attends to nothing and contributes nothing.
  */
 function attentionBackward(dq: F32, dk: F32, dv: F32, dout: F32, q: F32, k: F32, v: F32, out: F32, d: AttentionDims): void {
-  const { batch, nq, nk, heads, kvHeads, dh, scale, causal, mask, maskBatch } = d;
+  const { batch, nq, nk, heads, kvHeads, dh, scale } = d;
   const group = heads / kvHeads;
   const qw = heads * dh, kw = kvHeads * dh;
   const p = new Float64Array(nk);
   const dqAcc = new Float64Array(dh);
   const dkAcc = new Float64Array(batch * nk * kw), dvAcc = new Float64Array(batch * nk * kw);
   for (let b = 0; b < batch; b++) {
-    const mb = maskBatch === 1 ? 0 : b;
     for (let h = 0; h < heads; h++) {
       const kh = Math.floor(h / group);
       for (let i = 0; i < nq; i++) {
         const qo = (b * nq + i) * qw + h * dh;
-        const last = causal ? i + nk - nq : nk - 1;
         // probabilities, as in the forward
+        scoreRow(p, q, k, d, b, h, i);
         let max = -Infinity;
-        for (let j = 0; j < nk; j++) {
-          if (j > last) {
-            p[j] = -Infinity;
-            continue;
-          }
-          const ko = (b * nk + j) * kw + kh * dh;
-          let dot = 0;
-          for (let c = 0; c < dh; c++) dot += q[qo + c] * k[ko + c];
-          p[j] = scale * dot + (mask ? mask[(mb * nq + i) * nk + j] : 0);
-          if (p[j] > max) max = p[j];
-        }
+        for (let j = 0; j < nk; j++) if (p[j] > max) max = p[j]; // NaN scores are passed over here
         dqAcc.fill(0);
         if (max !== -Infinity) {
           let sum = 0;

@@ -5,6 +5,7 @@
  * Attention's backward is reference/attention_backward.ts.
  */
 import type { F32, Kernels, PatchDims } from "../src/backend/kernels.js";
+import { meanVar } from "./rows.js";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -63,12 +64,8 @@ function layerNormBackward(dx: F32, dgamma: F32, dbeta: F32, dy: F32, x: F32, ga
   const dg = new Float64Array(cols), db = new Float64Array(cols), xh = new Float64Array(cols);
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let mean = 0;
-    for (let j = 0; j < cols; j++) mean += x[o + j];
-    mean /= cols;
-    let v = 0;
-    for (let j = 0; j < cols; j++) v += (x[o + j] - mean) * (x[o + j] - mean);
-    const rstd = 1 / Math.sqrt(v / cols + eps);
+    const { mean, variance } = meanVar(x, o, cols);
+    const rstd = 1 / Math.sqrt(variance + eps);
     let a = 0, b = 0;
     for (let j = 0; j < cols; j++) {
       xh[j] = (x[o + j] - mean) * rstd;

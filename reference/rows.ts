@@ -35,17 +35,22 @@ function softmax(out: F32, x: F32, d: SoftmaxDims): void {
   }
 }
 
+/** Mean and biased variance of x[o .. o + cols), two passes in float64 (also layerNorm's backward). */
+export function meanVar(x: F32, o: number, cols: number): { mean: number; variance: number } {
+  let mean = 0;
+  for (let j = 0; j < cols; j++) mean += x[o + j];
+  mean /= cols;
+  let v = 0;
+  for (let j = 0; j < cols; j++) v += (x[o + j] - mean) * (x[o + j] - mean);
+  return { mean, variance: v / cols };
+}
+
 /** (x - mean) / sqrt(var + eps) * gamma + beta per row; biased variance, two passes in float64. */
 function layerNorm(out: F32, x: F32, gamma: F32, beta: F32, rows: number, cols: number, eps: number): void {
   for (let r = 0; r < rows; r++) {
     const o = r * cols;
-    let mean = 0;
-    for (let j = 0; j < cols; j++) mean += x[o + j];
-    mean /= cols;
-    let v = 0;
-    for (let j = 0; j < cols; j++) v += (x[o + j] - mean) * (x[o + j] - mean);
-    v /= cols;
-    const std = Math.sqrt(v + eps);
+    const { mean, variance } = meanVar(x, o, cols);
+    const std = Math.sqrt(variance + eps);
     for (let j = 0; j < cols; j++) out[o + j] = ((x[o + j] - mean) / std) * gamma[j] + beta[j];
   }
 }

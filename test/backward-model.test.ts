@@ -18,7 +18,7 @@ import { Grads } from "../src/train/grads.js";
 import { backwardPlan, lossAndGrads } from "../src/train/model-backward.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { assertClose, assertSameBits } from "./util/close.js";
-import { centralDiff4, someIndices } from "./util/fd.js";
+import { checkParamGrads } from "./util/fd.js";
 import { batch, randomParams, smallConfig } from "./util/model.js";
 import { check, dataSeed } from "./util/prop.js";
 
@@ -60,25 +60,12 @@ describe("whole-model gradients = finite differences (reference backend)", () =>
       const params = randomParams(cfg, seed);
       const input = labelled(cfg, B, 1, seed + 1);
       const grads = gradsOf(ref, params, cfg, input);
-      const key0 = choices(ref, params, cfg, input).key;
       // the embedding table: also a coordinate in the row of a prompt token (the text-guidance path)
       const seq = parseSequence(input.ids, cfg.tokens);
       const promptRow = input.ids.data[seq.promptMask.data.indexOf(1)];
-      for (const [name, p] of params) {
-        const g = grads.get(name)?.data ?? new Float32Array(p.size); // no entry: must not matter
-        const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        const extra = name === "lm.embed.weight" ? [promptRow * cfg.lm.width] : [];
-        for (const i of [...someIndices(p.size, 2, seed + name.length), ...extra]) {
-          const fd = centralDiff4(() => choices(ref, params, cfg, input), p.data, i, 2 ** -7, (k) => k === key0);
-          if (fd === null) {
-            skipped++;
-            continue;
-          }
-          checked++;
-          const tol = 3e-3 * scale + 1e-2 * Math.abs(g[i]) + 2e-5;
-          if (!(Math.abs(fd - g[i]) <= tol)) throw new Error(`d${name}[${i}]: analytic ${g[i]} vs finite difference ${fd} (max |grad| ${scale})`);
-        }
-      }
+      const n = checkParamGrads(params, grads, () => choices(ref, params, cfg, input), seed, (name) => (name === "lm.embed.weight" ? [promptRow * cfg.lm.width] : []));
+      checked += n.checked;
+      skipped += n.skipped;
     }, 6);
     expect(skipped, `skipped for a top-k change, of ${checked + skipped}`).toBeLessThan(0.1 * (checked + skipped));
   });

@@ -1,6 +1,5 @@
 // The tgh-moe CLI end to end in child processes (node --import tsx src/cli.ts): golden then verify,
 // a perturbed file (exit 1), a garbage file (exit 2), help and version; argument errors in-process.
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,28 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXIT, type Io } from "../src/cli/command.js";
 import { COMMANDS, runCli } from "../src/cli/main.js";
 import { readSafetensors, writeSafetensors } from "../src/io/safetensors.js";
+import { cliProcess, type CliRun } from "./util/cli.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const COMMITTED = join(ROOT, "test/golden/tiny-seed0.safetensors");
 let dir: string;
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-/** Runs the CLI as a user would (a fresh node process, TypeScript through tsx). */
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { cwd: ROOT, timeout: 60_000 }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === "number" ? err.code : -1) : 0;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
+/** Runs the CLI as a user would (test/util/cli.ts). */
+const cli = (...args: string[]): Promise<CliRun> => cliProcess(args, 60_000);
 
 /** The CLI in this process, output collected (for the many argument-error cases). */
-async function inProcess(...args: string[]): Promise<Run> {
+async function inProcess(...args: string[]): Promise<CliRun> {
   const out: string[] = [], err: string[] = [];
   const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
   const code = await runCli(args, io);

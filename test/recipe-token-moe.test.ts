@@ -16,7 +16,7 @@ import { Grads } from "../src/train/grads.js";
 import { lossAndGrads } from "../src/train/model-backward.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { assertClose, assertSameBits } from "./util/close.js";
-import { centralDiff4, someIndices } from "./util/fd.js";
+import { checkParamGrads } from "./util/fd.js";
 import { batch, randomParams, smallConfig } from "./util/model.js";
 import { check, dataSeed } from "./util/prop.js";
 
@@ -96,21 +96,9 @@ describe("backward", () => {
       const cfg = none(c), params = randomParams(cfg, seed), input = labelled(cfg, B, seed + 1);
       const grads = new Grads(params, trainableBy({}));
       lossAndGrads(ref, params, cfg, input, grads);
-      const key0 = choices(ref, params, cfg, input).key;
-      for (const [name, p] of params) {
-        const g = grads.get(name)?.data ?? new Float32Array(p.size);
-        const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-        for (const i of someIndices(p.size, 2, seed + name.length)) {
-          const fd = centralDiff4(() => choices(ref, params, cfg, input), p.data, i, 2 ** -7, (k) => k === key0);
-          if (fd === null) {
-            skipped++;
-            continue;
-          }
-          checked++;
-          const tol = 3e-3 * scale + 1e-2 * Math.abs(g[i]) + 2e-5;
-          if (!(Math.abs(fd - g[i]) <= tol)) throw new Error(`d${name}[${i}]: analytic ${g[i]} vs finite difference ${fd} (max |grad| ${scale})`);
-        }
-      }
+      const n = checkParamGrads(params, grads, () => choices(ref, params, cfg, input), seed);
+      checked += n.checked;
+      skipped += n.skipped;
     }, 4);
     expect(checked).toBeGreaterThan(40);
     expect(skipped).toBeLessThan(0.1 * (checked + skipped));

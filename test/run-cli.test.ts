@@ -1,7 +1,6 @@
 // `tgh-moe run` and `tgh-moe route-map` end to end: the documented outputs (test/expected/, byte for
 // byte, in child processes), the --json schema, progress on stderr, the routing map PNG, determinism
 // and error exits. Runs the demo checkpoint (scripts/make-samples.ts DEMO_CHECKPOINT).
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,26 +15,16 @@ import { renderRoutingMap, routingMaps } from "../src/viz/routing-map.js";
 import {
   demoCheckpoint, EXPECTED_DIR, EXPECTED_MANIFEST, readSamples, REPORT_PROMPT, ROOT, SAMPLES_DIR, sha256, type ExpectedManifest,
 } from "../scripts/make-samples.js";
+import { cliProcess, type CliRun } from "./util/cli.js";
 import { SEED } from "./util/prop.js";
 
 let dir: string, ckpt: string, ckptSha: string;
 let sampleVolume: string; // the first shipped sample
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-/** The CLI as a user runs it: a fresh node process (TypeScript through tsx), cwd the repository root. */
-function cli(...args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ["--import", "tsx", "src/cli.ts", ...args], { cwd: ROOT, timeout: 90_000, encoding: "utf8" }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === "number" ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
+/** The CLI as a user runs it (test/util/cli.ts). */
+const cli = (...args: string[]): Promise<CliRun> => cliProcess(args, 90_000);
 /** The CLI in this process (cwd is the repository root under vitest), output collected as the process would write it. */
-async function inProcess(...args: string[]): Promise<Run> {
+async function inProcess(...args: string[]): Promise<CliRun> {
   const out: string[] = [], err: string[] = [];
   const io: Io = { out: (l) => out.push(`${l}\n`), err: (l) => err.push(`${l}\n`) };
   const code = await runCli(args, io);

@@ -5,7 +5,7 @@
  */
 import { ShapeError, ValueError, assertFinite, fmtShape } from "../errors.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../tensor.js";
-import { expectDType, expectIndices, expectPositive, expectRank, expectSameShape, expectShape, lead } from "./checks.js";
+import { attentionDims, expectDType, expectIndices, expectPositive, expectRank, expectSameShape, expectShape, lead } from "./checks.js";
 import type { Kernels } from "./kernels.js";
 
 export type Activation = "gelu_tanh" | "quick_gelu" | "silu";
@@ -271,36 +271,9 @@ export class Backend {
 
   /** q [B, nq, NH*dh], k and v [B, nk, KV*dh] -> [B, nq, NH*dh]. */
   attention(q: F32Tensor, k: F32Tensor, v: F32Tensor, o: AttentionOptions): F32Tensor {
-    const op = "attention";
-    for (const [name, t] of [["q", q], ["k", k], ["v", v]] as const) {
-      expectDType(op, name, t, "f32");
-      expectRank(op, name, t, 3);
-    }
-    expectPositive(op, "heads", o.heads);
-    const kvHeads = o.kvHeads ?? o.heads;
-    expectPositive(op, "kvHeads", kvHeads);
-    if (o.heads % kvHeads !== 0) throw new ValueError(`${op}: kvHeads: expected a divisor of heads=${o.heads}, got ${kvHeads}`);
-    const [batch, nq, width] = q.shape;
-    const dh = width / o.heads;
-    if (!Number.isInteger(dh)) throw new ShapeError(`${op}: q: expected a last axis divisible by heads=${o.heads}, got ${fmtShape(q.shape)}`);
-    const nk = k.dim(1);
-    expectShape(op, "k", k, [batch, nk, kvHeads * dh]);
-    expectSameShape(op, k, "k", v, "v");
-    if (o.causal && nq > nk) throw new ShapeError(`${op}: k: expected nk >= nq=${nq} for causal, got ${fmtShape(k.shape)}`);
-    let maskBatch = 1;
-    if (o.mask) {
-      expectDType(op, "mask", o.mask, "f32");
-      maskBatch = o.mask.rank === 3 ? o.mask.dim(0) : 1;
-      const want = o.mask.rank === 3 ? [maskBatch, nq, nk] : [nq, nk];
-      expectShape(op, "mask", o.mask, want);
-      if (maskBatch !== 1 && maskBatch !== batch) throw new ShapeError(`${op}: mask: expected batch 1 or ${batch}, got ${fmtShape(o.mask.shape)}`);
-    }
-    const scale = o.scale ?? 1 / Math.sqrt(dh);
-    assertFinite(op, "scale", scale);
+    const d = attentionDims("attention", q, k, v, o);
     const out = new Tensor("f32", q.shape);
-    this.kernels.attention(out.data, q.data, k.data, v.data, {
-      batch, nq, nk, heads: o.heads, kvHeads, dh, scale, causal: !!o.causal, mask: o.mask?.data ?? null, maskBatch,
-    });
+    this.kernels.attention(out.data, q.data, k.data, v.data, d);
     return out;
   }
 

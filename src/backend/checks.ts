@@ -1,6 +1,8 @@
 /** Argument checks shared by every Backend op: each throws a typed error naming op and argument. */
-import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
+import { DTypeError, ShapeError, ValueError, assertFinite, fmtShape } from "../errors.js";
 import type { DType, Tensor } from "../tensor.js";
+import type { AttentionOptions } from "./backend.js";
+import type { AttentionDims } from "./kernels.js";
 
 export function expectDType<D extends DType>(op: string, name: string, t: Tensor, dtype: D): asserts t is Tensor<D> {
   if (!t || typeof t !== "object" || !("dtype" in t)) {
@@ -37,6 +39,40 @@ export function expectIndices(op: string, name: string, idx: Int32Array, limit: 
 
 export function expectPositive(op: string, name: string, x: number): void {
   if (!Number.isInteger(x) || x <= 0) throw new ValueError(`${op}: ${name}: expected a positive integer, got ${String(x)}`);
+}
+
+/**
+ * The checks of attention (forward and backward) on q [B, nq, NH*dh], k and v [B, nk, KV*dh] and
+ * options; `like` are further f32 tensors of q's shape (the backward's out and dout). Returns the
+ * kernel's dims.
+ */
+export function attentionDims(op: string, q: Tensor, k: Tensor, v: Tensor, o: AttentionOptions, like: readonly (readonly [string, Tensor])[] = []): AttentionDims {
+  for (const [name, t] of [["q", q], ["k", k], ["v", v], ...like] as const) {
+    expectDType(op, name, t, "f32");
+    expectRank(op, name, t, 3);
+  }
+  expectPositive(op, "heads", o.heads);
+  const kvHeads = o.kvHeads ?? o.heads;
+  expectPositive(op, "kvHeads", kvHeads);
+  if (o.heads % kvHeads !== 0) throw new ValueError(`${op}: kvHeads: expected a divisor of heads=${o.heads}, got ${kvHeads}`);
+  const [batch, nq, width] = q.shape;
+  const dh = width / o.heads;
+  if (!Number.isInteger(dh)) throw new ShapeError(`${op}: q: expected a last axis divisible by heads=${o.heads}, got ${fmtShape(q.shape)}`);
+  const nk = k.dim(1);
+  expectShape(op, "k", k, [batch, nk, kvHeads * dh]);
+  expectSameShape(op, k, "k", v, "v");
+  for (const [name, t] of like) expectSameShape(op, q, "q", t, name);
+  if (o.causal && nq > nk) throw new ShapeError(`${op}: k: expected nk >= nq=${nq} for causal, got ${fmtShape(k.shape)}`);
+  let maskBatch = 1;
+  if (o.mask) {
+    expectDType(op, "mask", o.mask, "f32");
+    maskBatch = o.mask.rank === 3 ? o.mask.dim(0) : 1;
+    expectShape(op, "mask", o.mask, o.mask.rank === 3 ? [maskBatch, nq, nk] : [nq, nk]);
+    if (maskBatch !== 1 && maskBatch !== batch) throw new ShapeError(`${op}: mask: expected batch 1 or ${batch}, got ${fmtShape(o.mask.shape)}`);
+  }
+  const scale = o.scale ?? 1 / Math.sqrt(dh);
+  assertFinite(op, "scale", scale);
+  return { batch, nq, nk, heads: o.heads, kvHeads, dh, scale, causal: !!o.causal, mask: o.mask?.data ?? null, maskBatch };
 }
 
 /** Product of the leading axes (all but the last `keep`). */

@@ -8,7 +8,7 @@
 import { ShapeError, ValueError, assertFinite, fmtShape } from "../errors.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { Activation, AttentionOptions, Backend, RopeOptions } from "./backend.js";
-import { expectDType, expectPositive, expectRank, expectSameShape, expectShape, lead } from "./checks.js";
+import { attentionDims, expectDType, expectRank, expectSameShape, expectShape, lead } from "./checks.js";
 
 /** y = softmax(x) over the last axis: dx = y * (dy - sum(y * dy)). */
 export function softmaxBackward(be: Backend, y: F32Tensor, dy: F32Tensor): F32Tensor {
@@ -62,37 +62,9 @@ export function swigluBackward(be: Backend, gate: F32Tensor, up: F32Tensor, dy: 
  * heads of each kv head), with the probabilities recomputed from q and k; `out` is the forward's output.
  */
 export function attentionBackward(be: Backend, dout: F32Tensor, q: F32Tensor, k: F32Tensor, v: F32Tensor, out: F32Tensor, o: AttentionOptions): { dq: F32Tensor; dk: F32Tensor; dv: F32Tensor } {
-  const op = "attentionBackward";
-  for (const [name, t] of [["dout", dout], ["q", q], ["k", k], ["v", v], ["out", out]] as const) {
-    expectDType(op, name, t, "f32");
-    expectRank(op, name, t, 3);
-  }
-  expectPositive(op, "heads", o.heads);
-  const kvHeads = o.kvHeads ?? o.heads;
-  expectPositive(op, "kvHeads", kvHeads);
-  if (o.heads % kvHeads !== 0) throw new ValueError(`${op}: kvHeads: expected a divisor of heads=${o.heads}, got ${kvHeads}`);
-  const [batch, nq, width] = q.shape;
-  const dh = width / o.heads;
-  if (!Number.isInteger(dh)) throw new ShapeError(`${op}: q: expected a last axis divisible by heads=${o.heads}, got ${fmtShape(q.shape)}`);
-  const nk = k.dim(1);
-  expectShape(op, "k", k, [batch, nk, kvHeads * dh]);
-  expectSameShape(op, k, "k", v, "v");
-  expectSameShape(op, q, "q", out, "out");
-  expectSameShape(op, q, "q", dout, "dout");
-  if (o.causal && nq > nk) throw new ShapeError(`${op}: k: expected nk >= nq=${nq} for causal, got ${fmtShape(k.shape)}`);
-  let maskBatch = 1;
-  if (o.mask) {
-    expectDType(op, "mask", o.mask, "f32");
-    maskBatch = o.mask.rank === 3 ? o.mask.dim(0) : 1;
-    expectShape(op, "mask", o.mask, o.mask.rank === 3 ? [maskBatch, nq, nk] : [nq, nk]);
-    if (maskBatch !== 1 && maskBatch !== batch) throw new ShapeError(`${op}: mask: expected batch 1 or ${batch}, got ${fmtShape(o.mask.shape)}`);
-  }
-  const scale = o.scale ?? 1 / Math.sqrt(dh);
-  assertFinite(op, "scale", scale);
+  const d = attentionDims("attentionBackward", q, k, v, o, [["out", out], ["dout", dout]]);
   const dq = new Tensor("f32", q.shape), dk = new Tensor("f32", k.shape), dv = new Tensor("f32", v.shape);
-  be.kernels.attentionBackward(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data, out.data, {
-    batch, nq, nk, heads: o.heads, kvHeads, dh, scale, causal: !!o.causal, mask: o.mask?.data ?? null, maskBatch,
-  });
+  be.kernels.attentionBackward(dq.data, dk.data, dv.data, dout.data, q.data, k.data, v.data, out.data, d);
   return { dq, dk, dv };
 }
 

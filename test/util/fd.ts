@@ -56,3 +56,35 @@ export function someIndices(size: number, n: number, seed: number): number[] {
   }
   return [...out].sort((a, b) => a - b);
 }
+
+/**
+ * Every parameter's analytic gradient against 4-point differences (h = 2^-7) of `f`, at two spread
+ * coordinates per tensor (plus `extra(name)`): |fd - an| <= 3e-3 max|an of the tensor| + 1e-2 |an| + 2e-5.
+ * A tensor with no gradient counts as zeros; a coordinate whose key changes in the stencil (a top-k
+ * choice) is skipped. Throws at the first miss; returns how many were checked and skipped.
+ */
+export function checkParamGrads<T>(
+  params: Iterable<readonly [string, { size: number; data: Float32Array }]>,
+  grads: { get(name: string): { data: Float32Array } | undefined },
+  f: () => { loss: number; key?: T },
+  seed: number,
+  extra: (name: string) => number[] = () => [],
+): { checked: number; skipped: number } {
+  const key0 = f().key;
+  let checked = 0, skipped = 0;
+  for (const [name, p] of params) {
+    const g = grads.get(name)?.data ?? new Float32Array(p.size); // no entry: must not matter
+    const scale = g.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+    for (const i of [...someIndices(p.size, 2, seed + name.length), ...extra(name)]) {
+      const fd = centralDiff4(f, p.data, i, 2 ** -7, (k) => k === key0);
+      if (fd === null) {
+        skipped++;
+        continue;
+      }
+      checked++;
+      const tol = 3e-3 * scale + 1e-2 * Math.abs(g[i]) + 2e-5;
+      if (!(Math.abs(fd - g[i]) <= tol)) throw new Error(`d${name}[${i}]: analytic ${g[i]} vs finite difference ${fd} (max |grad| ${scale})`);
+    }
+  }
+  return { checked, skipped };
+}
