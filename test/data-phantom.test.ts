@@ -22,7 +22,7 @@ function subjectOf(seed: number, index: number): Subject {
 
 describe("geometry", () => {
   it("presets and DxHxW parse to the default field of view", () => {
-    expect(makeGrid("small")).toEqual({ shape: [16, 64, 64], spacing: [20, 6, 6] });
+    expect(makeGrid("small")).toEqual({ shape: [32, 128, 128], spacing: [10, 3, 3] });
     expect(makeGrid("m3d")).toEqual({ shape: [32, 256, 256], spacing: [10, 1.5, 1.5] });
     expect(parseGrid("5x17x3")).toEqual({ shape: [5, 17, 3], spacing: [64, 384 / 17, 128] });
     for (const bad of ["huge", "16x64", "0x4x4", "4x4x4x4", "-1x2x2"]) expect(() => parseGrid(bad)).toThrow(/grid|shape/);

@@ -131,7 +131,8 @@ describe("scoring", () => {
     const dup: ExtractedFinding[] = [{ kind: "nodule", side: "left", zone: "upper" }, { kind: "nodule", side: "left", zone: "upper" }];
     expect(countMatches([nodule("left", "upper")], dup)).toEqual({ tp: 1, fp: 1, fn: 0 });
     expect(prf({ tp: 1, fp: 1, fn: 2 })).toEqual({ precision: 0.5, recall: 1 / 3, f1: 0.4 });
-    expect(prf({ tp: 0, fp: 0, fn: 0 })).toEqual({ precision: 1, recall: 1, f1: 1 });
+    expect(prf({ tp: 0, fp: 0, fn: 0 })).toEqual({ precision: null, recall: null, f1: null }); // nothing to find, nothing named: undefined
+    expect(prf({ tp: 0, fp: 0, fn: 3 })).toEqual({ precision: null, recall: 0, f1: 0 }); // no finding named: no precision, not 1.00
     expect(prf({ tp: 0, fp: 2, fn: 0 }).f1).toBe(0);
   });
 });
@@ -165,6 +166,12 @@ describe("questions", () => {
             break;
           case "effusion-side": {
             const s = sides("effusion");
+            const want = q.kind === "closed" ? (s.length === 2 ? "both sides" : s[0] ?? "neither side") : s.length === 2 ? "both" : s[0];
+            expect(q.answerText).toBe(want);
+            break;
+          }
+          case "nodule-side": {
+            const s = sides("nodule");
             const want = q.kind === "closed" ? (s.length === 2 ? "both sides" : s[0] ?? "neither side") : s.length === 2 ? "both" : s[0];
             expect(q.answerText).toBe(want);
             break;
@@ -215,7 +222,7 @@ describe("slice captions", () => {
   it("one per slice; a finding is named on exactly the slices where it is visible", () => {
     for (const index of [1, 2, 6]) {
       const s = makeSample(11, index, "small");
-      expect(s.captions).toHaveLength(16);
+      expect(s.captions).toHaveLength(s.shape[0]);
       s.captions.forEach((c, k) => {
         expect(c).toMatch(/^axial slice through the (lower neck|upper thorax|mid thorax|lower thorax|lung bases|upper abdomen)/);
         const here = s.findings.filter((f) => f.slices.includes(k));
@@ -224,7 +231,7 @@ describe("slice captions", () => {
       });
       // levels run from the abdomen (k = 0) up to the apices / neck (k = D-1)
       expect(s.captions[0]).toMatch(/abdomen|lung bases/);
-      expect(s.captions[15]).toMatch(/apices|neck/);
+      expect(s.captions[s.shape[0] - 1]).toMatch(/apices|neck/);
     }
   });
 });

@@ -134,11 +134,12 @@ describe("presets", () => {
     for (const name of ["tiny", "small", "m3d", "phi3v"] as const) {
       const p = preprocessPreset(name);
       expect(p.grid).toEqual([...PRESET_VOLUME[name]]);
-      expect(p).toMatchObject({ name, version: 1, window: { lo: -1000, hi: 1000 }, resample: { mode: "shape" } });
+      expect(p).toMatchObject({ name, version: name === "small" ? 2 : 1, window: { lo: -1000, hi: 1000 }, resample: { mode: "shape" } });
       expect(validatePreset(JSON.parse(JSON.stringify(p)))).toEqual(p);
     }
     expect(PREPROCESS_PRESET_NAMES).toEqual(["tiny", "small", "m3d", "phi3v"]);
-    expect(preprocessPreset("small", 1).grid).toEqual([16, 64, 64]);
+    expect(preprocessPreset("small", 1).grid).toEqual([16, 64, 64]); // checkpoints made before the finer grid still read
+    expect(preprocessPreset("small", 2).grid).toEqual([32, 128, 128]);
     expect(preprocessPreset("m3d").grid).toEqual([32, 256, 256]);
     const copy = preprocessPreset("m3d");
     copy.grid[0] = 1;
@@ -172,9 +173,9 @@ function phantom(D: number, H: number, W: number): Float32Array {
 describe("preprocess", () => {
   const [D, H, W] = [9, 40, 36];
   const file = writeNifti({ data: phantom(D, H, W), shape: [D, H, W], affine: [[-0.8, 0, 0, 100], [0, -0.8, 0, 120], [0, 0, 2.5, -300], [0, 0, 0, 1]] }, { gzip: true });
-  it("shape mode (small): [1, 1, 16, 64, 64] in [0, 1], no crop, geometry kept", () => {
+  it("shape mode (small, version 1): [1, 1, 16, 64, 64] in [0, 1], no crop, geometry kept", () => {
     const vol = readNifti(file);
-    const { data, meta } = preprocess(vol, preprocessPreset("small"));
+    const { data, meta } = preprocess(vol, preprocessPreset("small", 1));
     expect(data.shape).toEqual([1, 1, 16, 64, 64]);
     expect(data.data.every((v) => v >= 0 && v <= 1)).toBe(true);
     expect(meta.offset).toEqual([0, 0, 0]);
@@ -211,8 +212,8 @@ describe("preprocess", () => {
 
   it("deterministic: the same input gives the same bits; matches window -> resize on its own", () => {
     const vol = readNifti(file);
-    const a = preprocess(vol, preprocessPreset("small")).data.data;
-    const b = preprocess(readNifti(file), preprocessPreset("small")).data.data;
+    const a = preprocess(vol, preprocessPreset("small", 1)).data.data;
+    const b = preprocess(readNifti(file), preprocessPreset("small", 1)).data.data;
     assertSameBits("preprocess twice", a, b);
     assertSameBits("composition", a, resizeTrilinear(windowScale(vol.data, -1000, 1000), [D, H, W], [16, 64, 64]));
   });

@@ -18,7 +18,7 @@ import { sampleSeed, streamSeed } from "./seed.js";
 import { drawVessels } from "./vessels.js";
 
 /** Bumped whenever the same seed would give different bytes or texts. Stored in manifest.json. */
-export const GENERATOR_VERSION = "tgh-moe-synth-ct/1";
+export const GENERATOR_VERSION = "tgh-moe-synth-ct/2";
 
 /** A finding with where it is on this grid: voxel centre `[k, j, i]` and the slices it shows on. */
 export type PlacedFinding = Finding & { centerVoxel?: [number, number, number]; slices: number[] };
@@ -55,18 +55,8 @@ export function sampleId(seed: number, index: number): string {
 
 /** Sample `index` of the dataset with master seed `seed`, rendered on `grid`. */
 export function makeSample(seed: number, index: number, grid: Grid | GridName | Shape3 = "small", opts: SampleOptions = {}): Sample & { masks?: Float32Array[] } {
-  assertInt("makeSample", "seed", seed, 0, 0xffffffff);
-  assertInt("makeSample", "index", index, 0, 0xffffffff);
   const g = makeGrid(grid);
-  const own = sampleSeed(seed, index);
-  const stream = (label: string) => new Rng(streamSeed(own, label));
-  const anatomy = stream("anatomy");
-  const subject = drawSubject(anatomy);
-  const vessels = drawVessels(anatomy, subject);
-  const findings = drawFindings(stream("findings"), subject, g);
-  const layers = [...baseLayers(subject, vessels), ...findingLayers(subject, findings, g), ...topLayers(subject)];
-  const rendered = renderLayers(g, layers, opts.masks === true);
-  addNoise(g, rendered.hu, subject.noiseSigma, stream("noise"));
+  const { own, subject, findings, rendered, stream } = renderStudy(seed, index, g, { masks: opts.masks === true });
   const tracks = findings.map((_, n) => rendered.tracks.get(`finding:${n}`)!);
   const visible = visibleSlices(tracks.map((t) => t.perSlice));
   const placed: PlacedFinding[] = findings.map((f, n) => ({
@@ -81,6 +71,42 @@ export function makeSample(seed: number, index: number, grid: Grid | GridName | 
   };
   if (opts.masks === true) sample.masks = tracks.map((t) => t.mask!);
   return sample;
+}
+
+/**
+ * The texts and truth of sample `index` without rendering its volume (fast: for statistics over
+ * many studies, such as the blind baselines of the evaluation). Equal to makeSample's fields.
+ */
+export function studyTexts(seed: number, index: number, grid: Grid | GridName | Shape3 = "small"): Pick<Sample, "contrast" | "report" | "questions"> & { findings: Finding[] } {
+  const g = makeGrid(grid);
+  const stream = (label: string) => new Rng(streamSeed(sampleSeed(seed, index), label));
+  const subject = drawSubject(stream("anatomy")); // the vessels, drawn next from this stream, play no part in the texts
+  const findings = drawFindings(stream("findings"), subject, g);
+  return {
+    contrast: subject.contrast, findings,
+    report: writeReport(stream("report"), findings, subject.contrast),
+    questions: makeQuestions(stream("questions"), findings, subject.contrast),
+  };
+}
+
+/**
+ * The drawing and rendering of one study (noise included, not yet quantised differently from
+ * makeSample): `omit` leaves finding n out of the picture (same subject, same noise), so that a
+ * finding's visibility can be measured as the difference it makes (visibility.ts).
+ */
+export function renderStudy(seed: number, index: number, g: Grid, opts: { masks?: boolean; omit?: number } = {}) {
+  assertInt("makeSample", "seed", seed, 0, 0xffffffff);
+  assertInt("makeSample", "index", index, 0, 0xffffffff);
+  const own = sampleSeed(seed, index);
+  const stream = (label: string) => new Rng(streamSeed(own, label));
+  const anatomy = stream("anatomy");
+  const subject = drawSubject(anatomy);
+  const vessels = drawVessels(anatomy, subject);
+  const findings: Finding[] = drawFindings(stream("findings"), subject, g);
+  const shown = findingLayers(subject, findings, g).filter((_, n) => n !== opts.omit);
+  const rendered = renderLayers(g, [...baseLayers(subject, vessels), ...shown, ...topLayers(subject)], opts.masks === true);
+  addNoise(g, rendered.hu, subject.noiseSigma, stream("noise"));
+  return { own, subject, findings, rendered, stream };
 }
 
 function round3(v: [number, number, number]): [number, number, number] {

@@ -199,10 +199,13 @@ export function countMatches(truth: readonly Finding[], predicted: readonly Extr
   return { tp, fp: predicted.length - tp, fn: truth.length - tp };
 }
 
-/** Precision, recall and F1 of summed counts (micro average); 1 when there is nothing to find and nothing found. */
-export function prf(c: Counts): { precision: number; recall: number; f1: number } {
-  const precision = c.tp + c.fp === 0 ? 1 : c.tp / (c.tp + c.fp);
-  const recall = c.tp + c.fn === 0 ? 1 : c.tp / (c.tp + c.fn);
-  const f1 = precision + recall === 0 ? 0 : (2 * precision * recall) / (precision + recall);
-  return { precision, recall, f1 };
+/**
+ * Micro precision, recall and F1 of summed counts: precision = tp / (tp + fp), recall = tp / (tp +
+ * fn), F1 = 2tp / (2tp + fp + fn). A ratio with a zero denominator is undefined (null), not 1: a
+ * model that names no finding has no precision. F1 is null only when there is nothing to find and
+ * nothing was found.
+ */
+export function prf(c: Counts): { precision: number | null; recall: number | null; f1: number | null } {
+  const ratio = (a: number, b: number) => (b === 0 ? null : a / b);
+  return { precision: ratio(c.tp, c.tp + c.fp), recall: ratio(c.tp, c.tp + c.fn), f1: ratio(2 * c.tp, 2 * c.tp + c.fp + c.fn) };
 }

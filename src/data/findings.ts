@@ -8,7 +8,7 @@ import { intIn, pick, pickWeighted, uni } from "./draw.js";
 import type { Grid } from "./geometry.js";
 import type { Box, Layer } from "./render.js";
 import { sphere, sphereSection } from "./sdf.js";
-import { liverSdf, lungSdf } from "./structures.js";
+import { aortaSdf, heartSdf, liverSdf, lungSdf, ribSdf, spleenSdf, stomachSdf, vertebraSdf } from "./structures.js";
 
 export type Side = "left" | "right";
 export type Zone = "upper" | "middle" | "lower";
@@ -30,7 +30,7 @@ export interface Cyst { kind: "cyst"; side: Side; organ: "liver"; sizeMm: number
 export type Finding = Nodule | Effusion | Cyst;
 
 /** Size ranges (mm, integers, both ends included) and HU ranges (drawn as integers). */
-export const NODULE_MM: Record<NoduleType, [number, number]> = { solid: [5, 30], calcified: [3, 12], "ground-glass": [6, 30] };
+export const NODULE_MM: Record<NoduleType, [number, number]> = { solid: [5, 30], calcified: [3, 16], "ground-glass": [6, 30] };
 export const NODULE_HU: Record<NoduleType, [number, number]> = { solid: [20, 60], calcified: [300, 700], "ground-glass": [-500, -300] };
 /** Effusion depth (mm) and height above the recess (mm) per grade. */
 export const EFFUSION_MM: Record<Grade, { depth: [number, number]; height: [number, number] }> = {
@@ -40,16 +40,25 @@ export const EFFUSION_MM: Record<Grade, { depth: [number, number]; height: [numb
 };
 export const EFFUSION_HU: [number, number] = [10, 20];
 export const CYST_MM: [number, number] = [8, 40];
-export const CYST_HU: [number, number] = [0, 20];
+export const CYST_HU: [number, number] = [-5, 10];
 /** Probabilities of 0, 1, 2, 3 findings per study, and of each kind. */
 export const COUNT_WEIGHTS = [0.25, 0.35, 0.25, 0.15];
 export const KIND_WEIGHTS: Record<FindingKind, number> = { nodule: 0.5, effusion: 0.3, cyst: 0.2 };
 export const NODULE_TYPE_WEIGHTS: Record<NoduleType, number> = { solid: 0.5, calcified: 0.2, "ground-glass": 0.3 };
 /**
- * Smallest finding: 1.5 in-plane pixels and at least 5 mm (two sub-slices of the renderer, and the
- * size below which nodules are not reported in practice), so that every finding is visible.
+ * Smallest finding on a grid, tied to its voxel size so that every finding is visible (measured by
+ * visibility.ts): at least 5 mm (the size below which nodules are not reported in practice), 4
+ * in-plane pixels (a nodule must be wider than the vessels it sits among) and MIN_SLICES slices
+ * (one for nodules; two for cysts, whose contrast to the liver is only 40-70 HU).
  */
-export const MIN_PIXELS = 1.5, MIN_MM = 5;
+export const MIN_PIXELS = 4, MIN_MM = 5;
+export const MIN_SLICES = { nodule: 1, cyst: 2 } as const;
+
+/** The size floor (mm) of a kind on a grid, at most the kind's largest size (coarse test grids such as `tiny` cannot show a finding anyway). */
+export function minSizeMm(kind: "nodule" | "cyst", grid: Grid): number {
+  const floor = Math.max(MIN_MM, MIN_PIXELS * Math.max(grid.spacing[1], grid.spacing[2]), MIN_SLICES[kind] * grid.spacing[0]);
+  return Math.min(floor, kind === "cyst" ? CYST_MM[1] : NODULE_MM.solid[1]);
+}
 
 export function sideSign(side: Side): SideSign {
   return side === "right" ? -1 : 1;
@@ -80,14 +89,13 @@ export function zoneOf(s: Subject, side: Side, w: number): Zone {
 export function drawFindings(rng: Rng, s: Subject, grid: Grid): Finding[] {
   const want = pickWeighted(rng, COUNT_WEIGHTS);
   const out: Finding[] = [];
-  const minMm = Math.max(MIN_MM, MIN_PIXELS * Math.max(grid.spacing[1], grid.spacing[2]));
   const halfZ = (grid.shape[0] * grid.spacing[0]) / 2;
   for (let attempt = 0; out.length < want && attempt < 30; attempt++) {
     const kind = KINDS[pickWeighted(rng, KINDS.map((k) => KIND_WEIGHTS[k]))];
     const side = pick(rng, SIDES);
-    const f = kind === "nodule" ? placeNodule(rng, s, side, out, minMm, halfZ)
+    const f = kind === "nodule" ? placeNodule(rng, s, side, out, minSizeMm("nodule", grid), halfZ)
       : kind === "effusion" ? drawEffusion(rng, s, side, out)
-      : placeCyst(rng, s, side, minMm, halfZ);
+      : placeCyst(rng, s, side, minSizeMm("cyst", grid), halfZ);
     if (f !== null && !out.some((g) => slotKey(g) === slotKey(f))) out.push(f);
   }
   // effusions first: nodules are placed outside the fluid, and the fluid is painted under them
@@ -134,9 +142,14 @@ function placeCyst(rng: Rng, s: Subject, side: Side, minMm: number, halfZ: numbe
     const p = tenths([
       s.body.cu + sideSign(side) * uni(rng, 3, s.cavity.a), s.body.cv + uni(rng, -s.cavity.b, s.cavity.b), uni(rng, -halfZ + r, top),
     ]);
-    if (liverSdf(s, ...p) < -(r + 3)) return { kind: "cyst", side, organ: "liver", sizeMm, hu, center: p };
+    if (liverSdf(s, ...p) < -(r + 3) && clearOfOrgans(s, p) > r + 3) return { kind: "cyst", side, organ: "liver", sizeMm, hu, center: p };
   }
   return null;
+}
+
+/** Distance (mm, from the sdfs) to the organs painted over or beside the liver: a cyst must not hide under them. */
+function clearOfOrgans(s: Subject, p: [number, number, number]): number {
+  return Math.min(stomachSdf(s, ...p), spleenSdf(s, ...p), heartSdf(s, ...p), aortaSdf(s, ...p), vertebraSdf(s, ...p), ribSdf(s, ...p));
 }
 
 /** A point rounded to 0.1 mm (the truth is stored, and rendered, at that precision). */

@@ -28,7 +28,7 @@ export type GridName = "tiny" | "small" | "m3d";
 /** The volume of each model preset (src/model/config.ts PRESET_VOLUME). */
 export const GRID_SHAPES: Record<GridName, Shape3> = {
   tiny: [4, 32, 32], // tests: 80 mm slices of 12 mm pixels
-  small: [16, 64, 64], // training on 2 CPU cores: 20 mm x 6 mm x 6 mm
+  small: [32, 128, 128], // training on 2 CPU cores: 10 mm x 3 mm x 3 mm
   m3d: [32, 256, 256], // M3D-sized (a chest CT resized to 32 x 256 x 256): 10 mm x 1.5 mm x 1.5 mm
 };
 

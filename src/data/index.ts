@@ -3,7 +3,7 @@
  * questions and slice captions from a seed. Everything here runs in Node and browsers except
  * writeDataset and dataCommand (Node file output), which live in ./write.js and ./command.js.
  */
-export { GENERATOR_VERSION, iterateSamples, makeSample, parseSplit, sampleId, splitOf, SPLITS, SPLIT_BLOCK } from "./dataset.js";
+export { GENERATOR_VERSION, iterateSamples, makeSample, parseSplit, sampleId, splitOf, studyTexts, SPLITS, SPLIT_BLOCK } from "./dataset.js";
 export type { PlacedFinding, Sample, SampleOptions, SplitName } from "./dataset.js";
 export { COVERAGE_MM, FOV_MM, GRID_SHAPES, makeGrid, niftiAffine, parseGrid, patientToVoxel, voxelToPatient } from "./geometry.js";
 export type { Grid, GridName, Shape3, Spacing3 } from "./geometry.js";

@@ -34,7 +34,7 @@ export function baseLayers(s: Subject, vessels: readonly Segment[]): Layer[] {
     // mediastinal fat between the organs; the thoracic inlet above the apices is muscle
     { name: "cavity", box: cavBox, flat: true, sdf: (u, v) => cavitySdf(s, u, v), hu: (_u, _v, w) => blend(hu.mediastinum, hu.muscle, (w - inletW) / 20) },
     { name: "abdomen", box: abdBox, sdf: (u, v, w) => abdomenSdf(s, u, v, w), hu: hu.abdomen, footprint: inCavity },
-    { name: "liver", box: abdBox, sdf: (u, v, w) => liverSdf(s, u, v, w), hu: hu.liver, footprint: inCavity },
+    { name: "liver", box: abdBox, sdf: (u, v, w) => liverSdf(s, u, v, w), hu: hu.liver, footprint: inCavity, track: "tissue:liver" },
     { name: "stomach", box: ellipsoidBox(s.stomach), sdf: (u, v, w) => stomachSdf(s, u, v, w), hu: hu.stomach },
     { name: "stomach air", box: ellipsoidBox(s.stomach), sdf: (u, v, w) => Math.max(stomachSdf(s, u, v, w), v - s.stomach.airV), hu: hu.air },
     { name: "spleen", box: ellipsoidBox(s.spleen), sdf: (u, v, w) => spleenSdf(s, u, v, w), hu: hu.spleen },
@@ -42,7 +42,7 @@ export function baseLayers(s: Subject, vessels: readonly Segment[]): Layer[] {
   for (const side of [-1, 1] as SideSign[]) {
     const box: Box = side < 0 ? [cavBox[0], b.cu, cavBox[2], cavBox[3], L.recessW, L.apexW] : [b.cu, cavBox[1], cavBox[2], cavBox[3], L.recessW, L.apexW];
     const name = side < 0 ? "right lung" : "left lung";
-    layers.push({ name, box, sdf: (u, v, w) => lungSdf(s, side, u, v, w), hu: (u, v, w) => lungHU(s, u, v, w), footprint: inCavity });
+    layers.push({ name, box, sdf: (u, v, w) => lungSdf(s, side, u, v, w), hu: (u, v, w) => lungHU(s, u, v, w), footprint: inCavity, track: "tissue:lung" });
   }
   for (const { a, b: e, r, side } of vessels) {
     const sdf = (u: number, v: number, w: number): number => {

@@ -29,6 +29,7 @@ export const LETTERS = ["A", "B", "C", "D"] as const;
 export const CLOSED = {
   present: "Which of the following findings is present in this CT?",
   effusionSide: "On which side is there a pleural effusion?",
+  noduleSide: "In which lung is there a pulmonary nodule?",
   effusionGrade: (side: Side) => `How large is the ${side} pleural effusion?`,
   noduleCount: "How many pulmonary nodules are there?",
   noduleType: (side: Side, zone: Zone) => `What is the attenuation of the nodule in the ${side} ${zone} zone?`,
@@ -41,6 +42,7 @@ export const CLOSED = {
 export const OPEN = {
   effusionPresent: "Is there a pleural effusion?",
   effusionSide: "Which side is the pleural effusion on?",
+  noduleSide: "Which lung has a nodule?",
   effusionGrade: (side: Side) => `How large is the ${side} pleural effusion?`,
   nodulePresent: "Are there any pulmonary nodules?",
   noduleAt: (side: Side, zone: Zone) => `Is there a nodule in the ${side} ${zone} zone?`,
@@ -64,6 +66,7 @@ const COUNT_WORDS = ["none", "one", "two", "three"];
 export function makeQuestions(rng: Rng, findings: readonly Finding[], contrast: boolean): Question[] {
   const nodules = findings.filter((f): f is Nodule => f.kind === "nodule");
   const effusionSides = SIDES.filter((s) => findings.some((f) => f.kind === "effusion" && f.side === s));
+  const noduleSides = SIDES.filter((s) => nodules.some((f) => f.side === s));
   const cystSides = SIDES.filter((s) => findings.some((f) => f.kind === "cyst" && f.side === s));
   const q: Question[] = [];
   const closed = (template: string, question: string, correct: string, wrong: readonly string[], slots: Question["slots"] = {}) =>
@@ -78,6 +81,7 @@ export function makeQuestions(rng: Rng, findings: readonly Finding[], contrast: 
   closed("present", CLOSED.present, correct, shuffled(rng, [...pool, ...absent]).slice(0, 3));
   const bothOrOne = (sides: Side[], none: string) => (sides.length === 2 ? "both sides" : sides.length === 1 ? sides[0] : none);
   closed("effusion-side", CLOSED.effusionSide, bothOrOne(effusionSides, "neither side"), ["right", "left", "both sides", "neither side"]);
+  closed("nodule-side", CLOSED.noduleSide, bothOrOne(noduleSides, "neither side"), ["right", "left", "both sides", "neither side"]);
   closed("nodule-count", CLOSED.noduleCount, COUNT_WORDS[nodules.length], COUNT_WORDS);
   const lobes = ["right hepatic lobe", "left hepatic lobe", "both hepatic lobes", "there is no hepatic cyst"];
   closed("cyst-side", CLOSED.cystSide, cystSides.length === 2 ? lobes[2] : cystSides.length === 1 ? `${cystSides[0]} hepatic lobe` : lobes[3], lobes);
@@ -95,6 +99,7 @@ export function makeQuestions(rng: Rng, findings: readonly Finding[], contrast: 
 
   // finding-specific
   if (effusionSides.length > 0) open("effusion-side", OPEN.effusionSide, effusionSides.length === 2 ? "both" : effusionSides[0]);
+  if (noduleSides.length > 0) open("nodule-side", OPEN.noduleSide, noduleSides.length === 2 ? "both" : noduleSides[0]);
   for (const f of findings) {
     const slots = { side: f.side, ...(f.kind === "nodule" ? { zone: f.zone } : {}) };
     if (f.kind === "effusion") {

@@ -27,14 +27,14 @@ export interface PreprocessPreset {
 }
 
 /**
- * The built-in CT presets, one per model preset, all version 1 and all "shape" mode.
+ * The built-in CT presets, one per model preset (small: version 1 = 16x64x64, version 2 = 32x128x128), all "shape" mode.
  * Window [-1000, 1000] HU: air (-1000) through lung, fat, soft tissue, contrast and most bone in one
  * channel without saturating any of them (the range CT-CLIP and RadFM feed their encoders); a lung
  * window (-1350..150) would flatten bone and contrast, a mediastinal one (-160..240) the lungs.
  */
-function ct(name: string, grid: [number, number, number]): PreprocessPreset {
+function ct(name: string, grid: [number, number, number], version = 1): PreprocessPreset {
   return {
-    name, version: 1, modality: "CT", orientation: "LPS",
+    name, version, modality: "CT", orientation: "LPS",
     window: { lo: -1000, hi: 1000 },
     resample: { mode: "shape" },
     interpolation: "trilinear",
@@ -43,7 +43,8 @@ function ct(name: string, grid: [number, number, number]): PreprocessPreset {
 }
 const PRESETS: readonly PreprocessPreset[] = [
   ct("tiny", [4, 32, 32]),
-  ct("small", [16, 64, 64]),
+  ct("small", [16, 64, 64]), // checkpoints made before the finer grid
+  ct("small", [32, 128, 128], 2),
   ct("m3d", [32, 256, 256]),
   ct("phi3v", [32, 336, 336]),
 ];
