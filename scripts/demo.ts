@@ -17,12 +17,13 @@ import { formatRouting, routingSummary } from "../src/cli/run.js";
 import { countMatches, extractFindings, prf, type Counts } from "../src/data/extract.js";
 import { formatAnswer, formatQuestion, type Question } from "../src/data/questions.js";
 import type { SampleRecord } from "../src/data/write.js";
-import { exactMatch, parseChoice } from "../src/eval/qa.js";
+import { answeredRight, BlindBaselines } from "../src/eval/blind.js";
+import { splitOf, studyTexts } from "../src/data/dataset.js";
 import type { GenerateResult } from "../src/generate.js";
 import { readNifti } from "../src/io/nifti.js";
 import type { F32Tensor } from "../src/tensor.js";
 import { routingMaps } from "../src/viz/routing-map.js";
-import { demoCheckpoint, readSamples, REPORT_PROMPT, ROOT, SAMPLES_DIR } from "./make-samples.js";
+import { demoCheckpoint, readSamples, REPORT_PROMPT, ROOT, SAMPLE_GRID, SAMPLE_SEED, SAMPLES_DIR } from "./make-samples.js";
 
 const USAGE = `usage: npm run demo -- [--samples N] [--questions N] [--max-tokens N] [--backend wasm|reference] [--checkpoint FILE] [--out DIR]`;
 /** Report budget: a synthetic report is about 60-120 tokens; generation stops earlier at <eos>. */
@@ -110,7 +111,41 @@ interface Tally {
   closedRight: number;
   open: number;
   openRight: number;
+  majorityRight: number;
+  textOnlyRight: number;
+  swapped: number;
+  swapChanged: number;
   findings: Counts;
+}
+
+/** What the demo needs besides the model: the blind baselines and the other samples (for the image swap). */
+interface Context {
+  blind: BlindBaselines;
+  samples: readonly SampleRecord[];
+  volumes: Map<string, F32Tensor>;
+}
+
+/** The questions of the first 2000 training studies of the samples' dataset (texts only), for the blind baselines. */
+function blindBaselines(): BlindBaselines {
+  const qs: Question[] = [];
+  for (let index = 0, n = 0; n < 2000; index++) {
+    if (splitOf(SAMPLE_SEED, index) !== "train") continue;
+    n++;
+    qs.push(...studyTexts(SAMPLE_SEED, index, SAMPLE_GRID).questions);
+  }
+  return new BlindBaselines(qs);
+}
+
+/** Another sample asked the same question with a different true answer that q's options can express, and that answer. */
+function swapPartner(ctx: Context, self: SampleRecord, q: Question): { sample: SampleRecord; truth: Question } | null {
+  for (const other of ctx.samples) {
+    if (other.id === self.id) continue;
+    const p = other.questions.find((x) => x.template === q.template && x.kind === q.kind && x.question === q.question);
+    if (!p || p.answerText === q.answerText || (q.options && !q.options.includes(p.answerText))) continue;
+    const answer = q.options ? "ABCD"[q.options.indexOf(p.answerText)] : p.answer;
+    return { sample: other, truth: { ...q, answer, answerText: p.answerText } };
+  }
+  return null;
 }
 
 async function writeMap(o: Options, model: TghModel, name: string, volume: F32Tensor, out: GenerateResult): Promise<string | null> {
@@ -120,9 +155,8 @@ async function writeMap(o: Options, model: TghModel, name: string, volume: F32Te
   return relative(process.cwd(), file) || file;
 }
 
-async function runSample(o: Options, model: TghModel, r: SampleRecord, tally: Tally, maps: string[]): Promise<void> {
-  const file = join(ROOT, SAMPLES_DIR, r.file);
-  const volume = model.prepareVolume(readNifti(await readFile(file), { file }));
+async function runSample(o: Options, model: TghModel, r: SampleRecord, ctx: Context, tally: Tally, maps: string[]): Promise<void> {
+  const volume = ctx.volumes.get(r.id)!;
   console.log(`\n== ${r.id} · ${r.shape.join("x")} voxels of ${r.spacing.join("x")} mm · ${r.contrast ? "with" : "without"} contrast`);
   console.log(`   true findings: ${findingsText(r)}`);
 
@@ -142,16 +176,25 @@ async function runSample(o: Options, model: TghModel, r: SampleRecord, tally: Ta
   const questions = chooseQuestions(r.questions, o.questions);
   if (questions.length > 0) console.log("\n   questions:");
   for (const [i, q] of questions.entries()) {
-    const out = await model.generate({ volume, prompt: formatQuestion(q), maxNewTokens: Math.min(ANSWER_TOKENS, o.maxTokens) });
-    const right = q.kind === "closed" ? parseChoice(out.text, q.options!) === q.answer : exactMatch(out.text, q.answer) === 1;
-    if (q.kind === "closed") {
-      tally.closed++, tally.closedRight += right ? 1 : 0;
-    } else {
-      tally.open++, tally.openRight += right ? 1 : 0;
-    }
+    const ask = (v: F32Tensor) => model.generate({ volume: v, prompt: formatQuestion(q), maxNewTokens: Math.min(ANSWER_TOKENS, o.maxTokens) });
+    const out = await ask(volume);
+    const right = answeredRight(q, out.text);
+    const majority = ctx.blind.majority(q), textOnly = ctx.blind.textOnly(q);
+    if (q.kind === "closed") tally.closed++, tally.closedRight += right ? 1 : 0;
+    else tally.open++, tally.openRight += right ? 1 : 0;
+    tally.majorityRight += answeredRight(q, majority) ? 1 : 0;
+    tally.textOnlyRight += answeredRight(q, textOnly) ? 1 : 0;
     const opts = q.options ? `  ${q.options.map((t, k) => `${"ABCD"[k]}. ${t}`).join("  ")}` : "";
     console.log(`   ${q.kind === "closed" ? "[A-D]" : "[open]"} ${q.question}${opts}`);
     console.log(`         model: ${JSON.stringify(out.text.trim())}   truth: ${JSON.stringify(formatAnswer(q))}   ${right ? "✓" : "✗"}`);
+    console.log(`         blind baselines: majority ${JSON.stringify(majority)} ${answeredRight(q, majority) ? "✓" : "✗"} · text-only ${JSON.stringify(textOnly)} ${answeredRight(q, textOnly) ? "✓" : "✗"}`);
+    const partner = swapPartner(ctx, r, q);
+    if (partner) {
+      const swapped = await ask(ctx.volumes.get(partner.sample.id)!);
+      const changed = swapped.text.trim() !== out.text.trim();
+      tally.swapped++, tally.swapChanged += changed ? 1 : 0;
+      console.log(`         on ${partner.sample.id}'s volume: ${JSON.stringify(swapped.text.trim())} (its truth ${JSON.stringify(formatAnswer(partner.truth))}; answer ${changed ? "changed" : "unchanged"})`);
+    }
     if (i === 0) {
       const m = await writeMap(o, model, `${r.id}-vqa.png`, volume, out);
       if (m) maps.push(m);
@@ -177,14 +220,23 @@ async function main(): Promise<void> {
     console.log("NOTE: the trained checkpoint is not in this tree yet: these are UNTRAINED, seeded random weights,");
     console.log("      so the generated text below is noise. Everything else (reading, preprocessing, routing, scoring) is real.");
   }
-  const tally: Tally = { closed: 0, closedRight: 0, open: 0, openRight: 0, findings: { tp: 0, fp: 0, fn: 0 } };
+  const tally: Tally = { closed: 0, closedRight: 0, open: 0, openRight: 0, majorityRight: 0, textOnlyRight: 0, swapped: 0, swapChanged: 0, findings: { tp: 0, fp: 0, fn: 0 } };
   const maps: string[] = [];
-  for (const r of samples) await runSample(o, model, r, tally, maps);
+  const volumes = new Map<string, F32Tensor>();
+  for (const r of samples) {
+    const file = join(ROOT, SAMPLES_DIR, r.file);
+    volumes.set(r.id, model.prepareVolume(readNifti(await readFile(file), { file })));
+  }
+  const ctx: Context = { blind: blindBaselines(), samples, volumes };
+  for (const r of samples) await runSample(o, model, r, ctx, tally, maps);
 
   const f = prf(tally.findings);
   console.log(`\n== summary over ${samples.length} sample${samples.length === 1 ? "" : "s"}`);
+  const asked = tally.closed + tally.open;
   console.log(`   closed questions: ${tally.closedRight}/${tally.closed} right · open questions: ${tally.openRight}/${tally.open} exact`);
-  console.log(`   report findings (strict): precision ${f.precision.toFixed(2)}, recall ${f.recall.toFixed(2)}, F1 ${f.f1.toFixed(2)}`);
+  console.log(`   blind baselines on the same ${asked} questions: majority answer ${tally.majorityRight}/${asked} · text-only ${tally.textOnlyRight}/${asked} · model ${tally.closedRight + tally.openRight}/${asked}`);
+  console.log(`   image swap: ${tally.swapChanged}/${tally.swapped} answers changed when another sample's volume (whose truth differs) replaced the study's`);
+  console.log(`   report findings (strict): precision ${fmt2(f.precision)}, recall ${fmt2(f.recall)}, F1 ${fmt2(f.f1)}`);
   console.log(`   routing maps (${maps.length}) in ${relative(process.cwd(), o.out) || "."}/: ${maps.map((m) => m.split(/[\\/]/).pop()).join(", ")}`);
   console.log(`   ${((performance.now() - t0) / 1000).toFixed(1)} s in total`);
 }
@@ -196,4 +248,9 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     if (/\.wasm/.test(msg)) console.error("hint: build the WebAssembly kernels first: npm run build:kernels (npm ci does it)");
     process.exit(1);
   });
+}
+
+/** A ratio with two decimals, "undefined" when its denominator was 0 (e.g. precision with no finding named). */
+function fmt2(x: number | null): string {
+  return x === null ? "undefined" : x.toFixed(2);
 }

@@ -14,6 +14,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { resultsTable, summarize, summarizeValues } from "../src/eval/metrics.js";
+import { pairedDifference } from "../src/eval/paired.js";
 import type { EvalResult } from "../src/recipe/evaluate.js";
 
 const { values: a } = parseArgs({
@@ -110,14 +111,26 @@ for (const [v] of VARIANTS) {
 }
 const cols = [
   ["bleu1", "BLEU-1"], ["bleu4", "BLEU-4"], ["rougeL", "ROUGE-L"], ["meteor", "METEOR"], ["findingsF1", "finding F1"],
-  ["closedAccuracy", "closed acc."], ["openExactMatch", "open EM"], ["openF1", "open F1"],
+  ["closedAccuracy", "closed acc."], ["openExactMatch", "open EM"], ["imageSwapChanged", "swap changed"],
 ].map(([key, title]) => ({ key, title }));
-const rows = VARIANTS.map(([v, label]) => ({ label, metrics: summarize(results.get(v)!.map((r) => r.metrics)) }));
+const rows = VARIANTS.map(([v, label]) => ({ label, metrics: summarize(definedMetrics(results.get(v)!.map((r) => r.metrics))) }));
 const how = a.steps ? "given" : `from a ${a["budget-minutes"]} min budget (the calibrating tgh run)`;
 const lines = [
   `steps ${steps!.join(", ")} (stage 0, 1, 2; ${how}), ${a.studies} training studies; seeds ${seeds.join(", ")}; ${a.count} test studies each; grid wall time ${Math.round((Date.now() - t0) / 60000)} min`,
   "", resultsTable(rows, cols, { scale: 100, digits: 1 }, "variant"),
 ];
+// paired per study: the share of its questions answered right, mean over seeds, (c) minus each other variant
+const perStudy = (v: string) => {
+  const rs = results.get(v)!;
+  return rs[0].studies.map((_, i) => rs.reduce((acc, r) => acc + r.studies[i].right / r.studies[i].asked, 0) / rs.length);
+};
+lines.push("", "Paired per study (questions answered right, mean over seeds): (c) minus each variant, with a 95% bootstrap interval over studies", "");
+lines.push("| comparison | mean difference (points) | 95% CI | studies (c) better / worse / equal |", "| :--- | ---: | :---: | :---: |");
+for (const [v, label] of VARIANTS.filter(([v]) => v !== "tgh")) {
+  const p = pairedDifference(perStudy("tgh"), perStudy(v), { seed: 0 });
+  lines.push(`| (c) - ${label} | ${(100 * p.mean).toFixed(1)} | [${(100 * p.lo).toFixed(1)}, ${(100 * p.hi).toFixed(1)}] | ${p.wins} / ${p.losses} / ${p.ties} |`);
+}
+lines.push("", `Blind baselines on the same questions (from the first run's evaluation): closed majority ${fmt([results.get("tgh")![0].metrics.closedMajority ?? 0])}, closed text-only ${fmt([results.get("tgh")![0].metrics.closedTextOnly ?? 0])}, open majority ${fmt([results.get("tgh")![0].metrics.openMajority ?? 0])}, open text-only ${fmt([results.get("tgh")![0].metrics.openTextOnly ?? 0])}`, "");
 for (const [v, label] of VARIANTS) {
   const rs = results.get(v)!;
   for (const layer of rs[0].routing) {
@@ -130,6 +143,11 @@ for (const [v, label] of VARIANTS) {
     for (const t of tasks) lines.push(`| ${t} | ${experts.map((e) => fmt(per.map((p) => p.top1[t]?.[e] ?? 0))).join(" | ")} |`);
     lines.push("");
   }
+}
+/** The metrics every run defines (a null, such as precision with no finding named, drops that metric from the table). */
+function definedMetrics(runs: Record<string, number | null>[]): Record<string, number>[] {
+  const keys = Object.keys(runs[0]).filter((k) => runs.every((r) => r[k] !== null));
+  return runs.map((r) => Object.fromEntries(keys.map((k) => [k, r[k] as number])));
 }
 function fmt(xs: number[]): string {
   const s = summarizeValues(xs);

@@ -17,7 +17,7 @@ describe("closed questions", () => {
   it("parses the letter in its usual forms", () => {
     const cases: [string, string][] = [
       ["B", "B"], ["b", "B"], ["B.", "B"], ["(B)", "B"], ["B)", "B"], ["[C]", "C"], ["  D  ", "D"], ["A:", "A"],
-      ["B) right", "B"], ["(b) right side", "B"], ["C. both sides", "C"], ["D: neither", "D"],
+      ["B) right", "B"], ["(b) Right", "B"], ["C. both sides", "C"], ["D: neither  side.", "D"],
       ["Right.", "B"], ["RIGHT", "B"], ["both  sides", "C"], // rule 3: the option text itself
       ["The answer is B", "B"], ["the answer is (c).", "C"], ["Answer: D", "D"], ["answer is: B", "B"],
       ["I would choose option A because the fluid is on the left", "A"], ["ANSWER IS C", "C"],
@@ -33,8 +33,11 @@ describe("closed questions", () => {
     expect(() => parseChoice("A", [])).toThrow(ValueError);
   });
 
-  it("a leading letter wins over the text after it", () => {
-    expect(parseChoice("A) right", OPTIONS)).toBe("A");
+  it("a leading letter counts only when the text after it is that option's text", () => {
+    expect(parseChoice("A) right", OPTIONS)).toBeNull(); // A is "left": letter and text disagree
+    expect(parseChoice("D. left", OPTIONS)).toBeNull();
+    expect(parseChoice("(b) right side", OPTIONS)).toBeNull(); // not the option's text either
+    expect(parseChoice("A) left", OPTIONS)).toBe("A");
   });
 
   it("accuracy counts unparsed answers as wrong", () => {
@@ -114,7 +117,7 @@ describe("finding-level precision / recall / F1", () => {
     expect([s.tp, s.fp, s.fn]).toEqual([2, 1, 1]);
     expect(s.precision).toBeCloseTo(2 / 3, TOL);
     expect(s.f1).toBeCloseTo(2 / 3, TOL);
-    expect(s.byType.cyst).toEqual({ tp: 0, fp: 1, fn: 0, precision: 0, recall: 0, f1: 0 });
+    expect(s.byType.cyst).toEqual({ tp: 0, fp: 1, fn: 0, precision: 0, recall: null, f1: 0 }); // no cyst to find: recall undefined
     expect(s.byType.effusion).toMatchObject({ tp: 1, fp: 0, fn: 1, precision: 1, recall: 0.5 });
     expect(Object.keys(s.byType)).toEqual(["cyst", "effusion", "nodule"]);
   });
@@ -125,9 +128,9 @@ describe("finding-level precision / recall / F1", () => {
   });
 
   it("zero denominators: nothing predicted and nothing true is perfect, otherwise 0", () => {
-    expect(findingScores([[], []], [[], []])).toMatchObject({ precision: 1, recall: 1, f1: 1 });
-    expect(findingScores([[]], [[f("nodule", "left")]])).toMatchObject({ precision: 0, recall: 0, f1: 0 });
-    expect(findingScores([[f("nodule", "left")]], [[]])).toMatchObject({ precision: 0, recall: 0, f1: 0 });
+    expect(findingScores([[], []], [[], []])).toMatchObject({ precision: null, recall: null, f1: null });
+    expect(findingScores([[]], [[f("nodule", "left")]])).toMatchObject({ precision: null, recall: 0, f1: 0 }); // named nothing: no precision
+    expect(findingScores([[f("nodule", "left")]], [[]])).toMatchObject({ precision: 0, recall: null, f1: 0 });
     expect(() => findingScores([[]], [])).toThrow(ShapeError);
     expect(() => matchFindings([{ type: "" }], [])).toThrow(ValueError);
   });
@@ -169,7 +172,8 @@ describe("finding-level precision / recall / F1", () => {
       expect(m.tp + m.fn).toBe(nt);
       expect(matchFindings(ts, ps).tp).toBe(m.tp);
       const s = findingScores([ps], [ts]);
-      for (const v of [s.precision, s.recall, s.f1]) expect(v >= 0 && v <= 1).toBe(true);
+      for (const v of [s.precision, s.recall, s.f1]) expect(v === null || (v >= 0 && v <= 1)).toBe(true);
+      expect(s.precision === null).toBe(np === 0);
     }, 300);
   });
 });

@@ -23,6 +23,11 @@ of every question. Scores: BLEU-1/4, ROUGE-L, METEOR and finding-level precision
 match and token F1 for open ones. Routing per MoE layer and true task: the share of tokens whose
 top-1 expert is g<group>.e<expert>, and how often the task gate picks the task's own group.
 
+Blind baselines and the image-swap test (docs/EVAL.md): each question type (finding x aspect x
+closed/open) is scored beside the majority answer and a text-only predictor (the answer most often
+right for the exact prompt in ${EVAL_DEFAULTS.baselineStudies} training studies), and every question is asked again with
+the volume of another study whose true answer differs: the share of answers that change.
+
 options:
   --checkpoint FILE     model (default ${DEFAULT_CHECKPOINT} in the package root)
   --split NAME          ${SPLITS.join(", ")} (default ${EVAL_DEFAULTS.split})
@@ -31,7 +36,8 @@ options:
   --max-tokens N        report budget (default ${EVAL_DEFAULTS.maxReportTokens}); answers get ${EVAL_DEFAULTS.maxAnswerTokens}
   --preset NAME         preprocessing preset if the checkpoint has none (${PREPROCESS_PRESET_NAMES.join(", ")})
   --backend NAME        wasm (default) or reference
-  --json                one JSON object {checkpoint, split, counts, metrics, routing, examples}
+  --no-swap             skip the image-swap test (about half the decoding time)
+  --json                one JSON object {checkpoint, split, counts, metrics, questions, routing, studies, examples}
   --quiet               no progress on stderr`,
   options: {
     checkpoint: { type: "string" },
@@ -42,6 +48,7 @@ options:
     preset: { type: "string" },
     backend: { type: "string", default: "wasm" },
     json: { type: "boolean" },
+    "no-swap": { type: "boolean" },
     quiet: { type: "boolean" },
   },
   positionals: [0, 0],
@@ -58,6 +65,7 @@ options:
     let last = 0;
     const r = await evaluate(model, pre, {
       split, count, dataSeed, maxReportTokens, maxAnswerTokens: EVAL_DEFAULTS.maxAnswerTokens,
+      swap: v["no-swap"] !== true, baselineStudies: EVAL_DEFAULTS.baselineStudies,
       onProgress: v.quiet ? undefined : (done, total) => {
         if (io.status) io.status(`eval: ${done}/${total} prompts`);
         else if (Date.now() - last > 15_000 || done === total) {
@@ -73,11 +81,18 @@ options:
   },
 });
 
-/** The metrics table and one routing table per MoE layer (markdown). */
+/** A share as a percentage, "-" when undefined. */
+const pct = (x: number | null, digits = 1) => (x === null ? "-" : (100 * x).toFixed(digits));
+
+/** The metrics table, the per-question-type table and one routing table per MoE layer (markdown). */
 export function evalTables(file: string, split: string, r: EvalResult): string {
   const c = r.counts;
-  const out = [`${file} on ${c.studies} ${split} studies: ${c.reports} reports, ${c.closed} closed and ${c.open} open questions`, ""];
-  out.push(markdownTable(["metric", "value"], Object.entries(r.metrics).map(([k, x]) => [k, (100 * x).toFixed(2)])));
+  const out = [`${file} on ${c.studies} ${split} studies: ${c.reports} reports, ${c.closed} closed and ${c.open} open questions (${c.swapped} also asked on a swapped volume)`, ""];
+  out.push(markdownTable(["metric", "value"], Object.entries(r.metrics).map(([k, x]) => [k, x === null ? "undefined" : pct(x, 2)])));
+  out.push("Per question type (%): model, majority answer, text-only, and the image swap (answers changed / right for the other study, of n swapped)", "");
+  out.push(markdownTable(["finding", "aspect", "form", "n", "model", "majority", "text-only", "swap n", "changed", "right"], r.questions.map((q) => [
+    q.finding, q.aspect, q.form, String(q.n), pct(q.model), pct(q.majority), pct(q.textOnly), String(q.swapN), pct(q.swapChanged), pct(q.swapRight),
+  ])));
   for (const layer of r.routing) {
     const experts = expertKeys(layer);
     const tasks = Object.keys(layer.top1);

@@ -12,9 +12,11 @@
  *   in each pass, predictions in list order each take the first unmatched true finding in list order.
  * This always reaches a maximum one-to-one matching (the tests check it against exhaustive search).
  * Micro-averaged over the corpus: TP, FP, FN summed over samples, then
- *   P = TP / (TP + FP),  R = TP / (TP + FN),  F1 = 2PR / (P + R);
- * a ratio with a zero denominator is 1 when there are neither predictions nor truths, else 0.
+ *   P = TP / (TP + FP),  R = TP / (TP + FN),  F1 = 2TP / (2TP + FP + FN)  (= 2PR / (P + R));
+ * a ratio with a zero denominator is undefined (null): no precision without a predicted finding
+ * (src/data/extract.ts prf, the one rule).
  */
+import { prf } from "../data/extract.js";
 import { ShapeError, ValueError } from "../errors.js";
 
 export interface Finding {
@@ -31,9 +33,9 @@ export interface FindingCounts {
 }
 
 export interface FindingScores extends FindingCounts {
-  precision: number;
-  recall: number;
-  f1: number;
+  precision: number | null; // null: no finding predicted
+  recall: number | null; // null: no finding to find
+  f1: number | null; // null: neither
 }
 
 /**
@@ -91,11 +93,7 @@ export function matchFindings(
 
 /** P, R, F1 from counts (zero-denominator rule in the file header). */
 export function scoresFromCounts(c: FindingCounts): FindingScores {
-  const nothing = c.tp + c.fp + c.fn === 0 ? 1 : 0;
-  const precision = c.tp + c.fp > 0 ? c.tp / (c.tp + c.fp) : nothing;
-  const recall = c.tp + c.fn > 0 ? c.tp / (c.tp + c.fn) : nothing;
-  const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
-  return { ...c, precision, recall, f1 };
+  return { ...c, ...prf(c) };
 }
 
 /**

@@ -77,7 +77,9 @@ const NOT_WORD = String.raw`(?![\p{L}\p{N}])`;
  *   1. the whole text is a letter, optionally wrapped or followed by punctuation:
  *      "B", "b", "B.", "(B)", "B)", "B:", "[B]"
  *   2. the text starts with a letter followed by ")", "." or ":" or in parentheses, then more text:
- *      "B) Left", "B. left lower lobe", "(B) 8 mm"  -> the letter (the text after it is not checked)
+ *      "B) Left", "B. left lower lobe", "(B) 8 mm"  -> the letter only when the text after it is
+ *      that option's text (tokens equal); "D. nodule in the left lower zone" where D is "no
+ *      abnormality" names two different answers and gives null (wrong)
  *   3. the text equals exactly one option's text after metric normalisation (tokens equal):
  *      "Left lower lobe." -> the option whose text is "left lower lobe"
  *   4. the first "answer is X", "answer is: X", "answer: X", "answer X" or "option X" (the words in
@@ -101,9 +103,12 @@ export function parseChoice(prediction: string, options: readonly string[]): str
   // 1. a bare letter
   let m = /^[([]?\s*([A-Da-d])\s*[)\]]?\s*[.:)]?$/u.exec(s);
   if (m) return valid(m[1]);
-  // 2. a leading letter with its delimiter, then text
-  m = /^(?:\(([A-Da-d])\)|([A-Da-d])[.):])\s*\S/u.exec(s);
-  if (m) return valid(m[1] ?? m[2]);
+  // 2. a leading letter with its delimiter, then that option's text
+  m = /^(?:\(([A-Da-d])\)|([A-Da-d])[.):])\s*(\S[\s\S]*)$/u.exec(s);
+  if (m) {
+    const letter = valid(m[1] ?? m[2]);
+    return letter !== null && tokenize(m[3]).join(" ") === tokenize(options[LETTERS.indexOf(letter)]).join(" ") ? letter : null;
+  }
   // 3. the text of exactly one option
   const said = tokenize(s).join(" ");
   const hits = options.flatMap((o, i) => (tokenize(o).join(" ") === said && said !== "" ? [LETTERS[i]] : []));
@@ -126,7 +131,7 @@ export interface ClosedItem {
   answer: string;
 }
 
-/** Closed-question accuracy; `unparsed` counts predictions that chose no letter (all wrong). */
+/** Closed-question accuracy; `unparsed` counts predictions that chose no letter or whose letter and text disagree (all wrong). */
 export function closedAccuracy(items: readonly ClosedItem[]): { accuracy: number; correct: number; unparsed: number; n: number } {
   if (items.length === 0) throw new ValueError("closedAccuracy: items: expected at least one item, got 0");
   let correct = 0, unparsed = 0;

@@ -2,16 +2,20 @@
  * The evaluation runner: greedy decoding with the KV cache (src/generate.ts) on the studies of one
  * split, scored with src/eval/ (docs/EVAL.md): reports (BLEU-1/4, ROUGE-L, METEOR, finding-level
  * P/R/F1 through extractFindings), closed questions (accuracy), open questions (exact match, token
- * F1), and the routing per task (top-1 expert shares per MoE layer, task-gate accuracy).
+ * F1), each question type beside two blind baselines (majority, text-only), the image-swap test,
+ * and the routing per task (top-1 expert shares per MoE layer, task-gate accuracy).
  * Not the metrics themselves, not the CLI (src/cli/eval.ts).
  * Legend: B batch · M = D*S tokens per sample · E experts · T tasks · k top-k.
  */
-import { countMatches, extractFindings, formatQuestion, prf, type SplitName } from "../data/index.js";
+import { countMatches, extractFindings, formatQuestion, prf, splitOf, studyTexts, type Question, type SplitName } from "../data/index.js";
 import { generate, taskName, type GenerateModel } from "../generate.js";
+import { answeredRight, BlindBaselines } from "../eval/blind.js";
 import { closedAccuracy, openQaScores, reportMetrics, type ClosedItem, type OpenItem } from "../eval/metrics.js";
+import { questionTable, scores, type AnswerRecord, type QuestionTypeRow } from "../eval/question-table.js";
 import type { MoeTrace } from "../model/moe.js";
 import type { PreprocessPreset } from "../preprocess/index.js";
-import { REPORT_PROMPTS, TASK, loadPool } from "./data.js";
+import type { F32Tensor } from "../tensor.js";
+import { REPORT_PROMPTS, TASK, loadPool, type PoolStudy } from "./data.js";
 
 export interface EvalOptions {
   split: SplitName;
@@ -19,9 +23,11 @@ export interface EvalOptions {
   dataSeed: number;
   maxReportTokens: number;
   maxAnswerTokens: number;
+  swap: boolean; // the image-swap test (one more answer per question that has a partner)
+  baselineStudies: number; // training studies the blind baselines count answers over
   onProgress?: (done: number, total: number) => void;
 }
-export const EVAL_DEFAULTS = { split: "test" as SplitName, count: 20, dataSeed: 2026, maxReportTokens: 200, maxAnswerTokens: 24 };
+export const EVAL_DEFAULTS = { split: "test" as SplitName, count: 50, dataSeed: 2026, maxReportTokens: 200, maxAnswerTokens: 24, swap: true, baselineStudies: 2000 };
 
 /** Per MoE layer and true task: the share of tokens whose top-1 expert is `g<group>.e<e>`, and how often the task gate chose the task's group. */
 export interface LayerRouting {
@@ -30,54 +36,124 @@ export interface LayerRouting {
   gateAccuracy: Record<string, number> | null; // task name -> share of samples routed to its own group (null: no task level)
 }
 
+/** Per study, for paired comparisons between models: finding counts of its report and questions answered right. */
+export interface StudyScore {
+  id: string;
+  tp: number;
+  fp: number;
+  fn: number;
+  right: number;
+  asked: number;
+}
+
 export interface EvalResult {
-  metrics: Record<string, number>;
-  counts: { studies: number; reports: number; closed: number; open: number };
+  metrics: Record<string, number | null>; // null: undefined (e.g. precision when no finding was named)
+  counts: { studies: number; reports: number; closed: number; open: number; swapped: number };
+  questions: QuestionTypeRow[];
   routing: LayerRouting[];
+  studies: StudyScore[];
   examples: { id: string; prompt: string; output: string; reference: string }[]; // the first study's items
 }
 
 /** Runs every item of `count` studies of the split through the model and scores them. */
 export async function evaluate(model: GenerateModel, pre: PreprocessPreset, o: EvalOptions): Promise<EvalResult> {
   const pool = loadPool(o.dataSeed, o.split, o.count, pre);
+  const blind = new BlindBaselines(trainingQuestions(o.dataSeed, o.baselineStudies, pre.grid));
   const routing = new RoutingCounter();
-  const hyps: string[] = [], refs: string[] = [], closed: ClosedItem[] = [], open: OpenItem[] = [];
+  const hyps: string[] = [], refs: string[] = [], records: AnswerRecord[] = [], studies: StudyScore[] = [];
   const found = { tp: 0, fp: 0, fn: 0 }, lenient = { tp: 0, fp: 0, fn: 0 };
   const examples: EvalResult["examples"] = [];
-  const total = pool.reduce((n, p) => n + 1 + p.study.questions.length, 0);
+  const swaps = pool.map((_, a) => pool[a].study.questions.map((q) => (o.swap ? swapPartner(pool, a, q) : null)));
+  const total = pool.reduce((n, p, a) => n + 1 + p.study.questions.length + swaps[a].filter((x) => x !== null).length, 0);
   let done = 0;
-  for (const { study, volume } of pool) {
-    const v = volume.reshape([1, ...volume.shape]);
-    const ask = async (prompt: string, task: number, max: number) => {
-      const r = await generate(model, { volume: v, prompt, maxNewTokens: max });
-      routing.add(r.routing, task);
-      o.onProgress?.(++done, total);
-      return r.text;
-    };
-    const report = await ask(REPORT_PROMPTS[0], TASK.report, o.maxReportTokens);
+  const ask = async (volume: F32Tensor, prompt: string, task: number, max: number, traced = true) => {
+    const r = await generate(model, { volume: volume.reshape([1, ...volume.shape]), prompt, maxNewTokens: max });
+    if (traced) routing.add(r.routing, task);
+    o.onProgress?.(++done, total);
+    return r.text;
+  };
+  for (const [a, { study, volume }] of pool.entries()) {
+    const report = await ask(volume, REPORT_PROMPTS[0], TASK.report, o.maxReportTokens);
     hyps.push(report);
     refs.push(study.report);
     const extracted = extractFindings(report);
-    for (const [acc, mode] of [[found, "strict"], [lenient, "lenient"]] as const) {
-      const c = countMatches(study.findings, extracted, mode);
+    const strict = countMatches(study.findings, extracted, "strict");
+    for (const [acc, c] of [[found, strict], [lenient, countMatches(study.findings, extracted, "lenient")]] as const) {
       acc.tp += c.tp, acc.fp += c.fp, acc.fn += c.fn;
     }
     if (examples.length === 0) examples.push({ id: study.id, prompt: REPORT_PROMPTS[0], output: report, reference: study.report });
-    for (const q of study.questions) {
+    let right = 0;
+    for (const [i, q] of study.questions.entries()) {
       const prompt = formatQuestion(q);
-      const answer = await ask(prompt, TASK.vqa, o.maxAnswerTokens);
-      if (q.kind === "closed") closed.push({ prediction: answer, options: q.options!, answer: q.answer });
-      else open.push({ prediction: answer, answer: q.answer });
-      if (examples.length < 4) examples.push({ id: study.id, prompt, output: answer, reference: q.kind === "closed" ? `${q.answer}. ${q.answerText}` : q.answer });
+      const prediction = await ask(volume, prompt, TASK.vqa, o.maxAnswerTokens);
+      const rec: AnswerRecord = {
+        study: study.id, question: q, prediction, right: answeredRight(q, prediction),
+        majorityRight: answeredRight(q, blind.majority(q)), textOnlyRight: answeredRight(q, blind.textOnly(q)),
+      };
+      const partner = swaps[a][i];
+      if (partner) {
+        const other = await ask(partner.volume, prompt, TASK.vqa, o.maxAnswerTokens, false);
+        rec.swap = { partner: partner.id, prediction: other, changed: other.trim() !== prediction.trim(), right: answeredRight(partner.truth, other) };
+      }
+      records.push(rec);
+      right += rec.right ? 1 : 0;
+      if (examples.length < 4) examples.push({ id: study.id, prompt, output: prediction, reference: q.kind === "closed" ? `${q.answer}. ${q.answerText}` : q.answer });
     }
+    studies.push({ id: study.id, ...strict, right, asked: study.questions.length });
   }
-  const strict = prf(found), loose = prf(lenient), oq = openQaScores(open);
-  const metrics: Record<string, number> = {
+  return {
+    metrics: summaryMetrics(hyps, refs, found, lenient, records),
+    counts: { studies: pool.length, reports: hyps.length, ...countForms(records), swapped: records.filter((r) => r.swap).length },
+    questions: questionTable(records), routing: routing.result(), studies, examples,
+  };
+}
+
+function countForms(records: readonly AnswerRecord[]): { closed: number; open: number } {
+  const closed = records.filter((r) => r.question.kind === "closed").length;
+  return { closed, open: records.length - closed };
+}
+
+/** The headline numbers: report metrics, findings P/R/F1, QA of the model and of the blind baselines, the swap test. */
+function summaryMetrics(hyps: string[], refs: string[], found: { tp: number; fp: number; fn: number }, lenient: typeof found, records: readonly AnswerRecord[]): Record<string, number | null> {
+  const strict = prf(found), loose = prf(lenient);
+  const closed = records.filter((r) => r.question.kind === "closed"), open = records.filter((r) => r.question.kind === "open");
+  const closedItems: ClosedItem[] = closed.map((r) => ({ prediction: r.prediction, options: r.question.options!, answer: r.question.answer }));
+  const openItems: OpenItem[] = open.map((r) => ({ prediction: r.prediction, answer: r.question.answer }));
+  const c = scores(closed), op = scores(open), all = scores(records);
+  return {
     ...reportMetrics(hyps, refs),
     findingsPrecision: strict.precision, findingsRecall: strict.recall, findingsF1: strict.f1, findingsF1Lenient: loose.f1,
-    closedAccuracy: closedAccuracy(closed).accuracy, openExactMatch: oq.exactMatch, openF1: oq.f1,
+    closedAccuracy: closedItems.length ? closedAccuracy(closedItems).accuracy : null,
+    openExactMatch: openItems.length ? openQaScores(openItems).exactMatch : null, openF1: openItems.length ? openQaScores(openItems).f1 : null,
+    closedMajority: c.majority, closedTextOnly: c.textOnly, openMajority: op.majority, openTextOnly: op.textOnly,
+    imageSwapChanged: all.swapChanged, imageSwapRight: all.swapRight,
   };
-  return { metrics, counts: { studies: pool.length, reports: hyps.length, closed: closed.length, open: open.length }, routing: routing.result(), examples };
+}
+
+/** The questions of the first `count` training studies (texts only: nothing is rendered). */
+function* trainingQuestions(dataSeed: number, count: number, grid: readonly [number, number, number]): Generator<Question> {
+  for (let index = 0, n = 0; n < count; index++) {
+    if (splitOf(dataSeed, index) !== "train") continue;
+    n++;
+    yield* studyTexts(dataSeed, index, [...grid]).questions;
+  }
+}
+
+/**
+ * The image-swap partner of question q of study a: the next study of the pool (cyclically) that
+ * was asked the same question (same template and text) with a different true answer that q's
+ * options can express. Its volume, id and q re-answered by its truth.
+ */
+function swapPartner(pool: readonly PoolStudy[], a: number, q: Question): { volume: F32Tensor; id: string; truth: Question } | null {
+  for (let step = 1; step < pool.length; step++) {
+    const b = pool[(a + step) % pool.length];
+    const p = b.study.questions.find((x) => x.template === q.template && x.kind === q.kind && x.question === q.question);
+    if (!p || p.answerText === q.answerText) continue;
+    if (q.kind === "open") return { volume: b.volume, id: b.study.id, truth: { ...q, answer: p.answer, answerText: p.answerText } };
+    const k = q.options!.indexOf(p.answerText);
+    if (k >= 0) return { volume: b.volume, id: b.study.id, truth: { ...q, answer: "ABCD"[k], answerText: p.answerText } };
+  }
+  return null;
 }
 
 /** Accumulates top-1 expert counts and task-gate hits per MoE layer and true task. */
