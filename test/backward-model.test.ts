@@ -143,7 +143,7 @@ describe("freezing", () => {
     expect(calls.get("patchEmbedBackward") ?? 0).toBe(0);
   });
 
-  it("stage 2 (routed experts, routers, task gates, text_proj): only those get entries; the backward ends at the lowest MoE block", () => {
+  it("stage 2 (routed experts, routers, task gates, text_proj, projector, LM): only those get entries; the backward ends at the lowest MoE block", () => {
     const params = randomParams(cfg, 9, 0.05);
     const input = labelled(cfg, 2, 1, 10);
     const all = gradsOf(wasm, params, cfg, input);
@@ -151,10 +151,13 @@ describe("freezing", () => {
     const s2 = gradsOf(be, params, cfg, input, stageSpec(cfg, 2));
     expect(s2.names().length).toBeGreaterThan(0);
     for (const n of s2.names()) {
-      expect(n).toMatch(/^(vision\.blocks\.\d+\.moe\.(experts|router|task_gate)\.|moe\.text_proj\.)/);
+      expect(n).toMatch(/^(vision\.blocks\.\d+\.moe\.(experts|router|task_gate)\.|moe\.text_proj\.|projector\.|lm\.)/);
       assertSameBits(`d${n}`, s2.get(n)!.data, all.get(n)!.data);
     }
     expect(s2.names()).toContain("moe.text_proj.weight");
+    expect(s2.names()).toContain("projector.fc1.weight");
+    expect(s2.names()).toContain("lm.blocks.0.attn.q.weight");
+    expect(s2.names().some((n) => n.includes(".shared."))).toBe(false);
     // block 3's attention carries dg's path down to block 2's MoE; block 2's attention is not needed
     expect(calls.get("attentionBackward")).toBe(cfg.lm.layers + 1);
     expect(calls.get("patchEmbedBackward") ?? 0).toBe(0);

@@ -4,7 +4,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/index.js";
 import { preset, withConfig, type ModelConfig } from "../src/model/config.js";
-import { crossEntropy, lmAttention, lmForward, parseSequence, promptMean } from "../src/model/lm.js";
+import { crossEntropy, targetWeights, lmAttention, lmForward, parseSequence, promptMean } from "../src/model/lm.js";
 import { forward } from "../src/model/model.js";
 import { scope, type Params } from "../src/model/params.js";
 import { Tensor, fromInts, permute, type F32Tensor } from "../src/tensor.js";
@@ -146,17 +146,22 @@ describe("sequence layout", () => {
     expect(Array.from(s.data.subarray(3))).toEqual([0, 0, 0]);
   });
 
-  it("cross-entropy is the mean of -log softmax(logits[pos-1])[ids[pos]] over the targets", () => {
+  it("cross-entropy is the mean over sequences of each sequence's mean of -log softmax(logits[pos-1])[ids[pos]]", () => {
     const V = cfg.lm.vocab;
     const logits = new Tensor("f32", [2, 13, V], data(2, 2 * 13 * V, -5, 5));
     const s = parseSequence(ids, t);
-    let want = 0;
+    const perSeq = new Map<number, number[]>();
     for (const { b, pos } of s.targets) {
       const r = Array.from(logits.data.subarray((b * 13 + pos - 1) * V, (b * 13 + pos) * V));
       const m = Math.max(...r);
-      want += m + Math.log(r.reduce((a, z) => a + Math.exp(z - m), 0)) - r[ids.data[b * 13 + pos]];
+      perSeq.set(b, [...(perSeq.get(b) ?? []), m + Math.log(r.reduce((a, z) => a + Math.exp(z - m), 0)) - r[ids.data[b * 13 + pos]]]);
     }
-    expect(crossEntropy(logits, ids, s)).toBeCloseTo(want / s.targets.length, 12);
+    const lens = [...perSeq.values()].map((x) => x.length);
+    expect(new Set(lens).size, "the two sequences must have different answer lengths for this test to mean anything").toBe(2);
+    const want = [...perSeq.values()].reduce((a, xs) => a + xs.reduce((p, q) => p + q, 0) / xs.length, 0) / perSeq.size;
+    expect(crossEntropy(logits, ids, s)).toBeCloseTo(want, 12);
+    const w = targetWeights(s);
+    expect(w.reduce((a, x) => a + x, 0)).toBeCloseTo(1, 14);
     expect(crossEntropy(logits, ids, parseSequence(fromInts([1, 5], rows[0].slice(0, 5)), t))).toBeNull();
   });
 });

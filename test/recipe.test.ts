@@ -65,7 +65,7 @@ describe("the tgh recipe on the tiny preset", () => {
     expect(run.out.cfg.vision.moeLayers).toEqual([2, 3]);
   });
 
-  it("frozen parameters keep their bits: stage 1 (slice blocks, patch embedding), stage 2 (all but experts, routers, gates, text_proj)", () => {
+  it("frozen parameters keep their bits: stage 1 (slice blocks, patch embedding), stage 2 (shared experts and the rest of the encoder)", () => {
     const s0 = run.ends.get("stage0")!, s1 = run.ends.get("stage1")!, s2 = run.ends.get("stage2")!;
     const frozen1 = [...s1.keys()].filter((n) => !trainableBy(phaseFreeze(phaseConfig(d.cfg, "stage1", "tgh"), "stage1"))(n));
     expect(frozen1).toContain("vision.patch_embed.weight");
@@ -141,13 +141,18 @@ describe("evaluation", () => {
   it("a tiny checkpoint on 2 test studies: every metric in [0, 1], counts, routing shares sum to 1 per task and layer", async () => {
     const out = await runRecipe(be, d, quick);
     const model = await loadModel(makeCheckpoint({ cfg: out!.cfg, params: out!.params, tokenizer: d.tok, preprocess: d.pre }), { backend: be });
-    const r = await evaluate(model, d.pre, { split: "test", count: 2, dataSeed: base.dataSeed, maxReportTokens: 12, maxAnswerTokens: 4 });
+    const r = await evaluate(model, d.pre, { split: "test", count: 2, dataSeed: base.dataSeed, maxReportTokens: 12, maxAnswerTokens: 4, swap: true, baselineStudies: 20 });
     expect(r.counts.studies).toBe(2);
     expect(r.counts.closed + r.counts.open).toBeGreaterThan(10);
-    for (const k of ["bleu1", "bleu4", "rougeL", "meteor", "findingsPrecision", "findingsRecall", "findingsF1", "closedAccuracy", "openExactMatch", "openF1"]) {
+    for (const k of ["bleu1", "bleu4", "rougeL", "meteor", "findingsRecall", "findingsF1", "closedAccuracy", "openExactMatch", "openF1", "closedMajority", "openTextOnly", "imageSwapChanged"]) {
       expect(r.metrics[k], k).toBeGreaterThanOrEqual(0);
       expect(r.metrics[k], k).toBeLessThanOrEqual(1);
     }
+    // every question is in one row of the per-type table; swaps only where a partner's truth differs
+    expect(r.questions.reduce((n, q) => n + q.n, 0)).toBe(r.counts.closed + r.counts.open);
+    expect(r.counts.swapped).toBeGreaterThan(0);
+    expect(r.questions.reduce((n, q) => n + q.swapN, 0)).toBe(r.counts.swapped);
+    expect(r.studies.map((x) => x.asked).reduce((a, b) => a + b, 0)).toBe(r.counts.closed + r.counts.open);
     expect(r.routing.map((x) => x.layer)).toEqual([2, 3]);
     for (const layer of r.routing) {
       for (const shares of Object.values(layer.top1)) expect(Object.values(shares).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 12);

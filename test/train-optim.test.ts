@@ -135,9 +135,12 @@ describe("stage presets (spec section 7)", () => {
     expect(names).toContain("lm.embed.weight");
     expect(names.length).toBe([...initParams(cfg, 0).keys()].filter((n) => !/^vision\.(patch_embed|class_embed|pos_embed|pre_norm|blocks\.[01]\.)/.test(n)).length);
   });
-  it("stage 2 trains routed experts, routers, task gates and text_proj only; the shared experts stay frozen", () => {
+  it("stage 2 trains routed experts, routers, task gates, text_proj, projector and LM; the shared experts and the rest of the encoder stay frozen", () => {
     const names = trainableNames(cfg, stageSpec(cfg, 2));
-    expect(names.every((n) => /^(vision\.blocks\.[23]\.moe\.(experts|router|task_gate)\.|moe\.text_proj\.)/.test(n))).toBe(true);
+    expect(names.every((n) => /^(vision\.blocks\.[23]\.moe\.(experts|router|task_gate)\.|moe\.text_proj\.|projector\.|lm\.)/.test(n))).toBe(true);
+    expect(names).toContain("projector.fc2.weight");
+    expect(names).toContain("lm.blocks.1.mlp.down.weight");
+    expect(names.some((n) => n.startsWith("vision.blocks.3.attn."))).toBe(false);
     expect(names).toContain("vision.blocks.3.moe.experts.1.3.fc2.bias");
     expect(names).toContain("vision.blocks.2.moe.router.0.weight");
     expect(names.filter((n) => n.includes(".shared."))).toEqual([]);

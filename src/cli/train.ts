@@ -37,6 +37,7 @@ options:
                          the step counts are derived (15% / 45% / 40%); printed and logged, pass
                          them back with --stageK-steps to reproduce the bits on any machine
   --stage0-steps N       updates of stage 0 (2D slices); likewise --stage1-steps, --stage2-steps
+  --lr A,B,C             peak learning rates of stages 0, 1, 2 (default 1e-3,5e-4,5e-4)
   --variant V            ${VARIANTS.join(", ")} (default tgh): dense stops after stage 1;
                          token-moe routes tokens without text guidance or task level; one-stage
                          upcycles right after the transfer and trains stages 1+2 at once
@@ -61,6 +62,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "stage0-steps": { type: "string" },
     "stage1-steps": { type: "string" },
     "stage2-steps": { type: "string" },
+    lr: { type: "string" },
     variant: { type: "string" },
     studies: { type: "string" },
     "data-seed": { type: "string" },
@@ -90,6 +92,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
       if (v.studies) o = { ...o, studies: integer("train", "studies", v.studies, 1, 1e6) };
       if (v["data-seed"]) o = { ...o, dataSeed: integer("train", "data-seed", v["data-seed"], 0, 0xffffffff) };
     }
+    if (v.lr !== undefined && !resume) o = withPeaks(o, v.lr);
     const given = explicitSteps(v);
     if (given) o = withSteps(o, { ...stepsOf(o), ...given });
     const budget = v["budget-minutes"] === undefined ? null : Number(v["budget-minutes"]);
@@ -157,7 +160,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     const logFile = v.log ?? out.replace(/\.safetensors$/, "") + ".json";
     const log = {
       command: `tgh-moe train ${process.argv.slice(3).join(" ")}`.trim(),
-      reproduce: `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed} --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps} --dtype ${dtype} --out ${out}`,
+      reproduce: `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed} --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps} --lr ${o.stages.stage0.peak},${o.stages.stage1.peak},${o.stages.stage2.peak} --dtype ${dtype} --out ${out}`,
       options: o, output: { file: out, bytes: bytes.length, sha256, dtype }, tokenizerVocab: d.tok.vocabSize,
       msPerUpdate, seconds: { ...timings, total: (Date.now() - started) / 1000 }, resumedFrom: v.resume ?? null,
       node: process.version, finished: new Date().toISOString(), curve: { columns: ["step", "loss", "ce", "balance", "task"], ...curve },
@@ -167,6 +170,14 @@ example (the shipped checkpoint, docs/TRAINING.md):
     return EXIT.ok;
   },
 });
+
+/** --lr A,B,C: the peak learning rates of stages 0, 1 and 2. */
+function withPeaks(o: RecipeOptions, text: string): RecipeOptions {
+  const p = text.split(",").map(Number);
+  if (p.length !== 3 || p.some((x) => !(x > 0 && x < 1))) throw new UsageError(`tgh-moe train: --lr: expected three peak learning rates in (0, 1) for stages 0, 1, 2 (e.g. 1e-3,5e-4,5e-4), got ${JSON.stringify(text)}`);
+  const { stage0, stage1, stage2 } = o.stages;
+  return { ...o, stages: { stage0: { ...stage0, peak: p[0] }, stage1: { ...stage1, peak: p[1] }, stage2: { ...stage2, peak: p[2] } } };
+}
 
 function explicitSteps(v: Record<string, unknown>): Partial<Record<StageKey, number>> | null {
   const out: Partial<Record<StageKey, number>> = {};

@@ -127,18 +127,30 @@ export function lmForward(be: Backend, params: Params, lm: LmConfig, x: F32Tenso
   return be.linear(h, getParam(params, lm.tieEmbeddings ? "lm.embed.weight" : "lm.head.weight"));
 }
 
-/** Mean over the targets of -log softmax(logits[b, pos-1])[ids[b, pos]], log-sum-exp in float64; null without targets. */
+/**
+ * Weight of each CE target: a mean over the sequences that have targets of each sequence's mean
+ * token loss (spec section 7), so a one-word answer weighs as much as a long report:
+ * w_t = 1 / (sequences with targets x targets of t's sequence). The weights sum to 1.
+ */
+export function targetWeights(seq: SequenceLayout): Float64Array {
+  const perSeq = new Map<number, number>();
+  for (const { b } of seq.targets) perSeq.set(b, (perSeq.get(b) ?? 0) + 1);
+  return Float64Array.from(seq.targets, ({ b }) => 1 / (perSeq.size * perSeq.get(b)!));
+}
+
+/** Sum over the targets of w_t * -log softmax(logits[b, pos-1])[ids[b, pos]] (targetWeights), log-sum-exp in float64; null without targets. */
 export function crossEntropy(logits: F32Tensor, ids: I32Tensor, seq: SequenceLayout): number | null {
   if (seq.targets.length === 0) return null;
   const [, L, V] = logits.shape;
+  const w = targetWeights(seq);
   let total = 0;
-  for (const { b, pos } of seq.targets) {
+  seq.targets.forEach(({ b, pos }, t) => {
     const row = logits.data.subarray((b * L + pos - 1) * V, (b * L + pos) * V);
     let m = -Infinity;
     for (const z of row) m = Math.max(m, z);
     let s = 0;
     for (const z of row) s += exp(z - m);
-    total += m + log(s) - row[ids.data[b * L + pos]];
-  }
-  return total / seq.targets.length;
+    total += w[t] * (m + log(s) - row[ids.data[b * L + pos]]);
+  });
+  return total;
 }

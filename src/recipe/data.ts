@@ -5,7 +5,7 @@
  * (the Trainer draws from these lists with its seeded RNG) and not the data generator (src/data/).
  * Legend: D,H,W volume · L text tokens.
  */
-import { formatAnswer, formatQuestion, makeSample, splitOf, type Sample as Study, type SplitName } from "../data/index.js";
+import { formatAnswer, formatQuestion, makeSample, splitOf, type Question, type Sample as Study, type SplitName } from "../data/index.js";
 import { ValueError } from "../errors.js";
 import { promptSequence } from "../generate/prefix.js";
 import type { ModelConfig } from "../model/config.js";
@@ -66,34 +66,60 @@ export function trainingSequence(cfg: ModelConfig, tok: BpeTokenizer, m: number,
   return [...promptSequence(cfg, m, tok.encode(prompt)), ...tok.encode(answer), cfg.tokens.eos];
 }
 
-/** Stage 0: every slice of every study alone ([1, 1, H, W]), its caption as the answer; task 0. */
-export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer): Sample[] {
+/**
+ * Stage 0: every slice of every study alone ([1, 1, H, W]), its caption as the answer; task 0. A
+ * slice that shows a finding appears `findingRepeat` times: most slices show none, and a 2D model
+ * that never learns to name what it sees has nothing to hand on to the 3D one.
+ */
+export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1): Sample[] {
   const m = imageTokens(cfg2d, 1);
   const out: Sample[] = [];
   for (const { study, volume } of pool) {
     const [, D, H, W] = volume.shape;
     for (let k = 0; k < D; k++) {
       const slice = new Tensor("f32", [1, 1, H, W], volume.data.subarray(k * H * W, (k + 1) * H * W));
-      out.push({ volume: slice, ids: trainingSequence(cfg2d, tok, m, SLICE_PROMPT, study.captions[k]), task: TASK.report });
+      const example: Sample = { volume: slice, ids: trainingSequence(cfg2d, tok, m, SLICE_PROMPT, study.captions[k]), task: TASK.report };
+      const shows = study.findings.some((f) => f.slices.includes(k));
+      for (let r = 0; r < (shows ? findingRepeat : 1); r++) out.push(example);
     }
   }
   return out;
 }
 
 /**
- * Stages 1 and 2: per study its report (one of REPORT_PROMPTS, chosen by the study index) with
- * task 0, and every question (formatQuestion -> formatAnswer) with task 1. Reports are repeated
- * `reportRepeat` times so the two tasks weigh about the same.
+ * How many copies of each question balance its answers: within a template and form, an answer
+ * given n times gets round(n_max / n) copies, at most `cap`, so that answering every question with
+ * its most frequent answer (the best policy of a model that does not look) stops paying.
  */
-export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4): Sample[] {
+export function answerRepeats(questions: readonly Question[], cap: number): number[] {
+  const counts = new Map<string, number>();
+  const key = (q: Question) => `${q.template}|${q.kind}`;
+  for (const q of questions) counts.set(`${key(q)}|${q.answerText}`, (counts.get(`${key(q)}|${q.answerText}`) ?? 0) + 1);
+  const most = new Map<string, number>();
+  for (const q of questions) most.set(key(q), Math.max(most.get(key(q)) ?? 0, counts.get(`${key(q)}|${q.answerText}`)!));
+  return questions.map((q) => Math.min(cap, Math.max(1, Math.round(most.get(key(q))! / counts.get(`${key(q)}|${q.answerText}`)!))));
+}
+
+/**
+ * Stages 1 and 2: per study its report (one of REPORT_PROMPTS, chosen by the study index) with
+ * task 0, repeated `reportRepeat` times, and every question (formatQuestion -> formatAnswer) with
+ * task 1, repeated as answerRepeats says (at most `answerCap` copies; 1: no balancing).
+ */
+export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1): Sample[] {
+  const repeats = answerRepeats(pool.flatMap((p) => p.study.questions), answerCap);
   const out: Sample[] = [];
+  let i = 0;
   for (const { study, volume } of pool) {
     const m = imageTokens(cfg, volume.dim(1));
     for (let r = 0; r < reportRepeat; r++) {
       const prompt = REPORT_PROMPTS[(study.index + r) % REPORT_PROMPTS.length];
       out.push({ volume, ids: trainingSequence(cfg, tok, m, prompt, study.report), task: TASK.report });
     }
-    for (const q of study.questions) out.push({ volume, ids: trainingSequence(cfg, tok, m, formatQuestion(q), formatAnswer(q)), task: TASK.vqa });
+    for (const q of study.questions) {
+      const example: Sample = { volume, ids: trainingSequence(cfg, tok, m, formatQuestion(q), formatAnswer(q)), task: TASK.vqa };
+      for (let r = 0; r < repeats[i]; r++) out.push(example);
+      i++;
+    }
   }
   return out;
 }

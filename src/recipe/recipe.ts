@@ -35,6 +35,8 @@ export interface RecipeOptions {
   variant: Variant;
   stages: Record<StageKey, StageSettings>;
   reportRepeat: number; // each report appears this many times among the stage 1/2 examples
+  answerCap: number; // questions with a rare answer appear up to this many times (data.ts answerRepeats; 1: off)
+  findingSliceRepeat: number; // stage 0 slices that show a finding appear this many times
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
 }
@@ -49,7 +51,7 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
       stage1: { steps: 600, batch: 4, peak: 5e-4 },
       stage2: { steps: 500, batch: 4, peak: 5e-4 },
     },
-    reportRepeat: 6, warmup: 0.05, vocab: small ? 2048 : 512,
+    reportRepeat: 6, answerCap: 4, findingSliceRepeat: 3, warmup: 0.05, vocab: small ? 2048 : 512,
   };
 }
 
@@ -95,7 +97,7 @@ export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName)
   const key = phase === "stage0" ? "slices" : "tasks";
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, phase, o.variant);
-    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat));
+    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1));
   }
   return d.examples.get(key)!;
 }

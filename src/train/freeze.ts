@@ -52,8 +52,9 @@ export type Stage = 0 | 1 | 2;
  * - 1 (task-shared, after the 3D transfer): the slice blocks and everything before them (patch
  *   embedding, class and position embeddings, pre_norm) are frozen; the volume blocks, projector
  *   and language model train.
- * - 2 (task-specific, after upcycling): only the routed experts, routers, task gates and text_proj
- *   train; the shared experts (the stage 1 MLPs) and every other weight are frozen.
+ * - 2 (task-specific, after upcycling): the routed experts, routers, task gates and text_proj train
+ *   together with the projector and the language model (the paper fine-tunes fully); the shared
+ *   experts (the stage 1 MLPs) and the rest of the encoder are frozen.
  */
 export function stageSpec(cfg: ModelConfig, stage: Stage): FreezeSpec {
   const v = cfg.vision;
@@ -64,7 +65,7 @@ export function stageSpec(cfg: ModelConfig, stage: Stage): FreezeSpec {
   }
   if (stage === 2) {
     return {
-      train: ["vision.blocks.*.moe.experts.*", "vision.blocks.*.moe.router.*", "vision.blocks.*.moe.task_gate.*", "moe.text_proj.*"],
+      train: ["vision.blocks.*.moe.experts.*", "vision.blocks.*.moe.router.*", "vision.blocks.*.moe.task_gate.*", "moe.text_proj.*", "projector.*", "lm.*"],
       freeze: ["vision.blocks.*.moe.shared.*"],
     };
   }

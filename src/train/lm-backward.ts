@@ -7,7 +7,7 @@
 import { attentionBackward, rmsNormBackward, ropeBackward, swigluBackward } from "../backend/grad.js";
 import type { Backend } from "../backend/backend.js";
 import type { LmConfig } from "../model/config.js";
-import type { SequenceLayout } from "../model/lm.js";
+import { targetWeights, type SequenceLayout } from "../model/lm.js";
 import { getParam } from "../model/params.js";
 import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { Ctx } from "./grads.js";
@@ -20,8 +20,9 @@ export interface LogitGrad {
 }
 
 /**
- * ce = (1/Nt) sum_targets logsumexp(z_{b,pos-1}) - z_{b,pos-1}[ids[b,pos]]:
- *   dz_{b,pos-1} = scale (softmax(z_{b,pos-1}) - onehot(ids[b,pos])) / Nt, every other row 0.
+ * ce = sum_targets w_t (logsumexp(z_{b,pos-1}) - z_{b,pos-1}[ids[b,pos]]), w = targetWeights (a mean
+ * over sequences of their mean token loss):
+ *   dz_{b,pos-1} = scale w_t (softmax(z_{b,pos-1}) - onehot(ids[b,pos])), every other row 0.
  */
 export function crossEntropyBackward(be: Backend, logits: F32Tensor, ids: I32Tensor, seq: SequenceLayout, scale: number): LogitGrad {
   const [B, L, V] = logits.shape;
@@ -29,7 +30,12 @@ export function crossEntropyBackward(be: Backend, logits: F32Tensor, ids: I32Ten
   const rows = fromInts([Nt], seq.targets.map(({ b, pos }) => b * L + pos - 1));
   const p = be.softmax(be.gatherRows(logits.reshape([B * L, V]), rows)); // [Nt, V]
   seq.targets.forEach(({ b, pos }, t) => (p.data[t * V + ids.data[b * L + pos]] -= 1)); // one float32 subtraction each
-  return { rows, dz: Nt === 0 ? p : be.scale(p, scale / Nt) };
+  const w = targetWeights(seq);
+  for (let t = 0; t < Nt; t++) {
+    const f = Math.fround(scale * w[t]), row = p.data.subarray(t * V, (t + 1) * V);
+    for (let v = 0; v < V; v++) row[v] *= f; // float32 products, the same in every engine
+  }
+  return { rows, dz: p };
 }
 
 /**
