@@ -212,7 +212,8 @@ async function main(): Promise<void> {
     ? { bytes: new Uint8Array(await readFile(o.checkpoint)), label: o.checkpoint, trained: true }
     : await demoCheckpoint();
   const model = await loadModel(ckpt.bytes, { backend: o.backend, file: ckpt.label });
-  const samples = (await readSamples()).slice(0, o.samples);
+  const all = await readSamples();
+  const samples = all.slice(0, o.samples);
   await mkdir(o.out, { recursive: true });
 
   console.log(`tgh-moe demo: ${ckpt.label} on ${samples.length} synthetic chest CT${samples.length === 1 ? "" : "s"} from ${SAMPLES_DIR}/ (test split, never trained on), backend ${model.backend.name}`);
@@ -223,11 +224,11 @@ async function main(): Promise<void> {
   const tally: Tally = { closed: 0, closedRight: 0, open: 0, openRight: 0, majorityRight: 0, textOnlyRight: 0, swapped: 0, swapChanged: 0, findings: { tp: 0, fp: 0, fn: 0 } };
   const maps: string[] = [];
   const volumes = new Map<string, F32Tensor>();
-  for (const r of samples) {
+  for (const r of all) { // every shipped sample: the image swap may take another's volume
     const file = join(ROOT, SAMPLES_DIR, r.file);
     volumes.set(r.id, model.prepareVolume(readNifti(await readFile(file), { file })));
   }
-  const ctx: Context = { blind: blindBaselines(), samples, volumes };
+  const ctx: Context = { blind: blindBaselines(), samples: all, volumes };
   for (const r of samples) await runSample(o, model, r, ctx, tally, maps);
 
   const f = prf(tally.findings);
@@ -239,6 +240,12 @@ async function main(): Promise<void> {
   console.log(`   report findings (strict): precision ${fmt2(f.precision)}, recall ${fmt2(f.recall)}, F1 ${fmt2(f.f1)}`);
   console.log(`   routing maps (${maps.length}) in ${relative(process.cwd(), o.out) || "."}/: ${maps.map((m) => m.split(/[\\/]/).pop()).join(", ")}`);
   console.log(`   ${((performance.now() - t0) / 1000).toFixed(1)} s in total`);
+  if (!o.checkpoint && ckpt.trained) {
+    console.log("\n   What this checkpoint can and cannot do (docs/RESULTS.md, 50 test studies): it writes reports in the");
+    console.log("   benchmark's template and answers in the right form, but it does NOT read the volume yet: its answers");
+    console.log("   change for 0.1% of questions when another study's volume is swapped in, and it scores at or below");
+    console.log("   the blind baselines (majority, text-only). Treat its findings as unrelated to the scan.");
+  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
