@@ -19,11 +19,10 @@ import type { DemoState } from "../demo/main.js";
 import { GOLDEN_FILE, runCases, type CaseOutput, type CaseRun } from "./browser/cases.js";
 import type { BrowserRun } from "./browser/page.js";
 import { wasmBackend } from "./util/backends.js";
+import { CHROMIUM_INSTALL, CHROMIUM_PATHS, findChromium } from "./util/chromium.js";
 
-const CHROMIUM = process.env.TGH_CHROMIUM ?? "/usr/bin/chromium";
-const INSTALL = `chromium not found at ${CHROMIUM}: the browser test needs a real Chromium. ` +
-  "Install it (Debian, as root): `apt-get update && apt-get install -y chromium` (.ci/run does this), " +
-  "or point TGH_CHROMIUM at a Chromium/Chrome binary.";
+const CHROMIUM = findChromium();
+const INSTALL = `no Chromium found (TGH_CHROMIUM, ${CHROMIUM_PATHS.join(", ")}): the browser suite needs a real one; ${CHROMIUM_INSTALL} (.ci/run does this)`;
 /** The launch flags of the brief: no sandbox (root in CI), no GPU, no network side-traffic. */
 const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
   "--disable-background-networking", "--disable-component-update", "--disable-sync"];
@@ -44,7 +43,7 @@ async function openPage(path: string): Promise<Page> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) throw new Error(INSTALL);
+  if (CHROMIUM === null) throw new Error(INSTALL);
   let t = performance.now();
   dir = mkdtempSync(join(tmpdir(), "tgh-browser-"));
   built = await buildWeb({ outDir: join(dir, "web"), test: true });
@@ -54,7 +53,7 @@ beforeAll(async () => {
   writeFileSync(join(built.outDir, CHECKPOINT), makeCheckpoint({ cfg: g.cfg, params: g.params, tokenizer: g.tokenizer, preprocess: preprocessPreset("tiny") }));
   server = await serve({ root: built.outDir, port: 0 });
   t = performance.now();
-  context = await chromium.launchPersistentContext(join(dir, "profile"), { executablePath: CHROMIUM, headless: true, args: ARGS });
+  context = await chromium.launchPersistentContext(join(dir, "profile"), { executablePath: CHROMIUM!, headless: true, args: ARGS });
   timings.launch = performance.now() - t;
 }, 60_000);
 
