@@ -4,7 +4,7 @@
  * File and Directory Entries API). Everything stays in the tab: nothing is uploaded. DOM only; no
  * reading of formats here (src/io/volume.ts).
  */
-import type { VolumeFile } from "../src/index.js";
+import { ValueError, type VolumeFile } from "../src/index.js";
 
 /** Most files taken from one drop or folder (a CT series has hundreds to a few thousand). */
 export const MAX_FILES = 20_000;
@@ -12,7 +12,7 @@ export const MAX_FILES = 20_000;
 /** The bytes of File objects; hidden files (".DS_Store") are skipped. */
 export async function readFiles(files: Iterable<File>): Promise<VolumeFile[]> {
   const list = [...files].filter((f) => !f.name.startsWith("."));
-  if (list.length > MAX_FILES) throw new Error(`${list.length} files: more than ${MAX_FILES}; open the folder of one series`);
+  if (list.length > MAX_FILES) throw new ValueError(`open: ${list.length} files: more than ${MAX_FILES}; open the folder of one series`);
   return Promise.all(list.map(async (f) => ({ name: f.webkitRelativePath || f.name, bytes: new Uint8Array(await f.arrayBuffer()) })));
 }
 

@@ -7,7 +7,7 @@
  * URL parameters: ?checkpoint=URL &sample=ID &mode=report|question &prompt=TEXT &tokens=N &autorun=0.
  */
 import {
-  AbortError, defaultCheckpointUrl, expertColor, loadModel, readVolumeFiles, taskName,
+  AbortError, TghError, defaultCheckpointUrl, expertColor, loadModel, readVolumeFiles, taskName,
   type CtVolume, type F32Tensor, type MoeTrace, type TghModel, type VolumeFile,
 } from "../src/index.js";
 import { droppedFiles, readFiles } from "./files.js";
@@ -62,7 +62,7 @@ function fail(e: unknown): void {
 /** Fetches a file with a byte count in the status line. */
 async function fetchBytes(url: URL | string, what: string): Promise<Uint8Array> {
   const res = await fetch(url);
-  if (!res.ok || !res.body) throw new Error(`fetching ${url}: HTTP ${res.status}`);
+  if (!res.ok || !res.body) throw new TghError(`fetching ${url}: HTTP ${res.status}`);
   const total = Number(res.headers.get("content-length")) || 0, parts: Uint8Array[] = [];
   let got = 0;
   for (const reader = res.body.getReader(); ;) {
@@ -194,7 +194,7 @@ async function run(): Promise<void> {
 function showAnswer(prompt: string, gen: Awaited<ReturnType<typeof runPage>>["gen"], png: Uint8Array | null): void {
   const t = gen.timings, truth = trueAnswer(opened!.sample, prompt);
   $("answer").textContent = gen.text || "(empty answer)";
-  $("answer-info").textContent = `${gen.tokens.length} tokens, stopped by ${gen.stopReason === "eos" ? "<eos>" : "the token budget"} · encode ${t.encode.toFixed(0)} ms, ` +
+  $("answer-info").textContent = `${gen.tokens.length} token${gen.tokens.length === 1 ? "" : "s"}, stopped by ${gen.stopReason === "eos" ? "<eos>" : "the token budget"} · encode ${t.encode.toFixed(0)} ms, ` +
     `prefill ${t.prefill.toFixed(0)} ms, decode ${t.decode.toFixed(0)} ms${truth ? ` · true answer: ${truth}` : ""}`;
   showTaskBars($("task"), gen.task?.probabilities ?? [], gen.task?.index ?? -1);
   $("task-info").textContent = gen.task ? `The task gate chose the ${gen.task.name} expert group: ` + gen.routing.map((r) => `block ${r.layer} → ${taskName(r.group.data[0])}`).join(", ") : "this model has no MoE layers";

@@ -12,7 +12,7 @@ export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** Where the wasm bytes come from: a base URL (folder of the .wasm files) or the bytes themselves. */
 export interface LoadOptions {
-  /** Folder holding <name>.wasm; default: the package's build/ folder next to this file. */
+  /** Folder holding <name>.wasm; default: the package's build folder (in the browser bundle: the bundle's own folder). */
   base?: string | URL;
   /** Pre-fetched bytes or compiled modules by name (takes precedence over base). */
   sources?: Partial<Record<ModuleName, BufferSource | WebAssembly.Module>>;
