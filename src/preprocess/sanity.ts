@@ -18,10 +18,10 @@ export interface SanityInput {
 /**
  * Thresholds. CT in HU: air is about -1000 and fills the lungs and the space around the body, so a
  * chest CT always has voxels below -500; bone reaches 1000-2000 but is a few percent of a chest
- * (the shipped samples: under 1%), so more than 20% above 1000 HU means another modality (MRI,
- * PET) or stored values without the rescale to HU. A chest field of view is about 250-500 mm across
- * and 150-700 mm long; outside [200, 650] mm across or [100, 900] mm long it is another body part,
- * a crop, or wrong voxel sizes.
+ * (the shipped samples raise no warning: test/run-input.test.ts), so more than 20% above 1000 HU
+ * means another modality (MRI, PET) or stored values without the rescale to HU. A chest field of
+ * view is about 250-500 mm across and 150-700 mm long; outside [200, 650] mm across or [100, 900] mm
+ * long it is another body part, a crop, or wrong voxel sizes.
  */
 export const SANITY = {
   airHu: -500, boneHu: 1000, maxShareAboveBone: 0.2,
