@@ -82,5 +82,9 @@ async function volumeFiles(cmd: string, path: string): Promise<VolumeFile[]> {
   };
   await walk(path);
   if (paths.length === 0) throw new UsageError(`tgh-moe ${cmd}: --volume: ${path}: an empty folder (expected the DICOM files of one series)`);
-  return Promise.all(paths.map(async (p) => ({ name: p, bytes: await readInput(cmd, "volume", p) })));
+  const files: VolumeFile[] = [];
+  for (let i = 0; i < paths.length; i += 64) { // 64 at a time: a series of thousands of files must not exhaust file descriptors
+    files.push(...(await Promise.all(paths.slice(i, i + 64).map(async (p) => ({ name: p, bytes: await readInput(cmd, "volume", p) })))));
+  }
+  return files;
 }
