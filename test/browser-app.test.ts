@@ -62,7 +62,7 @@ beforeAll(async () => {
   page = await h.open(`index.html?autorun=0&tokens=${TOKENS}`, { width: 1200, height: 1100 });
   await waitFor(["ready", "error"]);
   h.timings.open = performance.now() - t;
-}, 120_000);
+}, 180_000);
 
 afterAll(async () => {
   await h?.close();

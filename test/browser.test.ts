@@ -16,7 +16,7 @@ let h: Harness;
 
 beforeAll(async () => {
   h = await startHarness("browser-bits");
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await h?.close();
@@ -57,7 +57,7 @@ describe("the same bits in Chromium as in Node", () => {
     const t2 = performance.now();
     node = { wasm: await runCases(lib, await wasmBackend(), golden), reference: await runCases(lib, await lib.createBackend("reference"), golden) };
     h.timings.nodeCases = performance.now() - t2;
-  }, 60_000);
+  }, 120_000);
 
   it("ran in Chromium on the wasm backend", () => {
     expect(run.userAgent).toMatch(/Chrome\/\d+/);

@@ -16,7 +16,7 @@ import { writeDicomSeries } from "./fixtures/dicom-writer.js";
 
 const run = promisify(execFile);
 let dir = "";
-const example = (...args: string[]) => run(process.execPath, ["--import", "tsx", "examples/node-generate.ts", ...args], { cwd: ROOT, timeout: 60_000 });
+const example = (...args: string[]) => run(process.execPath, ["--import", "tsx", "examples/node-generate.ts", ...args], { cwd: ROOT, timeout: 150_000 });
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), "tgh-moe-examples-"));
@@ -41,5 +41,5 @@ describe("examples/node-generate.ts", () => {
       expect(stdout).toContain(`task gate: ${want.task!.name}`);
       expect(stdout).not.toMatch(/^warning:/m);
     }
-  });
+  }, 360_000);
 });

@@ -106,14 +106,14 @@ describe("installed from the tarball", () => {
     for (const [i, code] of examples.entries()) {
       const file = join(app, `readme-${i}.mjs`);
       await writeFile(file, code);
-      const { stdout } = await run(process.execPath, [file], { cwd: app, timeout: 60_000 });
+      const { stdout } = await run(process.execPath, [file], { cwd: app, timeout: 150_000 });
       const prompt = /prompt: "([^"]+)"/.exec(code)?.[1];
       expect(prompt, `example ${i} names its prompt`).toBeDefined();
       const maxNewTokens = Number(/maxNewTokens: (\d+)/.exec(code)?.[1] ?? 64);
       const want = await model.generate({ volume, prompt: prompt!, maxNewTokens });
       expect(stdout.slice(0, want.text.length + 1), `README example ${i}:\n${code}`).toBe(`${want.text}\n`);
     }
-  });
+  }, 360_000);
 
   it("exports the shipped checkpoint and samples; the bin answers", async () => {
     const probe = `console.log(import.meta.resolve("tgh-moe/${DEFAULT_CHECKPOINT}"), import.meta.resolve("tgh-moe/samples/samples.jsonl"))`;
@@ -124,5 +124,5 @@ describe("installed from the tarball", () => {
     const bin = await run(join(app, "node_modules", ".bin", "tgh-moe"), ["run", "--volume", "series", "--prompt", "Is there a pleural effusion?", "--max-tokens", "4", "--quiet"], { cwd: app });
     const want = await (await loadModel()).generate({ volume: readNifti(await readFile(join(app, "ct.nii.gz"))), prompt: "Is there a pleural effusion?", maxNewTokens: 4 });
     expect(bin.stdout).toBe(`${want.text}\n`);
-  });
+  }, 240_000);
 });
