@@ -1,124 +1,67 @@
 /**
- * What the demo page computes, without the page: read a checkpoint, make a seeded synthetic CT
- * sample, preprocess it with the checkpoint's preset, generate an answer (greedy), draw the routing
- * map. No DOM here, so the browser test reruns exactly this in Node and compares the bits.
- * Legend: D,H,W volume · C width · T tasks · E experts · k top-k · L text tokens · V vocab.
+ * What the web app computes, without the DOM: the prompts it offers, the shipped samples' records,
+ * one generation (greedy, the task gate's choice) and the routing map PNG drawn from it. Only the
+ * public API (src/index.ts), so the browser test reruns exactly this in Node and compares bits.
+ * Legend: D,H,W volume · T tasks · E experts.
  */
-import { parseModel } from "../src/api.js";
-import type { Backend } from "../src/backend/backend.js";
-import { makeSample, type Sample } from "../src/data/dataset.js";
-import type { Shape3 } from "../src/data/geometry.js";
-import { FormatError, fmtShape } from "../src/errors.js";
-import { generate, type GenerateResult, type GeneratedToken } from "../src/generate.js";
-import { readSafetensors } from "../src/io/safetensors.js";
-import { fromSpecJson, type ModelConfig } from "../src/model/config.js";
-import { paramSpecs, type Params } from "../src/model/params.js";
-import { preprocess, preprocessPreset, validatePreset, type PreprocessPreset } from "../src/preprocess/index.js";
-import type { F32Tensor } from "../src/tensor.js";
-import { BpeTokenizer } from "../src/tokenizer/bpe.js";
-import { routingMaps } from "../src/viz/routing-map.js";
+import { formatAnswer, formatQuestion, type Question } from "../src/data/questions.js";
+import { REPORT_PROMPTS } from "../src/recipe/data.js";
+import { routingMaps, type F32Tensor, type GenerateProgress, type GenerateResult, type GeneratedToken, type TghModel } from "../src/index.js";
 
-/** The report requests offered first; the sample's own questions follow them on the page. */
-export const DEMO_PROMPTS: readonly string[] = ["Generate a radiology report.", "Describe the findings of this scan."];
+/** Report mode: the report requests of training (the first is the evaluation prompt). */
+export const REPORT_REQUESTS: readonly string[] = [...REPORT_PROMPTS];
+/** Question mode when the volume has no questions of its own (a user's scan). */
+export const GENERIC_QUESTIONS: readonly string[] = [
+  "Is there a pleural effusion?", "Is there a nodule in the right upper zone?", "Is there a cyst in the liver?",
+];
 
-export interface DemoModel {
-  cfg: ModelConfig;
-  params: Params;
-  tokenizer: BpeTokenizer;
-  preset: PreprocessPreset;
-  /** "golden" for a golden vector file (seeded, untrained weights), else "checkpoint". */
-  kind: "golden" | "checkpoint";
-  /** The file's __metadata__ as stored. */
-  metadata: Map<string, string>;
+/** One line of samples/samples.jsonl (the fields the page uses). */
+export interface SampleRecord {
+  id: string;
+  file: string;
+  shape: number[];
+  report: string;
+  questions: Question[];
 }
 
-/**
- * A checkpoint (src/api.ts parseModel: strict, weights under the spec names, config, tokenizer,
- * optional preprocess preset) or a golden vector file (section 8), whose act.* and input.* tensors
- * parseModel rejects as not parameters: its weights are taken by name and shape-checked. The preset:
- * metadata `preprocess`, else the built-in one named by `preset`, else one whose grid fits the model.
- */
-export function readModel(bytes: Uint8Array, file = "checkpoint"): DemoModel {
-  const { tensors, metadata } = readSafetensors(bytes, { file });
-  if (!tensors.has("act.lm.logits")) {
-    const c = parseModel(bytes, file);
-    return { cfg: c.cfg, params: c.params, tokenizer: c.tokenizer, preset: c.preprocess ?? presetOf(c.cfg, metadata, file), kind: "checkpoint", metadata };
-  }
-  const need = (key: string) => {
-    const v = metadata.get(key);
-    if (v === undefined) throw new FormatError(`${file}: __metadata__.${key}: missing (a golden file carries its config and tokenizer)`);
-    return v;
-  };
-  const cfg = fromSpecJson(need("config"));
-  const tokenizer = BpeTokenizer.deserialize(need("tokenizer"));
-  const params: Params = new Map();
-  for (const [name, shape] of paramSpecs(cfg)) {
-    const t = tensors.get(name);
-    if (!t) throw new FormatError(`${file}: ${name}: missing`);
-    if (t.dtype !== "f32" || t.shape.join() !== shape.join()) {
-      throw new FormatError(`${file}: ${name}: expected f32 ${fmtShape(shape)}, got ${t.dtype} ${fmtShape(t.shape)}`);
-    }
-    params.set(name, t as F32Tensor);
-  }
-  return { cfg, params, tokenizer, preset: presetOf(cfg, metadata, file), kind: "golden", metadata };
+/** The records of a samples.jsonl text. */
+export function parseSamples(jsonl: string): SampleRecord[] {
+  return jsonl.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as SampleRecord);
 }
 
-function presetOf(cfg: ModelConfig, metadata: Map<string, string>, file: string): PreprocessPreset {
-  const json = metadata.get("preprocess");
-  if (json !== undefined) return validatePreset(JSON.parse(json), `${file}: __metadata__.preprocess`);
-  const names = [metadata.get("preset"), "tiny", "small", "m3d", "phi3v"].filter((n): n is string => n !== undefined);
-  for (const name of names) {
-    try {
-      const p = preprocessPreset(name);
-      if (p.grid[1] === cfg.vision.image && p.grid[2] === cfg.vision.image) return p;
-    } catch {
-      // not a built-in preset name: try the next
-    }
-  }
-  throw new FormatError(`${file}: no preprocessing preset fits image ${cfg.vision.image}: store one as __metadata__.preprocess`);
+/** Question mode's prompts: the sample's questions as trained (options on their own lines), once each. */
+export function questionPrompts(sample: SampleRecord | null): string[] {
+  const all = sample ? sample.questions.map(formatQuestion) : [...GENERIC_QUESTIONS];
+  return [...new Set(all)];
 }
 
-export interface DemoSample {
-  sample: Sample; // the synthetic CT in HU on the source grid, with its report and questions
-  volume: F32Tensor; // [1, 1, D, H, W] the model input: windowed, scaled to [0, 1], resized to the preset grid
+/** The true answer of a sample's question prompt, if it is one. */
+export function trueAnswer(sample: SampleRecord | null, prompt: string): string | null {
+  const q = sample?.questions.find((x) => formatQuestion(x) === prompt);
+  return q ? formatAnswer(q) : null;
 }
 
-/** The source grid: the preset's grid with at least 16 slices of 64 x 64, so the page shows detail. */
-export function sourceGrid(preset: PreprocessPreset): Shape3 {
-  const [D, H, W] = preset.grid;
-  return [Math.max(D, 16), Math.max(H, 64), Math.max(W, 64)];
-}
+/** The routing map as the page shows it: 4 pixels per model voxel, 2x the CSS size it is shown at. */
+export const MAP_OPTIONS = { scale: 4, textScale: 2 } as const;
 
-/** Sample `index` of the synthetic dataset with master seed `seed`, preprocessed for the model. */
-export function demoSample(model: DemoModel, seed: number, index: number): DemoSample {
-  const sample = makeSample(seed, index, sourceGrid(model.preset));
-  const { data } = preprocess({ data: sample.volumeHU, shape: sample.shape, spacing: sample.spacing, affine: sample.affine }, model.preset);
-  return { sample, volume: data };
-}
-
-export interface DemoResult {
+export interface PageRun {
   gen: GenerateResult;
-  /** The routing map of every MoE layer as one PNG (null without MoE layers). */
-  png: Uint8Array | null;
+  png: Uint8Array | null; // every MoE layer's routing map, null without MoE layers
 }
 
-export interface DemoOptions {
+export interface PageRunOptions {
   prompt: string;
-  maxNewTokens?: number;
+  maxNewTokens: number;
   onToken?: (e: GeneratedToken) => void;
+  onProgress?: (e: GenerateProgress) => void;
   signal?: AbortSignal;
 }
 
-/** Greedy generation on the sample (task from the task gate), then the routing map of its trace. */
-export async function runDemo(be: Backend, model: DemoModel, s: DemoSample, o: DemoOptions): Promise<DemoResult> {
-  const gen = await generate(
-    { cfg: model.cfg, params: model.params, tokenizer: model.tokenizer, backend: be },
-    { volume: s.volume, prompt: o.prompt, maxNewTokens: o.maxNewTokens ?? 24, onToken: o.onToken, signal: o.signal },
-  );
-  const D = s.volume.dim(2), H = s.volume.dim(3), W = s.volume.dim(4);
-  const png = gen.routing.length === 0 ? null : routingMaps({
-    volume: s.volume.data.subarray(0, D * H * W), cfg: model.cfg, traces: gen.routing, sample: 0, opts: { scale: Math.max(1, Math.floor(96 / H)) },
-  });
+/** Greedy generation on the preprocessed input [1, 1, D, H, W], then the routing map of its trace. */
+export async function runPage(model: TghModel, input: F32Tensor, o: PageRunOptions): Promise<PageRun> {
+  const gen = await model.generate({ volume: input, prompt: o.prompt, maxNewTokens: o.maxNewTokens, onToken: o.onToken, onProgress: o.onProgress, signal: o.signal });
+  const D = input.dim(2), H = input.dim(3), W = input.dim(4);
+  const png = gen.routing.length === 0 ? null : routingMaps({ volume: input.data.subarray(0, D * H * W), cfg: model.cfg, traces: gen.routing, sample: 0, opts: MAP_OPTIONS });
   return { gen, png };
 }
 

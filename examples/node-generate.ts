@@ -1,98 +1,71 @@
 /**
- * Generate an answer about a CT volume from Node, end to end: checkpoint file -> loadModel -> NIfTI
- * -> generate (streamed tokens, task, routing, timings). Without --checkpoint it first writes a
- * seeded, untrained tiny model (so the answer is noise: this shows the API, not a trained result);
- * without --nifti it writes a synthetic chest CT as a NIfTI file and reads that.
+ * Ask the shipped model about a CT from Node, the way a user of the package does (imports from
+ * "tgh-moe"): a NIfTI file or a DICOM series folder -> loadModel() -> generate, with the answer
+ * streamed token by token, the task gate's choice, input warnings, the routing and the timings.
+ * Without --volume it reads the first shipped sample. Ctrl-C stops generation (AbortSignal).
  *
  *   npx tsx examples/node-generate.ts
- *   npx tsx examples/node-generate.ts --checkpoint model.safetensors --nifti ct.nii.gz --prompt "Is there a pleural effusion?"
- *   options: --backend wasm|reference  --max-tokens N  --temperature T (0: greedy)  --top-p P  --seed S
+ *   npx tsx examples/node-generate.ts --volume ct.nii.gz --prompt "Is there a pleural effusion?"
+ *   npx tsx examples/node-generate.ts --volume dicom-folder/ --max-tokens 64 --temperature 0.8 --seed 3
  */
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { loadModel, makeCheckpoint, type TghModel } from "../src/api.js";
-import type { BackendName } from "../src/backend/index.js";
-import { makeSample } from "../src/data/dataset.js";
-import { readNifti } from "../src/io/nifti.js";
-import { writeNifti } from "../src/io/nifti-write.js";
-import { initParams, preset, specialsAtEnd, withConfig } from "../src/model/index.js";
-import { preprocessPreset } from "../src/preprocess/index.js";
-import { trainBpe } from "../src/tokenizer/train.js";
+import { loadModel, readVolumeFiles, type VolumeFile } from "tgh-moe";
 
 const { values: args } = parseArgs({
   options: {
-    checkpoint: { type: "string" },
-    nifti: { type: "string" },
+    volume: { type: "string" },
     prompt: { type: "string", default: "Describe the findings of this chest CT." },
-    backend: { type: "string", default: "wasm" },
-    "max-tokens": { type: "string", default: "24" },
-    temperature: { type: "string", default: "0.8" },
-    "top-p": { type: "string", default: "0.95" },
+    "max-tokens": { type: "string", default: "96" },
+    temperature: { type: "string", default: "0" },
     seed: { type: "string", default: "0" },
   },
 });
-const work = mkdtempSync(join(tmpdir(), "tgh-moe-example-"));
 
-/** A seeded tiny model: tokenizer trained on synthetic reports, weights from initParams, the tiny CT preset. */
-function writeDemoCheckpoint(path: string): void {
-  const texts = Array.from({ length: 8 }, (_, i) => makeSample(1, i, "tiny")).flatMap((s) => [s.report, ...s.questions.map((q) => q.question)]);
-  const tokenizer = trainBpe(texts, preset("tiny").lm.vocab); // up to 512 tokens; fewer if the texts run out of pairs
-  const V = tokenizer.vocabSize;
-  const cfg = withConfig(preset("tiny"), { lm: { vocab: V }, tokens: specialsAtEnd(V) });
-  writeFileSync(path, makeCheckpoint({ cfg, params: initParams(cfg, 0), tokenizer, preprocess: preprocessPreset("tiny") }));
-  console.log(`wrote ${path}: tiny preset, vocabulary ${V}, seeded untrained weights`);
+/** One file, or every file of a folder (a DICOM series). */
+async function files(path: string): Promise<VolumeFile[]> {
+  const read = async (p: string) => ({ name: p, bytes: new Uint8Array(await readFile(p)) });
+  if (!(await stat(path)).isDirectory()) return [await read(path)];
+  return Promise.all((await readdir(path)).map((n) => read(join(path, n))));
 }
 
-/** A synthetic chest CT (Hounsfield units) written as a NIfTI file, as a scanner export would be. */
-function writeDemoNifti(path: string): void {
-  const s = makeSample(7, 0, "small");
-  writeFileSync(path, writeNifti({ data: s.volumeHU, shape: s.shape, affine: s.affine }, { gzip: true }));
-  console.log(`wrote ${path}: synthetic CT ${s.shape.join("x")} (its report: "${s.report.slice(0, 80)}...")`);
+async function firstSample(): Promise<string> {
+  const jsonl = fileURLToPath(import.meta.resolve("tgh-moe/samples/samples.jsonl"));
+  const first = JSON.parse((await readFile(jsonl, "utf8")).split("\n")[0]) as { file: string };
+  return join(jsonl, "..", first.file);
 }
 
-async function main(): Promise<void> {
-  const ckpt = args.checkpoint ?? join(work, "tiny.safetensors");
-  if (!args.checkpoint) writeDemoCheckpoint(ckpt);
-  const nii = args.nifti ?? join(work, "ct.nii.gz");
-  if (!args.nifti) writeDemoNifti(nii);
+const path = args.volume ?? (await firstSample());
+const model = await loadModel(); // the shipped checkpoint
+const volume = readVolumeFiles(await files(path)); // NIfTI or DICOM, canonical LPS+, HU
+console.log(`volume: ${path} (${volume.format}, ${volume.shape.join(" x ")} voxels) -> model grid ${model.preprocess?.grid.join(" x ")}`);
+console.log(`prompt: ${args.prompt}\n`);
 
-  const m: TghModel = await loadModel(ckpt, { backend: args.backend as BackendName });
-  const volume = readNifti(readFileSync(nii), { file: nii }); // canonical LPS+, HU; generate preprocesses it
-  console.log(`model: ${m.cfg.vision.layers} vision blocks (MoE ${m.cfg.vision.moeLayers.join(", ")}), LM ${m.cfg.lm.layers} blocks, backend ${m.backend.name}`);
-  console.log(`volume: ${volume.shape.join("x")} voxels of ${volume.spacing.map((x) => x.toFixed(2)).join("x")} mm -> preset grid ${m.preprocess?.grid.join("x")}`);
-  console.log(`prompt: ${args.prompt}\n`);
-
-  let shown = 0;
-  const out = await m.generate({
-    volume,
-    prompt: args.prompt!,
-    maxNewTokens: Number(args["max-tokens"]),
-    temperature: Number(args.temperature),
-    topP: Number(args["top-p"]),
-    seed: Number(args.seed),
-    signal: AbortSignal.timeout(60_000), // cancellation: any AbortSignal, checked between tokens
-    onProgress: (p) => p.stage !== "decode" && p.done === p.total && console.log(`[${p.stage} done]`),
-    onToken: (t) => {
-      // stream the new text; a trailing U+FFFD may be an incomplete UTF-8 character: hold it back
-      const stable = t.text.replace(/\uFFFD+$/, "");
-      process.stdout.write(stable.slice(shown));
-      shown = stable.length;
-    },
-  });
-  console.log(`\n\nanswer (${out.tokens.length} tokens, stopped by ${out.stopReason}): ${JSON.stringify(out.text)}`);
-  if (out.task) console.log(`task: ${out.task.name} (pi = ${out.task.probabilities.map((p) => p.toFixed(3)).join(", ")})`);
-  for (const r of out.routing) {
-    const k = r.topkIdx.dim(2), E = m.cfg.moe.experts, load = new Array<number>(E).fill(0);
-    for (let i = 0; i < r.topkIdx.size; i += k) load[r.topkIdx.data[i]]++; // top-1 expert of each token
-    console.log(`block ${r.layer}: group ${r.group.data[0]}, tokens per top-1 expert [${load.join(", ")}]`);
-  }
-  const t = out.timings;
-  console.log(`timings (ms): encode ${t.encode.toFixed(1)}, prefill ${t.prefill.toFixed(1)}, decode ${t.decode.toFixed(1)}, total ${t.total.toFixed(1)}`);
-}
-
-main().catch((e: unknown) => {
-  console.error(e instanceof Error ? `${e.name}: ${e.message}` : e);
-  process.exit(1);
+const stop = new AbortController();
+process.once("SIGINT", () => stop.abort("Ctrl-C"));
+let shown = 0;
+const out = await model.generate({
+  volume,
+  prompt: args.prompt!,
+  maxNewTokens: Number(args["max-tokens"]),
+  temperature: Number(args.temperature),
+  seed: Number(args.seed),
+  signal: stop.signal,
+  onToken: (t) => {
+    const stable = t.text.replace(/\uFFFD+$/, ""); // a trailing U+FFFD may be half a UTF-8 character
+    process.stdout.write(stable.slice(shown));
+    shown = stable.length;
+  },
 });
+console.log(`\n\n${out.tokens.length} tokens, stopped by ${out.stopReason}`);
+if (out.task) console.log(`task gate: ${out.task.name} (pi ${out.task.probabilities.map((p) => p.toFixed(3)).join(" / ")})`);
+for (const w of out.warnings) console.log(`warning: ${w}`);
+for (const r of out.routing) {
+  const k = r.topkIdx.dim(2), count = new Array<number>(model.cfg.moe.experts).fill(0);
+  for (let i = 0; i < r.topkIdx.size; i += k) count[r.topkIdx.data[i]]++; // each token's first expert
+  console.log(`block ${r.layer}: tokens per top-1 expert [${count.join(", ")}]`);
+}
+const t = out.timings;
+console.log(`timings: encode ${t.encode.toFixed(0)} ms, prefill ${t.prefill.toFixed(0)} ms, decode ${t.decode.toFixed(0)} ms`);

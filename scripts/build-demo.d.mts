@@ -1,6 +1,7 @@
 // Types of scripts/build-demo.mjs (esbuild bundles of the library, the demo and the browser-test page).
 export declare const ROOT: string;
 export declare const DEMO_WEIGHTS: string;
+export declare function shippedCheckpoint(): string;
 export interface BuildWebOptions {
   /** Default build/web. */
   outDir?: string;

@@ -1,17 +1,21 @@
 // Builds the browser files into one static folder (default build/web/) with esbuild: the library
-// bundle tgh-moe.js (src/index.ts, ESM, platform browser) with the kernel .wasm files next to it,
-// the demo page (demo/index.html + demo.js) with its sample weights, and optionally the page of the
-// real-browser test (test/browser/). Not a dev server: scripts/serve.mjs serves the folder.
+// bundle tgh-moe.js (src/index.ts, ESM, platform browser) with the kernel .wasm files and the
+// shipped checkpoint next to it, the web app (demo/index.html + demo.js, which imports the library
+// bundle) with the shipped samples (samples/) and the docs (README.md, docs/) it links to, and
+// optionally the page of the real-browser test (test/browser/). Any static host serves the folder;
+// scripts/serve.mjs is a small one for development.
 // Usage: node scripts/build-demo.mjs [--out DIR] [--test]
 // From code: await buildWeb({ outDir, test: true }) -> { outDir, files, nodeImports }
 import { build } from "esbuild";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
-/** Weights the demo loads when the URL names no ?checkpoint= (untrained: the committed golden file). */
+/** The golden test weights (untrained) the browser-test page runs (test/browser/cases.ts GOLDEN_FILE). */
 export const DEMO_WEIGHTS = "tiny-seed0.safetensors";
+/** The bundle runs with __TGH_BUNDLE__ = true: its wasm loader looks for the kernels next to it (src/backend/wasm/runtime.ts). */
+const DEFINE = { __TGH_BUNDLE__: "true" };
 
 /**
  * The runtime loads the kernels from a base URL in browsers; its Node branch (file URLs) imports
@@ -39,6 +43,7 @@ const common = {
   logLevel: "warning",
   metafile: true,
   external: NODE_EXTERNAL,
+  define: DEFINE,
 };
 
 /** Node built-ins a bundle still imports (only as guarded dynamic imports; see NODE_EXTERNAL). */
@@ -54,6 +59,24 @@ function moduleNames() {
   const m = /MODULE_NAMES\s*=\s*\[([^\]]*)\]/.exec(src);
   if (!m) throw new Error("build-demo: MODULE_NAMES not found in src/backend/wasm/runtime.ts");
   return [...m[1].matchAll(/"([a-z_0-9]+)"/g)].map((x) => x[1]);
+}
+
+/** The shipped checkpoint: DEFAULT_CHECKPOINT of src/shipped.ts (read from there, so the two never disagree). */
+export function shippedCheckpoint() {
+  const src = readFileSync(join(ROOT, "src", "shipped.ts"), "utf8");
+  const m = /DEFAULT_CHECKPOINT\s*=\s*"([^"]+)"/.exec(src);
+  if (!m) throw new Error("build-demo: DEFAULT_CHECKPOINT not found in src/shipped.ts");
+  return m[1];
+}
+
+/** What the web app needs next to it: the checkpoint, the samples, README.md and docs/ (its links). */
+function copyAppFiles(outDir) {
+  const ckpt = shippedCheckpoint();
+  copyFileSync(join(ROOT, ckpt), join(outDir, ckpt.split("/").pop()));
+  mkdirSync(join(outDir, "samples"), { recursive: true });
+  for (const f of readdirSync(join(ROOT, "samples")).filter((f) => f.endsWith(".nii.gz") || f === "samples.jsonl")) copyFileSync(join(ROOT, "samples", f), join(outDir, "samples", f));
+  copyFileSync(join(ROOT, "README.md"), join(outDir, "README.md"));
+  cpSync(join(ROOT, "docs"), join(outDir, "docs"), { recursive: true });
 }
 
 /**
@@ -74,10 +97,10 @@ export async function buildWeb(o = {}) {
   const metas = [lib.metafile];
 
   if (o.demo !== false) {
-    const demo = await build({ ...common, entryPoints: { demo: join(ROOT, "demo", "main.ts") }, outdir: outDir });
+    const demo = await build({ ...common, entryPoints: { demo: join(ROOT, "demo", "main.ts") }, outdir: outDir, plugins: [useLibraryBundle] });
     metas.push(demo.metafile);
     copyFileSync(join(ROOT, "demo", "index.html"), join(outDir, "index.html"));
-    copyFileSync(join(ROOT, "test", "golden", DEMO_WEIGHTS), join(outDir, DEMO_WEIGHTS));
+    copyAppFiles(outDir);
   }
   if (o.test) {
     const page = await build({
@@ -85,7 +108,7 @@ export async function buildWeb(o = {}) {
     });
     metas.push(page.metafile);
     copyFileSync(join(ROOT, "test", "browser", "page.html"), join(outDir, "browser-test.html"));
-    if (!existsSync(join(outDir, DEMO_WEIGHTS))) copyFileSync(join(ROOT, "test", "golden", DEMO_WEIGHTS), join(outDir, DEMO_WEIGHTS));
+    copyFileSync(join(ROOT, "test", "golden", DEMO_WEIGHTS), join(outDir, DEMO_WEIGHTS));
   }
   const files = readdirSync(outDir).filter((f) => statSync(join(outDir, f)).isFile()).sort();
   return { outDir, files, nodeImports: [...new Set(metas.flatMap(nodeImports))].sort() };

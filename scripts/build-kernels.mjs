@@ -12,9 +12,10 @@ const target = args.includes("--target") ? args[args.indexOf("--target") + 1] : 
 const suffix = target === "release" ? "" : `.${target}`;
 
 if (args.includes("--copy-dist")) {
-  // dist/src/backend/*.js resolves ../../build/ to dist/build/: mirror the kernels there.
+  // dist/src/backend/wasm/runtime.js resolves ../../../build/ to dist/build/: copy the kernel modules (only the .wasm files) there.
   if (!existsSync(join(root, "build"))) throw new Error("build/ missing: run build:kernels first");
-  cpSync(join(root, "build"), join(root, "dist", "build"), { recursive: true });
+  mkdirSync(join(root, "dist", "build"), { recursive: true });
+  for (const f of readdirSync(join(root, "build")).filter((f) => f.endsWith(".wasm"))) cpSync(join(root, "build", f), join(root, "dist", "build", f));
   process.exit(0);
 }
 

@@ -20,6 +20,9 @@ export const MIME = {
   ".safetensors": "application/octet-stream",
   ".nii": "application/octet-stream",
   ".gz": "application/gzip",
+  ".dcm": "application/dicom",
+  ".md": "text/plain; charset=utf-8", // shown as text by every browser (text/markdown is often downloaded)
+  ".jsonl": "text/plain; charset=utf-8",
 };
 
 /** The file a URL path names inside root (index.html for a folder), or null if it escapes root. */

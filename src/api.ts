@@ -5,9 +5,9 @@
  * `config` (section 9 JSON), `tokenizer` (BpeTokenizer JSON), optionally `preprocess` (a preset of
  * src/preprocess/presets.ts). Training checkpoints load too; their `optim.*` tensors are skipped.
  *
- *   const m = await loadModel("model.safetensors");              // or bytes, or new URL(...)
+ *   const m = await loadModel();                                  // the shipped checkpoint; or a path, bytes, new URL(...)
  *   const out = await m.generate({ volume: readNifti(bytes), prompt: "Describe the findings." });
- *   out.text; out.task.name; out.routing; out.timings
+ *   out.text; out.task.name; out.routing; out.timings; out.warnings
  * Legend: B batch · D,H,W volume · m image tokens · d = lm width.
  */
 import type { Backend } from "./backend/backend.js";
@@ -20,6 +20,8 @@ import { fromSpecJson, toSpecJson, validateConfig, type ModelConfig } from "./mo
 import type { MoeTrace } from "./model/moe.js";
 import { checkParams, paramSpecs, type Params } from "./model/params.js";
 import { preprocess, validatePreset, type PreprocessPreset, type VolumeLike } from "./preprocess/index.js";
+import { inputWarnings } from "./preprocess/sanity.js";
+import { defaultCheckpointUrl } from "./shipped.js";
 import { Tensor, type F32Tensor } from "./tensor.js";
 import { BpeTokenizer } from "./tokenizer/bpe.js";
 
@@ -47,6 +49,15 @@ export interface ModelGenerateOptions extends Omit<GenerateOptions, "volume"> {
   /** One volume: a Tensor [1, 1, D, H, W] already preprocessed, or a NIfTI volume (HU) preprocessed with the model's preset. */
   volume: VolumeInput;
 }
+export interface ModelGenerateResult extends GenerateResult {
+  /** Input sanity (src/preprocess/sanity.ts) and the reader's own warnings; [] for a preprocessed Tensor. */
+  warnings: string[];
+}
+/** A volume ready for the model, and what was worth knowing about the input. */
+export interface PreparedInput {
+  volume: F32Tensor; // [1, 1, D, H, W]
+  warnings: string[];
+}
 
 export interface EncodeRequest {
   volume: VolumeInput;
@@ -58,6 +69,7 @@ export interface EncodeRequest {
 export interface EncodeResult {
   tokens: F32Tensor; // [B, m, d] the projector's output, what the LM reads at the <image> positions
   routing: MoeTrace[]; // one per MoE layer
+  warnings: string[]; // as ModelGenerateResult.warnings
 }
 
 /** What a checkpoint holds, parsed and checked. */
@@ -78,13 +90,14 @@ export class TghModel implements ModelContents {
   ) {}
 
   /** Generates the answer to `prompt` about one volume (see src/generate.ts for every option). */
-  async generate(o: ModelGenerateOptions): Promise<GenerateResult> {
-    return generate(this, { ...o, volume: this.prepareVolume(o.volume, "generate") });
+  async generate(o: ModelGenerateOptions): Promise<ModelGenerateResult> {
+    const input = this.prepareInput(o.volume, "generate");
+    return { ...(await generate(this, { ...o, volume: input.volume })), warnings: input.warnings };
   }
 
   /** The vision features the language model reads, and the routing, for volumes and prompts. */
   encode(r: EncodeRequest): EncodeResult {
-    const volume = this.prepareVolume(r.volume, "encode");
+    const { volume, warnings } = this.prepareInput(r.volume, "encode");
     const m = checkVolume(this.cfg, volume, "encode");
     const B = volume.dim(0);
     const prompts = typeof r.prompt === "string" ? new Array<string>(B).fill(r.prompt) : [...r.prompt];
@@ -94,26 +107,38 @@ export class TghModel implements ModelContents {
     const ids = promptBatch(this.cfg, m, prompts.map((p) => this.tokenizer.encode(p)));
     const task = r.task === undefined ? null : new Int32Array(B).fill(taskIndex(this.cfg, r.task));
     const out = encodePrefix(this.backend, this.params, this.cfg, volume, ids, task);
-    return { tokens: out.z, routing: out.routing };
+    return { tokens: out.z, routing: out.routing, warnings };
   }
 
   /** A Tensor is used as given; a VolumeLike (HU) is preprocessed with the model's preset -> [1, 1, D, H, W]. */
   prepareVolume(volume: VolumeInput, op = "prepareVolume"): F32Tensor {
-    if (volume instanceof Tensor) return volume;
+    return this.prepareInput(volume, op).volume;
+  }
+
+  /** prepareVolume, plus warnings: the reader's (`volume.meta.warnings`) and input sanity against the preset. */
+  prepareInput(volume: VolumeInput, op = "prepareInput"): PreparedInput {
+    if (volume instanceof Tensor) return { volume, warnings: [] };
     if (!volume || !(volume.data instanceof Float32Array) || !Array.isArray(volume.shape)) {
       throw new ValueError(`${op}: volume: expected a Tensor [1, 1, D, H, W] or a NIfTI volume {data, shape, spacing, affine}, got ${typeof volume}`);
     }
     if (!this.preprocess) {
       throw new ValueError(`${op}: volume: the checkpoint has no preprocess preset; pass a preprocessed Tensor [1, 1, D, H, W] or loadModel(src, { preprocess })`);
     }
-    return preprocess(volume, this.preprocess).data;
+    const prepared = preprocess(volume, this.preprocess).data; // checks the shape and spacing first
+    const read = (volume as { meta?: { warnings?: unknown } }).meta?.warnings;
+    const warnings = [...(Array.isArray(read) ? read.map(String) : []), ...inputWarnings(volume, this.preprocess)];
+    return { volume: prepared, warnings };
   }
 }
 
-/** Reads, checks and returns the model; a bad checkpoint throws FormatError and gives no model. */
-export async function loadModel(src: ModelSource, o: LoadModelOptions = {}): Promise<TghModel> {
-  const file = o.file ?? (typeof src === "string" ? src : src instanceof URL ? src.href : "checkpoint");
-  const bytes = await readSource(src);
+/**
+ * Reads, checks and returns the model; a bad checkpoint throws FormatError and gives no model.
+ * Without a source (or with undefined): the shipped checkpoint (src/shipped.ts).
+ */
+export async function loadModel(src?: ModelSource, o: LoadModelOptions = {}): Promise<TghModel> {
+  const from = src ?? (await defaultCheckpointUrl());
+  const file = o.file ?? (typeof from === "string" ? from : from instanceof URL ? from.href : "checkpoint");
+  const bytes = await readSource(from);
   const c = parseModel(bytes, file);
   const preset = o.preprocess ? checkPresetFits(c.cfg, o.preprocess, "loadModel: preprocess", ValueError) : c.preprocess;
   const backend = typeof o.backend === "object" ? o.backend : await createBackend(o.backend ?? "wasm");

@@ -42,6 +42,8 @@ export interface GenerateProgress {
   stage: "encode" | "prefill" | "decode";
   done: number; // encode: 0 or 1; prefill: prompt tokens; decode: tokens generated
   total: number; // encode: 1; prefill: prompt tokens; decode: maxNewTokens
+  /** On the last event of encode and of prefill: the stage's time in ms, exactly timings.encode / timings.prefill. */
+  ms?: number;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -128,8 +130,8 @@ export async function generate(model: GenerateModel, o: GenerateOptions): Promis
   const ids = promptSequence(cfg, m, tokenizer.encode(o.prompt));
   const P = ids.length;
   const vis = encodePrefix(be, params, cfg, o.volume, fromInts([1, P], ids), task === null ? null : Int32Array.of(task));
-  progress({ stage: "encode", done: 1, total: 1 });
   const t1 = now();
+  progress({ stage: "encode", done: 1, total: 1, ms: t1 - t0 });
   await yieldToEventLoop();
   throwIfAborted(o.signal, "after encoding");
 
@@ -141,8 +143,8 @@ export async function generate(model: GenerateModel, o: GenerateOptions): Promis
   if (maxNew > 0) {
     progress({ stage: "prefill", done: 0, total: P });
     let logits = lmExtend(be, params, cfg.lm, vis.x, cache); // [1, 1, V]
-    progress({ stage: "prefill", done: P, total: P });
     t2 = now();
+    progress({ stage: "prefill", done: P, total: P, ms: t2 - t1 });
     // decode: one token per step, each attending over the cache
     const rng = new Rng(seed);
     const embed = getParam(params, "lm.embed.weight");

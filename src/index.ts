@@ -44,17 +44,21 @@ export {
 export {
   LOADABLE_FORMATS, MODEL_FORMAT, TghModel, loadModel, makeCheckpoint, parseModel,
   type CheckpointContents, type EncodeRequest, type EncodeResult, type LoadModelOptions, type ModelContents,
-  type ModelGenerateOptions, type ModelSource, type VolumeInput,
+  type ModelGenerateOptions, type ModelGenerateResult, type ModelSource, type PreparedInput, type VolumeInput,
 } from "./api.js";
+export { DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT_NAME, defaultCheckpointUrl } from "./shipped.js";
 export {
   checkTokenizer, generate, makeSampler, nextToken, taskIndex, taskName,
   type GenerateModel, type GenerateOptions, type GenerateProgress, type GenerateResult, type GeneratedToken,
   type Sampler, type SamplingOptions, type StopReason,
 } from "./generate.js";
 export { KvCache, lmExtend, type ExtendOptions } from "./model/decode.js";
-// what generate takes as a volume: a NIfTI file's volume, preprocessed with a checkpoint's preset
+// what generate takes as a volume: a NIfTI file or a DICOM series, preprocessed with a checkpoint's preset
 export { readNifti, type NiftiVolume, type ReadNiftiOptions } from "./io/nifti.js";
+export { isDicom, readDicomSeries, type DicomMeta, type DicomVolume, type ReadDicomOptions } from "./io/dicom.js";
+export { readVolumeFiles, type CtVolume, type ReadVolumeOptions, type VolumeFile } from "./io/volume.js";
 export { preprocess, preprocessPreset, type PreprocessPreset, type VolumeLike } from "./preprocess/index.js";
+export { SANITY, inputWarnings, type SanityInput } from "./preprocess/sanity.js";
 
 // figures: routing maps (PNG, no canvas), the PNG codec and the expert palette behind them
 export {

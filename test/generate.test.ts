@@ -148,12 +148,13 @@ describe("cancellation and callbacks", () => {
     expect(texts.at(-1)).toBe(out.text);
     texts.forEach((t, i) => expect(t).toBe(model.tokenizer.decode(out.tokens.slice(0, i + 1), { skipSpecials: true })));
     const P = promptSequence(model.cfg, 8, model.tokenizer.encode(prompt)).length;
+    const t = out.timings;
+    // the last event of encode and prefill carries the stage's time: exactly the timings (what the CLI prints)
     expect(progress).toEqual([
-      { stage: "encode", done: 0, total: 1 }, { stage: "encode", done: 1, total: 1 },
-      { stage: "prefill", done: 0, total: P }, { stage: "prefill", done: P, total: P },
+      { stage: "encode", done: 0, total: 1 }, { stage: "encode", done: 1, total: 1, ms: t.encode },
+      { stage: "prefill", done: 0, total: P }, { stage: "prefill", done: P, total: P, ms: t.prefill },
       ...[1, 2, 3, 4].map((done) => ({ stage: "decode", done, total: 4 })),
     ]);
-    const t = out.timings;
     for (const v of [t.encode, t.prefill, t.decode]) expect(v).toBeGreaterThanOrEqual(0);
     expect(t.total).toBeGreaterThanOrEqual(t.encode + t.prefill + t.decode - 1e-6);
   });

@@ -146,10 +146,20 @@ describe("readNifti: 4D", () => {
     const vol = readNifti(vols(3), { volumes: "first" });
     expect(Array.from(vol.data)).toEqual([0, 1, 2, 3]);
     expect(vol.meta.volumes).toBe(3);
-    expect(vol.meta.warnings.join()).toMatch(/only the first/);
+    expect(vol.meta.warnings).toEqual(["dim[4] = 3 volumes: only volume 0 was read"]);
     // only the first volume has to be present, also in a gzip stream
     const cut = vols(3).subarray(0, 352 + 8);
     expect(Array.from(readNifti(fflateGzip(cut), { volumes: "first" }).data)).toEqual([0, 1, 2, 3]);
+  });
+  it("the refusal names options that exist; volumes: N reads volume N, an index past dim[4] is a ValueError", () => {
+    expectFormatError(vols(3), /pick one \(option volumes: "first" or an index; CLI --volumes first\|N\)$/);
+    const vol = readNifti(vols(3), { volumes: 2 });
+    expect(Array.from(vol.data)).toEqual([8, 9, 10, 11]);
+    expect(vol.meta.warnings).toEqual(["dim[4] = 3 volumes: only volume 2 was read"]);
+    expect(() => readNifti(vols(3), { volumes: 3 })).toThrow(/volumes: expected a volume index in \[0, 2\] \(dim\[4\] = 3\), got 3/);
+    expect(() => readNifti(vols(3), { volumes: -1 })).toThrow(ValueError);
+    // volume 2 of a stream cut after volume 1 is truncated
+    expectFormatError(vols(3).subarray(0, 352 + 16), /data: truncated/, { volumes: 2 });
   });
 });
 

@@ -77,6 +77,11 @@ describe("run: the documented outputs (child processes)", () => {
     const stages = r.stderr.trim().split("\n").map((l) => l.split(":")[0]);
     expect(stages).toEqual(["checkpoint", "volume", "encode", "prefill", "decode", "routing map"]);
     expect(r.stderr).toMatch(/^decode: \d+ tokens? in \d+ ms \(\d+ tokens\/s\), stopped by (<eos>|--max-tokens); total \d+ ms$/m);
+    // stderr and --json give the same stage times (rounded to 1 ms there, to 0.1 ms here)
+    const timings = j.timings as Record<string, number>;
+    for (const [stage, re] of [["encode", /^encode: (\d+) ms$/m], ["prefill", /^prefill: \d+ tokens in (\d+) ms$/m]] as const) {
+      expect(Math.abs(Number(re.exec(r.stderr)![1]) - timings[stage]), stage).toBeLessThanOrEqual(0.55);
+    }
 
     // the PNG: valid, and exactly the map of the encoder's routing for this volume and prompt
     const png = new Uint8Array(await readFile(map));
@@ -93,7 +98,8 @@ describe("run: the documented outputs (child processes)", () => {
 
 /** The --json schema (README "Run on your CT"): every key, its type, and the invariants of the routing summary. */
 function checkRunJson(j: Record<string, unknown>): void {
-  expect(Object.keys(j).sort()).toEqual(["input", "routing", "routingMap", "stopReason", "task", "text", "timings", "tokens"]);
+  expect(Object.keys(j).sort()).toEqual(["input", "routing", "routingMap", "stopReason", "task", "text", "timings", "tokens", "warnings"]);
+  expect(j.warnings).toEqual([]); // a shipped sample: a chest CT in HU on the model's grid
   expect(typeof j.text).toBe("string");
   expect(Array.isArray(j.tokens) && (j.tokens as unknown[]).every((t) => Number.isInteger(t))).toBe(true);
   expect(["eos", "max_tokens"]).toContain(j.stopReason);
@@ -119,7 +125,8 @@ function checkRunJson(j: Record<string, unknown>): void {
     expect(r.group).toBe(["report", "vqa"][r.groupIndex]);
   }
   const input = j.input as Record<string, unknown>;
-  expect(Object.keys(input).sort()).toEqual(["backend", "checkpoint", "modelGrid", "prompt", "shape", "spacing", "volume"]);
+  expect(Object.keys(input).sort()).toEqual(["backend", "checkpoint", "format", "modelGrid", "prompt", "shape", "spacing", "volume"]);
+  expect(input.format).toBe("nifti");
   expect(input.shape).toEqual([16, 64, 64]);
   expect(input.modelGrid).toEqual([16, 64, 64]);
 }
@@ -186,8 +193,9 @@ describe("run: errors exit 2 with a clear message (in-process)", () => {
   const cases: [string, () => string[], RegExp][] = [
     ["no --volume", () => ["--checkpoint", ckpt, "--prompt", "Hi"], /run: --volume is required/],
     ["no --prompt", () => ["--checkpoint", ckpt, "--volume", sampleVolume], /run: --prompt is required/],
-    ["missing volume file", () => ["--checkpoint", ckpt, "--volume", "samples/nope.nii.gz", "--prompt", "Hi"], /run: --volume: samples\/nope\.nii\.gz: no such file/],
-    ["volume is a folder", () => ["--checkpoint", ckpt, "--volume", "samples", "--prompt", "Hi"], /run: --volume: samples: is a folder, not a file/],
+    ["missing volume file", () => ["--checkpoint", ckpt, "--volume", "samples/nope.nii.gz", "--prompt", "Hi"], /run: --volume: samples\/nope\.nii\.gz: no such file or folder/],
+    ["a folder without DICOM", () => ["--checkpoint", ckpt, "--volume", "samples", "--prompt", "Hi"], /^ValueError: readVolumeFiles: files: \d+ files and none is DICOM \(samples\/README\.md, .*\); give one NIfTI file or the DICOM files of one series$/m],
+    ["bad --volumes", () => [...ok(), "--volumes", "last"], /run: --volumes: expected "first" or a volume index N >= 0, got "last"/],
     ["not a NIfTI file", () => ["--checkpoint", ckpt, "--volume", `${SAMPLES_DIR}/samples.jsonl`, "--prompt", "Hi"], /^FormatError: samples\/samples\.jsonl: sizeof_hdr: .*not a NIfTI file/m],
     ["truncated NIfTI", () => ["--checkpoint", ckpt, "--volume", join(dir, "cut.nii.gz"), "--prompt", "Hi"], /^FormatError: .*cut\.nii\.gz: data: truncated/m],
     ["missing checkpoint", () => ["--checkpoint", join(dir, "none.safetensors"), "--volume", sampleVolume, "--prompt", "Hi"], /run: --checkpoint: .*none\.safetensors: no such file/],

@@ -6,13 +6,14 @@
 import { routingMaps, type RoutingMapMode } from "../viz/routing-map.js";
 import { defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
 import { writeBytesAtomic } from "./files.js";
-import { checkReadable, checkWritable, decimal, fmtMs, formatRouting, openModel, Progress, readVolume, routingSummary, taskOption } from "./run.js";
+import { checkWritable, decimal, fmtMs, formatRouting, openModel, Progress, routingSummary, taskOption } from "./run.js";
+import { checkVolumePath, readVolume, VOLUME_OPTIONS_HELP, volumesOption } from "./volume.js";
 
 const MODES: readonly RoutingMapMode[] = ["top1", "weighted"];
 
 export default defineCommand({
   name: "route-map",
-  usage: "route-map --volume FILE --prompt TEXT --out OUT.png [--checkpoint FILE] [options]",
+  usage: "route-map --volume PATH --prompt TEXT --out OUT.png [--checkpoint FILE] [options]",
   help: `
 Runs the vision encoder on a CT volume, guided by the prompt (the task gate reads it), and writes
 the routing map: the volume's slices with every patch coloured by the expert its token was sent
@@ -20,7 +21,7 @@ to, one block per MoE layer, titled with the task probabilities (docs/ROUTING_MA
 line per MoE layer (group, pi, top-1 share per expert), or a JSON array with --json.
 
 options:
-  --volume FILE       CT volume in Hounsfield units (NIfTI-1 or NIfTI-2)
+${VOLUME_OPTIONS_HELP}
   --prompt TEXT       the prompt that guides the routing
   --out OUT.png       where to write the map
   --checkpoint FILE   model (default: as tgh-moe run)
@@ -32,9 +33,11 @@ options:
   --backend NAME      wasm (default) or reference
   --preset NAME       preprocessing preset instead of the checkpoint's
   --json              print the routing summary as JSON
-  --quiet             no progress on stderr`,
+  --quiet             no progress on stderr (warnings are still printed)`,
   options: {
     volume: { type: "string" },
+    volumes: { type: "string" },
+    series: { type: "string" },
     prompt: { type: "string" },
     out: { type: "string" },
     checkpoint: { type: "string" },
@@ -61,13 +64,14 @@ options:
       ...(v.columns === undefined ? {} : { columns: integer(cmd, "columns", v.columns, 1, 1024) }),
     };
     const backend = oneOf(cmd, "backend", v.backend, ["wasm", "reference"] as const);
-    await checkReadable(cmd, "volume", volumeFile);
+    volumesOption(cmd, v.volumes);
+    await checkVolumePath(cmd, volumeFile);
     await checkWritable(cmd, "out", out);
     const progress = new Progress(io, v.quiet === true);
 
     const { model, file } = await openModel(cmd, v.checkpoint, backend, v.preset, progress);
     if (model.cfg.vision.moeLayers.length === 0) throw new UsageError(`tgh-moe route-map: ${file} has no MoE layers, so there is no routing to draw`);
-    const input = await readVolume(cmd, volumeFile, model, progress);
+    const input = await readVolume(cmd, volumeFile, model, progress, io, v);
     const t0 = performance.now();
     progress.status("encode: vision encoder guided by the prompt ...");
     const { routing } = model.encode({ volume: input.data, prompt, task: taskOption(v.task) });

@@ -1,6 +1,6 @@
 /**
- * `tgh-moe run`: one prompt about one CT volume, end to end (checkpoint -> NIfTI -> the checkpoint's
- * preprocessing preset -> generation), progress on stderr, the answer alone on stdout (or one JSON
+ * `tgh-moe run`: one prompt about one CT volume, end to end (checkpoint -> NIfTI file or DICOM
+ * series -> the checkpoint's preprocessing preset -> generation), progress on stderr, the answer alone on stdout (or one JSON
  * object with --json), optionally the routing map as a PNG. Not the model nor the decoding loop
  * (src/api.ts, src/generate.ts); the helpers exported here are shared with `tgh-moe route-map`.
  * Legend: D,H,W volume · E experts · T tasks · k top-k · M vision tokens per sample.
@@ -11,19 +11,20 @@ import { fileURLToPath } from "node:url";
 import { loadModel, type TghModel } from "../api.js";
 import type { BackendName } from "../backend/index.js";
 import { taskName, type GenerateProgress, type GenerateResult } from "../generate.js";
-import { readNifti, type NiftiVolume } from "../io/nifti.js";
 import type { MoeTrace } from "../model/moe.js";
-import { preprocess, preprocessPreset, PREPROCESS_PRESET_NAMES, type PreprocessPreset } from "../preprocess/index.js";
-import type { F32Tensor } from "../tensor.js";
+import type { CtVolume } from "../io/volume.js";
+import { preprocessPreset, PREPROCESS_PRESET_NAMES, type PreprocessPreset } from "../preprocess/index.js";
+import { DEFAULT_CHECKPOINT } from "../shipped.js";
 import { routingMaps } from "../viz/routing-map.js";
 import { defineCommand, EXIT, integer, oneOf, required, UsageError, type Io } from "./command.js";
 import { writeBytesAtomic } from "./files.js";
+import { checkVolumePath, readVolume, VOLUME_OPTIONS_HELP, volumesOption } from "./volume.js";
 
 /**
  * The model `run` uses without --checkpoint: the trained `small` preset, relative to the package
- * root (the repository on a clone), so the command works from any directory.
+ * root (the repository on a clone), so the command works from any directory (src/shipped.ts).
  */
-export const DEFAULT_CHECKPOINT = "checkpoints/tgh-moe-small.safetensors";
+export { DEFAULT_CHECKPOINT };
 /** Default answer budget: a whole synthetic report is about 60-120 tokens; generation stops at <eos>. */
 export const DEFAULT_MAX_TOKENS = 256;
 
@@ -31,16 +32,17 @@ const BACKENDS: readonly BackendName[] = ["wasm", "reference"];
 
 export default defineCommand({
   name: "run",
-  usage: "run --volume FILE --prompt TEXT [--checkpoint FILE] [--json] [--routing-map OUT.png] [options]",
+  usage: "run --volume PATH --prompt TEXT [--checkpoint FILE] [--json] [--routing-map OUT.png] [options]",
   help: `
-Answers a prompt about a CT volume: reads the NIfTI file (.nii or .nii.gz, any orientation; read into
-LPS+, docs/INPUT.md), preprocesses it with the checkpoint's preset (HU window, resize to the model's
-grid), runs the vision encoder guided by the prompt, then generates. Progress goes to stderr; stdout
-holds the answer alone, or one JSON object with --json. Greedy by default: the same input gives the
-same answer, bit for bit.
+Answers a prompt about a CT volume: reads the NIfTI file (.nii or .nii.gz) or the DICOM series (any
+orientation; read into LPS+, docs/INPUT.md), preprocesses it with the checkpoint's preset (HU window,
+resize to the model's grid), runs the vision encoder guided by the prompt, then generates. Progress
+goes to stderr, with a warning line when the input does not look like a chest CT in HU; stdout holds
+the answer alone, or one JSON object with --json. Greedy by default: the same input gives the same
+answer, bit for bit.
 
 options:
-  --volume FILE         CT volume in Hounsfield units (NIfTI-1 or NIfTI-2)
+${VOLUME_OPTIONS_HELP}
   --prompt TEXT         e.g. "Describe the findings of this chest CT." or a question; closed
                         questions list their options on lines "A. ...", "B. ..." after it
   --checkpoint FILE     model (safetensors with config, tokenizer and preset in its metadata);
@@ -54,14 +56,16 @@ options:
   --backend NAME        wasm (default, SIMD kernels) or reference (scalar, float64 accumulation)
   --preset NAME         preprocessing preset instead of the checkpoint's (${PREPROCESS_PRESET_NAMES.join(", ")})
   --routing-map OUT.png write the routing map (every MoE layer's expert per patch) to OUT.png
-  --json                print {text, tokens, stopReason, task, routing, timings, input} as JSON
-  --quiet               no progress on stderr
+  --json                print {text, tokens, stopReason, task, routing, warnings, timings, input} as JSON
+  --quiet               no progress on stderr (warnings are still printed)
 
 exit codes: 0 answered, 2 usage error, missing or unreadable file, bad NIfTI or checkpoint
 example:
   tgh-moe run --volume samples/ct-2026-000064.nii.gz --prompt "Is there a pleural effusion?"`,
   options: {
     volume: { type: "string" },
+    volumes: { type: "string" },
+    series: { type: "string" },
     prompt: { type: "string" },
     checkpoint: { type: "string" },
     task: { type: "string" },
@@ -89,7 +93,8 @@ example:
       seed: integer(cmd, "seed", v.seed, 0, 0xffffffff),
     };
     const backend = oneOf(cmd, "backend", v.backend, BACKENDS);
-    await checkReadable(cmd, "volume", volumeFile); // fail before the checkpoint is loaded
+    volumesOption(cmd, v.volumes);
+    await checkVolumePath(cmd, volumeFile); // fail before the checkpoint is loaded
     const mapFile = v["routing-map"];
     if (mapFile !== undefined) await checkWritable(cmd, "routing-map", mapFile);
     const progress = new Progress(io, v.quiet === true);
@@ -98,7 +103,7 @@ example:
     if (mapFile !== undefined && model.cfg.vision.moeLayers.length === 0) {
       throw new UsageError(`tgh-moe run: --routing-map: ${checkpoint} has no MoE layers, so there is no routing to draw`);
     }
-    const input = await readVolume(cmd, volumeFile, model, progress);
+    const input = await readVolume(cmd, volumeFile, model, progress, io, v);
     const out = await model.generate({
       volume: input.data, prompt, task: taskOption(v.task), ...sampling,
       onProgress: (e) => progress.generation(e),
@@ -112,7 +117,8 @@ example:
     }
     if (v.json) {
       const timings = { load, read: input.readMs, preprocess: input.preprocessMs, ...out.timings };
-      io.out(JSON.stringify(runJson(model, out, { volume: volumeFile, nifti: input.nifti, prompt, checkpoint, backend, routingMap: mapFile ?? null }, timings)));
+      const inp = { volume: volumeFile, read: input.volume, prompt, checkpoint, backend, routingMap: mapFile ?? null };
+      io.out(JSON.stringify(runJson(model, out, inp, input.warnings, timings)));
     } else {
       io.out(out.text);
     }
@@ -203,29 +209,6 @@ function builtinPreset(cmd: string, name: string): PreprocessPreset {
   return preprocessPreset(oneOf(cmd, "preset", name, PREPROCESS_PRESET_NAMES));
 }
 
-export interface ReadVolume {
-  nifti: NiftiVolume; // as read, canonical LPS+, HU
-  data: F32Tensor; // [1, 1, D, H, W] preprocessed
-  readMs: number;
-  preprocessMs: number;
-}
-
-/** Reads a NIfTI file and preprocesses it with the model's preset; NIfTI warnings go to stderr. */
-export async function readVolume(cmd: string, file: string, model: TghModel, progress: Progress): Promise<ReadVolume> {
-  const t0 = performance.now();
-  progress.status(`reading ${file} ...`);
-  const nifti = readNifti(await readInput(cmd, "volume", file), { file });
-  const t1 = performance.now();
-  for (const w of nifti.meta.warnings) progress.line(`warning: ${file}: ${w}`);
-  const preset = model.preprocess;
-  if (!preset) throw new UsageError(`tgh-moe ${cmd}: the checkpoint has no preprocessing preset; pass --preset NAME (${PREPROCESS_PRESET_NAMES.join(", ")})`);
-  const data = preprocess(nifti, preset).data;
-  const t2 = performance.now();
-  const mm = nifti.spacing.map((s) => fmtNum(s)).join(" x ");
-  progress.line(`volume: ${file} (${nifti.shape.join(" x ")} voxels of ${mm} mm, ${nifti.meta.sourceAxcodes}) -> ${preset.name} v${preset.version} [${data.shape.slice(2).join(", ")}] in ${fmtMs(t2 - t0)}`);
-  return { nifti, data, readMs: t1 - t0, preprocessMs: t2 - t1 };
-}
-
 /** One MoE layer's routing of sample 0: the group, pi, and the share of the M tokens whose top-1 expert is e. */
 export interface RoutingSummary {
   layer: number;
@@ -254,7 +237,7 @@ export function formatRouting(r: RoutingSummary): string {
 }
 
 /** The --json object. Timings in ms (0.1 ms), the rest exact. */
-function runJson(model: TghModel, out: GenerateResult, inp: { volume: string; nifti: NiftiVolume; prompt: string; checkpoint: string; backend: string; routingMap: string | null }, timings: Record<string, number>) {
+function runJson(model: TghModel, out: GenerateResult, inp: { volume: string; read: CtVolume; prompt: string; checkpoint: string; backend: string; routingMap: string | null }, warnings: string[], timings: Record<string, number>) {
   const round = (x: number) => Math.round(x * 10) / 10;
   return {
     text: out.text,
@@ -262,9 +245,10 @@ function runJson(model: TghModel, out: GenerateResult, inp: { volume: string; ni
     stopReason: out.stopReason,
     task: out.task && { index: out.task.index, name: out.task.name, probabilities: out.task.probabilities },
     routing: routingSummary(out.routing, model.cfg.moe.experts),
+    warnings,
     timings: { ...Object.fromEntries(Object.entries(timings).map(([k, x]) => [k, round(x)])), tokensPerSecond: round(tokensPerSecond(out.tokens.length, out.timings.decode)) },
     input: {
-      volume: inp.volume, shape: inp.nifti.shape, spacing: inp.nifti.spacing, modelGrid: model.preprocess?.grid ?? null,
+      volume: inp.volume, format: inp.read.format, shape: inp.read.shape, spacing: inp.read.spacing, modelGrid: model.preprocess?.grid ?? null,
       prompt: inp.prompt, checkpoint: inp.checkpoint, backend: inp.backend,
     },
     routingMap: inp.routingMap,
@@ -302,10 +286,10 @@ export class Progress {
     if (e.done === 0 || (e.stage === "decode" && e.done === 1)) this.stageStart = now;
     if (e.stage === "encode") {
       if (e.done === 0) this.status("encode: vision encoder guided by the prompt ...");
-      else this.line(`encode: ${fmtMs(now - this.stageStart)}`);
+      else this.line(`encode: ${fmtMs(e.ms ?? now - this.stageStart)}`);
     } else if (e.stage === "prefill") {
       if (e.done === 0) this.status(`prefill: ${e.total} tokens ...`);
-      else this.line(`prefill: ${e.total} tokens in ${fmtMs(now - this.stageStart)}`);
+      else this.line(`prefill: ${e.total} tokens in ${fmtMs(e.ms ?? now - this.stageStart)}`);
     } else if (now - this.lastStatus > 100 || e.done === e.total) {
       this.lastStatus = now;
       const rate = e.done > 1 ? `, ${tokensPerSecond(e.done - 1, now - this.stageStart).toFixed(0)} tokens/s` : "";

@@ -27,8 +27,8 @@ export interface ReadNiftiOptions {
   file?: string;
   /** Largest dim[1]*dim[2]*dim[3] accepted (default 512^3); a bigger image is a FormatError. */
   maxVoxels?: number;
-  /** A 4D file with dim[4] > 1: "refuse" (default, FormatError) or "first" (read volume 0, add a warning). */
-  volumes?: "refuse" | "first";
+  /** A 4D file with dim[4] > 1: "refuse" (default, FormatError), "first" (read volume 0) or an index (read that one); a warning says which. */
+  volumes?: "refuse" | "first" | number;
 }
 
 export type OrientationSource = "sform" | "qform" | "pixdim";
@@ -71,8 +71,8 @@ export function readNifti(bytes: Uint8Array | ArrayBuffer, opts: ReadNiftiOption
     throw new ValueError(`readNifti: maxVoxels: expected an integer in [1, ${MAX_ELEMENTS}], got ${String(maxVoxels)}`);
   }
   const volumes = opts.volumes ?? "refuse";
-  if (volumes !== "refuse" && volumes !== "first") {
-    throw new ValueError(`readNifti: volumes: expected "refuse" or "first", got ${String(volumes)}`);
+  if (volumes !== "refuse" && volumes !== "first" && !(Number.isInteger(volumes) && (volumes as number) >= 0)) {
+    throw new ValueError(`readNifti: volumes: expected "refuse", "first" or a volume index >= 0, got ${String(volumes)}`);
   }
   const input = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
   const gzip = input.length >= 2 && input[0] === 0x1f && input[1] === 0x8b;
@@ -87,7 +87,7 @@ export function readNifti(bytes: Uint8Array | ArrayBuffer, opts: ReadNiftiOption
   }
   const warnings = [...layout.warnings];
   const scaling = scalingOf(h, file);
-  const values = decodeVoxels(raw, h.voxOffset, layout.nvox, dt, h.littleEndian, scaling, dims, file);
+  const values = decodeVoxels(raw, h.voxOffset + layout.skip, layout.nvox, dt, h.littleEndian, scaling, dims, file);
   const { affine, source } = headerAffine(h, file, warnings);
   const canon = planCanonical(affine, dims);
   const spacing = source === "sform"
@@ -112,11 +112,12 @@ interface ReadPlan {
   dims: [number, number, number];
   nvox: number;
   needed: number; // bytes of the file that hold the header and the voxels read
+  skip: number; // bytes of the volumes before the one read (4D files)
   warnings: string[];
 }
 
 /** Checks dims, datatype, vox_offset and the size limit; says how many bytes the read needs. */
-function planRead(h: NiftiHeader, file: string, maxVoxels: number, volumes: "refuse" | "first"): ReadPlan {
+function planRead(h: NiftiHeader, file: string, maxVoxels: number, volumes: "refuse" | "first" | number): ReadPlan {
   const warnings: string[] = [];
   const n = h.dim[0];
   if (n !== 3 && n !== 4) {
@@ -127,11 +128,13 @@ function planRead(h: NiftiHeader, file: string, maxVoxels: number, volumes: "ref
       throw new FormatError(`${file}: dim[${i}]: expected a positive extent, got ${h.dim[i]}`);
     }
   }
+  const index = n === 4 && h.dim[4] > 1 ? (volumes === "first" ? 0 : volumes) : 0;
   if (n === 4 && h.dim[4] > 1) {
-    if (volumes === "refuse") {
-      throw new FormatError(`${file}: dim[4]: ${h.dim[4]} volumes; one 3D volume is read (option volumes: "first" takes volume 0)`);
+    if (index === "refuse") {
+      throw new FormatError(`${file}: dim[4]: ${h.dim[4]} volumes; one 3D volume is read: pick one (option volumes: "first" or an index; CLI --volumes first|N)`);
     }
-    warnings.push(`dim[4] = ${h.dim[4]} volumes: only the first was read`);
+    if (index >= h.dim[4]) throw new ValueError(`readNifti: volumes: expected a volume index in [0, ${h.dim[4] - 1}] (dim[4] = ${h.dim[4]}), got ${index}`);
+    warnings.push(`dim[4] = ${h.dim[4]} volumes: only volume ${index} was read`);
   }
   const dt = datatypeByCode(h.datatype, file);
   if (h.bitpix !== dt.bytes * 8) warnings.push(`bitpix ${h.bitpix} disagrees with datatype ${dt.name}; datatype used`);
@@ -144,7 +147,8 @@ function planRead(h: NiftiHeader, file: string, maxVoxels: number, volumes: "ref
   if (!Number.isInteger(h.voxOffset) || h.voxOffset < minOffset) {
     throw new FormatError(`${file}: vox_offset: expected an integer >= ${minOffset} for a single-file NIfTI-${h.version}, got ${h.voxOffset}`);
   }
-  return { header: h, dt, dims, nvox, needed: h.voxOffset + nvox * dt.bytes, warnings };
+  const skip = (index === "refuse" ? 0 : index) * nvox * dt.bytes;
+  return { header: h, dt, dims, nvox, needed: h.voxOffset + skip + nvox * dt.bytes, skip, warnings };
 }
 
 /** scl_slope / scl_inter: applied only when the slope is finite and non-zero (the standard's rule). */

@@ -12,7 +12,7 @@ export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** Where the wasm bytes come from: a base URL (folder of the .wasm files) or the bytes themselves. */
 export interface LoadOptions {
-  /** Folder holding <name>.wasm; default: the package's build/ folder next to this file. */
+  /** Folder holding <name>.wasm; default: the package's build folder (in the browser bundle: the bundle's own folder). */
   base?: string | URL;
   /** Pre-fetched bytes or compiled modules by name (takes precedence over base). */
   sources?: Partial<Record<ModuleName, BufferSource | WebAssembly.Module>>;
@@ -150,8 +150,17 @@ export async function loadModules(opts: LoadOptions = {}): Promise<Record<Module
   return Object.fromEntries(MODULE_NAMES.map((n, i) => [n, mods[i]])) as Record<ModuleName, WasmModule>;
 }
 
+/**
+ * True inside the browser bundle: scripts/build-demo.mjs defines it (esbuild `define`), and there
+ * the kernels sit next to the bundle. Elsewhere (src/ in a clone, dist/src/ in the package) it is
+ * undefined and the kernels are in the package's build folder.
+ */
+declare const __TGH_BUNDLE__: boolean | undefined;
+
 function baseUrl(base: string | URL | undefined): URL {
-  if (base === undefined) return new URL("../../../build/", import.meta.url);
+  if (base === undefined) {
+    return typeof __TGH_BUNDLE__ !== "undefined" && __TGH_BUNDLE__ ? new URL("./", import.meta.url) : new URL("../../../build/", import.meta.url);
+  }
   const s = base.toString();
   // a relative base: against the working folder in Node, against the page (or worker) URL in browsers
   const relative = !/^[a-z]+:/i.test(s);
