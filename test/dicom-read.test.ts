@@ -11,6 +11,8 @@ import { describe, expect, it } from "vitest";
 import { FormatError, ValueError } from "../src/errors.js";
 import { readDicomSeries } from "../src/io/dicom.js";
 import { readNifti } from "../src/io/nifti.js";
+import { writeNifti } from "../src/io/nifti-write.js";
+import { makeSample } from "../src/data/index.js";
 import { matmul4, type Mat4 } from "../src/io/orient.js";
 import { Rng } from "../src/rng.js";
 import { assertClose, assertSameBits } from "./util/close.js";
@@ -18,9 +20,9 @@ import { check, dataSeed, dim } from "./util/prop.js";
 import { signedPermutation } from "./nifti-fixtures.js";
 import { TS, writeDicomSeries, type WrittenFile } from "./fixtures/dicom-writer.js";
 
-const sampleFile = new URL("../samples/", import.meta.url);
-const firstSample = (JSON.parse(readFileSync(new URL("samples.jsonl", sampleFile), "utf8").split("\n")[0]) as { id: string }).id;
-const nifti = readNifti(readFileSync(new URL(`${firstSample}.nii.gz`, sampleFile)), { file: firstSample });
+// a synthetic chest CT of 16 slices of 64 x 64 (20 x 6 x 6 mm): the geometry the messages below name
+const study = makeSample(2026, 0, [16, 64, 64]);
+const nifti = readNifti(writeNifti({ data: Int16Array.from(study.volumeHU), shape: study.shape, affine: study.affine }, { gzip: true }), { file: study.id });
 
 /** A seeded shuffle (Fisher-Yates over Rng), so file order never matters and failures replay. */
 function shuffled<T>(xs: readonly T[], seed: number): T[] {
@@ -45,7 +47,7 @@ function volume(D: number, H: number, W: number, seed: number, deg: number) {
 const same = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => Object.is(x, b[i]));
 
 describe("a series written from a NIfTI volume reads back to the same array and affine", () => {
-  it(`the shipped sample ${firstSample}: every transfer syntax, files in reverse order, SliceThickness ignored`, () => {
+  it(`a synthetic chest CT (${study.id}, 16 x 64 x 64): every transfer syntax, files in reverse order, SliceThickness ignored`, () => {
     for (const ts of [TS.explicit, TS.implicit, TS.bigEndian, TS.deflate]) {
       const vol = readDicomSeries(writeDicomSeries(nifti, { transferSyntax: ts, sliceThickness: 99 }).reverse());
       assertSameBits(ts, vol.data, nifti.data);

@@ -20,11 +20,13 @@ import { writeDicomSeries } from "./fixtures/dicom-writer.js";
 
 const run = promisify(execFile);
 /**
- * Budget: the packed tarball at most 10 MiB (9.1 MB before this budget, 11.8 MB once build/web was
- * shipped twice); everything but the checkpoint files at most 2.5 MiB unpacked (code, kernels,
- * docs, samples). The checkpoint is what it is; only a new preset should change its size much.
+ * Budget: the packed tarball at most 12 MiB (11.3 MB measured); everything but the checkpoint files
+ * at most 4.5 MiB unpacked (code, kernels, docs, samples: 3.9 MB measured, of which 2.5 MB are the
+ * four sample CTs at the 32 x 128 x 128 grid, 0.35 MB at the former 16 x 64 x 64). Before this
+ * budget build/web shipped twice (11.8 MB packed with 0.35 MB of samples). The checkpoint is what
+ * it is; only a new preset should change its size much.
  */
-const PACKED_MAX = 10 * 2 ** 20, UNPACKED_BUT_CHECKPOINT_MAX = 2.5 * 2 ** 20;
+const PACKED_MAX = 12 * 2 ** 20, UNPACKED_BUT_CHECKPOINT_MAX = 4.5 * 2 ** 20;
 
 let dir = "", tarball = "", app = "", packed: { path: string; size: number }[] = [];
 

@@ -117,7 +117,7 @@ function checkRunJson(j: Record<string, unknown>): void {
   expect(routing[0].pi).toEqual(task.probabilities);
   for (const r of routing) {
     expect(Object.keys(r).sort()).toEqual(["group", "groupIndex", "layer", "pi", "tokens", "top1Share"]);
-    expect(r.tokens).toBe(8 * 65); // D/t = 16/2 depth tokens x S = 1 + 8^2
+    expect(r.tokens).toBe(8 * 65); // D/t = 32/4 depth tokens x S = 1 + 8^2
     expect(r.top1Share).toHaveLength(4); // E
     // shares are counts / M: each a multiple of 1/M, summing to 1 up to float64 rounding
     for (const s of r.top1Share) expect(Math.abs(s * r.tokens - Math.round(s * r.tokens))).toBeLessThan(1e-9);
@@ -127,8 +127,8 @@ function checkRunJson(j: Record<string, unknown>): void {
   const input = j.input as Record<string, unknown>;
   expect(Object.keys(input).sort()).toEqual(["backend", "checkpoint", "format", "modelGrid", "prompt", "shape", "spacing", "volume"]);
   expect(input.format).toBe("nifti");
-  expect(input.shape).toEqual([16, 64, 64]);
-  expect(input.modelGrid).toEqual([16, 64, 64]);
+  expect(input.shape).toEqual([32, 128, 128]); // the sample is on the small grid itself
+  expect(input.modelGrid).toEqual([32, 128, 128]);
 }
 
 describe("run: determinism and option invariants (in-process)", () => {
@@ -165,7 +165,7 @@ describe("run: determinism and option invariants (in-process)", () => {
     expect(run.code, run.stderr).toBe(0);
     expect(rm.code, rm.stderr).toBe(0);
     expect((await readFile(a)).equals(await readFile(b))).toBe(true);
-    expect(rm.stdout).toMatch(/^block 4: group (report|vqa), pi report 0\.\d\d vqa 0\.\d\d, top-1 of 520 tokens e0 \d+% e1 \d+% e2 \d+% e3 \d+%\nblock 5: .*\n$/);
+    expect(rm.stdout).toMatch(/^block 4: group (report|vqa), pi report [01]\.\d\d vqa [01]\.\d\d, top-1 of 520 tokens e0 \d+% e1 \d+% e2 \d+% e3 \d+%\nblock 5: .*\n$/);
     // --mode weighted draws another picture of the same routing (same height; the caption's width differs)
     const w = join(dir, "w.png");
     expect((await inProcess("route-map", "--checkpoint", ckpt, "--volume", sampleVolume, "--prompt", prompt, "--quiet", "--out", w, "--mode", "weighted")).code).toBe(0);
@@ -197,9 +197,9 @@ describe("run: errors exit 2 with a clear message (in-process)", () => {
     ["a folder without DICOM", () => ["--checkpoint", ckpt, "--volume", "samples", "--prompt", "Hi"], /^ValueError: readVolumeFiles: files: \d+ files and none is DICOM \(samples\/README\.md, .*\); give one NIfTI file or the DICOM files of one series$/m],
     ["bad --volumes", () => [...ok(), "--volumes", "last"], /run: --volumes: expected "first" or a volume index N >= 0, got "last"/],
     ["not a NIfTI file", () => ["--checkpoint", ckpt, "--volume", `${SAMPLES_DIR}/samples.jsonl`, "--prompt", "Hi"], /^FormatError: samples\/samples\.jsonl: sizeof_hdr: .*not a NIfTI file/m],
-    ["truncated NIfTI", () => ["--checkpoint", ckpt, "--volume", join(dir, "cut.nii.gz"), "--prompt", "Hi"], /^FormatError: .*cut\.nii\.gz: data: truncated/m],
+    ["truncated NIfTI", () => ["--checkpoint", ckpt, "--volume", join(dir, "cut.nii.gz"), "--prompt", "Hi"], /^FormatError: .*cut\.nii\.gz: (data: truncated|gzip: corrupt or truncated)/m], // where the cut falls decides which
     ["missing checkpoint", () => ["--checkpoint", join(dir, "none.safetensors"), "--volume", sampleVolume, "--prompt", "Hi"], /run: --checkpoint: .*none\.safetensors: no such file/],
-    ["a NIfTI as checkpoint", () => ["--checkpoint", sampleVolume, "--volume", sampleVolume, "--prompt", "Hi"], /^FormatError: samples\/.*\.nii\.gz: header length/],
+    ["a NIfTI as checkpoint", () => ["--checkpoint", sampleVolume, "--volume", sampleVolume, "--prompt", "Hi"], /^FormatError: samples\/.*\.nii\.gz: header( length|: not valid UTF-8)/], // the gzip bytes read as a header length, then as its text
     ["checkpoint without config", () => ["--checkpoint", join(dir, "noconfig.safetensors"), "--volume", sampleVolume, "--prompt", "Hi"], /^FormatError: .*noconfig\.safetensors: __metadata__\.config: missing/],
     ["negative --temperature", () => [...ok(), "--temperature=-1"], /run: --temperature: expected a number in \[0, 1000000\], got "-1"/],
     ["--temperature not a number", () => [...ok(), "--temperature", "warm"], /run: --temperature: expected a number in \[0, 1000000\], got "warm"/],

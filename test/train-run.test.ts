@@ -126,7 +126,8 @@ describe("checkpoint files", () => {
     expect(s.tokenizer).toBe(tokenizer);
     expect(BpeTokenizer.deserialize(s.tokenizer!).vocabSize).toBe(256 + 1 + 7);
     sameParams("weights", t.params, s.params);
-    expect([...s.steps.keys()].every((n) => /\.moe\.(experts|router|task_gate)\.|^moe\.text_proj\./.test(n))).toBe(true);
+    expect([...s.steps.keys()].every((n) => /\.moe\.(experts|router|task_gate)\.|^moe\.text_proj\.|^projector\.|^lm\./.test(n))).toBe(true); // stage 2 trains these
+    expect([...s.steps.keys()].some((n) => n.includes(".shared."))).toBe(false);
     expect(s.steps.size).toBe(t.optimizer.steps.size);
     expect(Buffer.compare(checkpointBytes(s), bytes)).toBe(0); // the same bytes again
   });
