@@ -5,28 +5,21 @@
  *   npx tsx scripts/visibility-table.ts [--count 100] [--grid small]
  */
 import { parseArgs } from "node:util";
-import { parseGrid, splitOf, type Finding } from "../src/data/index.js";
-import { findingVisibility, VISIBILITY_FLOORS, type Visibility } from "../src/data/visibility.js";
+import { parseGrid, splitOf } from "../src/data/index.js";
+import { findingVisibility, sizeBin, VISIBILITY_FLOORS, type Visibility } from "../src/data/visibility.js";
 
 const { values: a } = parseArgs({ options: { count: { type: "string", default: "100" }, grid: { type: "string", default: "small" } } });
 const grid = a.grid === "small" ? "small" : parseGrid(a.grid!);
 const SEED = 2026;
 
-function binOf(f: Finding): string {
-  if (f.kind === "effusion") return `effusion, ${f.grade}`;
-  const edges = f.kind === "cyst" ? [20, 30, 41] : [12, 16, 21, 31];
-  const i = edges.findIndex((e) => f.sizeMm < e);
-  const range = i <= 0 ? `< ${edges[0]} mm` : `${edges[i - 1]}-${edges[i] - 1} mm`;
-  return f.kind === "cyst" ? `cyst, ${range}` : `nodule ${f.subtype}, ${range}`;
-}
 
 const bins = new Map<string, Visibility[]>();
 for (let index = 0, n = 0; n < Number(a.count); index++) {
   if (splitOf(SEED, index) !== "train") continue;
   n++;
   for (const v of findingVisibility(SEED, index, grid)) {
-    if (!bins.has(binOf(v.finding))) bins.set(binOf(v.finding), []);
-    bins.get(binOf(v.finding))!.push(v);
+    if (!bins.has(sizeBin(v.finding))) bins.set(sizeBin(v.finding), []);
+    bins.get(sizeBin(v.finding))!.push(v);
   }
 }
 const median = (xs: number[]) => {

@@ -5,27 +5,19 @@
  * reach the floors stated in docs/DATA.md. Also: the size floors follow the voxel size.
  */
 import { describe, expect, it } from "vitest";
-import { makeGrid, splitOf, studyTexts, type Finding } from "../src/data/index.js";
+import { makeGrid, splitOf, studyTexts } from "../src/data/index.js";
 import { minSizeMm } from "../src/data/findings.js";
-import { findingVisibility, VISIBILITY_FLOORS } from "../src/data/visibility.js";
+import { findingVisibility, sizeBin, VISIBILITY_FLOORS } from "../src/data/visibility.js";
 
 const SEED = 2026;
 
-/** The bin of a finding: kind (and nodule subtype) with its size range or grade. */
-function binOf(f: Finding): string {
-  if (f.kind === "effusion") return `effusion ${f.grade}`;
-  const edges = f.kind === "cyst" ? [20, 30, 41] : [12, 16, 21, 31];
-  const i = edges.findIndex((e) => f.sizeMm < e);
-  const range = i <= 0 ? `<${edges[0]}` : `${edges[i - 1]}-${edges[i] - 1} mm`;
-  return f.kind === "cyst" ? `cyst ${range}` : `nodule ${f.subtype} ${range}`;
-}
 
 /** The first training study holding a finding of each bin (from the texts alone: nothing rendered). */
 function studiesByBin(limit: number): Map<string, number> {
   const out = new Map<string, number>();
   for (let index = 0; index < limit; index++) {
     if (splitOf(SEED, index) !== "train") continue;
-    for (const f of studyTexts(SEED, index, "small").findings) if (!out.has(binOf(f))) out.set(binOf(f), index);
+    for (const f of studyTexts(SEED, index, "small").findings) if (!out.has(sizeBin(f))) out.set(sizeBin(f), index);
   }
   return out;
 }
@@ -46,11 +38,11 @@ describe("visibility of the findings on the small grid", () => {
   it("each finding type and size bin: core and contrast-to-clutter at or above the floors", () => {
     const bins = studiesByBin(400);
     // every bin the generator can draw on this grid is represented
-    for (const want of ["effusion small", "effusion moderate", "effusion large", "cyst 20-29 mm", "cyst 30-40 mm", "nodule solid 12-15 mm", "nodule solid 21-30 mm", "nodule calcified 12-15 mm", "nodule ground-glass 16-20 mm"]) {
+    for (const want of ["effusion, small", "effusion, moderate", "effusion, large", "cyst, 20-29 mm", "cyst, 30-40 mm", "nodule solid, 12-15 mm", "nodule solid, 21-30 mm", "nodule calcified, 12-15 mm", "nodule ground-glass, 16-20 mm"]) {
       expect([...bins.keys()], want).toContain(want);
     }
     for (const [bin, index] of bins) {
-      for (const v of findingVisibility(SEED, index, "small").filter((x) => binOf(x.finding) === bin)) {
+      for (const v of findingVisibility(SEED, index, "small").filter((x) => sizeBin(x.finding) === bin)) {
         const what = `${bin} (study ${index}): core ${v.core}, contrast ${v.contrast.toFixed(0)} HU, clutter ${v.clutter.toFixed(0)} HU`;
         expect(v.core, what).toBeGreaterThanOrEqual(VISIBILITY_FLOORS.core);
         expect(v.ccr, what).toBeGreaterThanOrEqual(VISIBILITY_FLOORS.ccr);

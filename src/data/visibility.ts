@@ -21,6 +21,15 @@ export interface Visibility {
   ccr: number;
 }
 
+/** The bin of a finding in the tables and tests: kind (and nodule subtype) with its size range, or the effusion grade. */
+export function sizeBin(f: Finding): string {
+  if (f.kind === "effusion") return `effusion, ${f.grade}`;
+  const edges = f.kind === "cyst" ? [20, 30, 41] : [12, 16, 21, 31];
+  const i = edges.findIndex((e) => f.sizeMm < e);
+  const range = i < 0 ? `>= ${edges[edges.length - 1]} mm` : i === 0 ? `< ${edges[0]} mm` : `${edges[i - 1]}-${edges[i] - 1} mm`;
+  return f.kind === "cyst" ? `cyst, ${range}` : `nodule ${f.subtype}, ${range}`;
+}
+
 /** Floors every finding of the benchmark meets on the `small` grid (docs/DATA.md "Visibility"). */
 export const VISIBILITY_FLOORS = { core: 6, ccr: 1.5 } as const;
 
