@@ -5,8 +5,9 @@
  */
 import { routingMaps, type RoutingMapMode } from "../viz/routing-map.js";
 import { defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
-import { writeBytesAtomic } from "./files.js";
-import { checkReadable, checkWritable, decimal, fmtMs, formatRouting, openModel, Progress, readVolume, routingSummary, taskOption } from "./run.js";
+import { checkReadable, checkWritable, writeBytesAtomic } from "./files.js";
+import { decimal, fmtMs, openModel, prepareVolume, readVolumeFile, taskOption } from "./inputs.js";
+import { formatRouting, Progress, routingSummary } from "./run.js";
 
 const MODES: readonly RoutingMapMode[] = ["top1", "weighted"];
 
@@ -65,19 +66,22 @@ options:
     await checkWritable(cmd, "out", out);
     const progress = new Progress(io, v.quiet === true);
 
+    const read = await readVolumeFile(cmd, volumeFile, progress); // a bad volume fails before the checkpoint is loaded
     const { model, file } = await openModel(cmd, v.checkpoint, backend, v.preset, progress);
     if (model.cfg.vision.moeLayers.length === 0) throw new UsageError(`tgh-moe route-map: ${file} has no MoE layers, so there is no routing to draw`);
-    const input = await readVolume(cmd, volumeFile, model, progress);
+    const input = prepareVolume(cmd, volumeFile, read, model, progress);
     const t0 = performance.now();
     progress.status("encode: vision encoder guided by the prompt ...");
     const { routing } = model.encode({ volume: input.data, prompt, task: taskOption(v.task) });
     progress.line(`encode: ${fmtMs(performance.now() - t0)}`);
 
-    await writeBytesAtomic(out, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: routing, sample: 0, opts }));
-    progress.line(`routing map: ${out}`);
+    // the summary is printed even when the map cannot be written; that error comes after it
+    const written = await writeBytesAtomic(out, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: routing, sample: 0, opts })).then(() => null, (e: unknown) => e);
+    if (written === null) progress.line(`routing map: ${out}`);
     const summary = routingSummary(routing, model.cfg.moe.experts);
     if (v.json) io.out(JSON.stringify(summary));
     else for (const r of summary) io.out(formatRouting(r));
+    if (written !== null) throw written;
     return EXIT.ok;
   },
 });
