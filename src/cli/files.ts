@@ -6,31 +6,10 @@
 import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { FileError } from "../errors.js";
+import { fileProblem, fsCode } from "../io/source.js";
 import { UsageError } from "./command.js";
 
-/** What each system error code means, in the words the CLI prints. */
-const WHY: Readonly<Record<string, string>> = {
-  ENOENT: "no such file", EISDIR: "is a folder, not a file", ENOTDIR: "a part of the path is not a folder",
-  EACCES: "permission denied", EPERM: "operation not permitted", EROFS: "read-only file system",
-  ENOSPC: "no space left on the device", EDQUOT: "disk quota exceeded", EFBIG: "file too large",
-  ERR_FS_FILE_TOO_LARGE: "larger than 2 GiB, the most Node reads into memory at once", ENAMETOOLONG: "name too long",
-  ELOOP: "too many symbolic links", EMFILE: "too many open files", EIO: "input/output error", EBUSY: "busy",
-  EINVAL: "invalid path", EEXIST: "already exists", ETXTBSY: "busy", ENXIO: "no such device",
-};
-
-/** The code of a Node file system error (ENOENT, ERR_FS_FILE_TOO_LARGE, ...), or null for anything else. */
-export function fsCode(e: unknown): string | null {
-  const code = (e as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (/^E[A-Z]+$/.test(code) || code.startsWith("ERR_FS_")) ? code : null;
-}
-
-/** One line for a file system error about `path` (default the error's own; null: none): "<path>: <why> (<code>)". */
-export function fileProblem(e: unknown, path?: string | null): string {
-  const code = fsCode(e) ?? "unknown";
-  const where = path === null ? undefined : path ?? (e as { path?: string }).path;
-  const why = WHY[code] ?? (e as Error).message.split("\n")[0];
-  return `${where === undefined ? "" : `${where}: `}${why} (${code})`;
-}
+export { fileProblem, fsCode } from "../io/source.js";
 
 /** Runs f; a file system error becomes a FileError naming `path` (other errors pass through). */
 export async function asFileError<T>(path: string, f: () => Promise<T>): Promise<T> {
@@ -38,7 +17,7 @@ export async function asFileError<T>(path: string, f: () => Promise<T>): Promise
     return await f();
   } catch (e) {
     const code = fsCode(e);
-    if (code === null) throw e;
+    if (code === null || e instanceof FileError) throw e;
     throw new FileError(fileProblem(e, path), code);
   }
 }

@@ -127,12 +127,15 @@ class Parser {
   string(): string {
     const start = this.pos;
     this.pos++; // opening quote
+    let escaped = false, surrogate = false;
     for (;;) {
       if (this.pos >= this.text.length) this.fail("unterminated string");
       const c = this.text.charCodeAt(this.pos);
       if (c === 0x22) break; // closing quote
       if (c < 0x20) this.fail("control character in a string (must be escaped)");
+      if (c >= 0xd800 && c <= 0xdfff) surrogate = true;
       if (c === 0x5c) {
+        escaped = true;
         const e = this.text[this.pos + 1];
         if (e === "u") {
           if (!/^[0-9a-fA-F]{4}$/.test(this.text.slice(this.pos + 2, this.pos + 6))) this.fail("bad \\u escape");
@@ -146,8 +149,9 @@ class Parser {
       this.pos++;
     }
     this.pos++;
-    const s = JSON.parse(this.text.slice(start, this.pos)) as string; // validated above: decodes escapes only
-    if (LONE_SURROGATE.test(s)) {
+    // validated above: JSON.parse only decodes the escapes; without any, the text is the string
+    const s = escaped ? (JSON.parse(this.text.slice(start, this.pos)) as string) : this.text.slice(start + 1, this.pos - 1);
+    if ((escaped || surrogate) && LONE_SURROGATE.test(s)) {
       this.pos = start;
       this.fail("string contains an unpaired surrogate (not valid Unicode)");
     }

@@ -18,16 +18,16 @@ const OTHER_DTYPES = new Set([
 ]);
 /** The format's own bound on N, the header length (the reference implementation's MAX_HEADER_SIZE). */
 export const MAX_HEADER_BYTES = 100_000_000;
-/** This reader's default bounds: 16 MiB of header (our largest checkpoints hold well under 1 MiB) and 65536 tensors. */
+/** This reader's default bounds: 16 MiB of header (our largest checkpoints hold well under 1 MiB) and 16384 tensors. */
 export const DEFAULT_MAX_HEADER_BYTES = 2 ** 24;
-export const DEFAULT_MAX_TENSORS = 2 ** 16;
+export const DEFAULT_MAX_TENSORS = 2 ** 14;
 export const METADATA_KEY = "__metadata__";
 
 /** What a header may make the reader hold: both are checked before the JSON is decoded, or while it is. */
 export interface HeaderLimits {
   /** Largest N accepted (default 16 MiB, at most the format's 100 MB). */
   maxHeaderBytes?: number;
-  /** Most tensors accepted (default 65536). */
+  /** Most tensors accepted (default 16384; a phi3v training checkpoint holds 4 x 742: weights, optim.m, optim.v, optim.step). */
   maxTensors?: number;
 }
 

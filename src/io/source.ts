@@ -6,7 +6,7 @@
  *   const src = await openFileSource("ct.nii.gz");   // Node
  *   try { const head = await readAt(src, 0, 540); ... } finally { await src.close(); }
  */
-import { FormatError } from "../errors.js";
+import { FileError, FormatError } from "../errors.js";
 
 export interface ByteSource {
   /** Total bytes. */
@@ -45,16 +45,43 @@ export function blobSource(blob: Blob, name = "blob"): ByteSource {
   };
 }
 
+/** What each system error code means, in the words error messages use. */
+const WHY: Readonly<Record<string, string>> = {
+  ENOENT: "no such file", EISDIR: "is a folder, not a file", ENOTDIR: "a part of the path is not a folder",
+  EACCES: "permission denied", EPERM: "operation not permitted", EROFS: "read-only file system",
+  ENOSPC: "no space left on the device", EDQUOT: "disk quota exceeded", EFBIG: "file too large",
+  ERR_FS_FILE_TOO_LARGE: "larger than 2 GiB, the most Node reads into memory at once", ENAMETOOLONG: "name too long",
+  ELOOP: "too many symbolic links", EMFILE: "too many open files", EIO: "input/output error", EBUSY: "busy",
+  EINVAL: "invalid path", EEXIST: "already exists", ETXTBSY: "busy", ENXIO: "no such device",
+};
+
+/** The code of a file system error (a Node error's ENOENT, ERR_FS_FILE_TOO_LARGE, ..., or a FileError's), or null for anything else. */
+export function fsCode(e: unknown): string | null {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === "string" && (/^E[A-Z]+$/.test(code) || code.startsWith("ERR_FS_")) ? code : null;
+}
+
+/** One line for a file system error about `path` (default the error's own; null: none): "<path>: <why> (<code>)". */
+export function fileProblem(e: unknown, path?: string | null): string {
+  if (e instanceof FileError && path === undefined) return e.message;
+  const code = fsCode(e) ?? "unknown";
+  const where = path === null ? undefined : path ?? (e as { path?: string }).path;
+  const why = WHY[code] ?? (e as Error).message.split("\n")[0];
+  return `${where === undefined ? "" : `${where}: `}${why} (${code})`;
+}
+
 /**
- * Opens a file for random-access reads (Node only). A missing, unreadable or folder path throws the
- * Node error (code ENOENT, EACCES, EISDIR, ...); the CLI turns it into one line.
+ * Opens a file for random-access reads (Node only). A missing, unreadable or folder path is a
+ * FileError naming the path and the cause, with the system's code (ENOENT, EACCES, EISDIR, ...).
  */
 export async function openFileSource(path: string): Promise<ByteSource> {
   const fs = await import("node:fs/promises");
-  const fh = await fs.open(path, "r");
+  const fh = await fs.open(path, "r").catch((e: unknown) => {
+    throw fsCode(e) === null ? e : new FileError(fileProblem(e, path), fsCode(e)!);
+  });
   try {
     const st = await fh.stat();
-    if (st.isDirectory()) throw Object.assign(new Error(`EISDIR: illegal operation on a directory, read '${path}'`), { code: "EISDIR" });
+    if (st.isDirectory()) throw new FileError(`${path}: ${WHY.EISDIR} (EISDIR)`, "EISDIR");
     return {
       size: st.size,
       name: path,

@@ -8,7 +8,7 @@
  */
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { matmul4, type Mat4 } from "../io/orient.js";
-import { Tensor, checkShape, type F32Tensor } from "../tensor.js";
+import { Tensor, type F32Tensor } from "../tensor.js";
 import { cropOrPad } from "./crop.js";
 import { MAX_GRID_VOXELS, validatePreset, type PreprocessPreset } from "./presets.js";
 import { resampleTrilinear } from "./resample.js";

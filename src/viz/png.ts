@@ -77,21 +77,24 @@ function paeth(a: number, b: number, c: number): number {
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-/** Predictor of byte x of a row: a = x - bpp in this row, b = x in the row above, c = x - bpp above (0 outside). */
-function predict(type: number, row: Uint8Array, prev: Uint8Array | null, x: number, bpp: number): number {
-  const a = x >= bpp ? row[x - bpp] : 0, b = prev ? prev[x] : 0, c = prev && x >= bpp ? prev[x - bpp] : 0;
-  switch (type) {
-    case 0: return 0;
-    case 1: return a;
-    case 2: return b;
-    case 3: return (a + b) >>> 1;
-    default: return paeth(a, b, c);
-  }
+/**
+ * The decoder's inverse of filterRow: out[x] = (src[x] + predictor) mod 256, the predictor computed
+ * on bytes already unfiltered (a = x - bpp in this row, b = x in the row above, c = x - bpp above, 0
+ * outside). One loop per type, so decoding runs at memory speed.
+ */
+function unfilterRow(type: number, src: Uint8Array, prev: Uint8Array | null, bpp: number, out: Uint8Array): void {
+  const n = out.length;
+  if (type === 0 || (type === 2 && !prev)) out.set(src);
+  else if (type === 1) for (let x = 0; x < n; x++) out[x] = (src[x] + (x >= bpp ? out[x - bpp] : 0)) & 0xff;
+  else if (type === 2) for (let x = 0; x < n; x++) out[x] = (src[x] + prev![x]) & 0xff;
+  else if (type === 3) for (let x = 0; x < n; x++) out[x] = (src[x] + (((x >= bpp ? out[x - bpp] : 0) + (prev ? prev[x] : 0)) >>> 1)) & 0xff;
+  else if (!prev) for (let x = 0; x < n; x++) out[x] = (src[x] + (x >= bpp ? out[x - bpp] : 0)) & 0xff; // paeth(a, 0, 0) = a
+  else for (let x = 0; x < n; x++) out[x] = (src[x] + (x >= bpp ? paeth(out[x - bpp], prev[x], prev[x - bpp]) : prev[x])) & 0xff;
 }
 
 /**
- * out[x] = (row[x] - predictor) mod 256, the predictor computed on raw (unfiltered) bytes. Same
- * result as `predict` per byte (the decoder's form), one loop per type so encoding stays fast.
+ * out[x] = (row[x] - predictor) mod 256, the predictor computed on raw (unfiltered) bytes; the
+ * inverse of unfilterRow. One loop per type so encoding stays fast.
  */
 function filterRow(type: number, row: Uint8Array, prev: Uint8Array | null, bpp: number, out: Uint8Array): void {
   const n = row.length, up = prev ?? new Uint8Array(n); // above the first row: zeros
@@ -251,8 +254,7 @@ function inflateRows(z: Uint8Array, hdr: { w: number; h: number; ch: 3 | 4 }, fa
       if (fill < row.length) break;
       const type = row[0];
       if (type > 4) fail(`IDAT: row ${y}: filter type ${type} (expected 0..4)`);
-      const out = data.subarray(y * stride, (y + 1) * stride), prev = y > 0 ? data.subarray((y - 1) * stride, y * stride) : null;
-      for (let x = 0; x < stride; x++) out[x] = (row[1 + x] + predict(type, out, prev, x, ch)) & 0xff;
+      unfilterRow(type, row.subarray(1), y > 0 ? data.subarray((y - 1) * stride, y * stride) : null, ch, data.subarray(y * stride, (y + 1) * stride));
       y++;
       fill = 0;
     }
