@@ -14,8 +14,14 @@ import type { Backend } from "./backend/backend.js";
 import { createBackend, type BackendName } from "./backend/index.js";
 import { FormatError, TghError, ValueError } from "./errors.js";
 import { checkTokenizer, generate, taskIndex, type GenerateOptions, type GenerateResult } from "./generate.js";
-import { checkVolume, encodePrefix, promptBatch } from "./generate/prefix.js";
-import { parseHeader, loadChecked, writeSafetensors, type Expected, type StDType } from "./io/safetensors.js";
+import { checkVolume, encodePrefix, promptBatch, promptTokens } from "./generate/prefix.js";
+import {
+  loadChecked, loadCheckedSource, parseHeader, readHeaderSource, writeSafetensors,
+  type Expected, type SafetensorsHeader, type StDType,
+} from "./io/safetensors.js";
+import { openFileSource, type ByteSource } from "./io/source.js";
+import { CONTEXT_TOKENS, configTotals } from "./model/limits.js";
+import { imageTokens } from "./model/projector.js";
 import { fromSpecJson, toSpecJson, validateConfig, type ModelConfig } from "./model/config.js";
 import type { MoeTrace } from "./model/moe.js";
 import { checkParams, paramSpecs, type Params } from "./model/params.js";
@@ -104,7 +110,7 @@ export class TghModel implements ModelContents {
     if (prompts.length !== B || prompts.some((p) => typeof p !== "string")) {
       throw new ValueError(`encode: prompt: expected a string or ${B} strings (one per volume), got ${JSON.stringify(r.prompt)}`);
     }
-    const ids = promptBatch(this.cfg, m, prompts.map((p) => this.tokenizer.encode(p)));
+    const ids = promptBatch(this.cfg, m, prompts.map((p) => promptTokens(this.tokenizer, m, p, "encode")));
     const task = r.task === undefined ? null : new Int32Array(B).fill(taskIndex(this.cfg, r.task));
     const out = encodePrefix(this.backend, this.params, this.cfg, volume, ids, task);
     return { tokens: out.z, routing: out.routing, warnings };
@@ -138,8 +144,19 @@ export class TghModel implements ModelContents {
 export async function loadModel(src?: ModelSource, o: LoadModelOptions = {}): Promise<TghModel> {
   const from = src ?? (await defaultCheckpointUrl());
   const file = o.file ?? (typeof from === "string" ? from : from instanceof URL ? from.href : "checkpoint");
-  const bytes = await readSource(from);
-  const c = parseModel(bytes, file);
+  const path = await nodePath(from);
+  let c: ModelContents;
+  if (path !== null) {
+    // a file: header first (every check), then each weight straight into its own buffer
+    const source = await openFileSource(path);
+    try {
+      c = await parseModelSource(source, file);
+    } finally {
+      await source.close();
+    }
+  } else {
+    c = parseModel(await readSource(from), file);
+  }
   const preset = o.preprocess ? checkPresetFits(c.cfg, o.preprocess, "loadModel: preprocess", ValueError) : c.preprocess;
   const backend = typeof o.backend === "object" ? o.backend : await createBackend(o.backend ?? "wasm");
   return new TghModel(c.cfg, c.params, c.tokenizer, preset, backend);
@@ -148,6 +165,27 @@ export async function loadModel(src?: ModelSource, o: LoadModelOptions = {}): Pr
 /** Parses checkpoint bytes (synchronous; loadModel without the I/O and the backend). */
 export function parseModel(bytes: Uint8Array, file = "checkpoint"): ModelContents {
   const header = parseHeader(bytes, file);
+  const h = checkModelHeader(header, bytes.length, file);
+  return withParams(h, header, loadChecked(bytes, h.expected, { file, allowUnknown: true }), file);
+}
+
+/** parseModel on a ByteSource (a file): nothing past the header is read until the header passes every check. */
+export async function parseModelSource(src: ByteSource, file = src.name): Promise<ModelContents> {
+  const header = await readHeaderSource(src, { file });
+  const h = checkModelHeader(header, src.size, file);
+  return withParams(h, header, await loadCheckedSource(src, header, h.expected, { file, allowUnknown: true }), file);
+}
+
+interface ModelHeader extends Omit<ModelContents, "params"> {
+  expected: Map<string, Expected>;
+}
+
+/**
+ * Everything a checkpoint's header says, checked before any weight is read: format, spec, config
+ * (with its bounds), tokenizer, preset, and that the file can hold the weights the config implies
+ * (counted in closed form, so a hostile config costs nothing).
+ */
+function checkModelHeader(header: SafetensorsHeader, fileSize: number, file: string): ModelHeader {
   const meta = (key: string, required: boolean): string | undefined => {
     const v = header.metadata.get(key);
     if (v === undefined && required) throw new FormatError(`${file}: __metadata__.${key}: missing (a model checkpoint stores it; see makeCheckpoint)`);
@@ -158,20 +196,27 @@ export function parseModel(bytes: Uint8Array, file = "checkpoint"): ModelContent
     throw new FormatError(`${file}: __metadata__.format: expected one of ${LOADABLE_FORMATS.join(", ")}, got ${JSON.stringify(format)}`);
   }
   if (spec !== undefined && spec !== SPEC) throw new FormatError(`${file}: __metadata__.spec: expected ${SPEC}, got ${JSON.stringify(spec)}`);
-  const cfg = asFormat(file, "config", () => fromSpecJson(meta("config", true)!));
-  const tokenizer = asFormat(file, "tokenizer", () => BpeTokenizer.deserialize(meta("tokenizer", true)!));
+  const cfgText = meta("config", true)!, tokText = meta("tokenizer", true)!;
+  const cfg = asFormat(file, "config", () => fromSpecJson(cfgText));
+  const t = configTotals(cfg), dataBytes = fileSize - header.dataStart; // config limits already bound t.tensors
+  if (2 * t.params > dataBytes) {
+    throw new FormatError(`${file}: data buffer: the config implies ${t.params} parameters (at least ${2 * t.params} bytes as F16/BF16), the file holds ${dataBytes}`);
+  }
+  const tokenizer = asFormat(file, "tokenizer", () => BpeTokenizer.deserialize(tokText));
   asFormat(file, "tokenizer", () => checkTokenizer(cfg, tokenizer));
   const pre = meta("preprocess", false);
   const preprocess = pre === undefined ? null : checkPresetFits(cfg, asFormat(file, "preprocess", () => JSON.parse(pre) as unknown), `${file}: __metadata__.preprocess`, FormatError);
-
   const expected = new Map<string, Expected>();
   for (const [name, shape] of paramSpecs(cfg)) expected.set(name, { shape, dtype: "f32" });
-  const tensors = loadChecked(bytes, expected, { file, allowUnknown: true });
-  const extra = header.tensors.map((t) => t.name).filter((n) => !expected.has(n) && !n.startsWith("optim."));
+  return { cfg, tokenizer, preprocess, expected };
+}
+
+function withParams(h: ModelHeader, header: SafetensorsHeader, tensors: Map<string, Tensor>, file: string): ModelContents {
+  const extra = header.tensors.map((t) => t.name).filter((n) => !h.expected.has(n) && !n.startsWith("optim."));
   if (extra.length > 0) {
     throw new FormatError(`${file}: tensors: ${extra.length} not a parameter of this config (nor optim.*): ${extra.slice(0, 10).map((n) => JSON.stringify(n)).join(", ")}${extra.length > 10 ? ", ..." : ""}`);
   }
-  return { cfg, params: tensors as Params, tokenizer, preprocess };
+  return { cfg: h.cfg, params: tensors as Params, tokenizer: h.tokenizer, preprocess: h.preprocess };
 }
 
 export interface CheckpointContents {
@@ -216,6 +261,11 @@ function checkPresetFits(cfg: ModelConfig, preset: unknown, where: string, E: ty
   if (H !== v.image || W !== v.image || D % dp !== 0) {
     throw new E(`${where}: grid: expected [D, ${v.image}, ${v.image}] with D a multiple of depth_patch*depth_pool=${dp}, got [${p.grid.join(", ")}]`);
   }
+  // the image tokens (and at least one prompt token) must fit the context: this bounds D
+  const perGroup = imageTokens(cfg, dp), maxD = Math.floor((CONTEXT_TOKENS - 5) / perGroup) * dp;
+  if (D > maxD) {
+    throw new E(`${where}: grid: D=${D} gives ${imageTokens(cfg, D)} image tokens; the context of ${CONTEXT_TOKENS} tokens allows D up to ${maxD}`);
+  }
   return p;
 }
 
@@ -233,25 +283,24 @@ function asFormat<T>(file: string, key: string, f: () => T): T {
 
 const isNode = typeof process !== "undefined" && !!process.versions?.node;
 
+/** The file path a source names in Node (a path, or a file: URL), else null. */
+async function nodePath(src: ModelSource): Promise<string | null> {
+  if (!isNode) return null;
+  if (typeof src === "string" && !/^[a-z][a-z0-9+.-]*:\/\//i.test(src)) return src;
+  const url = src instanceof URL ? src : typeof src === "string" && src.startsWith("file:") ? new URL(src) : null;
+  if (url?.protocol !== "file:") return null;
+  const { fileURLToPath } = await import("node:url");
+  return fileURLToPath(url);
+}
+
 async function readSource(src: ModelSource): Promise<Uint8Array> {
   if (src instanceof Uint8Array) return src;
   if (src instanceof ArrayBuffer) return new Uint8Array(src);
-  if (typeof src === "string" && isNode) return readNodeFile(src);
   if (typeof src !== "string" && !(src instanceof URL)) {
     throw new ValueError(`loadModel: src: expected a Uint8Array, an ArrayBuffer, a URL or a path, got ${typeof src}`);
   }
   const url = src instanceof URL ? src : new URL(src, (globalThis as { location?: { href: string } }).location?.href);
-  if (url.protocol === "file:" && isNode) {
-    const { fileURLToPath } = await import("node:url");
-    return readNodeFile(fileURLToPath(url));
-  }
   const res = await fetch(url);
   if (!res.ok) throw new TghError(`loadModel: fetching ${url.href} failed: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
-}
-
-async function readNodeFile(path: string): Promise<Uint8Array> {
-  const { readFile } = await import("node:fs/promises");
-  const buf = await readFile(path);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }

@@ -19,6 +19,12 @@ export class ValueError extends TghError {}
 export class MemoryError extends TghError {}
 /** A malformed file: safetensors, NIfTI, checkpoint. Names the file field. */
 export class FormatError extends TghError {}
+/** A file that cannot be read or written (missing, a folder, no permission, too large). Names the path; `code` is the system's (ENOENT, ...). */
+export class FileError extends TghError {
+  constructor(message: string, readonly code?: string) {
+    super(message);
+  }
+}
 
 /** `[2, 3, 4]` -> "[2, 3, 4]" for messages. */
 export function fmtShape(shape: readonly number[]): string {

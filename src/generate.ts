@@ -11,10 +11,11 @@
  */
 import type { Backend } from "./backend/backend.js";
 import { ValueError, assertInt } from "./errors.js";
-import { promptSequence, checkVolume, encodePrefix } from "./generate/prefix.js";
+import { checkVolume, encodePrefix, promptSequence, promptTokens } from "./generate/prefix.js";
 import { makeSampler, nextToken, type SamplingOptions } from "./generate/sampling.js";
 import { throwIfAborted, yieldToEventLoop, type StopReason } from "./generate/stopping.js";
 import type { ModelConfig } from "./model/config.js";
+import { CONTEXT_TOKENS } from "./model/limits.js";
 import { KvCache, lmExtend } from "./model/decode.js";
 import type { MoeTrace } from "./model/moe.js";
 import { getParam, type Params } from "./model/params.js";
@@ -41,7 +42,7 @@ export interface GeneratedToken {
 export interface GenerateProgress {
   stage: "encode" | "prefill" | "decode";
   done: number; // encode: 0 or 1; prefill: prompt tokens; decode: tokens generated
-  total: number; // encode: 1; prefill: prompt tokens; decode: maxNewTokens
+  total: number; // encode: 1; prefill: prompt tokens; decode: maxNewTokens (or what the context leaves)
   /** On the last event of encode and of prefill: the stage's time in ms, exactly timings.encode / timings.prefill. */
   ms?: number;
 }
@@ -121,14 +122,15 @@ export async function generate(model: GenerateModel, o: GenerateOptions): Promis
   if (typeof o.prompt !== "string") throw new ValueError(`generate: prompt: expected a string, got ${typeof o.prompt}`);
   const m = checkVolume(cfg, o.volume, "generate");
   if (o.volume.dim(0) !== 1) throw new ValueError(`generate: volume: expected one volume [1, 1, D, H, W], got a batch of ${o.volume.dim(0)}`);
+  const ids = promptSequence(cfg, m, promptTokens(tokenizer, m, o.prompt, "generate"));
+  const P = ids.length;
+  const budget = Math.min(maxNew, CONTEXT_TOKENS - P); // the answer stops where the context ends
   const task = o.task === undefined || cfg.vision.moeLayers.length === 0 ? null : taskIndex(cfg, o.task);
   const progress = o.onProgress ?? (() => {});
   throwIfAborted(o.signal, "before encoding");
 
   // encode: vision guided by the prompt, image spliced into the prompt embeddings
   progress({ stage: "encode", done: 0, total: 1 });
-  const ids = promptSequence(cfg, m, tokenizer.encode(o.prompt));
-  const P = ids.length;
   const vis = encodePrefix(be, params, cfg, o.volume, fromInts([1, P], ids), task === null ? null : Int32Array.of(task));
   const t1 = now();
   progress({ stage: "encode", done: 1, total: 1, ms: t1 - t0 });
@@ -136,11 +138,11 @@ export async function generate(model: GenerateModel, o: GenerateOptions): Promis
   throwIfAborted(o.signal, "after encoding");
 
   // prefill: the whole prompt sequence at once; its last logits predict the first answer token
-  const cache = new KvCache(cfg.lm, 1, P + Math.min(maxNew, 256)); // grows by doubling past that
+  const cache = new KvCache(cfg.lm, 1, P + Math.min(budget, 256)); // grows by doubling past that
   const tokens: number[] = [];
-  let stopReason: StopReason = "max_tokens";
+  let stopReason: StopReason = budget < maxNew ? "context" : "max_tokens";
   let t2 = t1;
-  if (maxNew > 0) {
+  if (budget > 0) {
     progress({ stage: "prefill", done: 0, total: P });
     let logits = lmExtend(be, params, cfg.lm, vis.x, cache); // [1, 1, V]
     t2 = now();
@@ -149,7 +151,7 @@ export async function generate(model: GenerateModel, o: GenerateOptions): Promis
     const rng = new Rng(seed);
     const embed = getParam(params, "lm.embed.weight");
     const limit = Math.min(tokenizer.vocabSize, cfg.lm.vocab); // ids the tokenizer can decode
-    for (let step = 0; step < maxNew; step++) {
+    for (let step = 0; step < budget; step++) {
       await yieldToEventLoop();
       throwIfAborted(o.signal, `before token ${step}`);
       const token = nextToken(be, logits.data.subarray(0, limit), sampler, rng);
@@ -159,8 +161,8 @@ export async function generate(model: GenerateModel, o: GenerateOptions): Promis
       }
       tokens.push(token);
       o.onToken?.({ step, token, text: tokenizer.decode(tokens, { skipSpecials: true }) });
-      progress({ stage: "decode", done: step + 1, total: maxNew });
-      if (step + 1 < maxNew) logits = lmExtend(be, params, cfg.lm, be.embedding(embed, fromInts([1, 1], [token])), cache);
+      progress({ stage: "decode", done: step + 1, total: budget });
+      if (step + 1 < budget) logits = lmExtend(be, params, cfg.lm, be.embedding(embed, fromInts([1, 1], [token])), cache);
     }
   }
   const t3 = now();

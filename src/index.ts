@@ -13,7 +13,7 @@
 
 // tensors, errors, seeded randomness
 export { Tensor, fromArray, fromInts, zeros, type DType, type F32Tensor, type I32Tensor } from "./tensor.js";
-export { AbortError, DTypeError, FormatError, MemoryError, ShapeError, TghError, ValueError } from "./errors.js";
+export { AbortError, DTypeError, FileError, FormatError, MemoryError, ShapeError, TghError, ValueError } from "./errors.js";
 export { Rng } from "./rng.js";
 
 // backends: the same Tensor ops over the wasm SIMD kernels or the scalar float64 reference
@@ -65,5 +65,5 @@ export {
   renderRoutingMap, routingMap, routingMapLayout, routingMaps,
   type RoutingMapInput, type RoutingMapLayout, type RoutingMapMode, type RoutingMapOptions, type RoutingMapsInput,
 } from "./viz/routing-map.js";
-export { decodePng, encodePng, type DecodedPng, type PngFilter, type PngImage, type PngOptions } from "./viz/png.js";
+export { decodePng, encodePng, type DecodePngOptions, type DecodedPng, type PngFilter, type PngImage, type PngOptions } from "./viz/png.js";
 export { PALETTE, expertColor, paletteFor, type PaletteEntry } from "./viz/palette.js";

@@ -26,6 +26,7 @@ import { CHECKPOINT_FORMAT, checkpointBytes } from "../src/train/checkpoint.js";
 import type { TrainOptions } from "../src/train/trainer.js";
 import { wasmBackend } from "./util/backends.js";
 import { assertSameBits } from "./util/close.js";
+import { DEFAULT_PATTERN } from "../src/tokenizer/pretokenize.js";
 import { tinyConfig, tinyModel, tinyTokenizer, tinyVolume, type TinyModel } from "./util/generate.js";
 
 let be: Backend, model: TinyModel, bytes: Uint8Array, dir: string;
@@ -123,7 +124,8 @@ describe("a bad checkpoint is one FormatError, never a partial model", () => {
     ["config not JSON", () => rewrite((_, m) => m.set("config", "{vision")), /__metadata__\.config: .*JSON/],
     ["config with an unknown key", () => rewrite((_, m) => m.set("config", m.get("config")!.replace('"top_k"', '"topk"'))), /__metadata__\.config: .*moe\.topk: unknown key/],
     ["missing tokenizer", () => rewrite((_, m) => m.delete("tokenizer")), /__metadata__\.tokenizer: missing/],
-    ["tokenizer of another vocabulary", () => rewrite((_, m) => m.set("tokenizer", "{\"type\":\"byte_bpe\",\"version\":1,\"pattern\":\"\\\\s+\",\"merges\":[],\"specials\":{\"<bos>\":256,\"<eos>\":257,\"<pad>\":258,\"<img>\":259,\"</img>\":260,\"<image>\":261,\"<sep>\":262}}")), /__metadata__\.tokenizer: .*<bos>.*tokens\.bos is 313/],
+    ["tokenizer of another vocabulary", () => rewrite((_, m) => m.set("tokenizer", `{"type":"byte_bpe","version":1,"pattern":${JSON.stringify(DEFAULT_PATTERN)},"merges":[],"specials":{"<bos>":256,"<eos>":257,"<pad>":258,"<img>":259,"</img>":260,"<image>":261,"<sep>":262}}`)), /__metadata__\.tokenizer: .*<bos>.*tokens\.bos is 313/],
+    ["tokenizer with a pattern of its own (code run on every prompt)", () => rewrite((_, m) => m.set("tokenizer", m.get("tokenizer")!.replace(/"pattern":"(?:[^"\\]|\\.)*"/, '"pattern":"(a+)+$"'))), /__metadata__\.tokenizer: tokenizer: pattern: expected the default split pattern/],
     ["unknown format", () => rewrite((_, m) => m.set("format", "onnx")), /__metadata__\.format: expected one of/],
     ["preprocess grid for another image size", () => rewrite((_, m) => m.set("preprocess", JSON.stringify(preprocessPreset("small")))), /preprocess: grid: expected \[D, 32, 32\]/],
     ["truncated file", () => bytes.slice(0, 100), /./],

@@ -89,7 +89,7 @@ describe("cli: usage errors exit 2 with a clear message (in-process)", () => {
     [["verify"], /verify: expected 1 argument\(s\), got 0/],
     [["verify", "a", "b"], /verify: expected 1 argument\(s\), got 2 \(a b\)/],
     [["verify", "x", "--backend", "gpu"], /--backend: expected one of wasm, reference, got "gpu"/],
-    [["verify", join("no", "such", "file.safetensors")], /^FileError: ENOENT/],
+    [["verify", join("no", "such", "file.safetensors")], /^FileError: no\/such\/file\.safetensors: no such file \(ENOENT\)$/],
   ];
   for (const [args, msg] of cases) {
     it(`tgh-moe ${args.join(" ") || "(nothing)"}`, async () => {

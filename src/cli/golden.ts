@@ -3,7 +3,7 @@ import { createBackend } from "../backend/index.js";
 import { paramCount } from "../model/config.js";
 import { makeGolden } from "../golden/make.js";
 import { defineCommand, EXIT, integer, oneOf, required } from "./command.js";
-import { writeBytesAtomic } from "./files.js";
+import { checkWritable, writeBytesAtomic } from "./files.js";
 
 export default defineCommand({
   name: "golden",
@@ -41,6 +41,7 @@ example:
     const taskRouting = v["task-routing"] === undefined ? undefined : oneOf("golden", "task-routing", v["task-routing"], ["hard", "soft"] as const);
     const weightDtype = oneOf("golden", "weight-dtype", v["weight-dtype"], ["F16", "F32"] as const);
     const backend = await createBackend(oneOf("golden", "backend", v.backend, ["wasm", "reference"] as const));
+    await checkWritable("golden", "out", out);
 
     const g = await makeGolden({ preset, seed, taskRouting, weightDtype, backend });
     await writeBytesAtomic(out, g.bytes);

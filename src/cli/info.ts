@@ -1,11 +1,12 @@
 /** `tgh-moe info`: what a checkpoint or golden file holds (metadata, config, parameter count, tensors), from its header only. */
 import { TghError } from "../errors.js";
-import { ITEMSIZE, parseHeader, type TensorInfo } from "../io/safetensors.js";
+import { readSafetensorsHeaderFile } from "../io/node.js";
+import { ITEMSIZE, type TensorInfo } from "../io/safetensors.js";
 import { fromSpecJson, toSpecJson, type ModelConfig } from "../model/config.js";
 import { paramSpecs } from "../model/params.js";
 import { isWeightName } from "../golden/layout.js";
 import { defineCommand, EXIT, type Io } from "./command.js";
-import { readBytes } from "./files.js";
+import { asFileError } from "./files.js";
 
 export default defineCommand({
   name: "info",
@@ -20,9 +21,8 @@ options:
   options: { "no-tensors": { type: "boolean" } },
   positionals: [1, 1],
   async run(v, [file], io) {
-    const bytes = await readBytes(file);
-    const header = parseHeader(bytes, file);
-    io.out(`${file}: ${bytes.length} bytes, ${header.tensors.length} tensors`);
+    const header = await asFileError(file, () => readSafetensorsHeaderFile(file));
+    io.out(`${file}: ${header.fileSize} bytes, ${header.tensors.length} tensors`);
     for (const [k, val] of header.metadata) if (k !== "config") io.out(`  ${k}: ${shorten(val)}`);
     const cfg = configOf(header.metadata.get("config"), io);
     const weights = header.tensors.filter((t) => isWeightName(t.name));

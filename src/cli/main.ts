@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { TghError } from "../errors.js";
 import { EXIT, UsageError, type Command, type Io } from "./command.js";
+import { fileProblem, fsCode } from "./files.js";
 
 export interface CommandEntry {
   name: string;
@@ -82,15 +83,22 @@ export async function runCli(argv: readonly string[], io: Io): Promise<number> {
   }
 }
 
-/** Typed library errors and unreadable files: their message, exit 2. Anything else is a bug: stack, exit 3. */
-function reportError(e: unknown, io: Io): number {
+/**
+ * Typed library errors, file system errors and running out of memory: one line, exit 2. Anything
+ * else is a bug: stack, exit 3.
+ */
+export function reportError(e: unknown, io: Io): number {
+  const line = (name: string, message: string) => io.err(`${name}: ${message.replace(/\s*[\r\n]+\s*/g, " ").trim()}`);
   if (e instanceof TghError) {
-    io.err(`${e.name}: ${e.message}`);
+    line(e.name, e.message);
     return EXIT.usage;
   }
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === "string" && /^E[A-Z]+$/.test(code) && e instanceof Error) {
-    io.err(`FileError: ${e.message}`); // ENOENT, EISDIR, EACCES, ...
+  if (fsCode(e) !== null) {
+    line("FileError", fileProblem(e)); // ENOENT, EISDIR, EACCES, ERR_FS_FILE_TOO_LARGE, ...
+    return EXIT.usage;
+  }
+  if (e instanceof RangeError && /allocation failed|out of memory/i.test(e.message)) {
+    line("MemoryError", `out of memory (${e.message}); the input needs more memory than this process has`);
     return EXIT.usage;
   }
   io.err(`internal error (please report): ${e instanceof Error ? e.stack ?? e.message : String(e)}`);

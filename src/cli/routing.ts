@@ -5,9 +5,10 @@
  */
 import { routingMaps, type RoutingMapMode } from "../viz/routing-map.js";
 import { defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
-import { writeBytesAtomic } from "./files.js";
-import { checkWritable, decimal, fmtMs, formatRouting, openModel, Progress, routingSummary, taskOption } from "./run.js";
+import { checkWritable, writeBytesAtomic } from "./files.js";
+import { decimal, fmtMs, openModel, taskOption } from "./inputs.js";
 import { checkVolumePath, readVolume, VOLUME_OPTIONS_HELP, volumesOption } from "./volume.js";
+import { formatRouting, Progress, routingSummary } from "./run.js";
 
 const MODES: readonly RoutingMapMode[] = ["top1", "weighted"];
 
@@ -33,7 +34,7 @@ ${VOLUME_OPTIONS_HELP}
   --backend NAME      wasm (default) or reference
   --preset NAME       preprocessing preset instead of the checkpoint's
   --json              print the routing summary as JSON
-  --quiet             no progress on stderr (warnings are still printed)`,
+  --quiet             no progress on stderr`,
   options: {
     volume: { type: "string" },
     volumes: { type: "string" },
@@ -77,11 +78,13 @@ ${VOLUME_OPTIONS_HELP}
     const { routing } = model.encode({ volume: input.data, prompt, task: taskOption(v.task) });
     progress.line(`encode: ${fmtMs(performance.now() - t0)}`);
 
-    await writeBytesAtomic(out, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: routing, sample: 0, opts }));
-    progress.line(`routing map: ${out}`);
+    // the summary is printed even when the map cannot be written; that error comes after it
+    const written = await writeBytesAtomic(out, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: routing, sample: 0, opts })).then(() => null, (e: unknown) => e);
+    if (written === null) progress.line(`routing map: ${out}`);
     const summary = routingSummary(routing, model.cfg.moe.experts);
     if (v.json) io.out(JSON.stringify(summary));
     else for (const r of summary) io.out(formatRouting(r));
+    if (written !== null) throw written;
     return EXIT.ok;
   },
 });

@@ -1,30 +1,24 @@
 /**
- * `tgh-moe run`: one prompt about one CT volume, end to end (checkpoint -> NIfTI file or DICOM
- * series -> the checkpoint's preprocessing preset -> generation), progress on stderr, the answer alone on stdout (or one JSON
+ * `tgh-moe run`: one prompt about one CT volume, end to end (checkpoint -> NIfTI -> the checkpoint's
+ * preprocessing preset -> generation), progress on stderr, the answer alone on stdout (or one JSON
  * object with --json), optionally the routing map as a PNG. Not the model nor the decoding loop
  * (src/api.ts, src/generate.ts); the helpers exported here are shared with `tgh-moe route-map`.
  * Legend: D,H,W volume · E experts · T tasks · k top-k · M vision tokens per sample.
  */
-import { readFile, stat } from "node:fs/promises";
-import { dirname, relative, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { loadModel, type TghModel } from "../api.js";
+import type { TghModel } from "../api.js";
 import type { BackendName } from "../backend/index.js";
 import { taskName, type GenerateProgress, type GenerateResult } from "../generate.js";
-import type { MoeTrace } from "../model/moe.js";
 import type { CtVolume } from "../io/volume.js";
-import { preprocessPreset, PREPROCESS_PRESET_NAMES, type PreprocessPreset } from "../preprocess/index.js";
-import { DEFAULT_CHECKPOINT } from "../shipped.js";
+import type { MoeTrace } from "../model/moe.js";
+import { PREPROCESS_PRESET_NAMES } from "../preprocess/index.js";
 import { routingMaps } from "../viz/routing-map.js";
 import { defineCommand, EXIT, integer, oneOf, required, UsageError, type Io } from "./command.js";
-import { writeBytesAtomic } from "./files.js";
+import { checkWritable, writeBytesAtomic } from "./files.js";
+import { decimal, DEFAULT_CHECKPOINT, fmtMs, openModel, taskOption } from "./inputs.js";
 import { checkVolumePath, readVolume, VOLUME_OPTIONS_HELP, volumesOption } from "./volume.js";
 
-/**
- * The model `run` uses without --checkpoint: the trained `small` preset, relative to the package
- * root (the repository on a clone), so the command works from any directory (src/shipped.ts).
- */
-export { DEFAULT_CHECKPOINT };
+export { checkReadable, checkWritable } from "./files.js";
+export { decimal, DEFAULT_CHECKPOINT, fmtMs, openModel, packageRoot, prepareVolume, readVolumeFile, taskOption, type ReadVolume } from "./inputs.js";
 /** Default answer budget: a whole synthetic report is about 60-120 tokens; generation stops at <eos>. */
 export const DEFAULT_MAX_TOKENS = 256;
 
@@ -34,12 +28,11 @@ export default defineCommand({
   name: "run",
   usage: "run --volume PATH --prompt TEXT [--checkpoint FILE] [--json] [--routing-map OUT.png] [options]",
   help: `
-Answers a prompt about a CT volume: reads the NIfTI file (.nii or .nii.gz) or the DICOM series (any
-orientation; read into LPS+, docs/INPUT.md), preprocesses it with the checkpoint's preset (HU window,
-resize to the model's grid), runs the vision encoder guided by the prompt, then generates. Progress
-goes to stderr, with a warning line when the input does not look like a chest CT in HU; stdout holds
-the answer alone, or one JSON object with --json. Greedy by default: the same input gives the same
-answer, bit for bit.
+Answers a prompt about a CT volume: reads the NIfTI file (.nii or .nii.gz, any orientation) or the
+DICOM series (read into LPS+, docs/INPUT.md), preprocesses it with the checkpoint's preset (HU window, resize to the model's
+grid), runs the vision encoder guided by the prompt, then generates. Progress goes to stderr; stdout
+holds the answer alone, or one JSON object with --json. Greedy by default: the same input gives the
+same answer, bit for bit.
 
 options:
 ${VOLUME_OPTIONS_HELP}
@@ -57,7 +50,7 @@ ${VOLUME_OPTIONS_HELP}
   --preset NAME         preprocessing preset instead of the checkpoint's (${PREPROCESS_PRESET_NAMES.join(", ")})
   --routing-map OUT.png write the routing map (every MoE layer's expert per patch) to OUT.png
   --json                print {text, tokens, stopReason, task, routing, warnings, timings, input} as JSON
-  --quiet               no progress on stderr (warnings are still printed)
+  --quiet               no progress on stderr
 
 exit codes: 0 answered, 2 usage error, missing or unreadable file, bad NIfTI or checkpoint
 example:
@@ -93,8 +86,8 @@ example:
       seed: integer(cmd, "seed", v.seed, 0, 0xffffffff),
     };
     const backend = oneOf(cmd, "backend", v.backend, BACKENDS);
-    volumesOption(cmd, v.volumes);
     await checkVolumePath(cmd, volumeFile); // fail before the checkpoint is loaded
+    volumesOption(cmd, v.volumes);
     const mapFile = v["routing-map"];
     if (mapFile !== undefined) await checkWritable(cmd, "routing-map", mapFile);
     const progress = new Progress(io, v.quiet === true);
@@ -110,104 +103,29 @@ example:
     });
     progress.finish(out);
 
+    // the answer is printed even when the routing map cannot be written; that error comes after it
+    let mapError: unknown = null;
     if (mapFile !== undefined) {
-      const png = routingMaps({ volume: input.data.data, cfg: model.cfg, traces: out.routing, sample: 0 });
-      await writeBytesAtomic(mapFile, png);
-      progress.line(`routing map: ${mapFile} (${out.routing.length} MoE layer${out.routing.length === 1 ? "" : "s"})`);
+      try {
+        await writeBytesAtomic(mapFile, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: out.routing, sample: 0 }));
+        progress.line(`routing map: ${mapFile} (${out.routing.length} MoE layer${out.routing.length === 1 ? "" : "s"})`);
+      } catch (e) {
+        mapError = e;
+      }
     }
     if (v.json) {
       const timings = { load, read: input.readMs, preprocess: input.preprocessMs, ...out.timings };
-      const inp = { volume: volumeFile, read: input.volume, prompt, checkpoint, backend, routingMap: mapFile ?? null };
-      io.out(JSON.stringify(runJson(model, out, inp, input.warnings, timings)));
+      const routingMap = mapFile !== undefined && mapError === null ? mapFile : null;
+      io.out(JSON.stringify(runJson(model, out, { volume: volumeFile, read: input.volume, prompt, checkpoint, backend, routingMap }, input.warnings, timings)));
     } else {
       io.out(out.text);
     }
+    if (mapError !== null) throw mapError;
     return EXIT.ok;
   },
 });
 
 // ------------------------------------------------------------------------------ shared with route-map
-
-/** A decimal number in [lo, hi] (lo excluded unless loInclusive). */
-export function decimal(cmd: string, name: string, text: string, lo: number, hi: number, loInclusive: boolean): number {
-  const x = /^[0-9]*\.?[0-9]+(e[-+]?[0-9]+)?$/i.test(text) ? Number(text) : NaN;
-  if (!Number.isFinite(x) || x > hi || x < lo || (!loInclusive && x === lo)) {
-    throw new UsageError(`tgh-moe ${cmd}: --${name}: expected a number in ${loInclusive ? "[" : "("}${lo}, ${hi}], got ${JSON.stringify(text)}`);
-  }
-  return x;
-}
-
-/** The package root: the nearest folder above this module whose package.json is tgh-moe's. */
-export async function packageRoot(): Promise<string> {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++, dir = dirname(dir)) {
-    try {
-      const pkg = JSON.parse(await readFile(resolve(dir, "package.json"), "utf8")) as { name?: string };
-      if (pkg.name === "tgh-moe") return dir;
-    } catch {
-      // not here; keep walking up
-    }
-  }
-  return process.cwd();
-}
-
-/** Reads a whole input file; a missing or unreadable one is a UsageError naming the option. */
-export async function readInput(cmd: string, name: string, path: string): Promise<Uint8Array> {
-  try {
-    const buf = await readFile(path);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder, not a file" : code === "EACCES" ? "permission denied" : null;
-    if (why === null) throw e;
-    throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: ${why}`);
-  }
-}
-
-/** Fails before any work when an input file is missing or is a folder. */
-export async function checkReadable(cmd: string, name: string, path: string): Promise<void> {
-  const s = await stat(path).catch(() => null);
-  if (!s) throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: no such file`);
-  if (s.isDirectory()) throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: is a folder, not a file`);
-}
-
-/** Fails before any work when the output's folder does not exist (or the path is a folder). */
-export async function checkWritable(cmd: string, name: string, path: string): Promise<void> {
-  const folder = await stat(dirname(resolve(path))).catch(() => null);
-  if (!folder?.isDirectory()) throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: folder ${dirname(path)} does not exist`);
-  const self = await stat(path).catch(() => null);
-  if (self?.isDirectory()) throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: is a folder, not a file`);
-}
-
-/** Loads --checkpoint (default: DEFAULT_CHECKPOINT in the package root) on a backend, with --preset if given. */
-export async function openModel(cmd: string, checkpoint: string | undefined, backend: BackendName, presetName: string | undefined, progress: Progress): Promise<{ model: TghModel; file: string; ms: number }> {
-  const preset = presetName === undefined ? undefined : builtinPreset(cmd, presetName);
-  let file = checkpoint;
-  if (file === undefined) {
-    const root = await packageRoot();
-    file = relative(process.cwd(), resolve(root, DEFAULT_CHECKPOINT)) || DEFAULT_CHECKPOINT;
-    if (!(await stat(file).catch(() => null))) {
-      throw new UsageError(`tgh-moe ${cmd}: no checkpoint at ${file} (the trained small model is not in this tree); pass --checkpoint FILE`);
-    }
-  }
-  const t0 = performance.now();
-  progress.status(`loading ${file} ...`);
-  const bytes = await readInput(cmd, "checkpoint", file);
-  const model = await loadModel(bytes, { backend, file, ...(preset ? { preprocess: preset } : {}) });
-  const ms = performance.now() - t0;
-  const c = model.cfg;
-  progress.line(`checkpoint: ${file} (${(bytes.length / 2 ** 20).toFixed(1)} MiB; vision ${c.vision.layers} blocks, MoE in ${c.vision.moeLayers.join(", ") || "none"}; LM ${c.lm.layers} blocks, vocab ${c.lm.vocab}) loaded in ${fmtMs(ms)} on ${model.backend.name}`);
-  return { model, file, ms };
-}
-
-/** --task: a name ("report", "vqa") or an index; checked against the model's task count by generate. */
-export function taskOption(text: string | undefined): string | number | undefined {
-  return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : text;
-}
-
-function builtinPreset(cmd: string, name: string): PreprocessPreset {
-  return preprocessPreset(oneOf(cmd, "preset", name, PREPROCESS_PRESET_NAMES));
-}
 
 /** One MoE layer's routing of sample 0: the group, pi, and the share of the M tokens whose top-1 expert is e. */
 export interface RoutingSummary {
@@ -300,18 +218,11 @@ export class Progress {
   /** The decode summary of a finished generation. */
   finish(out: GenerateResult): void {
     const n = out.tokens.length, t = out.timings;
-    this.line(`decode: ${n} token${n === 1 ? "" : "s"} in ${fmtMs(t.decode)} (${tokensPerSecond(n, t.decode).toFixed(0)} tokens/s), stopped by ${out.stopReason === "eos" ? "<eos>" : "--max-tokens"}; total ${fmtMs(t.total)}`);
+    const by = out.stopReason === "eos" ? "<eos>" : out.stopReason === "context" ? "the end of the context" : "--max-tokens";
+    this.line(`decode: ${n} token${n === 1 ? "" : "s"} in ${fmtMs(t.decode)} (${tokensPerSecond(n, t.decode).toFixed(0)} tokens/s), stopped by ${by}; total ${fmtMs(t.total)}`);
   }
 }
 
 function tokensPerSecond(n: number, ms: number): number {
   return ms > 0 && n > 0 ? (1000 * n) / ms : 0;
-}
-
-export function fmtMs(ms: number): string {
-  return ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`;
-}
-
-function fmtNum(x: number): string {
-  return String(Math.round(x * 100) / 100);
 }

@@ -4,14 +4,15 @@
  * input-sanity warnings are printed to stderr (also with --quiet) and returned for --json. Shared
  * by `run` and `route-map`. Not the readers (src/io/).
  */
-import { readdir, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { TghModel } from "../api.js";
 import { readVolumeFiles, type CtVolume, type VolumeFile } from "../io/volume.js";
 import { PREPROCESS_PRESET_NAMES } from "../preprocess/index.js";
 import type { F32Tensor } from "../tensor.js";
 import { UsageError, type Io } from "./command.js";
-import { fmtMs, readInput, type Progress } from "./run.js";
+import { fmtMs } from "./inputs.js";
+import type { Progress } from "./run.js";
 
 /** Help lines of the volume options, shared by run and route-map. */
 export const VOLUME_OPTIONS_HELP = `  --volume PATH         CT in Hounsfield units: a NIfTI-1/2 file (.nii, .nii.gz), or a folder
@@ -87,4 +88,17 @@ async function volumeFiles(cmd: string, path: string): Promise<VolumeFile[]> {
     files.push(...(await Promise.all(paths.slice(i, i + 64).map(async (p) => ({ name: p, bytes: await readInput(cmd, "volume", p) })))));
   }
   return files;
+}
+
+/** Reads a whole input file; a missing or unreadable one is a UsageError naming the option. */
+async function readInput(cmd: string, name: string, path: string): Promise<Uint8Array> {
+  try {
+    const buf = await readFile(path);
+    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder, not a file" : code === "EACCES" ? "permission denied" : code === "ERR_FS_FILE_TOO_LARGE" ? "larger than 2 GiB, more than this reader takes" : null;
+    if (why === null) throw e;
+    throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: ${why}`);
+  }
 }

@@ -9,6 +9,8 @@ import type { Backend } from "../backend/backend.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../tensor.js";
 import { textGuided, type ModelConfig } from "../model/config.js";
+import { CONTEXT_TOKENS } from "../model/limits.js";
+import type { BpeTokenizer } from "../tokenizer/bpe.js";
 import { encode } from "../model/encoder.js";
 import { parseSequence, promptMean, spliceImage } from "../model/lm.js";
 import type { MoeTrace } from "../model/moe.js";
@@ -20,6 +22,37 @@ import { embedSlices } from "../model/vit.js";
 export function promptSequence(cfg: ModelConfig, m: number, prompt: ArrayLike<number>): number[] {
   const t = cfg.tokens;
   return [t.bos, t.imgStart, ...new Array<number>(m).fill(t.image), t.imgEnd, ...Array.from(prompt), t.sep];
+}
+
+/** The longest text token of a tokenizer, in UTF-8 bytes (cached): a prompt of n bytes has at least n / this tokens. */
+const longest = new WeakMap<BpeTokenizer, number>();
+function longestToken(tok: BpeTokenizer): number {
+  let n = longest.get(tok);
+  if (n === undefined) {
+    n = 1;
+    for (let id = 0; id < tok.vocabSize; id++) if (!tok.isSpecial(id)) n = Math.max(n, tok.tokenToBytes(id).length);
+    longest.set(tok, n);
+  }
+  return n;
+}
+
+/**
+ * The prompt's text ids, or a ValueError when its sequence for m image tokens does not fit the
+ * context (CONTEXT_TOKENS). A prompt too long to fit whatever its tokens is refused before it is tokenized
+ * (its UTF-8 bytes are at least its UTF-16 length; a token holds at most longestToken bytes).
+ */
+export function promptTokens(tokenizer: BpeTokenizer, m: number, prompt: string, op: string): Int32Array {
+  if (typeof prompt !== "string") throw new ValueError(`${op}: prompt: expected a string, got ${typeof prompt}`);
+  const room = CONTEXT_TOKENS - m - 4; // <bos> <img> </img> <sep>
+  const per = longestToken(tokenizer);
+  if (prompt.length > room * per) {
+    throw new ValueError(`${op}: prompt: ${prompt.length} characters cannot fit the ${room} tokens the context of ${CONTEXT_TOKENS} leaves beside ${m} image tokens (a token holds at most ${per} bytes)`);
+  }
+  const ids = tokenizer.encode(prompt);
+  if (ids.length > room) {
+    throw new ValueError(`${op}: prompt: ${ids.length} tokens, more than the ${room} the context of ${CONTEXT_TOKENS} leaves beside ${m} image tokens`);
+  }
+  return ids;
 }
 
 /** Prompt sequences of B samples, right-padded with tokens.pad -> ids [B, L]. */

@@ -5,8 +5,11 @@
  */
 import { AbortError } from "../errors.js";
 
-/** "eos": the model produced `<eos>` (not included in the tokens); "max_tokens": maxNewTokens reached. */
-export type StopReason = "eos" | "max_tokens";
+/**
+ * "eos": the model produced `<eos>` (not included in the tokens); "max_tokens": maxNewTokens reached;
+ * "context": the sequence filled the context (CONTEXT_TOKENS, src/model/limits.ts) first.
+ */
+export type StopReason = "eos" | "max_tokens" | "context";
 
 /** Throws AbortError (name "AbortError", with the signal's reason) when the signal is aborted. */
 export function throwIfAborted(signal: AbortSignal | undefined, where: string): void {

@@ -22,12 +22,18 @@ const WS = new Set([0x20, 0x09, 0x0a, 0x0d]); // the four JSON whitespace charac
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const LONE_SURROGATE = /\p{Cs}/u; // in u-mode a well-formed pair is one code point, never Cs
 
+export interface JsonLimits {
+  /** Most keys of the top-level object; one more is an error with the message `tooMany` (checked while parsing). */
+  maxRootKeys?: number;
+  tooMany?: string;
+}
+
 /**
  * Parses `text` as one JSON value (surrounding whitespace allowed). `where` prefixes error
  * messages, e.g. "model.safetensors: header".
  */
-export function parseStrictJson(text: string, where: string): JsonValue {
-  const p = new Parser(text, where);
+export function parseStrictJson(text: string, where: string, limits: JsonLimits = {}): JsonValue {
+  const p = new Parser(text, where, limits);
   p.skipWs();
   const v = p.value(0);
   p.skipWs();
@@ -37,7 +43,7 @@ export function parseStrictJson(text: string, where: string): JsonValue {
 
 class Parser {
   pos = 0;
-  constructor(readonly text: string, readonly where: string) {}
+  constructor(readonly text: string, readonly where: string, readonly limits: JsonLimits) {}
 
   fail(what: string): never {
     throw new FormatError(`${this.where}: invalid JSON at character ${this.pos}: ${what}`);
@@ -83,6 +89,9 @@ class Parser {
       this.pos++;
       this.skipWs();
       out.set(key, this.value(depth + 1));
+      if (depth === 0 && out.size > (this.limits.maxRootKeys ?? Infinity)) {
+        throw new FormatError(`${this.where}: ${this.limits.tooMany ?? `more than ${this.limits.maxRootKeys} keys`}`);
+      }
       this.skipWs();
       const c = this.text[this.pos++];
       if (c === "}") return out;
@@ -118,12 +127,15 @@ class Parser {
   string(): string {
     const start = this.pos;
     this.pos++; // opening quote
+    let escaped = false, surrogate = false;
     for (;;) {
       if (this.pos >= this.text.length) this.fail("unterminated string");
       const c = this.text.charCodeAt(this.pos);
       if (c === 0x22) break; // closing quote
       if (c < 0x20) this.fail("control character in a string (must be escaped)");
+      if (c >= 0xd800 && c <= 0xdfff) surrogate = true;
       if (c === 0x5c) {
+        escaped = true;
         const e = this.text[this.pos + 1];
         if (e === "u") {
           if (!/^[0-9a-fA-F]{4}$/.test(this.text.slice(this.pos + 2, this.pos + 6))) this.fail("bad \\u escape");
@@ -137,8 +149,9 @@ class Parser {
       this.pos++;
     }
     this.pos++;
-    const s = JSON.parse(this.text.slice(start, this.pos)) as string; // validated above: decodes escapes only
-    if (LONE_SURROGATE.test(s)) {
+    // validated above: JSON.parse only decodes the escapes; without any, the text is the string
+    const s = escaped ? (JSON.parse(this.text.slice(start, this.pos)) as string) : this.text.slice(start + 1, this.pos - 1);
+    if ((escaped || surrogate) && LONE_SURROGATE.test(s)) {
       this.pos = start;
       this.fail("string contains an unpaired surrogate (not valid Unicode)");
     }

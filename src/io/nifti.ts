@@ -9,18 +9,22 @@
  *   vol.spacing   // mm along d, h, w
  *   vol.affine    // 4x4: (w, h, d, 1) -> NIfTI world (RAS+, mm)
  */
-import { Gunzip } from "fflate";
 import { FormatError, ValueError } from "../errors.js";
 import { MAX_ELEMENTS } from "../tensor.js";
-import { HOST_LITTLE_ENDIAN, swapBytes } from "./dtype.js";
-import { datatypeByCode, parseNiftiHeader, type DatatypeInfo, type NiftiDatatype, type NiftiHeader } from "./nifti-header.js";
-import { axcodes, columnNorm, det3, identity4, planCanonical, qformAffine, reorient, type Mat4 } from "./orient.js";
+import { GunzipStream, MAX_DEFLATE_RATIO, maxInflated, type GunzipSink } from "./gunzip.js";
+import { VoxelWriter } from "./nifti-decode.js";
+import { parseNiftiHeader, type NiftiDatatype, type NiftiHeader } from "./nifti-header.js";
+import { planGeometry, planRead, type Geometry, type OrientationSource, type ReadPlan } from "./nifti-plan.js";
+import { axcodes, type Mat4 } from "./orient.js";
+import type { ByteSource } from "./source.js";
 
 export { parseNiftiHeader, type NiftiDatatype, type NiftiHeader } from "./nifti-header.js";
 export type { Mat4 } from "./orient.js";
 
 /** Default bound on the voxels of one 3D volume: 512^3 (512 MiB as float32). */
 export const DEFAULT_MAX_VOXELS = 512 ** 3;
+/** Default bound on vox_offset (header plus extensions): 16 MiB, far above any extension CT writers leave. */
+export const DEFAULT_MAX_VOX_OFFSET = 2 ** 24;
 
 export interface ReadNiftiOptions {
   /** Label for error messages, e.g. the file name. Default "nifti". */
@@ -29,9 +33,11 @@ export interface ReadNiftiOptions {
   maxVoxels?: number;
   /** A 4D file with dim[4] > 1: "refuse" (default, FormatError), "first" (read volume 0) or an index (read that one); a warning says which. */
   volumes?: "refuse" | "first" | number;
+  /** Largest vox_offset accepted (default 16 MiB): the bytes before the voxels are skipped, never kept. */
+  maxVoxOffset?: number;
 }
 
-export type OrientationSource = "sform" | "qform" | "pixdim";
+export type { OrientationSource } from "./nifti-plan.js";
 
 export interface NiftiMeta {
   version: 1 | 2;
@@ -65,225 +71,181 @@ export interface NiftiVolume {
 }
 
 export function readNifti(bytes: Uint8Array | ArrayBuffer, opts: ReadNiftiOptions = {}): NiftiVolume {
-  const file = opts.file ?? "nifti";
-  const maxVoxels = opts.maxVoxels ?? DEFAULT_MAX_VOXELS;
-  if (!Number.isInteger(maxVoxels) || maxVoxels < 1 || maxVoxels > MAX_ELEMENTS) {
-    throw new ValueError(`readNifti: maxVoxels: expected an integer in [1, ${MAX_ELEMENTS}], got ${String(maxVoxels)}`);
-  }
-  const volumes = opts.volumes ?? "refuse";
-  if (volumes !== "refuse" && volumes !== "first" && !(Number.isInteger(volumes) && (volumes as number) >= 0)) {
-    throw new ValueError(`readNifti: volumes: expected "refuse", "first" or a volume index >= 0, got ${String(volumes)}`);
-  }
   const input = ArrayBuffer.isView(bytes) ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) : new Uint8Array(bytes);
-  const gzip = input.length >= 2 && input[0] === 0x1f && input[1] === 0x8b;
-  const plan = (head: Uint8Array) => planRead(parseNiftiHeader(head, file), file, maxVoxels, volumes);
-  const raw = gzip ? gunzipPrefix(input, file, (head) => plan(head).needed) : input;
-  const layout = plan(raw);
-  const { header: h, dt, dims } = layout;
-  if (raw.length < layout.needed) {
-    throw new FormatError(
-      `${file}: data: truncated: vox_offset ${h.voxOffset} + ${layout.nvox} voxels x ${dt.bytes} bytes needs ${layout.needed} bytes, got ${raw.length}`,
-    );
-  }
-  const warnings = [...layout.warnings];
-  const scaling = scalingOf(h, file);
-  const values = decodeVoxels(raw, h.voxOffset + layout.skip, layout.nvox, dt, h.littleEndian, scaling, dims, file);
-  const { affine, source } = headerAffine(h, file, warnings);
-  const canon = planCanonical(affine, dims);
-  const spacing = source === "sform"
-    ? [2, 1, 0].map((t) => columnNorm(canon.affine, t))
-    : [2, 1, 0].map((t) => Math.abs(h.pixdim[1 + canon.src[t]]) * unitScale(h.xyztUnits));
-  return {
-    data: reorient(values, dims, canon),
-    shape: canon.shape,
-    spacing: spacing as [number, number, number],
-    affine: canon.affine,
-    meta: {
-      version: h.version, littleEndian: h.littleEndian, gzip, datatype: dt.name,
-      orientationSource: source, sourceAxcodes: axcodes(affine), sourceDims: dims, scaling,
-      volumes: h.dim[0] === 4 ? h.dim[4] : 1, warnings, header: h,
-    },
-  };
-}
-
-interface ReadPlan {
-  header: NiftiHeader;
-  dt: DatatypeInfo;
-  dims: [number, number, number];
-  nvox: number;
-  needed: number; // bytes of the file that hold the header and the voxels read
-  skip: number; // bytes of the volumes before the one read (4D files)
-  warnings: string[];
-}
-
-/** Checks dims, datatype, vox_offset and the size limit; says how many bytes the read needs. */
-function planRead(h: NiftiHeader, file: string, maxVoxels: number, volumes: "refuse" | "first" | number): ReadPlan {
-  const warnings: string[] = [];
-  const n = h.dim[0];
-  if (n !== 3 && n !== 4) {
-    throw new FormatError(`${file}: dim[0]: expected 3 (a volume) or 4 (volumes over time), got ${n}`);
-  }
-  for (let i = 1; i <= n; i++) {
-    if (!Number.isInteger(h.dim[i]) || h.dim[i] < 1) {
-      throw new FormatError(`${file}: dim[${i}]: expected a positive extent, got ${h.dim[i]}`);
-    }
-  }
-  const index = n === 4 && h.dim[4] > 1 ? (volumes === "first" ? 0 : volumes) : 0;
-  if (n === 4 && h.dim[4] > 1) {
-    if (index === "refuse") {
-      throw new FormatError(`${file}: dim[4]: ${h.dim[4]} volumes; one 3D volume is read: pick one (option volumes: "first" or an index; CLI --volumes first|N)`);
-    }
-    if (index >= h.dim[4]) throw new ValueError(`readNifti: volumes: expected a volume index in [0, ${h.dim[4] - 1}] (dim[4] = ${h.dim[4]}), got ${index}`);
-    warnings.push(`dim[4] = ${h.dim[4]} volumes: only volume ${index} was read`);
-  }
-  const dt = datatypeByCode(h.datatype, file);
-  if (h.bitpix !== dt.bytes * 8) warnings.push(`bitpix ${h.bitpix} disagrees with datatype ${dt.name}; datatype used`);
-  const dims: [number, number, number] = [h.dim[1], h.dim[2], h.dim[3]];
-  const nvox = dims[0] * dims[1] * dims[2];
-  if (nvox > maxVoxels) {
-    throw new FormatError(`${file}: dim[1..3]: ${dims.join(" x ")} = ${nvox} voxels, more than the limit ${maxVoxels} (option maxVoxels)`);
-  }
-  const minOffset = h.headerBytes + 4; // the 4 extension-flag bytes
-  if (!Number.isInteger(h.voxOffset) || h.voxOffset < minOffset) {
-    throw new FormatError(`${file}: vox_offset: expected an integer >= ${minOffset} for a single-file NIfTI-${h.version}, got ${h.voxOffset}`);
-  }
-  const skip = (index === "refuse" ? 0 : index) * nvox * dt.bytes;
-  return { header: h, dt, dims, nvox, needed: h.voxOffset + skip + nvox * dt.bytes, skip, warnings };
-}
-
-/** scl_slope / scl_inter: applied only when the slope is finite and non-zero (the standard's rule). */
-function scalingOf(h: NiftiHeader, file: string): { slope: number; inter: number } | null {
-  if (!Number.isFinite(h.sclSlope) || h.sclSlope === 0) return null;
-  if (!Number.isFinite(h.sclInter)) {
-    throw new FormatError(`${file}: scl_inter: expected a finite intercept with scl_slope ${h.sclSlope}, got ${h.sclInter}`);
-  }
-  return { slope: h.sclSlope, inter: h.sclInter };
+  const gzip = isGzip(input);
+  const reader = new NiftiReader({ ...opts, gzip, available: gzip ? maxInflated(input.length) : input.length });
+  if (gzip) new GunzipStream(reader, reader.file).push(input, true);
+  else reader.push(input);
+  return reader.finish();
 }
 
 /**
- * Voxels in file order as float32: value = raw * slope + inter in float64, rounded once to float32
- * (without scaling: raw rounded to float32). A non-finite result is a FormatError naming the voxel.
+ * readNifti from a ByteSource (a Node file through src/io/node.ts readNiftiFile, or a browser File):
+ * reads the header first and then only the bytes the volume needs, so memory is the result plus a
+ * few MiB, whatever the size of the file.
  */
-function decodeVoxels(
-  raw: Uint8Array, offset: number, n: number, dt: DatatypeInfo, littleEndian: boolean,
-  scaling: { slope: number; inter: number } | null, dims: readonly number[], file: string,
-): Float32Array {
-  let src: ArrayLike<number>;
-  const at = raw.byteOffset + offset;
-  if (littleEndian === HOST_LITTLE_ENDIAN && at % dt.bytes === 0) {
-    src = new dt.array(raw.buffer, at, n); // a view: no copy needed
-  } else {
-    const copy = new Uint8Array(n * dt.bytes);
-    copy.set(raw.subarray(offset, offset + n * dt.bytes));
-    if (littleEndian !== HOST_LITTLE_ENDIAN) swapBytes(copy, dt.bytes);
-    src = new dt.array(copy.buffer, 0, n);
-  }
-  const out = new Float32Array(n);
-  if (scaling) {
-    const { slope, inter } = scaling;
-    for (let i = 0; i < n; i++) out[i] = src[i] * slope + inter;
-  } else {
-    out.set(src);
-  }
-  const integer = dt.name !== "float32" && dt.name !== "float64";
-  if (integer && !scaling) return out; // every stored integer is a finite float32
-  for (let i = 0; i < n; i++) {
-    if (!Number.isFinite(out[i])) {
-      const ijk = [i % dims[0], Math.floor(i / dims[0]) % dims[1], Math.floor(i / (dims[0] * dims[1]))];
-      const why = Number.isNaN(src[i]) ? "" : scaling ? " after scl_slope / scl_inter and float32 rounding" : " after float32 rounding";
-      throw new FormatError(`${file}: data: voxel (i, j, k) = (${ijk.join(", ")}) is ${out[i]}${why} (stored value ${src[i]}); voxels must be finite`);
-    }
-  }
-  return out;
-}
-
-/** mm per unit of xyzt_units & 7: 0 unknown (taken as mm), 1 m, 2 mm, 3 micron. */
-function unitScale(xyztUnits: number): number {
-  return [1, 1000, 1, 0.001][xyztUnits & 7] ?? 1;
-}
-
-/** The file's affine (i, j, k, 1) -> RAS+ mm: sform if sform_code > 0, else qform if qform_code > 0, else pixdim. */
-function headerAffine(h: NiftiHeader, file: string, warnings: string[]): { affine: Mat4; source: OrientationSource } {
-  const units = h.xyztUnits & 7;
-  if (units > 3) warnings.push(`xyzt_units: spatial code ${units} is not defined; mm assumed`);
-  let affine: Mat4, source: OrientationSource;
-  if (h.sformCode > 0) {
-    source = "sform";
-    affine = [...h.srow.map((row) => [...row]), [0, 0, 0, 1]];
-    const bad = h.srow.findIndex((row) => !row.every(Number.isFinite));
-    if (bad >= 0) throw new FormatError(`${file}: srow_${"xyz"[bad]}: expected finite values, got [${h.srow[bad].join(", ")}]`);
-    if (!(Math.abs(det3(affine)) > 0)) {
-      throw new FormatError(`${file}: srow_x/srow_y/srow_z: the sform (code ${h.sformCode}) is singular: ${JSON.stringify(h.srow)}`);
+export async function readNiftiSource(src: ByteSource, opts: ReadNiftiOptions = {}): Promise<NiftiVolume> {
+  const o = { file: src.name, ...opts };
+  const head = new Uint8Array(Math.min(src.size, CHUNK));
+  await src.read(0, head);
+  const gzip = isGzip(head);
+  const reader = new NiftiReader({ ...o, gzip, available: gzip ? maxInflated(src.size) : src.size });
+  if (gzip) {
+    const g = new GunzipStream(reader, reader.file);
+    let pos = 0, chunk = head;
+    for (;;) {
+      const final = pos + chunk.length >= src.size;
+      g.push(chunk, final);
+      pos += chunk.length;
+      if (reader.done || final) break;
+      chunk = new Uint8Array(Math.min(CHUNK, src.size - pos));
+      chunk = chunk.subarray(0, await src.read(pos, chunk));
+      if (chunk.length === 0) break;
     }
   } else {
-    const pix = checkedPixdim(h, file);
-    if (h.qformCode > 0) {
-      source = "qform";
-      const fields = { quatern_b: h.quatern[0], quatern_c: h.quatern[1], quatern_d: h.quatern[2], qoffset_x: h.qoffset[0], qoffset_y: h.qoffset[1], qoffset_z: h.qoffset[2] };
-      for (const [name, v] of Object.entries(fields)) {
-        if (!Number.isFinite(v)) throw new FormatError(`${file}: ${name}: expected a finite value (qform_code ${h.qformCode}), got ${v}`);
-      }
-      affine = qformAffine(h.quatern, h.qoffset, pix, h.pixdim[0] < 0 ? -1 : 1);
-    } else {
-      source = "pixdim";
-      affine = identity4(); // nifti1.h method 0: x = pixdim[1] i, y = pixdim[2] j, z = pixdim[3] k
-      for (let c = 0; c < 3; c++) affine[c][c] = pix[c];
+    reader.push(head);
+    let pos = head.length;
+    const buf = new Uint8Array(CHUNK);
+    while (!reader.done && pos < src.size) {
+      pos = reader.skipTo(); // the bytes before vox_offset are not read
+      if (pos >= src.size) break;
+      const got = await src.read(pos, buf.subarray(0, Math.min(CHUNK, src.size - pos)));
+      if (got === 0) break;
+      reader.push(buf.subarray(0, got));
+      pos += got;
     }
   }
-  const s = unitScale(h.xyztUnits);
-  if (s !== 1) for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) affine[r][c] *= s;
-  return { affine, source };
+  return reader.finish();
 }
 
-function checkedPixdim(h: NiftiHeader, file: string): [number, number, number] {
-  for (let i = 1; i <= 3; i++) {
-    const v = h.pixdim[i];
-    if (!Number.isFinite(v) || v <= 0) {
-      throw new FormatError(`${file}: pixdim[${i}]: expected a positive voxel size (no usable sform), got ${v}`);
-    }
-  }
-  return [h.pixdim[1], h.pixdim[2], h.pixdim[3]];
+/** Bytes read from a source per step (and the first read, which holds any header). */
+const CHUNK = 1 << 22;
+
+function isGzip(b: Uint8Array): boolean {
+  return b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+}
+
+interface ReaderOptions extends ReadNiftiOptions {
+  gzip: boolean;
+  /** Most uncompressed bytes the input can hold (its length, or maxInflated of a gzip length). */
+  available: number;
 }
 
 /**
- * Gunzips only as much of `gz` as the read needs: first enough for the header (540 bytes), then
- * `needed(head)` bytes in total (the header check and the size limit run before the big
- * allocation). Returns fewer bytes when the stream ends early; the caller reports the truncation.
+ * The uncompressed NIfTI stream, pushed in chunks of any size: header (checked whole, including the
+ * size of everything the read will allocate) -> skipped bytes up to vox_offset -> voxels, each written
+ * to its canonical place. Bytes after the last voxel are ignored.
  */
-function gunzipPrefix(gz: Uint8Array, file: string, needed: (head: Uint8Array) => number): Uint8Array {
-  const HEAD = 540, STEP = 1 << 16;
-  const chunks: Uint8Array[] = [];
-  let got = 0, out: Uint8Array | null = null, want = Infinity;
-  const g = new Gunzip((chunk) => {
-    if (!out) chunks.push(chunk.slice());
-    else if (got < want) out.set(chunk.subarray(0, Math.min(chunk.length, want - got)), got);
-    got += chunk.length;
-  });
-  let pos = 0;
-  const pump = (until: number) => {
-    while (got < until && pos < gz.length) {
-      const end = Math.min(gz.length, pos + STEP);
-      try {
-        g.push(gz.subarray(pos, end), end === gz.length);
-      } catch (e) {
-        throw new FormatError(`${file}: gzip: corrupt or truncated compressed stream (${(e as Error).message})`);
-      }
-      pos = end;
+class NiftiReader implements GunzipSink {
+  readonly file: string;
+  private readonly maxVoxels: number;
+  private readonly maxVoxOffset: number;
+  private readonly volumes: "refuse" | "first" | number;
+  private readonly head = new Uint8Array(540);
+  private pos = 0; // bytes of the stream received (or skipped)
+  private layout: ReadPlan | null = null;
+  private geometry: Geometry | null = null;
+  private writer: VoxelWriter | null = null;
+
+  constructor(private readonly o: ReaderOptions) {
+    this.file = o.file ?? "nifti";
+    this.maxVoxels = checkedOption("maxVoxels", o.maxVoxels ?? DEFAULT_MAX_VOXELS, MAX_ELEMENTS);
+    this.maxVoxOffset = checkedOption("maxVoxOffset", o.maxVoxOffset ?? DEFAULT_MAX_VOX_OFFSET, Number.MAX_SAFE_INTEGER);
+    this.volumes = o.volumes ?? "refuse";
+    const v = this.volumes;
+    if (v !== "refuse" && v !== "first" && !(Number.isInteger(v) && (v as number) >= 0)) {
+      throw new ValueError(`readNifti: volumes: expected "refuse", "first" or a volume index >= 0, got ${String(v)}`);
     }
-  };
-  pump(HEAD);
-  const head = concat(chunks, got);
-  want = needed(head);
-  if (got >= want) return head.subarray(0, want);
-  out = new Uint8Array(want);
-  out.set(head);
-  pump(want);
-  return got >= want ? out : out.subarray(0, got);
+  }
+
+  get done(): boolean {
+    return this.writer?.done ?? false;
+  }
+
+  push(chunk: Uint8Array): void {
+    let c = chunk;
+    if (!this.layout) {
+      const n = Math.min(c.length, this.head.length - this.pos);
+      this.head.set(c.subarray(0, n), this.pos);
+      this.pos += n;
+      c = c.subarray(n);
+      if (!this.headerReady()) return;
+      this.start();
+    }
+    const off = dataStart(this.layout!);
+    if (this.pos < off) {
+      const skip = Math.min(c.length, off - this.pos);
+      this.pos += skip;
+      c = c.subarray(skip);
+    }
+    if (c.length === 0) return;
+    this.pos += c.length;
+    if (!this.writer!.done) this.writer!.write(c);
+  }
+
+  /** Skips the bytes before vox_offset without receiving them; returns the stream position wanted next. */
+  skipTo(): number {
+    if (this.layout && this.pos < dataStart(this.layout)) this.pos = dataStart(this.layout);
+    return this.pos;
+  }
+
+  finish(): NiftiVolume {
+    if (!this.layout) parseNiftiHeader(this.head.subarray(0, this.pos), this.file); // throws the truncation
+    const l = this.layout!, w = this.writer!, g = this.geometry!;
+    if (!w.done) throw new FormatError(`${this.file}: data: truncated: ${needs(l)}, got ${this.pos}`);
+    const h = l.header;
+    return {
+      data: w.out,
+      shape: g.canon.shape,
+      spacing: g.spacing,
+      affine: g.canon.affine,
+      meta: {
+        version: h.version, littleEndian: h.littleEndian, gzip: this.o.gzip, datatype: l.dt.name,
+        orientationSource: g.source, sourceAxcodes: axcodes(g.affine), sourceDims: l.dims, scaling: g.scaling,
+        volumes: h.dim[0] === 4 ? h.dim[4] : 1, warnings: g.warnings, header: h,
+      },
+    };
+  }
+
+  /** True once the whole header is here (348 or 540 bytes, by sizeof_hdr). */
+  private headerReady(): boolean {
+    if (this.pos < 4) return false;
+    const dv = new DataView(this.head.buffer, 0, 4);
+    const v1 = dv.getInt32(0, true) === 348 || dv.getInt32(0, false) === 348;
+    return this.pos >= (v1 ? 348 : 540);
+  }
+
+  /** Every header check, the truncation check and the allocation of the result, before any voxel. */
+  private start(): void {
+    const h = parseNiftiHeader(this.head.subarray(0, this.pos), this.file);
+    const l = planRead(h, this.file, this.maxVoxels, this.volumes);
+    if (h.voxOffset > this.maxVoxOffset) {
+      throw new FormatError(`${this.file}: vox_offset: ${h.voxOffset} is beyond the bound of ${this.maxVoxOffset} bytes of header and extensions (option maxVoxOffset)`);
+    }
+    const need = dataStart(l) + l.nvox * l.dt.bytes;
+    if (need > this.o.available) {
+      const why = this.o.gzip ? `more than ${this.o.available / MAX_DEFLATE_RATIO} gzip bytes can hold (deflate expands at most ${MAX_DEFLATE_RATIO}:1)` : `got ${this.o.available}`;
+      throw new FormatError(`${this.file}: data: truncated: ${needs(l)}, ${why}`);
+    }
+    const g = planGeometry(l, this.file);
+    this.geometry = g;
+    this.writer = new VoxelWriter({ dims: l.dims, dt: l.dt, littleEndian: h.littleEndian, scaling: g.scaling, plan: g.canon, file: this.file });
+    this.layout = l;
+    if (this.pos > dataStart(l)) this.writer.write(this.head.subarray(dataStart(l), this.pos)); // voxels among the first 540 bytes
+  }
 }
 
-function concat(chunks: Uint8Array[], n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const c of chunks) { out.set(c, o); o += c.length; }
-  return out;
+/** Where the voxels read start: vox_offset, plus the volumes skipped in a 4D file. */
+function dataStart(l: ReadPlan): number {
+  return l.header.voxOffset + l.skip;
+}
+
+function needs(l: ReadPlan): string {
+  const skipped = l.skip > 0 ? ` + ${l.skip} bytes of earlier volumes` : "";
+  return `vox_offset ${l.header.voxOffset}${skipped} + ${l.nvox} voxels x ${l.dt.bytes} bytes needs ${dataStart(l) + l.nvox * l.dt.bytes} bytes`;
+}
+
+function checkedOption(name: string, x: number, hi: number): number {
+  if (!Number.isInteger(x) || x < 1 || x > hi) throw new ValueError(`readNifti: ${name}: expected an integer in [1, ${hi}], got ${String(x)}`);
+  return x;
 }

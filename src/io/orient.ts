@@ -219,7 +219,8 @@ export function planCanonical(affine: Mat4, dims: readonly [number, number, numb
 
 /**
  * Copies `data` (file order: i fastest, then j, then k; extents `dims`) into the canonical layout
- * [D, H, W] of `plan`. Returns `data` itself when the plan is the identity.
+ * [D, H, W] of `plan`. Returns `data` itself when the plan is the identity. The scalar oracle of
+ * the reader's fused decode-and-place (./nifti-decode.ts VoxelWriter), which never holds both copies.
  *   out[(d*H + h)*W + w] = data[i + nx*(j + ny*k)],  (i, j, k) from (w, h, d) by src/flip
  */
 export function reorient(data: Float32Array, dims: readonly [number, number, number], plan: Reorientation): Float32Array {

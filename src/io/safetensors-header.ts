@@ -16,9 +16,20 @@ export const ITEMSIZE: Readonly<Record<StDType, number>> = { F32: 4, F16: 2, BF1
 const OTHER_DTYPES = new Set([
   "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F4", "F6_E2M3", "F6_E3M2", "I16", "U16", "U32", "F64", "C64", "U64",
 ]);
-/** Upper bound on N, the header length (the reference implementation's MAX_HEADER_SIZE). */
+/** The format's own bound on N, the header length (the reference implementation's MAX_HEADER_SIZE). */
 export const MAX_HEADER_BYTES = 100_000_000;
+/** This reader's default bounds: 16 MiB of header (our largest checkpoints hold well under 1 MiB) and 16384 tensors. */
+export const DEFAULT_MAX_HEADER_BYTES = 2 ** 24;
+export const DEFAULT_MAX_TENSORS = 2 ** 14;
 export const METADATA_KEY = "__metadata__";
+
+/** What a header may make the reader hold: both are checked before the JSON is decoded, or while it is. */
+export interface HeaderLimits {
+  /** Largest N accepted (default 16 MiB, at most the format's 100 MB). */
+  maxHeaderBytes?: number;
+  /** Most tensors accepted (default 16384; a phi3v training checkpoint holds 4 x 742: weights, optim.m, optim.v, optim.step). */
+  maxTensors?: number;
+}
 
 /** One tensor entry. `begin`/`end` are byte offsets into the data buffer (not the file). */
 export interface TensorInfo {
@@ -38,42 +49,65 @@ export interface SafetensorsHeader {
 }
 
 /** Parses and validates the header of a whole file held in `bytes`. `file` labels errors. */
-export function parseHeader(bytes: Uint8Array, file: string): SafetensorsHeader {
-  const fail = (field: string, what: string): never => {
-    throw new FormatError(`${file}: ${field}: ${what}`);
-  };
-  if (bytes.length < 8) fail("header length", `file has ${bytes.length} bytes, fewer than the 8 of the u64 header length`);
-  const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
-  if (n > BigInt(MAX_HEADER_BYTES)) fail("header length", `${n} bytes is above the bound of ${MAX_HEADER_BYTES}`);
-  const dataStart = 8 + Number(n);
-  if (dataStart > bytes.length) fail("header length", `${n} bytes goes beyond the end of the file (${bytes.length} bytes)`);
+export function parseHeader(bytes: Uint8Array, file: string, limits: HeaderLimits = {}): SafetensorsHeader {
+  const dataStart = headerEnd(bytes.subarray(0, 8), bytes.length, file, limits);
+  return parseHeaderText(bytes.subarray(8, dataStart), bytes.length, file, limits);
+}
 
+/**
+ * 8 + N from the first 8 bytes of a file of `fileSize` bytes: N is checked against the bound and the
+ * file size before anything else is read.
+ */
+export function headerEnd(first8: Uint8Array, fileSize: number, file: string, limits: HeaderLimits = {}): number {
+  const max = limits.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES;
+  if (first8.length < 8) fail(file, "header length", `file has ${first8.length} bytes, fewer than the 8 of the u64 header length`);
+  const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
+  if (n > BigInt(max)) {
+    fail(file, "header length", `${n} bytes is above the bound of ${max}${max < MAX_HEADER_BYTES ? ` (this reader's; option maxHeaderBytes, the format allows ${MAX_HEADER_BYTES})` : ""}`);
+  }
+  const dataStart = 8 + Number(n);
+  if (dataStart > fileSize) fail(file, "header length", `${n} bytes goes beyond the end of the file (${fileSize} bytes)`);
+  return dataStart;
+}
+
+/** Parses the N header bytes (file bytes [8, 8 + N)) of a file of `fileSize` bytes. */
+export function parseHeaderText(headerBytes: Uint8Array, fileSize: number, file: string, limits: HeaderLimits = {}): SafetensorsHeader {
+  const maxTensors = limits.maxTensors ?? DEFAULT_MAX_TENSORS;
+  const dataStart = 8 + headerBytes.length;
   let text = "";
   try {
     // fatal: invalid UTF-8 throws; ignoreBOM: a BOM is kept, so the JSON check rejects it
-    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, dataStart));
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(headerBytes);
   } catch {
-    fail("header", "not valid UTF-8");
+    fail(file, "header", "not valid UTF-8");
   }
-  const root = parseStrictJson(text, `${file}: header`);
-  if (!(root instanceof Map)) fail("header", `expected a JSON object, got ${kind(root)}`);
+  // one more key than tensors: __metadata__
+  const tooMany = `more than ${maxTensors} tensors (this reader's bound; option maxTensors)`;
+  const root = parseStrictJson(text, `${file}: header`, { maxRootKeys: maxTensors + 1, tooMany });
+  if (!(root instanceof Map)) fail(file, "header", `expected a JSON object, got ${kind(root)}`);
   const obj = root as JsonObject;
 
   const metadata = new Map<string, string>();
   const tensors: TensorInfo[] = [];
+  const bad: Fail = (field, what) => fail(file, field, what);
   for (const [name, v] of obj) {
     if (name === METADATA_KEY) {
-      if (!(v instanceof Map)) fail(METADATA_KEY, `expected an object of strings, got ${kind(v)}`);
+      if (!(v instanceof Map)) bad(METADATA_KEY, `expected an object of strings, got ${kind(v)}`);
       for (const [k, s] of v as JsonObject) {
-        if (typeof s !== "string") fail(`${METADATA_KEY}[${JSON.stringify(k)}]`, `expected a string value, got ${kind(s)}`);
+        if (typeof s !== "string") bad(`${METADATA_KEY}[${JSON.stringify(k)}]`, `expected a string value, got ${kind(s)}`);
         metadata.set(k, s as string);
       }
     } else {
-      tensors.push(parseEntry(name, v, fail));
+      tensors.push(parseEntry(name, v, bad));
     }
   }
-  checkLayout(tensors, bytes.length - dataStart, fail);
+  if (tensors.length > maxTensors) bad("header", tooMany);
+  checkLayout(tensors, fileSize - dataStart, bad);
   return { tensors, metadata, dataStart };
+}
+
+function fail(file: string, field: string, what: string): never {
+  throw new FormatError(`${file}: ${field}: ${what}`);
 }
 
 type Fail = (field: string, what: string) => never;

@@ -13,12 +13,17 @@ import {
   copyFromLittleEndian, decodeBf16, decodeF16, encodeBf16, encodeF16, HOST_LITTLE_ENDIAN, swapBytes, toLittleEndianBytes,
 } from "./dtype.js";
 import {
-  headerBytes, ITEMSIZE, METADATA_KEY, parseHeader, type EntryToWrite, type StDType, type TensorInfo,
+  headerBytes, headerEnd, ITEMSIZE, METADATA_KEY, parseHeader, parseHeaderText,
+  type EntryToWrite, type HeaderLimits, type SafetensorsHeader, type StDType, type TensorInfo,
+} from "./safetensors-header.js";
+import { readAt, type ByteSource } from "./source.js";
+
+export {
+  DEFAULT_MAX_HEADER_BYTES, DEFAULT_MAX_TENSORS, ITEMSIZE, MAX_HEADER_BYTES, parseHeader,
+  type HeaderLimits, type SafetensorsHeader, type StDType, type TensorInfo,
 } from "./safetensors-header.js";
 
-export { ITEMSIZE, MAX_HEADER_BYTES, parseHeader, type SafetensorsHeader, type StDType, type TensorInfo } from "./safetensors-header.js";
-
-export interface ReadOptions {
+export interface ReadOptions extends HeaderLimits {
   /** Label for error messages, e.g. the file name. Default "safetensors". */
   file?: string;
 }
@@ -33,14 +38,50 @@ export interface SafetensorsContents {
 /** Reads a whole safetensors file. Throws FormatError on any malformed field. */
 export function readSafetensors(bytes: Uint8Array, opts: ReadOptions = {}): SafetensorsContents {
   const file = opts.file ?? "safetensors";
-  const header = parseHeader(bytes, file);
+  const header = parseHeader(bytes, file, opts);
   const tensors = new Map<string, Tensor>();
   const dtypes = new Map<string, StDType>();
   for (const info of header.tensors) {
-    tensors.set(info.name, decodeTensor(bytes, header.dataStart, info, file));
+    tensors.set(info.name, decodeTensor(tensorBytes(bytes, header, info), false, info, file));
     dtypes.set(info.name, info.dtype);
   }
   return { tensors, dtypes, metadata: header.metadata };
+}
+
+/**
+ * readSafetensors from a ByteSource (a file): the header is read and checked first, then each
+ * tensor is read straight into its own buffer, so memory is the tensors plus the header.
+ */
+export async function readSafetensorsSource(src: ByteSource, opts: ReadOptions = {}): Promise<SafetensorsContents> {
+  const file = opts.file ?? src.name;
+  const header = await readHeaderSource(src, { ...opts, file });
+  const tensors = new Map<string, Tensor>();
+  const dtypes = new Map<string, StDType>();
+  for (const info of header.tensors) {
+    tensors.set(info.name, await readTensorSource(src, header, info, file));
+    dtypes.set(info.name, info.dtype);
+  }
+  return { tensors, dtypes, metadata: header.metadata };
+}
+
+/** The checked header of a ByteSource: 8 bytes, then N bytes once N is within its bound. */
+export async function readHeaderSource(src: ByteSource, opts: ReadOptions = {}): Promise<SafetensorsHeader> {
+  const file = opts.file ?? src.name;
+  const first = new Uint8Array(Math.min(8, src.size));
+  await src.read(0, first);
+  const dataStart = headerEnd(first, src.size, file, opts);
+  return parseHeaderText(await readAt(src, 8, dataStart - 8, "header"), src.size, file, opts);
+}
+
+/** One tensor of a ByteSource whose header is `header`, decoded as decodeTensor does. */
+export async function readTensorSource(src: ByteSource, header: SafetensorsHeader, info: TensorInfo, file: string): Promise<Tensor> {
+  checkShape(`${file}: ${JSON.stringify(info.name)}`, "shape", info.shape);
+  const raw = await readAt(src, header.dataStart + info.begin, info.end - info.begin, JSON.stringify(info.name));
+  return decodeTensor(raw, true, info, file);
+}
+
+function tensorBytes(bytes: Uint8Array, header: SafetensorsHeader, info: TensorInfo): Uint8Array {
+  return bytes.subarray(header.dataStart + info.begin, header.dataStart + info.end);
 }
 
 /** What loadChecked expects of a tensor: a shape (-1 = any extent) and a dtype, either a file
@@ -64,7 +105,28 @@ export function loadChecked(
   opts: CheckedOptions = {},
 ): Map<string, Tensor> {
   const file = opts.file ?? "safetensors";
-  const header = parseHeader(bytes, file);
+  const header = parseHeader(bytes, file, opts);
+  checkExpected(header, expected, file, opts.allowUnknown ?? false);
+  const out = new Map<string, Tensor>();
+  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+  for (const name of expected.keys()) out.set(name, decodeTensor(tensorBytes(bytes, header, byName.get(name)!), false, byName.get(name)!, file));
+  return out;
+}
+
+/** loadChecked on a ByteSource whose header is `header` (from readHeaderSource): reads only the expected tensors. */
+export async function loadCheckedSource(
+  src: ByteSource, header: SafetensorsHeader, expected: ReadonlyMap<string, Expected>, opts: CheckedOptions = {},
+): Promise<Map<string, Tensor>> {
+  const file = opts.file ?? src.name;
+  checkExpected(header, expected, file, opts.allowUnknown ?? false);
+  const byName = new Map(header.tensors.map((t) => [t.name, t]));
+  const out = new Map<string, Tensor>();
+  for (const name of expected.keys()) out.set(name, await readTensorSource(src, header, byName.get(name)!, file));
+  return out;
+}
+
+/** Every problem (missing, unexpected, wrong shape or dtype) in one FormatError, before any data is read. */
+function checkExpected(header: SafetensorsHeader, expected: ReadonlyMap<string, Expected>, file: string, allowUnknown: boolean): void {
   const byName = new Map(header.tensors.map((t) => [t.name, t]));
   const problems: string[] = [];
   for (const [name, want] of expected) {
@@ -77,16 +139,13 @@ export function loadChecked(
     if (!shapeMatches(got.shape, want.shape)) problems.push(`${at}: expected shape ${fmtShape(want.shape)}, got ${fmtShape(got.shape)}`);
     if (!dtypeMatches(got.dtype, want.dtype)) problems.push(`${at}: expected dtype ${want.dtype}, got ${got.dtype}`);
   }
-  if (!opts.allowUnknown) {
+  if (!allowUnknown) {
     for (const t of header.tensors) if (!expected.has(t.name)) problems.push(`${JSON.stringify(t.name)}: not expected`);
   }
   if (problems.length > 0) {
     const shown = problems.slice(0, 20).join("; ") + (problems.length > 20 ? `; ... (${problems.length - 20} more)` : "");
     throw new FormatError(`${file}: tensors: ${problems.length} problem(s): ${shown}`);
   }
-  const out = new Map<string, Tensor>();
-  for (const name of expected.keys()) out.set(name, decodeTensor(bytes, header.dataStart, byName.get(name)!, file));
-  return out;
 }
 
 function shapeMatches(got: readonly number[], want: readonly number[]): boolean {
@@ -98,28 +157,33 @@ function dtypeMatches(got: StDType, want: DType | StDType): boolean {
   return got === want;
 }
 
-/** Copies one tensor out of the file, converting to f32 / i32. */
-function decodeTensor(bytes: Uint8Array, dataStart: number, info: TensorInfo, file: string): Tensor {
-  const b = dataStart + info.begin, e = dataStart + info.end;
+/**
+ * One tensor from its raw bytes, converted to f32 / i32. `owned`: `raw` is a fresh buffer of exactly
+ * these bytes (read from a source), so F32/I32 on a little-endian host use it without a copy;
+ * otherwise the bytes are copied (a tensor never views the caller's file buffer).
+ */
+function decodeTensor(raw: Uint8Array, owned: boolean, info: TensorInfo, file: string): Tensor {
   checkShape(`${file}: ${JSON.stringify(info.name)}`, "shape", info.shape);
+  const own = owned && raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength && HOST_LITTLE_ENDIAN;
+  const words = (itemsize: number): ArrayBuffer => (own ? (raw.buffer as ArrayBuffer) : copyFromLittleEndian(raw, 0, raw.length, itemsize));
   switch (info.dtype) {
     case "F32":
-      return new Tensor("f32", info.shape, new Float32Array(copyFromLittleEndian(bytes, b, e, 4)));
+      return new Tensor("f32", info.shape, new Float32Array(words(4)));
     case "I32":
-      return new Tensor("i32", info.shape, new Int32Array(copyFromLittleEndian(bytes, b, e, 4)));
+      return new Tensor("i32", info.shape, new Int32Array(words(4)));
     case "F16":
-      return new Tensor("f32", info.shape, decodeF16(new Uint16Array(copyFromLittleEndian(bytes, b, e, 2))));
+      return new Tensor("f32", info.shape, decodeF16(new Uint16Array(words(2))));
     case "BF16":
-      return new Tensor("f32", info.shape, decodeBf16(new Uint16Array(copyFromLittleEndian(bytes, b, e, 2))));
+      return new Tensor("f32", info.shape, decodeBf16(new Uint16Array(words(2))));
     case "I64":
-      return new Tensor("i32", info.shape, narrowI64(bytes, b, e, info.name, file));
+      return new Tensor("i32", info.shape, narrowI64(raw, info.name, file));
   }
 }
 
 /** I64 -> int32, refusing (not wrapping) values outside [-2^31, 2^31). */
-function narrowI64(bytes: Uint8Array, b: number, e: number, name: string, file: string): Int32Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset + b, e - b);
-  const out = new Int32Array((e - b) / 8);
+function narrowI64(raw: Uint8Array, name: string, file: string): Int32Array {
+  const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out = new Int32Array(raw.byteLength / 8);
   for (let i = 0; i < out.length; i++) {
     const lo = view.getUint32(8 * i, true), hi = view.getInt32(8 * i + 4, true);
     if (!((hi === 0 && lo < 0x80000000) || (hi === -1 && lo >= 0x80000000))) {

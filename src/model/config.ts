@@ -6,6 +6,7 @@
  */
 import { ACTIVATIONS, type Activation } from "../backend/backend.js";
 import { ValueError } from "../errors.js";
+import { checkConfigLimits } from "./limits.js";
 
 export { paramCount } from "./params.js";
 
@@ -138,7 +139,10 @@ export function fromSpecJson(json: unknown): ModelConfig {
   return out;
 }
 
-/** Throws ValueError naming the spec key (e.g. "config: vision.volume_layers: ...") on the first bad value. */
+/**
+ * Throws ValueError naming the spec key (e.g. "config: vision.volume_layers: ...") on the first bad
+ * value; sizes above CONFIG_LIMITS, or implying too many tensors or parameters, are bad values too.
+ */
 export function validateConfig(cfg: ModelConfig): void {
   const { vision: v, moe: m, projector: p, lm, tokens } = cfg;
   const posInt = (key: string, x: unknown) => check(key, Number.isInteger(x) && (x as number) > 0, "a positive integer", x);
@@ -198,6 +202,7 @@ export function validateConfig(cfg: ModelConfig): void {
     check(`tokens.${spec}`, !seen.has(id), `distinct from tokens.${seen.get(id)}`, id);
     seen.set(id, spec);
   }
+  checkConfigLimits(cfg, check); // every size bounded, and what the sizes imply (src/model/limits.ts)
 }
 
 function check(key: string, ok: boolean, expected: string, got: unknown): void {

@@ -7,3 +7,4 @@ export { upcycle } from "./upcycle.js";
 export { fromHfClipVision, hfClipKeyMap, transferTo3d, type TransferOptions } from "./transfer.js";
 export { inflateDepth } from "./inflate.js";
 export { sizes, type Sizes } from "./sizes.js";
+export { CONFIG_LIMITS, CONTEXT_TOKENS, MAX_PARAMS, MAX_WEIGHT_TENSORS, configTotals, type ConfigTotals } from "./limits.js";

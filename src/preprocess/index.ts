@@ -8,13 +8,13 @@
  */
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { matmul4, type Mat4 } from "../io/orient.js";
-import { Tensor, checkShape, type F32Tensor } from "../tensor.js";
+import { Tensor, type F32Tensor } from "../tensor.js";
 import { cropOrPad } from "./crop.js";
-import { validatePreset, type PreprocessPreset } from "./presets.js";
+import { MAX_GRID_VOXELS, validatePreset, type PreprocessPreset } from "./presets.js";
 import { resampleTrilinear } from "./resample.js";
 import { windowScale } from "./window.js";
 
-export { preprocessPreset, validatePreset, PREPROCESS_PRESET_NAMES, type PreprocessPreset } from "./presets.js";
+export { MAX_GRID_VOXELS, preprocessPreset, validatePreset, PREPROCESS_PRESET_NAMES, type PreprocessPreset } from "./presets.js";
 export { windowScale } from "./window.js";
 export { resampleTrilinear, resizeTrilinear, axisTaps } from "./resample.js";
 export { cropOrPad, centreOffsets } from "./crop.js";
@@ -56,7 +56,10 @@ export function preprocess(vol: VolumeLike, preset: PreprocessPreset): { data: F
   } else {
     const target = p.resample.spacing;
     rshape = [0, 1, 2].map((a) => Math.max(1, Math.round((shape[a] * spacing[a]) / target[a]))) as [number, number, number];
-    checkShape("preprocess", "resampled shape", rshape);
+    const n = rshape[0] * rshape[1] * rshape[2];
+    if (!(n <= MAX_GRID_VOXELS)) {
+      throw new ValueError(`preprocess: resample.spacing: ${fmtShape(shape)} voxels of ${fmtShape(spacing)} mm at ${fmtShape(target)} mm gives ${fmtShape(rshape)} = ${n} voxels, more than ${MAX_GRID_VOXELS} (512^3)`);
+    }
     scale = [0, 1, 2].map((a) => target[a] / spacing[a]);
     outSpacing = [...target];
   }

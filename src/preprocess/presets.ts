@@ -62,6 +62,9 @@ export function preprocessPreset(name: string, version?: number): PreprocessPres
   return structuredClone(p) as PreprocessPreset;
 }
 
+/** Most voxels of a grid (and of a volume resampled on the way to it): 512^3, readNifti's own limit. */
+export const MAX_GRID_VOXELS = 512 ** 3;
+
 /** Checks a preset read from JSON (e.g. a checkpoint's metadata) field by field; returns a copy. */
 export function validatePreset(x: unknown, where = "preset"): PreprocessPreset {
   const fail = (key: string, want: string, got: unknown): never => {
@@ -87,5 +90,7 @@ export function validatePreset(x: unknown, where = "preset"): PreprocessPreset {
   if (!rOk) fail("resample", '{mode: "shape"} or {mode: "spacing", spacing: [d, h, w] mm > 0}', r);
   if (x.interpolation !== "trilinear") fail("interpolation", '"trilinear"', x.interpolation);
   if (!posTriple(x.grid, true)) fail("grid", "[D, H, W] positive integers", x.grid);
+  const [D, H, W] = x.grid as number[];
+  if (D * H * W > MAX_GRID_VOXELS) fail("grid", `at most ${MAX_GRID_VOXELS} voxels (512^3)`, x.grid);
   return structuredClone(x) as unknown as PreprocessPreset;
 }

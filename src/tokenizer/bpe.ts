@@ -16,6 +16,13 @@ import { compilePattern, DEFAULT_PATTERN, splitPieces } from "./pretokenize.js";
 export const STANDARD_SPECIALS = ["<bos>", "<eos>", "<pad>", "<img>", "</img>", "<image>", "<sep>"] as const;
 /** Ids must keep pair keys `a * 2^24 + b` exact in a float64. */
 export const MAX_VOCAB = 2 ** 24;
+/** Longest token, and all tokens together, in bytes: a merge doubles its parts, so without a bound 40 merges make a terabyte. */
+export const MAX_TOKEN_BYTES = 1024;
+export const MAX_TOKEN_BYTES_TOTAL = 2 ** 24;
+/** Most merges a tokenizer read from a file may have (Gemma's 256k vocabulary fits). */
+export const MAX_FILE_MERGES = 2 ** 18;
+/** Split patterns a tokenizer read from a file may use: a pattern is code run on every prompt, so unknown ones are refused. */
+export const KNOWN_PATTERNS: readonly string[] = [DEFAULT_PATTERN];
 
 export interface BpeParts {
   /** merges[r] = [left id, right id]; creates id 256 + r. */
@@ -194,8 +201,12 @@ export class BpeTokenizer {
     if (!(version instanceof JsonNumber) || version.raw !== "1") fail("version: expected 1");
     const pattern = root.get("pattern");
     if (typeof pattern !== "string") fail("pattern: expected a string");
+    if (!KNOWN_PATTERNS.includes(pattern as string)) {
+      fail(`pattern: expected the default split pattern (docs/FORMATS.md), got ${JSON.stringify((pattern as string).slice(0, 80))}; a pattern from a file would run as code on every prompt`);
+    }
     const merges = root.get("merges");
     if (!Array.isArray(merges)) return fail("merges: expected an array of [left, right] id pairs");
+    if (merges.length > MAX_FILE_MERGES) fail(`merges: ${merges.length} merges, more than the ${MAX_FILE_MERGES} a tokenizer file may have`);
     const pairs = merges.map((m, r): [number, number] => {
       if (!Array.isArray(m) || m.length !== 2 || !m.every(isUint)) return fail(`merges[${r}]: expected [left, right] ids`);
       return [(m[0] as JsonNumber).value, (m[1] as JsonNumber).value];
@@ -222,6 +233,8 @@ const isUint = (v: JsonValue | undefined): boolean => v instanceof JsonNumber &&
 /** Merges reference only earlier ids and are distinct; specials are distinct, non-empty, standard ones present. */
 function checkParts(parts: BpeParts, fail: (what: string) => never): void {
   const seen = new Set<number>();
+  const length = new Uint32Array(256 + parts.merges.length).fill(1, 0, 256); // bytes of each token
+  let total = 256;
   parts.merges.forEach((m, r) => {
     const limit = 256 + r;
     if (!Array.isArray(m) || m.length !== 2 || !m.every((x) => Number.isInteger(x) && x >= 0 && x < limit)) {
@@ -230,6 +243,10 @@ function checkParts(parts: BpeParts, fail: (what: string) => never): void {
     const key = pairKey(m[0], m[1]);
     if (seen.has(key)) fail(`merges[${r}]: [${m[0]}, ${m[1]}] repeats an earlier merge`);
     seen.add(key);
+    length[limit] = length[m[0]] + length[m[1]];
+    total += length[limit];
+    if (length[limit] > MAX_TOKEN_BYTES) fail(`merges[${r}]: makes a token of ${length[limit]} bytes, more than ${MAX_TOKEN_BYTES}`);
+    if (total > MAX_TOKEN_BYTES_TOTAL) fail(`merges[${r}]: the tokens reach ${total} bytes in all, more than ${MAX_TOKEN_BYTES_TOTAL}`);
   });
   const names = new Set<string>();
   for (const s of parts.specials) {

@@ -7,8 +7,9 @@
  *   file = signature · IHDR · tEXt* · IDAT · IEND, each chunk = length · type · data · crc32(type · data)
  *   IDAT = zlib( for each row y: filterType(y) · filtered bytes of row y )
  */
-import { unzlibSync, zlibSync } from "fflate";
-import { FormatError, MemoryError, ShapeError, ValueError } from "../errors.js";
+import { Unzlib, zlibSync } from "fflate";
+import { FormatError, MemoryError, ShapeError, TghError, ValueError } from "../errors.js";
+import { MAX_DEFLATE_RATIO } from "../io/gunzip.js";
 
 /** Pixels, row-major [height, width, channels], top row first; channels 3 = RGB, 4 = RGBA. */
 export interface PngImage {
@@ -29,6 +30,10 @@ export interface PngOptions {
 }
 export interface DecodedPng extends PngImage {
   text: Record<string, string>;
+}
+export interface DecodePngOptions {
+  /** Largest width * height * channels accepted (default 2^28 = 256 MiB), checked from IHDR before any inflate. */
+  maxBytes?: number;
 }
 
 export const PNG_SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a);
@@ -53,9 +58,9 @@ export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number 
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** Adler-32 (RFC 1950) of bytes: the zlib trailer. */
-export function adler32(bytes: Uint8Array): number {
-  let a = 1, b = 0;
+/** Adler-32 (RFC 1950) of bytes: the zlib trailer. `prev`: the checksum of the bytes before (to run over chunks). */
+export function adler32(bytes: Uint8Array, prev = 1): number {
+  let a = prev & 0xffff, b = prev >>> 16;
   for (let i = 0; i < bytes.length; ) {
     const end = Math.min(bytes.length, i + 5552); // zlib's NMAX: b stays below 2^32 between reductions
     for (; i < end; i++) b += a += bytes[i];
@@ -72,21 +77,24 @@ function paeth(a: number, b: number, c: number): number {
   return pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
 }
 
-/** Predictor of byte x of a row: a = x - bpp in this row, b = x in the row above, c = x - bpp above (0 outside). */
-function predict(type: number, row: Uint8Array, prev: Uint8Array | null, x: number, bpp: number): number {
-  const a = x >= bpp ? row[x - bpp] : 0, b = prev ? prev[x] : 0, c = prev && x >= bpp ? prev[x - bpp] : 0;
-  switch (type) {
-    case 0: return 0;
-    case 1: return a;
-    case 2: return b;
-    case 3: return (a + b) >>> 1;
-    default: return paeth(a, b, c);
-  }
+/**
+ * The decoder's inverse of filterRow: out[x] = (src[x] + predictor) mod 256, the predictor computed
+ * on bytes already unfiltered (a = x - bpp in this row, b = x in the row above, c = x - bpp above, 0
+ * outside). One loop per type, so decoding runs at memory speed.
+ */
+function unfilterRow(type: number, src: Uint8Array, prev: Uint8Array | null, bpp: number, out: Uint8Array): void {
+  const n = out.length;
+  if (type === 0 || (type === 2 && !prev)) out.set(src);
+  else if (type === 1) for (let x = 0; x < n; x++) out[x] = (src[x] + (x >= bpp ? out[x - bpp] : 0)) & 0xff;
+  else if (type === 2) for (let x = 0; x < n; x++) out[x] = (src[x] + prev![x]) & 0xff;
+  else if (type === 3) for (let x = 0; x < n; x++) out[x] = (src[x] + (((x >= bpp ? out[x - bpp] : 0) + (prev ? prev[x] : 0)) >>> 1)) & 0xff;
+  else if (!prev) for (let x = 0; x < n; x++) out[x] = (src[x] + (x >= bpp ? out[x - bpp] : 0)) & 0xff; // paeth(a, 0, 0) = a
+  else for (let x = 0; x < n; x++) out[x] = (src[x] + (x >= bpp ? paeth(out[x - bpp], prev[x], prev[x - bpp]) : prev[x])) & 0xff;
 }
 
 /**
- * out[x] = (row[x] - predictor) mod 256, the predictor computed on raw (unfiltered) bytes. Same
- * result as `predict` per byte (the decoder's form), one loop per type so encoding stays fast.
+ * out[x] = (row[x] - predictor) mod 256, the predictor computed on raw (unfiltered) bytes; the
+ * inverse of unfilterRow. One loop per type so encoding stays fast.
  */
 function filterRow(type: number, row: Uint8Array, prev: Uint8Array | null, bpp: number, out: Uint8Array): void {
   const n = row.length, up = prev ?? new Uint8Array(n); // above the first row: zeros
@@ -186,11 +194,17 @@ function concat(parts: Uint8Array[]): Uint8Array {
 }
 
 // ----------------------------------------------------------------------------------------- decode
-/** Strict decoder: signature, chunk CRCs, IHDR fields, zlib Adler-32, filter types, sizes. */
-export function decodePng(bytes: Uint8Array): DecodedPng {
+/**
+ * Strict decoder: signature, chunk CRCs, IHDR fields, zlib Adler-32, filter types, sizes. The pixel
+ * size is bounded from IHDR (and by what the IDAT bytes can inflate to) before anything is
+ * allocated; rows are unfiltered as they inflate, so memory is the pixels plus one row.
+ */
+export function decodePng(bytes: Uint8Array, opts: DecodePngOptions = {}): DecodedPng {
   const fail = (what: string): never => {
     throw new FormatError(`decodePng: ${what}`);
   };
+  const maxBytes = opts.maxBytes ?? 2 ** 28;
+  if (!Number.isInteger(maxBytes) || maxBytes < 1 || maxBytes > MAX_BYTES) throw new ValueError(`decodePng: maxBytes: expected an integer in [1, ${MAX_BYTES}], got ${maxBytes}`);
   if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) fail("signature: expected the 8-byte PNG signature");
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let hdr: { w: number; h: number; ch: 3 | 4 } | null = null, ended = false;
@@ -202,7 +216,7 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
     if (crc32(bytes, o + 4, o + 8 + len) !== v.getUint32(o + 8 + len)) fail(`${type}: CRC mismatch`);
     const data = bytes.subarray(o + 8, o + 8 + len);
     if (hdr === null && type !== "IHDR") fail(`expected IHDR first, got ${type}`);
-    if (type === "IHDR") hdr = hdr === null ? readHeader(data, fail) : fail("IHDR: repeated");
+    if (type === "IHDR") hdr = hdr === null ? readHeader(data, maxBytes, fail) : fail("IHDR: repeated");
     else if (type === "IDAT") idat.push(data);
     else if (type === "tEXt") {
       const nul = data.indexOf(0);
@@ -214,30 +228,50 @@ export function decodePng(bytes: Uint8Array): DecodedPng {
   }
   if (!ended || hdr === null) return fail("IEND: missing");
   const { w, h, ch } = hdr;
-  const stride = w * ch;
   const z = concat(idat);
   if (z.length < 6) fail(`IDAT: expected a zlib stream, got ${z.length} bytes`);
-  let raw: Uint8Array;
-  try {
-    raw = unzlibSync(z);
-  } catch (e) {
-    return fail(`IDAT: zlib: ${(e as Error).message}`);
+  const need = h * (1 + w * ch);
+  if (need > z.length * MAX_DEFLATE_RATIO) {
+    fail(`IDAT: expected ${need} bytes after inflate for ${w}x${h}x${ch}; ${z.length} compressed bytes hold at most ${z.length * MAX_DEFLATE_RATIO} (deflate expands at most ${MAX_DEFLATE_RATIO}:1)`);
   }
-  if (raw.length !== h * (1 + stride)) fail(`IDAT: expected ${h * (1 + stride)} bytes after inflate for ${w}x${h}x${ch}, got ${raw.length}`);
-  const trailer = ((z[z.length - 4] << 24) | (z[z.length - 3] << 16) | (z[z.length - 2] << 8) | z[z.length - 1]) >>> 0;
-  if (adler32(raw) !== trailer) fail("IDAT: Adler-32 mismatch");
-  const data = new Uint8Array(h * stride);
-  for (let y = 0; y < h; y++) {
-    const type = raw[y * (1 + stride)];
-    if (type > 4) fail(`IDAT: row ${y}: filter type ${type} (expected 0..4)`);
-    const src = raw.subarray(y * (1 + stride) + 1, (y + 1) * (1 + stride));
-    const row = data.subarray(y * stride, (y + 1) * stride), prev = y > 0 ? data.subarray((y - 1) * stride, y * stride) : null;
-    for (let x = 0; x < stride; x++) row[x] = (src[x] + predict(type, row, prev, x, ch)) & 0xff;
-  }
-  return { width: w, height: h, channels: ch, data, text };
+  return { width: w, height: h, channels: ch, data: inflateRows(z, hdr, fail), text };
 }
 
-function readHeader(d: Uint8Array, fail: (what: string) => never): { w: number; h: number; ch: 3 | 4 } {
+/** Inflates the IDAT stream row by row into the unfiltered pixels; checks its length and Adler-32. */
+function inflateRows(z: Uint8Array, hdr: { w: number; h: number; ch: 3 | 4 }, fail: (what: string) => never): Uint8Array {
+  const { w, h, ch } = hdr, stride = w * ch, need = h * (1 + stride);
+  const data = new Uint8Array(h * stride), row = new Uint8Array(1 + stride);
+  let got = 0, fill = 0, y = 0, sum = 1;
+  const inflater = new Unzlib((chunk) => {
+    if (got + chunk.length > need) fail(`IDAT: expected ${need} bytes after inflate for ${w}x${h}x${ch}, got more`);
+    sum = adler32(chunk, sum);
+    got += chunk.length;
+    for (let p = 0; p < chunk.length; ) {
+      const n = Math.min(chunk.length - p, row.length - fill);
+      row.set(chunk.subarray(p, p + n), fill);
+      fill += n;
+      p += n;
+      if (fill < row.length) break;
+      const type = row[0];
+      if (type > 4) fail(`IDAT: row ${y}: filter type ${type} (expected 0..4)`);
+      unfilterRow(type, row.subarray(1), y > 0 ? data.subarray((y - 1) * stride, y * stride) : null, ch, data.subarray(y * stride, (y + 1) * stride));
+      y++;
+      fill = 0;
+    }
+  });
+  try {
+    for (let pos = 0; pos < z.length; pos += 1 << 12) inflater.push(z.subarray(pos, pos + (1 << 12)), pos + (1 << 12) >= z.length);
+  } catch (e) {
+    if (e instanceof TghError) throw e;
+    fail(`IDAT: zlib: ${(e as Error).message}`);
+  }
+  if (got !== need) fail(`IDAT: expected ${need} bytes after inflate for ${w}x${h}x${ch}, got ${got}`);
+  const trailer = ((z[z.length - 4] << 24) | (z[z.length - 3] << 16) | (z[z.length - 2] << 8) | z[z.length - 1]) >>> 0;
+  if (sum !== trailer) fail("IDAT: Adler-32 mismatch");
+  return data;
+}
+
+function readHeader(d: Uint8Array, maxBytes: number, fail: (what: string) => never): { w: number; h: number; ch: 3 | 4 } {
   if (d.length !== 13) fail(`IHDR: expected 13 bytes, got ${d.length}`);
   const v = new DataView(d.buffer, d.byteOffset, 13);
   const w = v.getUint32(0), h = v.getUint32(4), [depth, colour, comp, filt, inter] = d.subarray(8);
@@ -245,7 +279,7 @@ function readHeader(d: Uint8Array, fail: (what: string) => never): { w: number; 
   if (depth !== 8 || (colour !== 2 && colour !== 6)) fail(`IHDR: bit depth ${depth}, colour type ${colour} (this decoder reads 8-bit RGB (2) or RGBA (6))`);
   if (comp !== 0 || filt !== 0 || inter !== 0) fail(`IHDR: compression ${comp}, filter ${filt}, interlace ${inter} (expected 0, 0, 0)`);
   const ch = colour === 2 ? 3 : 4;
-  if (w * h * ch > MAX_BYTES) fail(`IHDR: ${w}x${h}x${ch} exceeds 2^30 bytes of pixels`);
+  if (w * h * ch > maxBytes) fail(`IHDR: ${w}x${h}x${ch} = ${w * h * ch} bytes of pixels, more than the bound ${maxBytes} (option maxBytes)`);
   return { w, h, ch };
 }
 
