@@ -184,18 +184,20 @@ function mutateJson(b: Uint8Array, s: Extract<Step, { kind: "json" }>, checkpoin
   if (b.length < 8) return b;
   const n = Number(new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true));
   if (n > b.length - 8) return b;
-  let header: Record<string, unknown>;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n))) as Record<string, unknown>;
+    header = JSON.parse(new TextDecoder().decode(b.subarray(8, 8 + n)));
   } catch {
     return b;
   }
   const key = checkpoint ? [null, "config", "preprocess", "tokenizer"][s.target] : null;
-  const meta = header.__metadata__ as Record<string, string> | undefined;
+  const meta = header !== null && typeof header === "object" && !Array.isArray(header) ? (header as Record<string, unknown>).__metadata__ : undefined;
   let root: unknown = header;
   if (key !== null) {
+    const text = meta !== null && typeof meta === "object" ? (meta as Record<string, unknown>)[key] : undefined;
+    if (typeof text !== "string") return b; // an earlier step removed it: nothing to mutate
     try {
-      root = JSON.parse(meta?.[key] ?? "null");
+      root = JSON.parse(text);
     } catch {
       return b;
     }
@@ -217,7 +219,7 @@ function mutateJson(b: Uint8Array, s: Extract<Step, { kind: "json" }>, checkpoin
     if (next === undefined && !Array.isArray(parent)) delete parent[last];
     else parent[last] = next ?? null;
   }
-  if (key !== null && meta) meta[key] = JSON.stringify(root);
+  if (key !== null) (meta as Record<string, string>)[key] = JSON.stringify(root);
   const text = new TextEncoder().encode(JSON.stringify(key === null ? root : header) ?? "null");
   const padded = Math.ceil(text.length / 8) * 8;
   const out = new Uint8Array(8 + padded + (b.length - 8 - n)).fill(0x20, 8 + text.length, 8 + padded);

@@ -83,6 +83,15 @@ describe("vox_offset is bounded from the header", () => {
   });
 });
 
+describe("header values that underflow or overflow in float64 (found by the fuzzer)", () => {
+  it("a voxel size that vanishes in mm, or an sform that overflows, is a FormatError naming the fields, not a ValueError", () => {
+    const tiny = buildNifti({ version: 2, dims: [2, 2, 2], values: new Float32Array(8), pixdim: [1, 5e-324, 1, 1, 1, 1, 1, 1], xyztUnits: 3 });
+    expect(formatError(() => readNifti(tiny)).message).toMatch(/^nifti: pixdim\[1\.\.3\]: the pixdim affine in mm has a zero or non-finite voxel axis or offset/);
+    const huge = buildNifti({ version: 2, dims: [2, 2, 2], values: new Float32Array(8), sformCode: 1, srow: [[1e308, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0]], xyztUnits: 1 });
+    expect(formatError(() => readNifti(huge)).message).toMatch(/^nifti: srow_x\/srow_y\/srow_z: the sform affine in mm has a zero or non-finite/);
+  });
+});
+
 describe("gzip: members, padding and garbage after the data", () => {
   const gz = gzipSync(small());
   it("NUL padding, garbage or another member after the stream: read as gzip reads them", () => {

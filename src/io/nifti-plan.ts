@@ -117,6 +117,12 @@ function headerAffine(h: NiftiHeader, file: string, warnings: string[]): { affin
   }
   const s = unitScale(h.xyztUnits);
   if (s !== 1) for (let r = 0; r < 3; r++) for (let c = 0; c < 4; c++) affine[r][c] *= s;
+  // tiny or huge fields can still underflow to a zero axis or overflow to infinity in float64
+  const axesOk = [0, 1, 2].every((c) => columnNorm(affine, c) > 0 && Number.isFinite(columnNorm(affine, c)));
+  if (!axesOk || !affine.every((row) => row.every(Number.isFinite))) {
+    const fields = { sform: "srow_x/srow_y/srow_z", qform: "pixdim[1..3]/quatern_b/c/d/qoffset_x/y/z", pixdim: "pixdim[1..3]" }[source];
+    throw new FormatError(`${file}: ${fields}: the ${source} affine in mm has a zero or non-finite voxel axis or offset: ${JSON.stringify(affine.slice(0, 3))}`);
+  }
   return { affine, source };
 }
 
