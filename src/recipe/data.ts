@@ -66,21 +66,41 @@ export function trainingSequence(cfg: ModelConfig, tok: BpeTokenizer, m: number,
   return [...promptSequence(cfg, m, tok.encode(prompt)), ...tok.encode(answer), cfg.tokens.eos];
 }
 
+/** A text with the words "left" and "right" swapped (whole words: the side of a mirrored patient). */
+export function mirrorText(text: string): string {
+  return text.replace(/\b(left|right)\b/g, (w) => (w === "left" ? "right" : "left"));
+}
+
+/** A volume [..., H, W] mirrored left-right (the last axis reversed): the patient's sides swap on the image. */
+export function mirrorVolume(v: F32Tensor): F32Tensor {
+  const W = v.dim(-1), out = new Tensor("f32", v.shape);
+  for (let row = 0; row < v.size; row += W) {
+    for (let x = 0; x < W; x++) out.data[row + x] = v.data[row + W - 1 - x];
+  }
+  return out;
+}
+
 /**
  * Stage 0: every slice of every study alone ([1, 1, H, W]), its caption as the answer; task 0. A
  * slice that shows a finding appears `findingRepeat` times: most slices show none, and a 2D model
- * that never learns to name what it sees has nothing to hand on to the 3D one.
+ * that never learns to name what it sees has nothing to hand on to the 3D one. With `mirror`, every
+ * slice also appears mirrored with "left" and "right" swapped in its caption: the same picture with
+ * the other side named, so that naming the side pays only by looking.
  */
-export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1): Sample[] {
+export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false): Sample[] {
   const m = imageTokens(cfg2d, 1);
   const out: Sample[] = [];
   for (const { study, volume } of pool) {
     const [, D, H, W] = volume.shape;
+    const views = mirror ? [volume, mirrorVolume(volume)] : [volume];
     for (let k = 0; k < D; k++) {
-      const slice = new Tensor("f32", [1, 1, H, W], volume.data.subarray(k * H * W, (k + 1) * H * W));
-      const example: Sample = { volume: slice, ids: trainingSequence(cfg2d, tok, m, SLICE_PROMPT, study.captions[k]), task: TASK.report };
       const shows = study.findings.some((f) => f.slices.includes(k));
-      for (let r = 0; r < (shows ? findingRepeat : 1); r++) out.push(example);
+      views.forEach((v, i) => {
+        const slice = new Tensor("f32", [1, 1, H, W], v.data.subarray(k * H * W, (k + 1) * H * W));
+        const caption = i === 0 ? study.captions[k] : mirrorText(study.captions[k]);
+        const example: Sample = { volume: slice, ids: trainingSequence(cfg2d, tok, m, SLICE_PROMPT, caption), task: TASK.report };
+        for (let r = 0; r < (shows ? findingRepeat : 1); r++) out.push(example);
+      });
     }
   }
   return out;
@@ -103,23 +123,28 @@ export function answerRepeats(questions: readonly Question[], cap: number): numb
 /**
  * Stages 1 and 2: per study its report (one of REPORT_PROMPTS, chosen by the study index) with
  * task 0, repeated `reportRepeat` times, and every question (formatQuestion -> formatAnswer) with
- * task 1, repeated as answerRepeats says (at most `answerCap` copies; 1: no balancing).
+ * task 1, repeated as answerRepeats says (at most `answerCap` copies; 1: no balancing). With
+ * `mirror`, each study appears a second time mirrored left-right, every text with its sides swapped.
  */
-export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1): Sample[] {
+export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1, mirror = false): Sample[] {
   const repeats = answerRepeats(pool.flatMap((p) => p.study.questions), answerCap);
   const out: Sample[] = [];
   let i = 0;
   for (const { study, volume } of pool) {
     const m = imageTokens(cfg, volume.dim(1));
-    for (let r = 0; r < reportRepeat; r++) {
-      const prompt = REPORT_PROMPTS[(study.index + r) % REPORT_PROMPTS.length];
-      out.push({ volume, ids: trainingSequence(cfg, tok, m, prompt, study.report), task: TASK.report });
+    const views: [F32Tensor, (t: string) => string][] = [[volume, (t) => t]];
+    if (mirror) views.push([mirrorVolume(volume), mirrorText]);
+    for (const [v, text] of views) {
+      for (let r = 0; r < reportRepeat; r++) {
+        const prompt = REPORT_PROMPTS[(study.index + r) % REPORT_PROMPTS.length];
+        out.push({ volume: v, ids: trainingSequence(cfg, tok, m, prompt, text(study.report)), task: TASK.report });
+      }
+      study.questions.forEach((q, j) => {
+        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(formatAnswer(q))), task: TASK.vqa };
+        for (let r = 0; r < repeats[i + j]; r++) out.push(example);
+      });
     }
-    for (const q of study.questions) {
-      const example: Sample = { volume, ids: trainingSequence(cfg, tok, m, formatQuestion(q), formatAnswer(q)), task: TASK.vqa };
-      for (let r = 0; r < repeats[i]; r++) out.push(example);
-      i++;
-    }
+    i += study.questions.length;
   }
   return out;
 }

@@ -16,7 +16,7 @@ import { resumeTrainer, type CheckpointState } from "../train/checkpoint.js";
 import { Trainer, trainOptions, type Sample, type StepReport, type TrainOptions } from "../train/trainer.js";
 import { corpus, loadPool, presetFor, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
 import type { ProgressPrinter } from "./progress.js";
-import { advance, phaseConfig, phaseFreeze, phasesOf, recipeConfig, type PhaseName, type Variant } from "./stages.js";
+import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, recipeConfig, type PhaseName, type Variant } from "./stages.js";
 
 /** Updates, samples per update and peak learning rate of one stage. */
 export interface StageSettings {
@@ -37,6 +37,8 @@ export interface RecipeOptions {
   reportRepeat: number; // each report appears this many times among the stage 1/2 examples
   answerCap: number; // questions with a rare answer appear up to this many times (data.ts answerRepeats; 1: off)
   findingSliceRepeat: number; // stage 0 slices that show a finding appear this many times
+  visionWarmup: number; // stage 0's first updates train the language model only (stages.ts VISION_WARMUP_FREEZE); 0: off
+  mirror: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
 }
@@ -51,7 +53,7 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
       stage1: { steps: 600, batch: 4, peak: 5e-4 },
       stage2: { steps: 500, batch: 4, peak: 5e-4 },
     },
-    reportRepeat: 6, answerCap: 4, findingSliceRepeat: 3, warmup: 0.05, vocab: small ? 2048 : 512,
+    reportRepeat: 6, answerCap: 4, findingSliceRepeat: 3, visionWarmup: small ? 150 : 10, mirror: true, warmup: 0.05, vocab: small ? 2048 : 512,
   };
 }
 
@@ -97,7 +99,7 @@ export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName)
   const key = phase === "stage0" ? "slices" : "tasks";
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, phase, o.variant);
-    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1));
+    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, o.mirror ?? false) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, o.mirror ?? false));
   }
   return d.examples.get(key)!;
 }
@@ -110,6 +112,7 @@ export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase
     ...trainOptions({
       seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch, freeze: phaseFreeze(cfg, phase),
       schedule: { peak: s.peak, warmup, total: s.steps, floor: s.peak / 10 },
+      warmFreeze: phaseWarmFreeze(phase, o.visionWarmup ?? 0),
     }),
     recipe: { options: o, phase },
   };
@@ -171,5 +174,6 @@ export function checkRecipe(o: RecipeOptions): void {
       throw new ValueError(`recipe: ${k}: expected steps >= 0, batch >= 1 (integers) and peak > 0, got ${JSON.stringify(s)}`);
     }
   }
+  if (o.visionWarmup !== undefined && !(Number.isInteger(o.visionWarmup) && o.visionWarmup >= 0)) throw new ValueError(`recipe: visionWarmup: expected an integer >= 0, got ${o.visionWarmup}`);
   if (!Number.isInteger(o.studies) || o.studies < 1) throw new ValueError(`recipe: studies: expected a positive integer, got ${o.studies}`);
 }

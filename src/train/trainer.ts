@@ -38,6 +38,12 @@ export interface TrainOptions {
   alpha: number; // weight of mean(L_bal) (spec: 0.01)
   beta: number; // weight of mean(L_task) (spec: 0.1)
   freeze: FreezeSpec;
+  /**
+   * During the first `steps` updates only the parameters `freeze` here also leaves trainable learn
+   * (the recipe's stage 0 keeps the encoder and projector still while the language model learns to
+   * write: see src/recipe/stages.ts). Absent or null: no warm-up freeze.
+   */
+  warmFreeze?: { steps: number; freeze: FreezeSpec } | null;
 }
 
 /** Spec section 7's optimizer and loss settings; the schedule and batch are the caller's. */
@@ -62,15 +68,27 @@ export class Trainer {
   rng: Rng; // replaced when a run resumes (src/train/checkpoint.ts)
   step = 0;
   private readonly trainable: (name: string) => boolean;
+  private readonly warmTrainable: (name: string) => boolean;
 
   constructor(readonly be: Backend, readonly cfg: ModelConfig, readonly params: Params, readonly opts: TrainOptions) {
     checkParams(params, cfg);
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1 || !Number.isInteger(opts.accum) || opts.accum < 1) {
       throw new ValueError(`Trainer: expected positive integers batchSize and accum, got ${opts.batchSize}, ${opts.accum}`);
     }
+    if (opts.warmFreeze && !(Number.isInteger(opts.warmFreeze.steps) && opts.warmFreeze.steps >= 0)) {
+      throw new ValueError(`Trainer: warmFreeze.steps: expected an integer >= 0, got ${opts.warmFreeze.steps}`);
+    }
     this.optimizer = new AdamW({ beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay });
     this.rng = new Rng(opts.seed);
     this.trainable = trainableBy(opts.freeze);
+    const warm = opts.warmFreeze ? trainableBy(opts.warmFreeze.freeze) : () => true;
+    this.warmTrainable = (name) => this.trainable(name) && warm(name);
+  }
+
+  /** What trains at the current update (the warm-up freeze applies while step < its steps). */
+  private trainableNow(): (name: string) => boolean {
+    const w = this.opts.warmFreeze;
+    return w && this.step < w.steps ? this.warmTrainable : this.trainable;
   }
 
   /** One update: accum micro-batches of batchSize samples drawn (with replacement) from `data`. */
@@ -83,7 +101,7 @@ export class Trainer {
 
   /** One update over the given micro-batches (the caller chose the samples; the RNG is not used). */
   update(microBatches: readonly (readonly Sample[])[]): StepReport {
-    const grads = new Grads(this.params, this.trainable);
+    const grads = new Grads(this.params, this.trainableNow());
     let loss = 0, ce = 0, ceCount = 0, bal = 0, balCount = 0, task = 0, taskCount = 0;
     const mean = (xs: readonly { value: number }[]) => xs.reduce((s, x) => s + x.value, 0) / xs.length;
     for (const mb of microBatches) {
