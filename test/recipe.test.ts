@@ -11,8 +11,9 @@ import type { Backend } from "../src/backend/backend.js";
 import { forward } from "../src/model/model.js";
 import type { Params } from "../src/model/params.js";
 import { evaluate } from "../src/recipe/evaluate.js";
+import { mirrorText, mirrorVolume, sliceExamples, taskExamples } from "../src/recipe/data.js";
 import { defaultRecipe, phaseExamples, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
-import { advance, phaseConfig, phaseFreeze, phasesOf, type PhaseName } from "../src/recipe/stages.js";
+import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, type PhaseName } from "../src/recipe/stages.js";
 import { checkpointBytes, parseCheckpoint, trainerState, type CheckpointState } from "../src/train/checkpoint.js";
 import { trainableBy } from "../src/train/freeze.js";
 import { collate } from "../src/train/trainer.js";
@@ -112,6 +113,58 @@ describe("the tgh recipe on the tiny preset", () => {
     await runRecipe(be, d, base, { onPhaseEnd: (phase, t) => void (phase === "stage0" && (boundary = checkpointBytes(trainerState(t, null)))), stopAt: { phase: "stage1", step: 0 } });
     const fromBoundary = await recorded(base, parseCheckpoint(boundary!));
     sameParams("resumed at the stage 0 checkpoint", fromBoundary.out.params, run.out.params, run.out.params.keys());
+  });
+});
+
+describe("stage 0 vision warm-up", () => {
+  it("applies to stage 0 only: the language model alone trains for visionWarmup updates; 0 turns it off", () => {
+    const w = phaseWarmFreeze("stage0", 150)!;
+    expect(w.steps).toBe(150);
+    const trains = trainableBy(w.freeze);
+    expect(["lm.embed.weight", "lm.blocks.0.attn.q.weight"].every(trains)).toBe(true);
+    expect(["vision.patch_embed.weight", "vision.blocks.0.mlp.fc1.weight", "projector.fc1.weight"].some(trains)).toBe(false);
+    for (const phase of ["stage1", "stage2", "stage12"] as const) expect(phaseWarmFreeze(phase, 150)).toBeNull();
+    expect(phaseWarmFreeze("stage0", 0)).toBeNull();
+  });
+});
+
+describe("mirrored examples", () => {
+  it("mirrorText swaps the whole words left and right only; twice is the identity", () => {
+    expect(mirrorText("a small left pleural effusion and a 12 mm nodule in the right lung")).toBe("a small right pleural effusion and a 12 mm nodule in the left lung");
+    expect(mirrorText("B. left. (right) leftover cleft rightly Left")).toBe("B. right. (left) leftover cleft rightly Left");
+    const t = "right hepatic lobe, left lung, both sides";
+    expect(mirrorText(mirrorText(t))).toBe(t);
+  });
+
+  it("mirrorVolume reverses the last axis of every row (voxel (d, r, c) -> (d, r, W-1-c)); twice is the identity", () => {
+    const v = d.pool[0].volume, m = mirrorVolume(v), [, D, H, W] = v.shape;
+    expect(m.shape).toEqual(v.shape);
+    for (const [k, r, c] of [[0, 0, 0], [D - 1, H - 1, W - 1], [1, 3, 5], [D >> 1, H >> 1, 1]]) {
+      expect(m.data[(k * H + r) * W + c]).toBe(v.data[(k * H + r) * W + (W - 1 - c)]);
+    }
+    assertSameBits("mirror twice", mirrorVolume(m).data, v.data);
+  });
+
+  it("with mirror every slice and task example appears twice: the mirrored volume, the texts with sides swapped", () => {
+    const cfg2d = phaseConfig(d.cfg, "stage0", "tgh"), cfg3d = phaseConfig(d.cfg, "stage1", "tgh");
+    const plain = sliceExamples(d.pool, cfg2d, d.tok, 1, false), both = sliceExamples(d.pool, cfg2d, d.tok, 1, true);
+    expect(both.length).toBe(2 * plain.length);
+    const tasksPlain = taskExamples(d.pool, cfg3d, d.tok, 2, 4, false), tasksBoth = taskExamples(d.pool, cfg3d, d.tok, 2, 4, true);
+    expect(tasksBoth.length).toBe(2 * tasksPlain.length);
+    // the first study: its plain examples, then its mirrored ones, in the same order
+    const perStudy = tasksPlain.filter((x) => x.volume === d.pool[0].volume).length;
+    for (let i = 0; i < perStudy; i++) {
+      const a = tasksBoth[i], b = tasksBoth[perStudy + i];
+      expect(a.volume).toBe(d.pool[0].volume);
+      assertSameBits(`mirrored volume ${i}`, b.volume.data, mirrorVolume(a.volume).data);
+      // prompt (between </img> and <sep>) and answer (after <sep>) each with its sides swapped
+      const parts = (ids: readonly number[]) => {
+        const sep = ids.indexOf(d.cfg.tokens.sep), end = ids.indexOf(d.cfg.tokens.imgEnd);
+        return [d.tok.decode(ids.slice(end + 1, sep)), d.tok.decode(ids.slice(sep + 1, -1))];
+      };
+      expect(parts(b.ids)).toEqual(parts(a.ids).map(mirrorText));
+      expect(b.task).toBe(a.task);
+    }
   });
 });
 

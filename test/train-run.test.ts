@@ -111,6 +111,37 @@ describe("resuming", () => {
   });
 });
 
+describe("warm-up freeze", () => {
+  // The recipe's stage 0 trains only the language model for its first updates (src/recipe/stages.ts).
+  const opts: TrainOptions = trainOptions({
+    seed: 7, batchSize: 2, schedule: { peak: 2e-3, warmup: 1, total: 6, floor: 2e-4 }, warmFreeze: { steps: 3, freeze: { train: ["lm.*"] } },
+  });
+  const data = samples(4, 11);
+  const isLm = (n: string) => n.startsWith("lm.");
+
+  it("only lm.* moves (and has optimizer state) before `steps` updates; everything after; a resume across the boundary is bit-exact", async () => {
+    const init = initParams(cfg, 5);
+    const t = new Trainer(wasm, cfg, initParams(cfg, 5), opts);
+    for (let s = 0; s < 3; s++) t.trainStep(data);
+    const changed = (n: string) => t.params.get(n)!.data.some((v, i) => v !== init.get(n)!.data[i]);
+    const names = [...init.keys()];
+    expect(names.filter((n) => !isLm(n) && changed(n))).toEqual([]);
+    expect(names.filter((n) => !isLm(n) && t.optimizer.m.has(n))).toEqual([]);
+    expect(names.filter((n) => isLm(n) && changed(n)).length).toBe(names.filter(isLm).length);
+    await saveCheckpoint(join(dir, "warm.safetensors"), trainerState(t));
+    t.trainStep(data);
+    expect(names.filter((n) => n.startsWith("vision.") && changed(n)).length).toBeGreaterThan(10);
+    expect(t.optimizer.steps.get("vision.patch_embed.weight")).toBe(1); // its first update is the 4th of the run
+    const resumed = resumeTrainer(wasm, await loadCheckpoint(join(dir, "warm.safetensors")));
+    resumed.trainStep(data);
+    sameParams("resumed across the warm-up boundary", t.params, resumed.params);
+  });
+
+  it("refuses a warm-up length that is not an integer >= 0, naming it", () => {
+    expect(() => new Trainer(wasm, cfg, initParams(cfg, 5), { ...opts, warmFreeze: { steps: -1, freeze: {} } })).toThrow(/warmFreeze\.steps: expected an integer >= 0, got -1/);
+  });
+});
+
 describe("checkpoint files", () => {
   const tokenizer = new BpeTokenizer({ merges: [[104, 105]], specials: [...STANDARD_SPECIALS] }).serialize();
 
