@@ -12,7 +12,7 @@ import { forward } from "../src/model/model.js";
 import type { Params } from "../src/model/params.js";
 import { evaluate } from "../src/recipe/evaluate.js";
 import { mirrorText, mirrorVolume, sliceExamples, taskExamples } from "../src/recipe/data.js";
-import { defaultRecipe, phaseExamples, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
+import { canonicalRecipe, defaultRecipe, phaseExamples, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, type PhaseName } from "../src/recipe/stages.js";
 import { checkpointBytes, parseCheckpoint, trainerState, type CheckpointState } from "../src/train/checkpoint.js";
 import { trainableBy } from "../src/train/freeze.js";
@@ -125,6 +125,16 @@ describe("stage 0 vision warm-up", () => {
     expect(["vision.patch_embed.weight", "vision.blocks.0.mlp.fc1.weight", "projector.fc1.weight"].some(trains)).toBe(false);
     for (const phase of ["stage1", "stage2", "stage12"] as const) expect(phaseWarmFreeze(phase, 150)).toBeNull();
     expect(phaseWarmFreeze("stage0", 0)).toBeNull();
+  });
+
+  it("canonicalRecipe leaves the switches that are off out (a run made before them stores the same bytes) and keeps the key order", () => {
+    const before = ["preset", "seed", "dataSeed", "studies", "variant", "stages", "reportRepeat", "answerCap", "findingSliceRepeat", "warmup", "vocab"];
+    expect(Object.keys(canonicalRecipe({ ...defaultRecipe("small", 0), visionWarmup: 0, mirror: false }))).toEqual(before);
+    const on = defaultRecipe("small", 0);
+    expect(on.visionWarmup).toBe(150);
+    expect(on.mirror).toBe(true);
+    expect(JSON.stringify(canonicalRecipe(on))).toBe(JSON.stringify(on));
+    expect(Object.keys(canonicalRecipe(on))).toEqual([...before.slice(0, 9), "visionWarmup", "mirror", ...before.slice(9)]);
   });
 });
 

@@ -12,7 +12,7 @@ import { createBackend, type BackendName } from "../backend/index.js";
 import { paramCount, PRESET_NAMES, type PresetName } from "../model/config.js";
 import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
 import { ProgressPrinter, formatDuration } from "../recipe/progress.js";
-import { checkRecipe, defaultRecipe, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
+import { canonicalRecipe, checkRecipe, defaultRecipe, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
 import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
 import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
 import { defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
@@ -101,6 +101,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
       if (v["no-mirror"]) o = { ...o, mirror: false };
     }
     if (v.lr !== undefined && !resume) o = withPeaks(o, v.lr);
+    o = canonicalRecipe(o);
     const given = explicitSteps(v);
     if (given) o = withSteps(o, { ...stepsOf(o), ...given });
     const budget = v["budget-minutes"] === undefined ? null : Number(v["budget-minutes"]);

@@ -37,8 +37,9 @@ export interface RecipeOptions {
   reportRepeat: number; // each report appears this many times among the stage 1/2 examples
   answerCap: number; // questions with a rare answer appear up to this many times (data.ts answerRepeats; 1: off)
   findingSliceRepeat: number; // stage 0 slices that show a finding appear this many times
-  visionWarmup: number; // stage 0's first updates train the language model only (stages.ts VISION_WARMUP_FREEZE); 0: off
-  mirror: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
+  // The two below are absent when off (canonicalRecipe), so that runs made before them keep their bytes.
+  visionWarmup?: number; // stage 0's first updates train the language model only (stages.ts VISION_WARMUP_FREEZE)
+  mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
 }
@@ -54,6 +55,15 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
       stage2: { steps: 500, batch: 4, peak: 5e-4 },
     },
     reportRepeat: 6, answerCap: 4, findingSliceRepeat: 3, visionWarmup: small ? 150 : 10, mirror: true, warmup: 0.05, vocab: small ? 2048 : 512,
+  };
+}
+
+/** The options with the switches that are off left out (how they are stored; absent reads as off). */
+export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, mirror, warmup, vocab } = o;
+  return {
+    preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat,
+    ...(visionWarmup ? { visionWarmup } : {}), ...(mirror ? { mirror } : {}), warmup, vocab,
   };
 }
 
@@ -108,11 +118,12 @@ export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName)
 export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase: PhaseName, params: Params): Trainer {
   const s = phaseSettings(o, phase), cfg = phaseConfig(d.cfg, phase, o.variant);
   const warmup = Math.min(s.steps, Math.max(1, Math.round(o.warmup * s.steps)));
+  const warmFreeze = phaseWarmFreeze(phase, o.visionWarmup ?? 0);
   const opts: RecipeTrainOptions = {
     ...trainOptions({
       seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch, freeze: phaseFreeze(cfg, phase),
       schedule: { peak: s.peak, warmup, total: s.steps, floor: s.peak / 10 },
-      warmFreeze: phaseWarmFreeze(phase, o.visionWarmup ?? 0),
+      ...(warmFreeze ? { warmFreeze } : {}),
     }),
     recipe: { options: o, phase },
   };
