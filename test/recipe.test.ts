@@ -125,16 +125,18 @@ describe("stage 0 vision warm-up", () => {
     expect(["vision.patch_embed.weight", "vision.blocks.0.mlp.fc1.weight", "projector.fc1.weight"].some(trains)).toBe(false);
     for (const phase of ["stage1", "stage2", "stage12"] as const) expect(phaseWarmFreeze(phase, 150)).toBeNull();
     expect(phaseWarmFreeze("stage0", 0)).toBeNull();
+    expect(phaseWarmFreeze("stage0", 300, 200)!.ramp).toBe(200);
   });
 
   it("canonicalRecipe leaves the switches that are off out (a run made before them stores the same bytes) and keeps the key order", () => {
     const before = ["preset", "seed", "dataSeed", "studies", "variant", "stages", "reportRepeat", "answerCap", "findingSliceRepeat", "warmup", "vocab"];
     expect(Object.keys(canonicalRecipe({ ...defaultRecipe("small", 0), visionWarmup: 0, mirror: false }))).toEqual(before);
     const on = defaultRecipe("small", 0);
-    expect(on.visionWarmup).toBe(150);
+    expect(on.visionWarmup).toBe(300);
     expect(on.mirror).toBe(true);
     expect(JSON.stringify(canonicalRecipe(on))).toBe(JSON.stringify(on));
-    expect(Object.keys(canonicalRecipe(on))).toEqual([...before.slice(0, 9), "visionWarmup", "mirror", ...before.slice(9)]);
+    expect(Object.keys(canonicalRecipe(on))).toEqual([...before.slice(0, 9), "visionWarmup", "visionRamp", "mirror", ...before.slice(9)]);
+    expect(Object.keys(canonicalRecipe({ ...on, visionWarmup: 0 }))).not.toContain("visionRamp"); // no ramp without a warm-up
   });
 });
 

@@ -137,6 +137,23 @@ describe("warm-up freeze", () => {
     sameParams("resumed across the warm-up boundary", t.params, resumed.params);
   });
 
+  it("with a ramp the held parameters join gently: their first update moves no weight by more than lr/ramp (AdamW's first step is ~lr per weight)", () => {
+    const lr = 2e-3, steps = 2;
+    const firstMove = (ramp: number) => {
+      const o = trainOptions({ seed: 7, batchSize: 2, schedule: { peak: lr, warmup: 0, total: 50, floor: lr }, warmFreeze: { steps, freeze: { train: ["lm.*"] }, ramp } });
+      const t = new Trainer(wasm, cfg, initParams(cfg, 5), o);
+      for (let s = 0; s < steps; s++) t.trainStep(data);
+      const before = t.params.get("vision.blocks.0.mlp.fc1.weight")!.data.slice();
+      t.trainStep(data);
+      const after = t.params.get("vision.blocks.0.mlp.fc1.weight")!.data;
+      return before.reduce((m, b, i) => Math.max(m, Math.abs(after[i] - b)), 0);
+    };
+    const full = firstMove(0), gentle = firstMove(10);
+    expect(full).toBeGreaterThan(0.9 * lr); // Adam's bias-corrected first step: about lr for every weight with a gradient
+    expect(gentle).toBeLessThan(1.01 * (lr / 10) + 1e-6);
+    expect(gentle).toBeGreaterThan(0.5 * (lr / 10));
+  });
+
   it("refuses a warm-up length that is not an integer >= 0, naming it", () => {
     expect(() => new Trainer(wasm, cfg, initParams(cfg, 5), { ...opts, warmFreeze: { steps: -1, freeze: {} } })).toThrow(/warmFreeze\.steps: expected an integer >= 0, got -1/);
   });

@@ -42,8 +42,10 @@ options:
                          token-moe routes tokens without text guidance or task level; one-stage
                          upcycles right after the transfer and trains stages 1+2 at once
   --studies N            training studies in the pool (default 400 for small)
-  --vision-warmup N      stage 0's first N updates train the language model only (default 150 for
+  --vision-warmup N      stage 0's first N updates train the language model only (default 300 for
                          small; 0: encoder and projector train from the first update)
+  --vision-ramp N        after the warm-up, the encoder's learning rate rises over N updates
+                         (default 200 for small)
   --no-mirror            do not add the left-right mirrored copy of every example (sides swapped
                          in its texts); mirroring is on by default
   --data-seed S          master seed of the synthetic dataset (default 2026)
@@ -70,6 +72,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     variant: { type: "string" },
     studies: { type: "string" },
     "vision-warmup": { type: "string" },
+    "vision-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
     "data-seed": { type: "string" },
     resume: { type: "string" },
@@ -98,6 +101,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
       if (v.studies) o = { ...o, studies: integer("train", "studies", v.studies, 1, 1e6) };
       if (v["data-seed"]) o = { ...o, dataSeed: integer("train", "data-seed", v["data-seed"], 0, 0xffffffff) };
       if (v["vision-warmup"]) o = { ...o, visionWarmup: integer("train", "vision-warmup", v["vision-warmup"], 0, 1e9) };
+      if (v["vision-ramp"]) o = { ...o, visionRamp: integer("train", "vision-ramp", v["vision-ramp"], 0, 1e9) };
       if (v["no-mirror"]) o = { ...o, mirror: false };
     }
     if (v.lr !== undefined && !resume) o = withPeaks(o, v.lr);
@@ -169,7 +173,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     const logFile = v.log ?? out.replace(/\.safetensors$/, "") + ".json";
     const log = {
       command: `tgh-moe train ${process.argv.slice(3).join(" ")}`.trim(),
-      reproduce: `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed} --vision-warmup ${o.visionWarmup ?? 0}${o.mirror ? "" : " --no-mirror"} --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps} --lr ${o.stages.stage0.peak},${o.stages.stage1.peak},${o.stages.stage2.peak} --dtype ${dtype} --out ${out}`,
+      reproduce: `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed} --vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""}${o.mirror ? "" : " --no-mirror"} --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps} --lr ${o.stages.stage0.peak},${o.stages.stage1.peak},${o.stages.stage2.peak} --dtype ${dtype} --out ${out}`,
       options: o, output: { file: out, bytes: bytes.length, sha256, dtype }, tokenizerVocab: d.tok.vocabSize,
       msPerUpdate, seconds: { ...timings, total: (Date.now() - started) / 1000 }, resumedFrom: v.resume ?? null,
       node: process.version, finished: new Date().toISOString(), curve: { columns: ["step", "loss", "ce", "balance", "task"], ...curve },

@@ -39,6 +39,7 @@ export interface RecipeOptions {
   findingSliceRepeat: number; // stage 0 slices that show a finding appear this many times
   // The two below are absent when off (canonicalRecipe), so that runs made before them keep their bytes.
   visionWarmup?: number; // stage 0's first updates train the language model only (stages.ts VISION_WARMUP_FREEZE)
+  visionRamp?: number; // after the warm-up the encoder's learning rate rises linearly over this many updates
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
@@ -54,16 +55,16 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
       stage1: { steps: 600, batch: 4, peak: 5e-4 },
       stage2: { steps: 500, batch: 4, peak: 5e-4 },
     },
-    reportRepeat: 6, answerCap: 4, findingSliceRepeat: 3, visionWarmup: small ? 150 : 10, mirror: true, warmup: 0.05, vocab: small ? 2048 : 512,
+    reportRepeat: 6, answerCap: 4, findingSliceRepeat: 3, visionWarmup: small ? 300 : 10, visionRamp: small ? 200 : 4, mirror: true, warmup: 0.05, vocab: small ? 2048 : 512,
   };
 }
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, mirror, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, mirror, warmup, vocab } = o;
   return {
     preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat,
-    ...(visionWarmup ? { visionWarmup } : {}), ...(mirror ? { mirror } : {}), warmup, vocab,
+    ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}), ...(mirror ? { mirror } : {}), warmup, vocab,
   };
 }
 
@@ -118,7 +119,7 @@ export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName)
 export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase: PhaseName, params: Params): Trainer {
   const s = phaseSettings(o, phase), cfg = phaseConfig(d.cfg, phase, o.variant);
   const warmup = Math.min(s.steps, Math.max(1, Math.round(o.warmup * s.steps)));
-  const warmFreeze = phaseWarmFreeze(phase, o.visionWarmup ?? 0);
+  const warmFreeze = phaseWarmFreeze(phase, o.visionWarmup ?? 0, o.visionRamp ?? 0);
   const opts: RecipeTrainOptions = {
     ...trainOptions({
       seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch, freeze: phaseFreeze(cfg, phase),

@@ -73,8 +73,9 @@ export function phaseFreeze(cfg: ModelConfig, phase: PhaseName): FreezeSpec {
 export const VISION_WARMUP_FREEZE: FreezeSpec = { train: ["lm.*"] };
 
 /** The warm-up freeze of a phase (stage 0 only), or null. */
-export function phaseWarmFreeze(phase: PhaseName, visionWarmup: number): { steps: number; freeze: FreezeSpec } | null {
-  return phase === "stage0" && visionWarmup > 0 ? { steps: visionWarmup, freeze: VISION_WARMUP_FREEZE } : null;
+export function phaseWarmFreeze(phase: PhaseName, visionWarmup: number, ramp = 0): { steps: number; freeze: FreezeSpec; ramp?: number } | null {
+  if (phase !== "stage0" || visionWarmup <= 0) return null;
+  return { steps: visionWarmup, freeze: VISION_WARMUP_FREEZE, ...(ramp > 0 ? { ramp } : {}) };
 }
 
 /**

@@ -60,10 +60,13 @@ export class AdamW {
     if (!(cfg.eps > 0) || !(cfg.weightDecay >= 0)) throw new ValueError(`AdamW: expected eps > 0 and weightDecay >= 0, got ${cfg.eps}, ${cfg.weightDecay}`);
   }
 
-  /** Updates every parameter that has a gradient, in place, with learning rate lr. */
-  update(params: Params, grads: Grads, lr: number): void {
+  /**
+   * Updates every parameter that has a gradient, in place, with learning rate lr (times `scaleOf(name)`
+   * when given: a parameter group joining the training gently).
+   */
+  update(params: Params, grads: Grads, lr: number, scaleOf?: (name: string) => number): void {
     if (!(lr >= 0) || !Number.isFinite(lr)) throw new ValueError(`AdamW.update: lr: expected a finite number >= 0, got ${lr}`);
-    for (const name of grads.names()) this.updateOne(name, params.get(name)!, grads.get(name)!, lr);
+    for (const name of grads.names()) this.updateOne(name, params.get(name)!, grads.get(name)!, scaleOf ? lr * scaleOf(name) : lr);
   }
 
   private updateOne(name: string, p: F32Tensor, g: F32Tensor, lr: number): void {

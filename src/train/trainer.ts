@@ -41,9 +41,12 @@ export interface TrainOptions {
   /**
    * During the first `steps` updates only the parameters `freeze` here also leaves trainable learn
    * (the recipe's stage 0 keeps the encoder and projector still while the language model learns to
-   * write: see src/recipe/stages.ts). Absent or null: no warm-up freeze.
+   * write: see src/recipe/stages.ts). The held parameters then join over `ramp` updates, their
+   * learning rate scaled by 1/ramp, 2/ramp, ..., 1 (AdamW's first steps move every weight by about the
+   * learning rate at once, which undoes what the language model learned to read). Absent or null: no
+   * warm-up freeze.
    */
-  warmFreeze?: { steps: number; freeze: FreezeSpec } | null;
+  warmFreeze?: { steps: number; freeze: FreezeSpec; ramp?: number } | null;
 }
 
 /** Spec section 7's optimizer and loss settings; the schedule and batch are the caller's. */
@@ -78,6 +81,9 @@ export class Trainer {
     if (opts.warmFreeze && !(Number.isInteger(opts.warmFreeze.steps) && opts.warmFreeze.steps >= 0)) {
       throw new ValueError(`Trainer: warmFreeze.steps: expected an integer >= 0, got ${opts.warmFreeze.steps}`);
     }
+    if (opts.warmFreeze?.ramp !== undefined && !(Number.isInteger(opts.warmFreeze.ramp) && opts.warmFreeze.ramp >= 0)) {
+      throw new ValueError(`Trainer: warmFreeze.ramp: expected an integer >= 0, got ${opts.warmFreeze.ramp}`);
+    }
     this.optimizer = new AdamW({ beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay });
     this.rng = new Rng(opts.seed);
     this.trainable = trainableBy(opts.freeze);
@@ -89,6 +95,14 @@ export class Trainer {
   private trainableNow(): (name: string) => boolean {
     const w = this.opts.warmFreeze;
     return w && this.step < w.steps ? this.warmTrainable : this.trainable;
+  }
+
+  /** The learning-rate scale of each parameter while the held ones join (null: 1 for all). */
+  private joining(): ((name: string) => number) | null {
+    const w = this.opts.warmFreeze, ramp = w?.ramp ?? 0;
+    if (!w || ramp === 0 || this.step < w.steps || this.step >= w.steps + ramp) return null;
+    const k = Math.fround((this.step - w.steps + 1) / ramp);
+    return (name) => (this.warmTrainable(name) ? 1 : k);
   }
 
   /** One update: accum micro-batches of batchSize samples drawn (with replacement) from `data`. */
@@ -124,7 +138,7 @@ export class Trainer {
     }
     const gradNorm = clipGradNorm(grads, this.opts.clip);
     const lr = lrAt(this.step, this.opts.schedule);
-    this.optimizer.update(this.params, grads, lr);
+    this.optimizer.update(this.params, grads, lr, this.joining() ?? undefined);
     return {
       step: this.step++, lr, loss, ce: ceCount ? ce / ceCount : null,
       balance: balCount ? bal / balCount : null, task: taskCount ? task / taskCount : null, gradNorm,
