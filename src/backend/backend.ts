@@ -44,6 +44,14 @@ export class Backend {
   get name(): string {
     return this.kernels.name;
   }
+  /** Threads the kernels use (wasm: `createBackend("wasm", { threads })`); results do not depend on it. */
+  get threads(): number {
+    return this.kernels.threads ?? 1;
+  }
+  /** Stops the backend's worker threads, if any; the backend must not be used afterwards. */
+  close(): void {
+    this.kernels.close?.();
+  }
 
   // ---------------------------------------------------------------- linear algebra
   /** a [..., m, k] @ b [..., k, n] (either transposed); a rank-2 operand is shared by the batch. */

@@ -11,11 +11,20 @@ export type { Kernels } from "./kernels.js";
 
 const cache = new Map<string, Promise<Backend>>();
 
-/** The backend of that name; wasm modules are loaded once per process (per options object). */
+/**
+ * The backend of that name. wasm: `threads` (default: the available cores) splits kernels over
+ * worker threads with the same bits at any count; wasm modules are loaded once per process per
+ * thread count (a `base` or `sources` option loads a fresh copy).
+ */
 export function createBackend(name: BackendName = "wasm", opts?: LoadOptions): Promise<Backend> {
   if (name === "reference") return Promise.resolve(new Backend(referenceKernels));
   if (name !== "wasm") throw new ValueError(`createBackend: name: expected "reference" or "wasm", got ${String(name)}`);
-  if (opts) return wasmKernels(opts).then((k) => new Backend(k));
-  if (!cache.has(name)) cache.set(name, wasmKernels().then((k) => new Backend(k)));
-  return cache.get(name)!;
+  if (opts && (opts.base !== undefined || opts.sources !== undefined)) return wasmKernels(opts).then((k) => new Backend(k));
+  const key = `wasm:${opts?.threads ?? "default"}`;
+  if (!cache.has(key)) {
+    const p = wasmKernels(opts ?? {}).then((k) => new Backend(k));
+    p.catch(() => cache.delete(key));
+    cache.set(key, p);
+  }
+  return cache.get(key)!;
 }

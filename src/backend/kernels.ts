@@ -99,6 +99,10 @@ export interface AttentionDims {
 
 export interface Kernels {
   readonly name: string;
+  /** Threads the kernels run on (absent: 1). Any count gives the same bits. */
+  readonly threads?: number;
+  /** Stops worker threads, if any (the kernels must not be used afterwards). */
+  close?(): void;
 
   // ---- linear algebra
   matmul(out: F32, a: F32, b: F32, d: MatmulDims): void;

@@ -25,14 +25,30 @@ export function foldBatch(d: MatmulDims): MatmulDims {
   return d;
 }
 
+/** Single-thread f32 flops per nanosecond the split threshold assumes (bench/README.md: ~40). */
+const FLOPS_PER_NS = 40;
+
 /**
  * Runs the kernel on operands already in module memory (pointers); allocates the scratch in the
- * current scope. Exposed for benchmarks that keep operands resident.
+ * current scope. Exposed for benchmarks that keep operands resident. Threaded: the output is split
+ * into row panels (multiples of 16 rows) when there are enough rows, else into column panels
+ * (multiples of 32 columns), never over k, so every element keeps its summation order.
  */
 export function matmulResident(mod: WasmModule, pOut: number, pA: number, pB: number, dims: MatmulDims): void {
   const d = foldBatch(dims);
-  const scratch = mod.alloc(mod.call("matmul_scratch_bytes", d.m, d.n, d.k));
-  mod.call("matmul", pOut, pA, pB, scratch, d.batch, d.m, d.n, d.k, matmulFlags(d));
+  const flags = matmulFlags(d);
+  const work = (2 * d.batch * d.m * d.n * d.k) / FLOPS_PER_NS;
+  const byRows = d.m >= 32 * mod.threads || d.n < 64;
+  const scratch = (m: number, n: number) => mod.alloc(mod.call("matmul_scratch_bytes", m, n, d.k));
+  if (byRows) {
+    mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [
+      pOut, pA, pB, scratch(hi - lo, d.n), d.batch, d.m, d.n, d.k, flags, lo, hi, 0, d.n,
+    ]);
+  } else {
+    mod.split("matmul_part", { total: d.n, grain: 32, work }, (lo, hi) => [
+      pOut, pA, pB, scratch(d.m, hi - lo), d.batch, d.m, d.n, d.k, flags, 0, d.m, lo, hi,
+    ]);
+  }
 }
 
 export function matmulWasm(mod: WasmModule): Pick<Kernels, "matmul"> {
