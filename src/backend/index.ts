@@ -10,6 +10,17 @@ export { Backend } from "./backend.js";
 export type { Kernels } from "./kernels.js";
 
 const cache = new Map<string, Promise<Backend>>();
+let defaultThreads: number | undefined;
+
+/**
+ * The thread count of wasm backends created without one (the CLI's --threads); undefined: the
+ * available cores. Returns the previous setting.
+ */
+export function setDefaultThreads(threads: number | undefined): number | undefined {
+  const previous = defaultThreads;
+  defaultThreads = threads;
+  return previous;
+}
 
 /**
  * The backend of that name. wasm: `threads` (default: the available cores) splits kernels over
@@ -19,10 +30,11 @@ const cache = new Map<string, Promise<Backend>>();
 export function createBackend(name: BackendName = "wasm", opts?: LoadOptions): Promise<Backend> {
   if (name === "reference") return Promise.resolve(new Backend(referenceKernels));
   if (name !== "wasm") throw new ValueError(`createBackend: name: expected "reference" or "wasm", got ${String(name)}`);
-  if (opts && (opts.base !== undefined || opts.sources !== undefined)) return wasmKernels(opts).then((k) => new Backend(k));
-  const key = `wasm:${opts?.threads ?? "default"}`;
+  const o: LoadOptions = { ...opts, threads: opts?.threads ?? defaultThreads };
+  if (o.base !== undefined || o.sources !== undefined) return wasmKernels(o).then((k) => new Backend(k));
+  const key = `wasm:${o.threads ?? "default"}`;
   if (!cache.has(key)) {
-    const p = wasmKernels(opts ?? {}).then((k) => new Backend(k));
+    const p = wasmKernels(o).then((k) => new Backend(k));
     p.catch(() => cache.delete(key));
     cache.set(key, p);
   }
