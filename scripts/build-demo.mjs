@@ -104,7 +104,8 @@ export async function buildWeb(o = {}) {
   }
   if (o.test) {
     const page = await build({
-      ...common, entryPoints: { "browser-test": join(ROOT, "test", "browser", "page.ts") }, outdir: outDir, plugins: [useLibraryBundle],
+      ...common, outdir: outDir, plugins: [useLibraryBundle],
+      entryPoints: { "browser-test": join(ROOT, "test", "browser", "page.ts"), "browser-test-worker": join(ROOT, "test", "browser", "worker.ts") },
     });
     metas.push(page.metafile);
     copyFileSync(join(ROOT, "test", "browser", "page.html"), join(outDir, "browser-test.html"));

@@ -1,13 +1,12 @@
 /**
  * Threads: the wasm backend with 2, 3 and 8 threads gives the bits of 1 thread, kernel by kernel
  * (odd shapes, every path of matmul and attention) and for whole runs: the forward pass, generate
- * (greedy and sampled), training updates, and the golden-file verify. The split threshold is set to
- * 0 here so that even these small shapes are split over every thread.
+ * (greedy and sampled), training updates, and the golden-file verify. The split threshold is 0
+ * here (splitMinNs) so that even these small shapes are split over every thread.
  */
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBackend, type Backend } from "../src/backend/index.js";
-import { setSplitMinNs } from "../src/backend/wasm/runtime.js";
 import { ValueError } from "../src/errors.js";
 import { generate } from "../src/generate.js";
 import { formatReport, verifyGolden } from "../src/golden.js";
@@ -25,14 +24,12 @@ import { batch, randomParams, sequence } from "./util/model.js";
 const COUNTS = [2, 3, 8];
 let one: Backend;
 const many = new Map<number, Backend>();
-let threshold = 0;
 beforeAll(async () => {
-  threshold = setSplitMinNs(0);
   one = await createBackend("wasm", { threads: 1 });
-  for (const t of COUNTS) many.set(t, await createBackend("wasm", { threads: t }));
+  for (const t of COUNTS) many.set(t, await createBackend("wasm", { threads: t, splitMinNs: 0 }));
 }, 60_000);
 afterAll(() => {
-  setSplitMinNs(threshold);
+  for (const be of many.values()) be.close();
 });
 
 const rng = new Rng(9);

@@ -25,13 +25,13 @@ export function setDefaultThreads(threads: number | undefined): number | undefin
 /**
  * The backend of that name. wasm: `threads` (default: the available cores) splits kernels over
  * worker threads with the same bits at any count; wasm modules are loaded once per process per
- * thread count (a `base` or `sources` option loads a fresh copy).
+ * thread count (a `base`, `sources` or `splitMinNs` option loads a fresh copy).
  */
 export function createBackend(name: BackendName = "wasm", opts?: LoadOptions): Promise<Backend> {
   if (name === "reference") return Promise.resolve(new Backend(referenceKernels));
   if (name !== "wasm") throw new ValueError(`createBackend: name: expected "reference" or "wasm", got ${String(name)}`);
   const o: LoadOptions = { ...opts, threads: opts?.threads ?? defaultThreads };
-  if (o.base !== undefined || o.sources !== undefined) return wasmKernels(o).then((k) => new Backend(k));
+  if (o.base !== undefined || o.sources !== undefined || o.splitMinNs !== undefined) return wasmKernels(o).then((k) => new Backend(k));
   const key = `wasm:${o.threads ?? "default"}`;
   if (!cache.has(key)) {
     const p = wasmKernels(o).then((k) => new Backend(k));

@@ -23,6 +23,11 @@ export interface LoadOptions {
    * block (Node, or a Web Worker); otherwise the backend uses one thread and says so once.
    */
   threads?: number;
+  /**
+   * Kernels whose estimated single-thread time (ns) is below this stay on the caller's thread
+   * (default SPLIT_MIN_NS, measured by bench/threads.ts). 0 splits everything (tests).
+   */
+  splitMinNs?: number;
 }
 
 const PAGE = 65536;
@@ -89,6 +94,8 @@ export class WasmModule {
   readonly arena: Arena;
   /** Set on every module of a threaded backend (shared memory); null: one thread. */
   pool: ThreadPool | null = null;
+  /** Work below this (estimated single-thread ns) is not split (LoadOptions.splitMinNs). */
+  splitMinNs = SPLIT_MIN_NS;
 
   constructor(name: string, instance: WebAssembly.Instance, arena?: Arena) {
     this.name = name;
@@ -158,12 +165,12 @@ export class WasmModule {
    * Runs kernel `fn` over the index range [0, total) split into contiguous pieces, one per thread,
    * each a multiple of `grain` (but the last): `args(lo, hi)` gives a piece's arguments (it may
    * allocate per-thread scratch in the current scope). One thread, or `work` (estimated
-   * single-thread nanoseconds) below SPLIT_MIN_NS: a single call args(0, total) on this thread.
+   * single-thread nanoseconds) below splitMinNs: a single call args(0, total) on this thread.
    */
   split(fn: string, o: { total: number; grain?: number; work: number }, args: (lo: number, hi: number) => number[]): void {
     const grain = Math.max(1, o.grain ?? 1);
     const pieces = Math.min(this.threads, Math.ceil(o.total / grain));
-    if (!this.pool || pieces <= 1 || o.work < SPLIT_MIN_NS) {
+    if (!this.pool || pieces <= 1 || o.work < this.splitMinNs) {
       this.call(fn, ...args(0, o.total));
       return;
     }
@@ -183,13 +190,7 @@ export class WasmModule {
  * Below this estimated single-thread time (ns) a kernel stays on the caller's thread: handing a
  * piece to a worker and waiting for it costs about this much (bench/threads.ts measures it).
  */
-export let SPLIT_MIN_NS = 40_000;
-/** For tests and the threshold benchmark: sets SPLIT_MIN_NS, returns the previous value. */
-export function setSplitMinNs(ns: number): number {
-  const old = SPLIT_MIN_NS;
-  SPLIT_MIN_NS = ns;
-  return old;
-}
+export const SPLIT_MIN_NS = 40_000;
 
 function align(x: number): number {
   return Math.ceil(x / ALIGN) * ALIGN;

@@ -192,6 +192,7 @@ export async function loadThreaded(opts: LoadOptions, threads: number): Promise<
   const wrapped = Object.fromEntries(MODULE_NAMES.map((n, i) => {
     const m = new WasmModule(n, instances[i], arena);
     m.pool = pool;
+    if (opts.splitMinNs !== undefined) m.splitMinNs = opts.splitMinNs;
     return [n, m];
   })) as Record<ModuleName, WasmModule>;
   return { modules: wrapped, close: () => pool.close() };
