@@ -48,6 +48,18 @@ export class Backend {
   get threads(): number {
     return this.kernels.threads ?? 1;
   }
+  /**
+   * Model weights that stay in the kernels' memory (wasm: copied once, not per product) so that
+   * inference and training move only activations. Whoever writes to these tensors afterwards must
+   * call `weightsChanged` (the trainer does after each optimizer step). No effect on `reference`.
+   */
+  keepResident(weights: Iterable<F32Tensor>): void {
+    for (const w of weights) if (w.dtype === "f32") this.kernels.keepResident?.(w.data);
+  }
+  /** The values of these resident weights changed: the next use copies them again. */
+  weightsChanged(weights: Iterable<F32Tensor>): void {
+    for (const w of weights) if (w.dtype === "f32") this.kernels.weightsChanged?.(w.data);
+  }
   /** Stops the backend's worker threads, if any; the backend must not be used afterwards. */
   close(): void {
     this.kernels.close?.();

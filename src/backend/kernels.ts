@@ -106,6 +106,13 @@ export interface Kernels {
 
   // ---- linear algebra
   matmul(out: F32, a: F32, b: F32, d: MatmulDims): void;
+  /**
+   * Optional: keep this array (a weight, used as matmul's b) in the kernels' memory from its first
+   * use on, instead of copying it per call. The caller must report every later write to it.
+   */
+  keepResident?(data: F32): void;
+  /** Optional: the kept array's values changed (an optimizer step); the next use copies it again. */
+  weightsChanged?(data: F32): void;
 
   // ---- elementwise (n elements); out may alias an input
   add(out: F32, a: F32, b: F32, n: number): void;

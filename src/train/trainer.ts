@@ -71,6 +71,7 @@ export class Trainer {
     this.optimizer = new AdamW({ beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay });
     this.rng = new Rng(opts.seed);
     this.trainable = trainableBy(opts.freeze);
+    be.keepResident(params.values()); // weights copied into the kernels' memory once per update, not per product
   }
 
   /** One update: accum micro-batches of batchSize samples drawn (with replacement) from `data`. */
@@ -83,6 +84,7 @@ export class Trainer {
 
   /** One update over the given micro-batches (the caller chose the samples; the RNG is not used). */
   update(microBatches: readonly (readonly Sample[])[]): StepReport {
+    this.be.weightsChanged(this.params.values()); // the last optimizer step (or the caller) wrote them
     const grads = new Grads(this.params, this.trainable);
     let loss = 0, ce = 0, ceCount = 0, bal = 0, balCount = 0, task = 0, taskCount = 0;
     const mean = (xs: readonly { value: number }[]) => xs.reduce((s, x) => s + x.value, 0) / xs.length;

@@ -51,15 +51,57 @@ export function matmulResident(mod: WasmModule, pOut: number, pA: number, pB: nu
   }
 }
 
-export function matmulWasm(mod: WasmModule): Pick<Kernels, "matmul"> {
+/** Bytes of resident weights per backend (the m3d preset's weights fit; more stays per call). */
+const RESIDENT_MAX_BYTES = 1 << 30;
+
+/**
+ * Resident weights: arrays registered with `keepResident` are copied into module memory once (a
+ * pinned block, below every scope) and read from there by every later product, until
+ * `weightsChanged` marks them stale (the optimizer wrote new values): the next product copies them
+ * again, into the same block. Unregistered operands are copied per call, as before.
+ */
+class Resident {
+  private readonly kept = new WeakMap<F32, { ptr: number | null; stale: boolean }>();
+  /** Pinned blocks are never freed (a bump arena): at most this many bytes; past it, copy per call. */
+  private budget = RESIDENT_MAX_BYTES;
+  constructor(private readonly mod: WasmModule) {}
+  keep(data: F32): void {
+    if (!this.kept.has(data)) this.kept.set(data, { ptr: null, stale: true });
+  }
+  changed(data: F32): void {
+    const e = this.kept.get(data);
+    if (e) e.stale = true;
+  }
+  /** The pointer of a kept array (uploaded now if stale), or null: copy it per call. */
+  pointer(data: F32, len: number): number | null {
+    const e = this.kept.get(data);
+    if (!e || len !== data.length) return null;
+    if (e.ptr === null && data.byteLength <= this.budget) {
+      e.ptr = this.mod.arena.pin(data.byteLength);
+      if (e.ptr !== null) this.budget -= data.byteLength;
+    }
+    if (e.ptr === null) return null;
+    if (e.stale) {
+      this.mod.f32(e.ptr, data.length).set(data);
+      e.stale = false;
+    }
+    return e.ptr;
+  }
+}
+
+export function matmulWasm(mod: WasmModule): Pick<Kernels, "matmul" | "keepResident" | "weightsChanged"> {
+  const resident = new Resident(mod);
   return {
+    keepResident: (data) => resident.keep(data),
+    weightsChanged: (data) => resident.changed(data),
     matmul(out: F32, a: F32, b: F32, d: MatmulDims): void {
       const aLen = (d.broadcastA ? 1 : d.batch) * d.m * d.k;
       const bLen = (d.broadcastB ? 1 : d.batch) * d.k * d.n;
       const oLen = d.batch * d.m * d.n;
+      const pinned = resident.pointer(b, bLen); // before the scope: pinning needs an empty arena
       mod.scope(() => {
         const pA = mod.put(a.subarray(0, aLen));
-        const pB = mod.put(b.subarray(0, bLen));
+        const pB = pinned ?? mod.put(b.subarray(0, bLen));
         const pOut = d.accumulate ? mod.put(out.subarray(0, oLen)) : mod.alloc(oLen * 4);
         matmulResident(mod, pOut, pA, pB, d);
         mod.read(pOut, out.subarray(0, oLen));

@@ -43,7 +43,7 @@ export type KernelExports = Record<string, (...args: number[]) => number | void>
  */
 export class Arena {
   private top: number;
-  constructor(readonly memory: WebAssembly.Memory, readonly base: number, readonly label: string) {
+  constructor(readonly memory: WebAssembly.Memory, private base: number, readonly label: string) {
     this.top = align(base);
   }
 
@@ -67,6 +67,16 @@ export class Arena {
     }
     this.top = end;
     return ptr >>> 0;
+  }
+  /**
+   * Allocates `bytes` that stay for the arena's lifetime (resident weights) below everything a
+   * scope allocates; only possible while no scope holds memory (returns null otherwise).
+   */
+  pin(bytes: number): number | null {
+    if (this.top !== align(this.base)) return null;
+    const ptr = this.alloc(bytes);
+    this.base = this.top;
+    return ptr;
   }
   mark(): number {
     return this.top;
