@@ -87,12 +87,14 @@ export class Arena {
 }
 
 /**
- * Splits work over threads (set by a threaded backend; absent: one thread). `calls` has one entry
- * per thread; entry 0 runs on the caller's thread, the others on workers, and `run` returns when
- * every one has finished. `kernel` resolves "module.export" to the id the workers know it by.
+ * Splits work over threads (set by a threaded backend; absent: one thread). `run` executes every
+ * call once, on the caller's thread or a worker (each takes the next call when it is done), and
+ * returns when all have finished; at most `threads * piecesPerThread` calls. `kernel` resolves
+ * "module.export" to the id the workers know it by.
  */
 export interface ThreadPool {
   readonly threads: number;
+  readonly piecesPerThread: number;
   kernel(module: string, fn: string): number;
   run(calls: readonly { id: number; args: readonly number[] }[]): void;
 }
@@ -172,14 +174,14 @@ export class WasmModule {
   }
 
   /**
-   * Runs kernel `fn` over the index range [0, total) split into contiguous pieces, one per thread,
-   * each a multiple of `grain` (but the last): `args(lo, hi)` gives a piece's arguments (it may
+   * Runs kernel `fn` over the index range [0, total) split into contiguous pieces (a few per
+   * thread), each a multiple of `grain` (but the last): `args(lo, hi)` gives a piece's arguments (it may
    * allocate per-thread scratch in the current scope). One thread, or `work` (estimated
    * single-thread nanoseconds) below splitMinNs: a single call args(0, total) on this thread.
    */
   split(fn: string, o: { total: number; grain?: number; work: number }, args: (lo: number, hi: number) => number[]): void {
     const grain = Math.max(1, o.grain ?? 1);
-    const pieces = Math.min(this.threads, Math.ceil(o.total / grain));
+    const pieces = Math.min(this.threads * (this.pool?.piecesPerThread ?? 1), Math.ceil(o.total / grain));
     if (!this.pool || pieces <= 1 || o.work < this.splitMinNs) {
       this.call(fn, ...args(0, o.total));
       return;

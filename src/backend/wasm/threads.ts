@@ -13,8 +13,10 @@ import { Arena, MODULE_NAMES, WasmModule, abort, compileShared, isNode, type Loa
 const SHARED_SLOT = 16384;
 /** Doubles per job slot: kernel id, argument count, up to 22 arguments. */
 const JOB = 24;
-/** Control words: job sequence number, workers still running, failed worker + 1, stop flag. */
-const SEQ = 0, PENDING = 1, FAILED = 2, STOP = 3;
+/** Control words: job sequence number, workers still running, failed thread + 1, stop flag, next piece, pieces. */
+const SEQ = 0, PENDING = 1, FAILED = 2, STOP = 3, NEXT = 4, COUNT = 5;
+/** Pieces a split hands out per thread: threads take the next piece when done (a slow one takes fewer). */
+export const PIECES_PER_THREAD = 3;
 /** Polls of a control word before a thread sleeps on it (a short spin saves a wake-up per op). */
 const SPIN = 2000;
 
@@ -24,13 +26,13 @@ const SPIN = 2000;
  * modules on the shared memory, then loops: sleep until SEQ changes, run its job slot, count down.
  */
 const WORKER_SOURCE = `"use strict";
-const JOB = ${JOB}, SEQ = ${SEQ}, PENDING = ${PENDING}, FAILED = ${FAILED}, STOP = ${STOP}, SPIN = ${SPIN};
+const JOB = ${JOB}, SEQ = ${SEQ}, PENDING = ${PENDING}, FAILED = ${FAILED}, STOP = ${STOP}, NEXT = ${NEXT}, COUNT = ${COUNT}, SPIN = ${SPIN};
 function start(d, post) {
   const abort = () => { throw new Error("kernel abort"); };
   const exp = {};
   for (const name of Object.keys(d.modules)) exp[name] = new WebAssembly.Instance(d.modules[name], { env: { memory: d.memory, abort } }).exports;
   const fns = d.names.map((n) => { const [m, f] = n.split("."); return exp[m][f]; });
-  const ctl = new Int32Array(d.ctl), jobs = new Float64Array(d.jobs), base = d.index * JOB;
+  const ctl = new Int32Array(d.ctl), jobs = new Float64Array(d.jobs);
   post("ready");
   let seen = 0;
   for (;;) {
@@ -40,11 +42,11 @@ function start(d, post) {
     if (seq === seen) continue;
     seen = seq;
     if (Atomics.load(ctl, STOP) !== 0) return;
-    const id = jobs[base];
-    if (id >= 0) {
-      const args = [];
+    const count = Atomics.load(ctl, COUNT);
+    for (let p = Atomics.add(ctl, NEXT, 1); p < count; p = Atomics.add(ctl, NEXT, 1)) {
+      const base = p * JOB, args = [];
       for (let i = 0; i < jobs[base + 1]; i++) args.push(jobs[base + 2 + i]);
-      try { fns[id](...args); } catch (e) { Atomics.store(ctl, FAILED, d.index + 1); }
+      try { fns[jobs[base]](...args); } catch (e) { Atomics.store(ctl, FAILED, d.index + 1); }
     }
     if (Atomics.sub(ctl, PENDING, 1) === 1) Atomics.notify(ctl, PENDING);
   }
@@ -85,6 +87,7 @@ async function startWorker(init: Record<string, unknown>): Promise<WorkerHandle>
 
 /** The pool: the caller's kernel table, the control words and job slots, the workers. */
 class Pool implements ThreadPool {
+  readonly piecesPerThread = PIECES_PER_THREAD;
   private readonly ctl: Int32Array;
   private readonly jobs: Float64Array;
   private readonly ids = new Map<string, number>();
@@ -93,7 +96,7 @@ class Pool implements ThreadPool {
 
   constructor(readonly threads: number, private readonly fns: ((...a: number[]) => unknown)[], names: string[]) {
     this.ctl = new Int32Array(new SharedArrayBuffer(16 * 4));
-    this.jobs = new Float64Array(new SharedArrayBuffer(threads * JOB * 8));
+    this.jobs = new Float64Array(new SharedArrayBuffer(threads * PIECES_PER_THREAD * JOB * 8));
     names.forEach((n, i) => this.ids.set(n, i));
   }
 
@@ -109,26 +112,31 @@ class Pool implements ThreadPool {
     return id;
   }
 
+  /** Runs every call once: the caller and the workers take the next call until none is left. */
   run(calls: readonly { id: number; args: readonly number[] }[]): void {
     if (this.busy) throw new TghError("wasm threads: a kernel split was started while another was running");
+    if (calls.length > this.threads * PIECES_PER_THREAD) throw new TghError(`wasm threads: ${calls.length} pieces, more than the ${this.threads * PIECES_PER_THREAD} job slots`);
     const { ctl, jobs } = this;
-    for (let t = 1; t < this.threads; t++) {
-      const c = calls[t], base = t * JOB;
-      jobs[base] = c ? c.id : -1;
-      if (!c) continue;
+    calls.forEach((c, p) => {
+      const base = p * JOB;
+      jobs[base] = c.id;
       jobs[base + 1] = c.args.length;
       for (let i = 0; i < c.args.length; i++) jobs[base + 2 + i] = c.args[i];
-    }
+    });
     this.busy = true;
     Atomics.store(ctl, FAILED, 0);
+    Atomics.store(ctl, NEXT, 0);
+    Atomics.store(ctl, COUNT, calls.length);
     Atomics.store(ctl, PENDING, this.threads - 1);
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
     let error: unknown = null;
-    try {
-      if (calls[0]) this.fns[calls[0].id](...calls[0].args);
-    } catch (e) {
-      error = e;
+    for (let p = Atomics.add(ctl, NEXT, 1); p < calls.length; p = Atomics.add(ctl, NEXT, 1)) {
+      try {
+        this.fns[calls[p].id](...calls[p].args);
+      } catch (e) {
+        error ??= e;
+      }
     }
     for (let s = 0, p = Atomics.load(ctl, PENDING); p !== 0; p = Atomics.load(ctl, PENDING)) {
       if (s++ > SPIN) Atomics.wait(ctl, PENDING, p);
