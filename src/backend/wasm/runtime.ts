@@ -202,7 +202,7 @@ export class WasmModule {
  * Below this estimated single-thread time (ns) a kernel stays on the caller's thread: handing a
  * piece to a worker and waiting for it costs about this much (bench/threads.ts measures it).
  */
-export const SPLIT_MIN_NS = 40_000;
+export const SPLIT_MIN_NS = 100_000;
 
 function align(x: number): number {
   return Math.ceil(x / ALIGN) * ALIGN;
