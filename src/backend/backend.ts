@@ -48,21 +48,17 @@ export class Backend {
   get threads(): number {
     return this.kernels.threads ?? 1;
   }
-  /**
-   * Model weights that stay in the kernels' memory (wasm: copied once, not per product) so that
-   * inference and training move only activations. Whoever writes to these tensors afterwards must
-   * call `weightsChanged` (the trainer does after each optimizer step). No effect on `reference`.
-   */
-  keepResident(weights: Iterable<F32Tensor>): void {
-    for (const w of weights) if (w.dtype === "f32") this.kernels.keepResident?.(w.data);
-  }
-  /** The values of these resident weights changed: the next use copies them again. */
-  weightsChanged(weights: Iterable<F32Tensor>): void {
-    for (const w of weights) if (w.dtype === "f32") this.kernels.weightsChanged?.(w.data);
-  }
   /** Stops the backend's worker threads, if any; the backend must not be used afterwards. */
   close(): void {
     this.kernels.close?.();
+  }
+  /** Weights kept in the kernels' memory (copied once, not per product); report writes with weightsChanged. */
+  keepResident(weights: Iterable<F32Tensor>): void {
+    for (const w of weights) if (w.dtype === "f32") this.kernels.keepResident?.(w.data);
+  }
+  /** These resident weights were written (an optimizer step): the next use copies them again. */
+  weightsChanged(weights: Iterable<F32Tensor>): void {
+    for (const w of weights) if (w.dtype === "f32") this.kernels.weightsChanged?.(w.data);
   }
 
   // ---------------------------------------------------------------- linear algebra
