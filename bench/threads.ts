@@ -55,6 +55,10 @@ async function kernels(one: Backend, two: Backend): Promise<{ rows: Cell[][]; ge
   for (const be of [one, two]) be.keepResident([w]);
   checkResult("gemm 2 threads vs 1", two.linear(a, w).data, one.linear(a, w).data, { atol: 0, rtol: 0 });
   const g = await timeInterleaved([{ name: "1", fn: () => one.linear(a, w) }, { name: "2", fn: () => two.linear(a, w) }]);
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  for (let i = 0; i < 3; i++) two.linear(a, w);
+  const cpu = process.cpuUsage(c0), cores = (cpu.user + cpu.system) / 1000 / (performance.now() - t0);
+  console.log(`cores this process got during 2-thread GEMM calls (CPU time / wall time): ${cores.toFixed(2)} (2 = both cores free)`);
   const o1 = ort({ op: "gemm", threads: 1, m, k, n }), o2 = ort({ op: "gemm", threads: 2, m, k, n });
   const g1 = g.get("1")!, g2 = g.get("2")!;
   rows.push([`GEMM ${m}x${k}x${n}`, g1.median.toFixed(1), g2.median.toFixed(1), x(g1.median, g2.median), o1.median.toFixed(1), o2.median.toFixed(1), x(o2.median, g2.median),
