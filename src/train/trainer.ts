@@ -65,13 +65,13 @@ export class Trainer {
 
   constructor(readonly be: Backend, readonly cfg: ModelConfig, readonly params: Params, readonly opts: TrainOptions) {
     checkParams(params, cfg);
+    be.keepResident(params.values()); // weights copied into the kernels' memory once per update, not per product (also refreshes them)
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1 || !Number.isInteger(opts.accum) || opts.accum < 1) {
       throw new ValueError(`Trainer: expected positive integers batchSize and accum, got ${opts.batchSize}, ${opts.accum}`);
     }
     this.optimizer = new AdamW({ beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay });
     this.rng = new Rng(opts.seed);
     this.trainable = trainableBy(opts.freeze);
-    be.keepResident(params.values()); // weights copied into the kernels' memory once per update, not per product
   }
 
   /** One update: accum micro-batches of batchSize samples drawn (with replacement) from `data`. */
@@ -84,7 +84,6 @@ export class Trainer {
 
   /** One update over the given micro-batches (the caller chose the samples; the RNG is not used). */
   update(microBatches: readonly (readonly Sample[])[]): StepReport {
-    this.be.weightsChanged(this.params.values()); // the last optimizer step (or the caller) wrote them
     const grads = new Grads(this.params, this.trainable);
     let loss = 0, ce = 0, ceCount = 0, bal = 0, balCount = 0, task = 0, taskCount = 0;
     const mean = (xs: readonly { value: number }[]) => xs.reduce((s, x) => s + x.value, 0) / xs.length;
@@ -109,6 +108,7 @@ export class Trainer {
     const gradNorm = clipGradNorm(grads, this.opts.clip);
     const lr = lrAt(this.step, this.opts.schedule);
     this.optimizer.update(this.params, grads, lr);
+    this.be.weightsChanged(this.params.values()); // resident copies are stale: copied again on next use
     return {
       step: this.step++, lr, loss, ce: ceCount ? ce / ceCount : null,
       balance: balCount ? bal / balCount : null, task: taskCount ? task / taskCount : null, gradNorm,

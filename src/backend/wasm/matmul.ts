@@ -65,8 +65,11 @@ class Resident {
   /** Pinned blocks are never freed (a bump arena): at most this many bytes; past it, copy per call. */
   private budget = RESIDENT_MAX_BYTES;
   constructor(private readonly mod: WasmModule) {}
+  /** Registers an array; registering it again marks it stale (the caller may have written it). */
   keep(data: F32): void {
-    if (!this.kept.has(data)) this.kept.set(data, { ptr: null, stale: true });
+    const e = this.kept.get(data);
+    if (e) e.stale = true;
+    else this.kept.set(data, { ptr: null, stale: true });
   }
   changed(data: F32): void {
     const e = this.kept.get(data);
