@@ -5,9 +5,10 @@
  */
 import { access } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
+import { setDefaultThreads } from "../src/backend/index.js";
 import { benchArgs, fmt, peak, printTable, setArgs } from "./harness.js";
 
-const FILES = ["matmul", "attention", "elementwise", "rows", "misc", "model", "e2e"] as const;
+const FILES = ["matmul", "attention", "elementwise", "rows", "misc", "model", "e2e", "threads"] as const;
 
 async function exists(url: URL): Promise<boolean> {
   try {
@@ -26,8 +27,9 @@ async function main(): Promise<void> {
   const bad = filters.filter((f) => !(FILES as readonly string[]).includes(f));
   if (bad.length > 0) throw new Error(`bench: unknown bench ${bad.join(", ")} (known: ${FILES.join(", ")})`);
   setArgs({ quick: argv.includes("--quick"), filters });
+  setDefaultThreads(1); // every bench but threads.ts measures one thread (threads.ts asks for its counts)
 
-  console.log(`tgh-moe bench: node ${process.version}, ${benchArgs().quick ? "quick" : "full"} run, single thread`);
+  console.log(`tgh-moe bench: node ${process.version}, ${benchArgs().quick ? "quick" : "full"} run, single thread (threads: 1 and 2)`);
   console.log("measuring the f32x4 peak (kernels/peak.ts) ...");
   await peak();
 

@@ -29,7 +29,7 @@ function visionParams(cfg: ModelConfig, seed: number, std = 0.1): Params {
   return params;
 }
 
-interface Case {
+export interface Case {
   name: PresetName;
   cfg: ModelConfig;
   params: Params;
@@ -39,7 +39,7 @@ interface Case {
   paramCount: number;
 }
 
-function makeCase(name: PresetName): Case {
+export function makeCase(name: PresetName): Case {
   const cfg = preset(name);
   const [D, H, W] = PRESET_VOLUME[name];
   const rng = new Rng(7);
@@ -61,7 +61,7 @@ function makeCase(name: PresetName): Case {
  * D*S per volume block), and the MLP (16C^2 per token, times shared + top_k experts in a MoE block).
  * Patch embedding, norms and routers are left out (< 1%).
  */
-function encoderFlops(c: Case): number {
+export function encoderFlops(c: Case): number {
   const v = c.cfg.vision, C = v.width, M = c.tokens, S = M / (PRESET_VOLUME[c.name][0] / v.depthPatch);
   let f = 0;
   for (let l = 0; l < v.layers; l++) {
@@ -73,7 +73,7 @@ function encoderFlops(c: Case): number {
 }
 
 /** The encoder: act.embed then every block; returns the output [1, D, S, C] and the top-k indices of every MoE layer. */
-function encoder(be: Backend, c: Case): { x: F32Tensor; topk: I32Tensor[] } {
+export function encoder(be: Backend, c: Case): { x: F32Tensor; topk: I32Tensor[] } {
   const x0 = embedSlices(be, scope(c.params, "vision"), c.cfg.vision, c.volume);
   const out = encode(be, c.params, c.cfg, x0, { g: c.g });
   return { x: out.x, topk: out.traces.map((t) => t.topkIdx) };

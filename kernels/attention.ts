@@ -13,7 +13,7 @@
 import { BK, prepareRow, pv1, pv4x4, pv4x8, scores1x32, scores4x8 } from "./lib/attn_tile";
 import { expShiftedRow1, expShiftedRows4 } from "./lib/attn_exp";
 import { expf4 } from "./lib/math";
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 
 /** Queries per block (a multiple of 4, the rows of a micro-kernel). */
 const BQ: i32 = 64;
@@ -40,10 +40,20 @@ export function attention_scratch(nk_: i32, dh_: i32): usize {
   return (<usize>nkp * dh_ + <usize>nkp * dhp_ + <usize>BQ * (dh_ + BK + dhp_ + 4)) * 4;
 }
 
+/** Query blocks per kv head: the work units a thread split hands out (see `attention`). */
+export function attention_units(batch: i32, nq_: i32, heads: i32, kvHeads: i32): i32 {
+  const group = heads / kvHeads, nqb = min(BQ, nq_);
+  const gpb = max(1, min(group, BQ / max(nqb, 1)));
+  return batch * kvHeads * ((group + gpb - 1) / gpb) * ((nq_ + BQ - 1) / BQ);
+}
+
 /**
  * out [B, nq, NH*dh] = attention(q [B, nq, NH*dh], k, v [B, nk, KV*dh]), query head h reading kv
  * head h / (NH/KV); mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq.
  * `scratch` holds attention_scratch(nk, dh) bytes, 16-byte aligned.
+ * Only the work units u0 <= u < u1 are computed (units in the order b, kv head, head group, query
+ * block; attention_units counts them): a thread split hands out unit ranges, and a unit's rows are
+ * computed the same way whichever thread runs it, so every split gives the same bits.
  * A NaN score (from q, k or the mask) makes its row NaN, as in the reference. A NaN in v at a key
  * that a row does not see reaches that row (as 0 * NaN) only if the key lies in a tile the row's
  * block processes; v is expected finite.
@@ -51,6 +61,7 @@ export function attention_scratch(nk_: i32, dh_: i32): usize {
 export function attention(
   out: usize, q: usize, k: usize, v: usize, mask: usize, scratch: usize,
   batch: i32, nq_: i32, nk_: i32, heads: i32, kvHeads: i32, dh_: i32, scale: f32, causal_: i32, maskBatch: i32,
+  u0: i32, u1: i32,
 ): void {
   nq = nq_; nk = nk_; dh = dh_; dhp = roundUp(dh_, 4); qw = heads * dh_; causal = causal_ != 0;
   const nkp = roundUp(nk, BK);
@@ -72,9 +83,12 @@ export function attention(
   // Blocks of at most 3 rows (decode with group <= 3) run only 1-row kernels, which can read v in
   // place when dh is a multiple of 4 (their 4-channel loads then stay inside the head): no V copy.
   const vInPlace = nqb * gpb < 4 && (dh & 3) == 0;
+  const perHead = ((group + gpb - 1) / gpb) * ((nq + BQ - 1) / BQ);
   for (let b = 0; b < batch; b++) {
     const mb: usize = mask == 0 ? 0 : mask + <usize>(maskBatch == 1 ? 0 : b) * nq * nk * 4;
     for (let kh = 0; kh < kvHeads; kh++) {
+      let u = (b * kvHeads + kh) * perHead;
+      if (u + perHead <= u0 || u >= u1) continue; // none of this head's units
       const kvOff = (<usize>b * nk * kw + <usize>kh * dh) * 4; // [b, 0, kh*dh]
       packK(k + kvOff, kw);
       if (vInPlace) {
@@ -88,7 +102,10 @@ export function attention(
       for (let g0 = 0; g0 < group; g0 += gpb) {
         const off = (<usize>b * nq * qw + <usize>(kh * group + g0) * dh) * 4; // [b, 0, h*dh]
         const ng = min(gpb, group - g0);
-        for (let i0 = 0; i0 < nq; i0 += BQ) block(q + off, out + off, mb, scale, i0, min(BQ, nq - i0), ng);
+        for (let i0 = 0; i0 < nq; i0 += BQ) {
+          if (u >= u0 && u < u1) block(q + off, out + off, mb, scale, i0, min(BQ, nq - i0), ng);
+          u++;
+        }
       }
     }
   }

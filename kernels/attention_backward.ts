@@ -18,7 +18,7 @@
 // Fixed order, so the bits never change run to run: every dot over d in order within a lane; sums
 // over keys in a 4-lane accumulator (quads in order), then (A0 + A1) + (A2 + A3); dk[j], dv[j] add
 // the block's rows 0..7 in order, blocks in query order, the heads of a group in order.
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 import { expf4 } from "./lib/math";
 
 const R: i32 = 8; // query rows per block
@@ -50,11 +50,14 @@ export function attention_backward_scratch(nk_: i32, dh_: i32): usize {
 /**
  * dq [B, nq, NH*dh], dk, dv [B, nk, KV*dh] from dout, q, out [B, nq, NH*dh], k, v [B, nk, KV*dh];
  * mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq. `scratch` holds
- * attention_backward_scratch(nk, dh) bytes, 16-byte aligned.
+ * attention_backward_scratch(nk, dh) bytes, 16-byte aligned. Only the kv heads u0 <= b*KV + kh < u1
+ * are computed (a thread split hands out ranges of them; dk, dv of one kv head sum over its query
+ * heads in one thread, so every split gives the same bits).
  */
 export function attention_backward(
   dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, out: usize, mask: usize, scratch: usize,
   batch: i32, nq_: i32, nk_: i32, heads: i32, kvHeads: i32, dh_: i32, scale: f32, causal_: i32, maskBatch: i32,
+  u0: i32, u1: i32,
 ): void {
   nq = nq_; nk = nk_; dh = dh_; dhp = roundUp(dh_, 4); nkp = roundUp(nk_, 4); qw = heads * dh_; causal = causal_ != 0;
   Kt = scratch;
@@ -71,6 +74,8 @@ export function attention_backward(
   for (let b = 0; b < batch; b++) {
     const mb: usize = mask == 0 ? 0 : mask + <usize>(maskBatch == 1 ? 0 : b) * nq * nk * 4;
     for (let kh = 0; kh < kvHeads; kh++) {
+      const u = b * kvHeads + kh;
+      if (u < u0 || u >= u1) continue;
       const kvOff = (<usize>b * nk * kw + <usize>kh * dh) * 4; // [b, 0, kh*dh]
       packHead(k + kvOff, v + kvOff, kw);
       for (let g = 0; g < group; g++) {

@@ -7,7 +7,7 @@
 // j < n of terms t[j] is: lane l of one f32x4 accumulator adds t[4u + l] for the full quads in order,
 // then s = (A[0] + A[1]) + (A[2] + A[3]), then the leftover n % 4 terms in order. Column sums over
 // rows (dgamma, dbeta, dweight) add one row at a time, in row order.
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 import { expf, expf4 } from "./lib/math";
 
 // @ts-ignore: decorator

@@ -3,7 +3,7 @@
 // Every kernel: pointers (usize) and sizes in, output first; out may alias an input (each element is
 // read before it is written). Transcendentals come from ./lib/math, whose scalar and f32x4 forms give
 // the same bits, so a value's result does not depend on whether it falls in a SIMD body or a tail.
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 import { expf, expf4, sigmoidf, sigmoidf4, tanhf, tanhf4 } from "./lib/math";
 
 // ---------------------------------------------------------------- arithmetic

@@ -1,6 +1,6 @@
 // Top-k per row (routing) and row scatter-add (expert combine), f32x4 SIMD.
 // Indices arrive validated (in range); nothing here checks them.
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 
 // ---------------------------------------------------------------- top-k
 // The order (reference/indexing.ts, topkBefore): larger first, equal values by lower index first,

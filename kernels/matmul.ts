@@ -1,7 +1,7 @@
 // Batched matmul kernel: cache-blocked GEMM over packed panels with a 4x8 f32x4 micro-kernel
 // (kernels/lib/gemm.ts), plus panel paths for few rows (m <= MC; lib/gemm_small.ts for m <= 2). Not a naive loop; the scalar
 // oracle is reference/matmul.ts. Single-threaded; no allocation (the adapter passes `scratch`).
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 import { MR, NR, micro4x8, microEdge, packA, packB } from "./lib/gemm";
 import { micro1x16T, micro1x32, micro2x8, micro2x8T } from "./lib/gemm_small";
 
@@ -42,25 +42,51 @@ export function matmul_scratch_bytes(m: i32, n: i32, k: i32): usize {
  * pack A) > jr (NR) > ir (MR, micro-kernel): a B micro-panel stays in L1 across the ir loop.
  */
 export function matmul(out: usize, a: usize, b: usize, scratch: usize, batch: i32, m: i32, n: i32, k: i32, flags: i32): void {
+  gemm(out, a, b, scratch, batch, m, n, k, flags, m, n);
+}
+
+/**
+ * The output block rows [i0, i1) x columns [j0, j1) of `matmul(out, a, b, ..., batch, m, n, k)`,
+ * in every batch entry: one thread's share of a split over output panels (never over k). Each
+ * element is summed exactly as in the whole product (the order depends only on k), so any split
+ * gives the same bits. `scratch` holds matmul_scratch_bytes(i1 - i0, j1 - j0, k) bytes.
+ */
+export function matmul_part(out: usize, a: usize, b: usize, scratch: usize, batch: i32, m: i32, n: i32, k: i32, flags: i32,
+  i0: i32, i1: i32, j0: i32, j1: i32): void {
+  const transA = (flags & TRANS_A) != 0, transB = (flags & TRANS_B) != 0;
+  const pa = a + (transA ? <usize>i0 << 2 : <usize>i0 * k << 2);
+  const pb = b + (transB ? <usize>j0 * k << 2 : <usize>j0 << 2);
+  gemm(out + ((<usize>i0 * n + j0) << 2), pa, pb, scratch, batch, i1 - i0, j1 - j0, k, flags, m, n);
+}
+
+/**
+ * The product of an m x n block of a full M x N product: extents m, n; strides from the full
+ * extents (A stored [k, M] when transposed, B stored [k, N] when not, out rows N floats apart).
+ */
+function gemm(out: usize, a: usize, b: usize, scratch: usize, batch: i32, m: i32, n: i32, k: i32, flags: i32, M: i32, N: i32): void {
   const transA = (flags & TRANS_A) != 0, transB = (flags & TRANS_B) != 0;
   const accumulate = (flags & ACCUMULATE) != 0;
-  const strideA: usize = (flags & BROADCAST_A) != 0 ? 0 : <usize>m * k << 2;
-  const strideB: usize = (flags & BROADCAST_B) != 0 ? 0 : <usize>k * n << 2;
-  const strideC: usize = <usize>m * n << 2;
+  const strideA: usize = (flags & BROADCAST_A) != 0 ? 0 : <usize>M * k << 2;
+  const strideB: usize = (flags & BROADCAST_B) != 0 ? 0 : <usize>k * N << 2;
+  const strideC: usize = <usize>M * N << 2;
   if (m <= 0 || n <= 0 || batch <= 0) return;
+  const ldc: usize = <usize>N << 2;
   if (k <= 0) {
-    if (!accumulate) memory.fill(out, 0, strideC * batch);
+    if (!accumulate) {
+      for (let bi = 0; bi < batch; bi++) {
+        for (let i = 0; i < m; i++) memory.fill(out + <usize>bi * strideC + <usize>i * ldc, 0, <usize>n << 2);
+      }
+    }
     return;
   }
   if (m <= MC) {
-    panelMatmul(out, a, b, scratch, batch, m, n, k, transA, transB, accumulate, strideA, strideB);
+    panelMatmul(out, a, b, scratch, batch, m, n, k, transA, transB, accumulate, strideA, strideB, strideC, M, N);
     return;
   }
   const kcMax = min(KC, k), ncMax = roundUp(min(NC, n), NR);
   const bpack = scratch;
   const apack = bpack + (<usize>(kcMax * ncMax) << 2);
   const tile = apack + (<usize>(roundUp(min(MC, m), MR) * kcMax) << 2);
-  const ldc: usize = <usize>n << 2;
 
   for (let jc = 0; jc < n; jc += NC) {
     const nc = min(NC, n - jc);
@@ -68,12 +94,12 @@ export function matmul(out: usize, a: usize, b: usize, scratch: usize, batch: i3
       const kc = min(KC, k - pc);
       const add = accumulate || pc > 0;
       for (let bi = 0; bi < batch; bi++) {
-        if (bi == 0 || strideB != 0) packB(bpack, b + <usize>bi * strideB, transB, n, k, jc, nc, pc, kc);
+        if (bi == 0 || strideB != 0) packB(bpack, b + <usize>bi * strideB, transB, N, k, jc, nc, pc, kc);
         const ab = a + <usize>bi * strideA, cb = out + <usize>bi * strideC;
         for (let ic = 0; ic < m; ic += MC) {
           const mc = min(MC, m - ic);
-          packA(apack, ab, transA, m, k, ic, mc, pc, kc);
-          blockKernel(cb + (<usize>ic * n + jc << 2), ldc, apack, bpack, mc, nc, kc, add, tile);
+          packA(apack, ab, transA, M, k, ic, mc, pc, kc);
+          blockKernel(cb + (<usize>ic * ldc) + (<usize>jc << 2), ldc, apack, bpack, mc, nc, kc, add, tile);
         }
       }
     }
@@ -112,21 +138,21 @@ function blockKernel(c: usize, ldc: usize, apack: usize, bpack: usize, mc: i32, 
  * Same sums as the blocked path: a row's bits do not depend on which path computed it.
  */
 function panelMatmul(out: usize, a: usize, b: usize, scratch: usize, batch: i32, m: i32, n: i32, k: i32,
-  transA: bool, transB: bool, accumulate: bool, strideA: usize, strideB: usize): void {
+  transA: bool, transB: bool, accumulate: bool, strideA: usize, strideB: usize, strideC: usize, M: i32, N: i32): void {
   const kcMax = min(KC, k);
   const panel = scratch, apack = panel + (<usize>(kcMax * NR) << 2);
   const tile = apack + (<usize>(roundUp(m, MR) * kcMax) << 2);
-  const ldc: usize = <usize>n << 2;
+  const ldc: usize = <usize>N << 2; // rows of out, and of a row-major B, are N floats apart
   for (let bi = 0; bi < batch; bi++) {
-    const ab = a + <usize>bi * strideA, bb = b + <usize>bi * strideB, cb = out + <usize>bi * <usize>m * ldc;
+    const ab = a + <usize>bi * strideA, bb = b + <usize>bi * strideB, cb = out + <usize>bi * strideC;
     for (let pc = 0; pc < k; pc += KC) {
       const kc = min(KC, k - pc);
       const add = accumulate || pc > 0, aPanel: usize = <usize>(kc * MR) << 2;
-      packA(apack, ab, transA, m, k, 0, m, pc, kc);
+      packA(apack, ab, transA, M, k, 0, m, pc, kc);
       let jr = 0;
       if (m == 1) { // a vector-matrix product: B in place, 16 (transB) or 32 columns at a time
         if (transB) for (; jr + 16 <= n; jr += 16) micro1x16T(kc, apack, bb + ((<usize>jr * k + pc) << 2), <usize>k << 2, cb + (<usize>jr << 2), add);
-        else for (; jr + 32 <= n; jr += 32) micro1x32(kc, apack, bb + ((<usize>pc * n + jr) << 2), ldc, cb + (<usize>jr << 2), add);
+        else for (; jr + 32 <= n; jr += 32) micro1x32(kc, apack, bb + ((<usize>pc * N + jr) << 2), ldc, cb + (<usize>jr << 2), add);
       }
       for (; jr < n; jr += NR) {
         const nr = min(NR, n - jr);
@@ -137,10 +163,10 @@ function panelMatmul(out: usize, a: usize, b: usize, scratch: usize, batch: i32,
         }
         let bp = panel, ldb: usize = NR << 2;
         if (nr == NR && !transB && m <= MR) {
-          bp = bb + ((<usize>pc * n + jr) << 2); // in place: row p of the panel is B[pc + p, jr..jr+7]
+          bp = bb + ((<usize>pc * N + jr) << 2); // in place: row p of the panel is B[pc + p, jr..jr+7]
           ldb = ldc;
         } else {
-          packB(panel, bb, transB, n, k, jr, nr, pc, kc);
+          packB(panel, bb, transB, N, k, jr, nr, pc, kc);
         }
         if (nr == NR && m <= 2) {
           micro2x8(kc, apack, bp, ldb, cj, ldc, add, m);

@@ -1,6 +1,6 @@
 // Patch embedding: a strided 3D convolution (kernel = stride = (t, p, p), no bias) as im2col plus a
 // register-blocked f32x4 contraction (4 patches x 8 channels, k in chunks). Not a general matmul.
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 
 // Scalar loop this replaces (P = n_h*n_w patches per depth step z, K = kin*t*p*p, kin = cv):
 //   for b, z, patch (r, c), channel o:
@@ -26,10 +26,13 @@ const KC: i32 = 256; // contraction chunk
 export function patch_scratch_w(channels: i32, k: i32): usize {
   return <usize>((channels + NB - 1) / NB) * NB * <usize>k * 4;
 }
-/** Bytes of apack for P patches and contraction length K. */
+/** Bytes of apack for P patches and contraction length K, plus the 4 x 8 spill block after it. */
 export function patch_scratch_a(patches: i32, k: i32): usize {
-  return <usize>((patches + MB - 1) / MB) * MB * <usize>k * 4;
+  return <usize>((patches + MB - 1) / MB) * MB * <usize>k * 4 + MB * NB * 4;
 }
+
+/** The spill block of the current call (in this instance's scratch, so threads never share it). */
+let spill: usize = 0;
 
 /** wpack[q][k][l] = Wk[8q + l, k] (0 past C); Wk folds the cin channels when kin = 1 < cin. */
 function packWeights(wpack: usize, weight: usize, channels: i32, cin: i32, kin: i32, plane: i32): void {
@@ -96,7 +99,7 @@ function im2col(apack: usize, slab: usize, kin: i32, chanStride: usize, t: i32, 
 function block(out: usize, ldo: i32, a: usize, w: usize, kl: i32, rows: i32, cols: i32, first: bool): void {
   const ld = <usize>ldo << 2;
   const full = rows == MB && cols == NB;
-  const tmp = memory.data(MB * NB * 4, 16);
+  const tmp = spill;
   let c00 = f32x4.splat(0), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
   if (!first) {
     let src = out, stride = ld; // full block: straight from out
@@ -134,20 +137,29 @@ function block(out: usize, ldo: i32, a: usize, w: usize, kl: i32, rows: i32, col
   for (let l = 0; l < rows; l++) memory.copy(out + <usize>l * ld, tmp + <usize>(l * NB * 4), <usize>cols << 2);
 }
 
-/** vol [B, cv, D, H, W], weight [C, cin, t, p, p] -> out [B, D/t, n_h*n_w, C]; see the loop above. */
+/**
+ * vol [B, cv, D, H, W], weight [C, cin, t, p, p] -> out [B, D/t, n_h*n_w, C]; see the loop above.
+ * Only the depth steps s0 <= b*(D/t) + z < s1 are computed (a thread split hands out ranges of
+ * them; a step's outputs do not depend on the others, so every split gives the same bits).
+ * `apack` holds patch_scratch_a(P, K) bytes, `wpack` patch_scratch_w(C, K).
+ */
 export function patch_embed(
   out: usize, vol: usize, weight: usize, wpack: usize, apack: usize,
   batch: i32, cv: i32, cin: i32, depth: i32, height: i32, width: i32, channels: i32, p: i32, t: i32,
+  s0: i32, s1: i32,
 ): void {
   const plane = t * p * p;
   const kin = cv; // cv = 1 < cin: folded weights, one channel gathered
   const K = kin * plane;
   const nz = depth / t, P = (height / p) * (width / p);
+  spill = apack + <usize>((P + MB - 1) / MB) * MB * <usize>K * 4;
   packWeights(wpack, weight, channels, cin, kin, plane);
   const chanStride = (<usize>depth * height * width) << 2;
   const panels = (channels + NB - 1) / NB, quads = (P + MB - 1) / MB;
   for (let b = 0; b < batch; b++) {
     for (let z = 0; z < nz; z++) {
+      const step = b * nz + z;
+      if (step < s0 || step >= s1) continue;
       const slab = vol + <usize>b * cv * chanStride + ((<usize>z * t * height * width) << 2);
       im2col(apack, slab, kin, chanStride, t, height, width, p);
       const outBase = out + ((<usize>(b * nz + z) * P * channels) << 2);

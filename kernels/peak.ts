@@ -1,7 +1,7 @@
 // Bench-only module (not loaded by the runtime): loops that measure this machine's f32x4 mul+add
 // throughput, the yardstick for matmul. The bench reports the best variant as "peak".
 // Every variant returns a value that depends on every chain, so none can be optimised away.
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 
 // Why operands come from memory: V8 rematerialises a splat constant inside the loop (a
 // vbroadcastss on an FP port per use), and binaryen/TurboFan fold products of loop-invariant

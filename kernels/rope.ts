@@ -1,6 +1,6 @@
 // Rotary position embedding (rotate-half, sectioned positions as in Qwen2-VL mrope), f32x4 SIMD.
 // Angles in f64 by our own exp/log/sin/cos (kernels/lib/trig.ts), rounded to f32 once per pair.
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 import { cos64, exp64, log64, sin64, sincos2f32 } from "./lib/trig";
 
 // Scalar loop this replaces (per token t, head h, pair j < half = dh/2; axis(j) = section of j):

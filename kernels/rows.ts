@@ -10,7 +10,7 @@
 //   3. A = (A_0 + A_1) + (A_2 + A_3) lanewise, s = (A[0] + A[1]) + (A[2] + A[3]);
 //   4. the leftover n % 4 columns in order: s = s + t[j].
 // Maxima use the same layout with f32x4.max (order-free; NaN propagates).
-export { heap_base } from "./lib/heap";
+export { heap_base, memory_base } from "./lib/heap";
 import { expf, expf4 } from "./lib/math";
 
 // @ts-ignore: decorator

@@ -87,7 +87,7 @@ function copyAppFiles(outDir) {
 export async function buildWeb(o = {}) {
   const outDir = resolve(o.outDir ?? join(ROOT, "build", "web"));
   const kernels = join(ROOT, "build");
-  const wasm = moduleNames().map((n) => `${n}.wasm`);
+  const wasm = moduleNames().flatMap((n) => [`${n}.wasm`, `${n}.shared.wasm`]); // one thread, and threads (shared memory)
   const missing = wasm.filter((f) => !existsSync(join(kernels, f)));
   if (missing.length > 0) throw new Error(`build-demo: ${missing.join(", ")} missing in ${kernels}: run \`npm run build:kernels\` first`);
   mkdirSync(outDir, { recursive: true });
@@ -104,7 +104,8 @@ export async function buildWeb(o = {}) {
   }
   if (o.test) {
     const page = await build({
-      ...common, entryPoints: { "browser-test": join(ROOT, "test", "browser", "page.ts") }, outdir: outDir, plugins: [useLibraryBundle],
+      ...common, outdir: outDir, plugins: [useLibraryBundle],
+      entryPoints: { "browser-test": join(ROOT, "test", "browser", "page.ts"), "browser-test-worker": join(ROOT, "test", "browser", "worker.ts") },
     });
     metas.push(page.metafile);
     copyFileSync(join(ROOT, "test", "browser", "page.html"), join(outDir, "browser-test.html"));

@@ -1,6 +1,10 @@
 // Compiles every AssemblyScript entry kernels/*.ts to build/<name>.wasm (+ raw bindings .js/.d.ts).
 // Usage: node scripts/build-kernels.mjs [--target release|debug] [--copy-dist]
 // One module per entry keeps kernel groups independent (each has its own linear memory).
+// Each entry is built twice: <name>.wasm owns its memory (one thread), <name>.shared.wasm imports
+// one shared memory (env.memory) that every kernel module and every worker thread uses. In the
+// shared build, module i puts its static data at SLOT * (i + 1) so the modules never overlap
+// (the runtime checks each module's heap_base against the next slot).
 import { readdirSync, mkdirSync, cpSync, existsSync } from "node:fs";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,18 +25,28 @@ if (args.includes("--copy-dist")) {
 
 mkdirSync(join(root, "build"), { recursive: true });
 const entries = readdirSync(join(root, "kernels")).filter((f) => f.endsWith(".ts")).sort();
+/** Bytes of static data each module may use in the shared memory (must match runtime.ts SHARED_SLOT). */
+const SLOT = 16384;
 let failed = false;
-for (const file of entries) {
+for (const [i, file] of entries.entries()) {
   const name = basename(file, ".ts");
-  const { error, stderr } = await asc.main([
-    join("kernels", file),
-    "--config", "asconfig.json",
-    "--target", target,
-    "--outFile", join("build", `${name}${suffix}.wasm`),
-  ], { stdout: process.stdout, stderr: process.stderr });
-  if (error) {
-    failed = true;
-    console.error(`kernel build failed: kernels/${file}: ${error.message}\n${stderr.toString()}`);
+  const variants = [
+    { out: `${name}${suffix}.wasm`, extra: [] },
+    { out: `${name}.shared${suffix}.wasm`, extra: ["--importMemory", "--sharedMemory", "--enable", "threads", "--memoryBase", String(SLOT * (i + 1)),
+      "--initialMemory", String(Math.ceil((SLOT * (entries.length + 1)) / 65536))] },
+  ];
+  for (const v of variants) {
+    const { error, stderr } = await asc.main([
+      join("kernels", file),
+      "--config", "asconfig.json",
+      "--target", target,
+      "--outFile", join("build", v.out),
+      ...v.extra,
+    ], { stdout: process.stdout, stderr: process.stderr });
+    if (error) {
+      failed = true;
+      console.error(`kernel build failed: kernels/${file} (${v.out}): ${error.message}\n${stderr.toString()}`);
+    }
   }
 }
 if (failed) process.exit(1);

@@ -1,5 +1,7 @@
 // Types of scripts/serve.mjs (the static server of the browser bundle), for TypeScript callers.
 export declare const MIME: Record<string, string>;
+/** The cross-origin isolation headers sent with every response (SharedArrayBuffer, hence threads). */
+export declare const ISOLATION: Record<string, string>;
 export interface ServeOptions {
   root: string;
   /** 0 (default) = any free port. */

@@ -1,5 +1,7 @@
 // A static file server for the browser bundle (build/web/): node:http on 127.0.0.1, GET and HEAD
 // only, correct MIME types (application/wasm), no caching, nothing outside the root. Not a web server.
+// Every response carries the cross-origin isolation headers (COOP same-origin, COEP require-corp):
+// without them browsers withhold SharedArrayBuffer, and the wasm backend runs on one thread.
 // Usage: node scripts/serve.mjs [DIR=build/web] [--port 8080]   (port 0 = any free port)
 // From code: const { url, close } = await serve({ root, port: 0 });
 import { createServer } from "node:http";
@@ -23,6 +25,13 @@ export const MIME = {
   ".dcm": "application/dicom",
   ".md": "text/plain; charset=utf-8", // shown as text by every browser (text/markdown is often downloaded)
   ".jsonl": "text/plain; charset=utf-8",
+};
+
+/** Cross-origin isolation (window.crossOriginIsolated): what a page needs for SharedArrayBuffer, hence threads. */
+export const ISOLATION = {
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-embedder-policy": "require-corp",
+  "cross-origin-resource-policy": "same-origin",
 };
 
 /** The file a URL path names inside root (index.html for a folder), or null if it escapes root. */
@@ -50,7 +59,7 @@ export async function serve(o) {
   const log = o.log ?? (() => {});
   const server = createServer(async (req, res) => {
     const send = (status, body, type = "text/plain; charset=utf-8") => {
-      res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body) });
+      res.writeHead(status, { "content-type": type, "cache-control": "no-store", "content-length": Buffer.byteLength(body), ...ISOLATION });
       res.end(req.method === "HEAD" ? undefined : body);
       log(`${status} ${req.method} ${req.url}`);
     };

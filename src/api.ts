@@ -159,6 +159,7 @@ export async function loadModel(src?: ModelSource, o: LoadModelOptions = {}): Pr
   }
   const preset = o.preprocess ? checkPresetFits(c.cfg, o.preprocess, "loadModel: preprocess", ValueError) : c.preprocess;
   const backend = typeof o.backend === "object" ? o.backend : await createBackend(o.backend ?? "wasm");
+  backend.keepResident(c.params.values()); // inference never writes the weights: copied into wasm memory once
   return new TghModel(c.cfg, c.params, c.tokenizer, preset, backend);
 }
 

@@ -9,6 +9,7 @@ import * as lib from "../src/index.js";
 import { GOLDEN_FILE, runCases, type CaseOutput, type CaseRun } from "./browser/cases.js";
 import { startHarness, type Harness } from "./browser/harness.js";
 import type { BrowserRun } from "./browser/page.js";
+import type { ThreadedRun } from "./browser/worker.js";
 import { wasmBackend } from "./util/backends.js";
 
 const golden = new Uint8Array(readFileSync(new URL(`./golden/${GOLDEN_FILE}`, import.meta.url)));
@@ -45,7 +46,7 @@ describe("the browser bundle", () => {
 });
 
 describe("the same bits in Chromium as in Node", () => {
-  let run: BrowserRun, again: BrowserRun, node: { wasm: CaseRun; reference: CaseRun };
+  let run: BrowserRun, again: BrowserRun, threaded: ThreadedRun[], node: { wasm: CaseRun; reference: CaseRun };
   beforeAll(async () => {
     const page = await h.open("browser-test.html");
     await page.waitForFunction(() => typeof window.tghBrowserRun === "function", null, { timeout: 20_000 });
@@ -53,6 +54,8 @@ describe("the same bits in Chromium as in Node", () => {
     run = await page.evaluate(() => window.tghBrowserRun!());
     h.timings.browserCases = performance.now() - t;
     again = await page.evaluate(() => window.tghBrowserRun!({ reference: false }));
+    threaded = [];
+    for (const n of [2, 3]) threaded.push(await page.evaluate((t) => window.tghBrowserRunThreaded!(t), n));
     await page.close();
     const t2 = performance.now();
     node = { wasm: await runCases(lib, await wasmBackend(), golden), reference: await runCases(lib, await lib.createBackend("reference"), golden) };
@@ -61,6 +64,7 @@ describe("the same bits in Chromium as in Node", () => {
 
   it("ran in Chromium on the wasm backend", () => {
     expect(run.userAgent).toMatch(/Chrome\/\d+/);
+    expect(run.crossOriginIsolated).toBe(true); // scripts/serve.mjs sends COOP/COEP
     expect(run.wasm.backend).toBe("wasm");
     expect(run.reference?.backend).toBe("reference");
     // matmul, softmax, layerNorm, gelu, rope, attention, topk, init, and every act.* of section 8
@@ -74,6 +78,16 @@ describe("the same bits in Chromium as in Node", () => {
 
   it("reference backend: bit-identical as well (float64 accumulation in JS)", () => {
     expect(differences(run.reference!.outputs, node.reference.outputs)).toEqual([]);
+  });
+
+  it("threaded in a Web Worker (the page is cross-origin isolated): 2 and 3 threads give the same bits", () => {
+    for (const t of threaded) {
+      expect(t.crossOriginIsolated).toBe(true);
+      expect(t.wasm.outputs.length).toBe(run.wasm.outputs.length);
+      expect(differences(t.wasm.outputs, node.wasm.outputs), `${t.threads} threads`).toEqual([]);
+      expect(t.wasm.verify).toEqual(run.wasm.verify);
+    }
+    expect(threaded.map((t) => t.threads)).toEqual([2, 3]);
   });
 
   it("a second run in the same page gives the same bits (arena and caches leave no state)", () => {

@@ -56,6 +56,10 @@ describe("cli: end to end (child processes)", () => {
     expect(garbage.code).toBe(2);
     expect(garbage.stderr).toMatch(/^FormatError: .*junk\.safetensors: header length/);
 
+    const threaded = await cli("verify", out, "--threads", "3");
+    expect(threaded.code, threaded.stdout + threaded.stderr).toBe(0);
+    expect(threaded.stdout).toMatch(/^PASS: all 16 act\.\* tensors/m);
+
     const ok = await cli("verify", out, "--backend", "reference");
     expect(ok.code, ok.stdout + ok.stderr).toBe(0);
     expect(ok.stdout.trim().split("\n")).toHaveLength(1 + 16 + 1 + 1); // header, 16 act.*, tokenizer, summary
@@ -90,6 +94,9 @@ describe("cli: usage errors exit 2 with a clear message (in-process)", () => {
     [["verify", "a", "b"], /verify: expected 1 argument\(s\), got 2 \(a b\)/],
     [["verify", "x", "--backend", "gpu"], /--backend: expected one of wasm, reference, got "gpu"/],
     [["verify", join("no", "such", "file.safetensors")], /^FileError: no\/such\/file\.safetensors: no such file \(ENOENT\)$/],
+    [["verify", "x", "--threads", "0"], /^UsageError: tgh-moe verify: --threads: expected an integer in \[1, 256\], got "0"$/],
+    [["info", "x", "--threads", "two"], /info: --threads: expected an integer in \[1, 256\], got "two"/],
+    [["run", "x", "--threads"], /run: Option '--threads <value>' argument missing/],
   ];
   for (const [args, msg] of cases) {
     it(`tgh-moe ${args.join(" ") || "(nothing)"}`, async () => {
@@ -99,11 +106,13 @@ describe("cli: usage errors exit 2 with a clear message (in-process)", () => {
     });
   }
 
-  it("every command has --help (exit 0, starts with its usage line)", async () => {
+  it("every command has --help (exit 0, starts with its usage line) and takes --threads N", async () => {
     for (const c of COMMANDS) {
       const r = await inProcess(c.name, "--help");
       expect(r.code).toBe(0);
       expect(r.stdout.startsWith(`usage: tgh-moe ${c.name}`)).toBe(true);
+      expect(r.stdout).toMatch(/^ {2}--threads N +threads of the wasm kernels/m);
+      expect((await inProcess(c.name, "--threads", "3", "--help")).code).toBe(0);
       expect((await inProcess("help", c.name)).stdout).toBe(r.stdout);
     }
   });

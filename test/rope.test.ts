@@ -192,7 +192,7 @@ describe("rope: extreme values and determinism", () => {
     const a = wasm.rope(x, pos, o), b = wasm.rope(x, pos, o);
     assertSameBits("rope determinism", a.data, b.data);
     const { createBackend } = await import("../src/backend/index.js");
-    const fresh = await createBackend("wasm", {});
+    const fresh = await createBackend("wasm", { base: new URL("../build/", import.meta.url) });
     assertSameBits("rope fresh module", fresh.rope(x, pos, o).data, a.data);
   });
 });

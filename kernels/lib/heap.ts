@@ -1,5 +1,9 @@
 // Where the JS-side arena may start: the end of this module's static data (AssemblyScript's
-// __heap_base). Every entry module re-exports it as `heap_base`.
+// __heap_base), and where that static data begins (--memoryBase: the module's slot in the shared
+// memory of a threaded backend). Every entry module re-exports both.
 export function heap_base(): usize {
   return __heap_base;
+}
+export function memory_base(): usize {
+  return <usize>ASC_MEMORY_BASE;
 }

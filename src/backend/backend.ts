@@ -44,6 +44,22 @@ export class Backend {
   get name(): string {
     return this.kernels.name;
   }
+  /** Threads the kernels use (wasm: `createBackend("wasm", { threads })`); results do not depend on it. */
+  get threads(): number {
+    return this.kernels.threads ?? 1;
+  }
+  /** Stops the backend's worker threads, if any; the backend must not be used afterwards. */
+  close(): void {
+    this.kernels.close?.();
+  }
+  /** Weights kept in the kernels' memory (copied once, not per product); report writes with weightsChanged. */
+  keepResident(weights: Iterable<F32Tensor>): void {
+    for (const w of weights) if (w.dtype === "f32") this.kernels.keepResident?.(w.data);
+  }
+  /** These resident weights were written (an optimizer step): the next use copies them again. */
+  weightsChanged(weights: Iterable<F32Tensor>): void {
+    for (const w of weights) if (w.dtype === "f32") this.kernels.weightsChanged?.(w.data);
+  }
 
   // ---------------------------------------------------------------- linear algebra
   /** a [..., m, k] @ b [..., k, n] (either transposed); a rank-2 operand is shared by the batch. */

@@ -99,9 +99,20 @@ export interface AttentionDims {
 
 export interface Kernels {
   readonly name: string;
+  /** Threads the kernels run on (absent: 1). Any count gives the same bits. */
+  readonly threads?: number;
+  /** Stops worker threads, if any (the kernels must not be used afterwards). */
+  close?(): void;
 
   // ---- linear algebra
   matmul(out: F32, a: F32, b: F32, d: MatmulDims): void;
+  /**
+   * Optional: keep this array (a weight, used as matmul's b) in the kernels' memory from its first
+   * use on, instead of copying it per call. The caller must report every later write to it.
+   */
+  keepResident?(data: F32): void;
+  /** Optional: the kept array's values changed (an optimizer step); the next use copies it again. */
+  weightsChanged?(data: F32): void;
 
   // ---- elementwise (n elements); out may alias an input
   add(out: F32, a: F32, b: F32, n: number): void;

@@ -7,6 +7,7 @@
  * input (any typed library error, or a file that cannot be read), 3 internal error (a bug).
  */
 import { parseArgs } from "node:util";
+import { setDefaultThreads } from "../backend/index.js";
 import { TghError } from "../errors.js";
 
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, internal: 3 } as const;
@@ -57,14 +58,17 @@ export interface Command {
   invoke(argv: string[], io: Io): Promise<number>;
 }
 
+/** Accepted by every command (handled here, not by the command): the wasm backend's thread count. */
+export const THREADS_HELP = "  --threads N      threads of the wasm kernels (default: the available cores; results are the same for any N)";
+
 export function defineCommand<const O extends OptionSpecs>(spec: CommandSpec<O>): Command {
-  const helpText = () => `usage: tgh-moe ${spec.usage}\n\n${spec.help.trim()}\n`;
+  const helpText = () => `usage: tgh-moe ${spec.usage} [--threads N]\n\n${spec.help.trim()}\n${THREADS_HELP}\n`;
   return {
     name: spec.name,
     usage: spec.usage,
     helpText,
     async invoke(argv, io) {
-      const options = { ...spec.options, help: { type: "boolean" as const, short: "h" } };
+      const options = { ...spec.options, help: { type: "boolean" as const, short: "h" }, threads: { type: "string" as const } };
       let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
       try {
         parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as typeof parsed;
@@ -81,7 +85,14 @@ export function defineCommand<const O extends OptionSpecs>(spec: CommandSpec<O>)
         const want = min === max ? `${min}` : `${min} to ${max}`;
         throw new UsageError(`tgh-moe ${spec.name}: expected ${want} argument(s), got ${n}${n ? ` (${parsed.positionals.join(" ")})` : ""}; usage: tgh-moe ${spec.usage}`);
       }
-      return spec.run(parsed.values as OptionValues<O>, parsed.positionals, io);
+      const { threads, ...values } = parsed.values;
+      if (threads === undefined) return spec.run(values as OptionValues<O>, parsed.positionals, io);
+      const previous = setDefaultThreads(integer(spec.name, "threads", String(threads), 1, 256));
+      try {
+        return await spec.run(values as OptionValues<O>, parsed.positionals, io);
+      } finally {
+        setDefaultThreads(previous);
+      }
     },
   };
 }

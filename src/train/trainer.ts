@@ -75,6 +75,7 @@ export class Trainer {
 
   constructor(readonly be: Backend, readonly cfg: ModelConfig, readonly params: Params, readonly opts: TrainOptions) {
     checkParams(params, cfg);
+    be.keepResident(params.values()); // weights copied into the kernels' memory once per update, not per product (also refreshes them)
     if (!Number.isInteger(opts.batchSize) || opts.batchSize < 1 || !Number.isInteger(opts.accum) || opts.accum < 1) {
       throw new ValueError(`Trainer: expected positive integers batchSize and accum, got ${opts.batchSize}, ${opts.accum}`);
     }
@@ -139,6 +140,7 @@ export class Trainer {
     const gradNorm = clipGradNorm(grads, this.opts.clip);
     const lr = lrAt(this.step, this.opts.schedule);
     this.optimizer.update(this.params, grads, lr, this.joining() ?? undefined);
+    this.be.weightsChanged(this.params.values()); // resident copies are stale: copied again on next use
     return {
       step: this.step++, lr, loss, ce: ceCount ? ce / ceCount : null,
       balance: balCount ? bal / balCount : null, task: taskCount ? task / taskCount : null, gradNorm,

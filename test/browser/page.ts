@@ -5,6 +5,7 @@
  */
 import * as lib from "../../src/index.js";
 import { GOLDEN_FILE, runCases, type CaseRun } from "./cases.js";
+import type { ThreadedRun } from "./worker.js";
 
 export interface BrowserRun {
   userAgent: string;
@@ -19,6 +20,8 @@ export interface BrowserRun {
 declare global {
   interface Window {
     tghBrowserRun?: (o?: { reference?: boolean }) => Promise<BrowserRun>;
+    /** The wasm cases on `threads` threads, in a Web Worker (browser-test-worker.js). */
+    tghBrowserRunThreaded?: (threads: number) => Promise<ThreadedRun>;
   }
 }
 
@@ -38,4 +41,10 @@ window.tghBrowserRun = async (o: { reference?: boolean } = {}): Promise<BrowserR
     timings: { load: t1 - t0, wasm: t2 - t1, reference: t3 - t2 }, wasm: wasmRun, reference: refRun,
   };
 };
+window.tghBrowserRunThreaded = (threads: number): Promise<ThreadedRun> => new Promise((ok, fail) => {
+  const w = new Worker("./browser-test-worker.js", { type: "module" });
+  w.onmessage = (e: MessageEvent<ThreadedRun>) => (w.terminate(), ok(e.data));
+  w.onerror = (e) => (w.terminate(), fail(new Error(`browser-test-worker.js: ${e.message}`)));
+  w.postMessage({ threads });
+});
 document.body.dataset.state = "ready";

@@ -11,11 +11,13 @@ import type { WasmModule } from "./runtime.js";
  * allocates the scratch in the current arena, so call it inside `mod.scope`.
  */
 export function attentionResident(mod: WasmModule, pOut: number, pq: number, pk: number, pv: number, pMask: number, d: AttentionDims): void {
-  const scratch = mod.alloc(mod.call("attention_scratch", d.nk, d.dh) >>> 0);
-  mod.call(
-    "attention", pOut, pq, pk, pv, pMask, scratch,
-    d.batch, d.nq, d.nk, d.heads, d.kvHeads, d.dh, d.scale, d.causal ? 1 : 0, d.maskBatch,
-  );
+  // threaded: heads x query blocks (the kernel's work units), each computed whole by one thread
+  const units = mod.call("attention_units", d.batch, d.nq, d.heads, d.kvHeads);
+  const work = (4 * d.batch * d.heads * d.nq * d.nk * d.dh) / 20; // ~20 flops/ns on one thread
+  mod.split("attention", { total: units, work }, (lo, hi) => [
+    pOut, pq, pk, pv, pMask, mod.alloc(mod.call("attention_scratch", d.nk, d.dh) >>> 0),
+    d.batch, d.nq, d.nk, d.heads, d.kvHeads, d.dh, d.scale, d.causal ? 1 : 0, d.maskBatch, lo, hi,
+  ]);
 }
 
 export function attentionWasm(mod: WasmModule): Pick<Kernels, "attention"> {

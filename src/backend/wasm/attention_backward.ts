@@ -14,11 +14,12 @@ export function attentionBackwardWasm(mod: WasmModule): Pick<Kernels, "attention
         const pg = mod.put(dout), pq = mod.put(q), pk = mod.put(k), pv = mod.put(v), po = mod.put(out);
         const pm = d.mask ? mod.put(d.mask) : 0;
         const pdq = mod.alloc(dq.byteLength), pdk = mod.alloc(dk.byteLength), pdv = mod.alloc(dv.byteLength);
-        const ps = mod.alloc(mod.call("attention_backward_scratch", d.nk, d.dh) >>> 0);
-        mod.call(
-          "attention_backward", pdq, pdk, pdv, pg, pq, pk, pv, po, pm, ps,
-          d.batch, d.nq, d.nk, d.heads, d.kvHeads, d.dh, d.scale, d.causal ? 1 : 0, d.maskBatch,
-        );
+        // threaded: kv heads (dk, dv of one kv head sum over its query heads inside one thread)
+        const work = (10 * d.batch * d.heads * d.nq * d.nk * d.dh) / 20;
+        mod.split("attention_backward", { total: d.batch * d.kvHeads, work }, (lo, hi) => [
+          pdq, pdk, pdv, pg, pq, pk, pv, po, pm, mod.alloc(mod.call("attention_backward_scratch", d.nk, d.dh) >>> 0),
+          d.batch, d.nq, d.nk, d.heads, d.kvHeads, d.dh, d.scale, d.causal ? 1 : 0, d.maskBatch, lo, hi,
+        ]);
         mod.read(pdq, dq);
         mod.read(pdk, dk);
         mod.read(pdv, dv);

@@ -1,7 +1,9 @@
 /**
  * Adapter for kernels/backward.ts: copies operands into the module's memory, runs the backward
  * kernel (outputs in their own buffers: the kernels never write over an input) and copies the
- * gradients out. No arithmetic happens here.
+ * gradients out. No arithmetic happens here. Threaded: element ranges (activations) and row ranges
+ * (softmax); the norms' dgamma/dbeta sum over all rows and the patch weight gradient over all
+ * depth steps, so those stay on one thread (splitting them would change a summation order).
  */
 import type { F32, Kernels, PatchDims } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
@@ -16,7 +18,7 @@ export function backwardWasm(mod: WasmModule): Pick<Kernels, BackwardOps> {
     mod.scope(() => {
       const px = mod.put(x.subarray(0, n)), pg = mod.put(dy.subarray(0, n));
       const po = mod.alloc(n * 4);
-      mod.call(fn, po, px, pg, n);
+      mod.split(fn, { total: n, grain: 16, work: n * 2 }, (lo, hi) => [po + lo * 4, px + lo * 4, pg + lo * 4, hi - lo]);
       mod.read(po, dx.subarray(0, n));
     });
   };
@@ -29,7 +31,9 @@ export function backwardWasm(mod: WasmModule): Pick<Kernels, BackwardOps> {
       mod.scope(() => {
         const pg = mod.put(gate.subarray(0, n)), pu = mod.put(up.subarray(0, n)), pd = mod.put(dy.subarray(0, n));
         const og = mod.alloc(n * 4), ou = mod.alloc(n * 4);
-        mod.call("swiglu_backward", og, ou, pg, pu, pd, n);
+        mod.split("swiglu_backward", { total: n, grain: 16, work: n * 2 }, (lo, hi) => [
+          og + lo * 4, ou + lo * 4, pg + lo * 4, pu + lo * 4, pd + lo * 4, hi - lo,
+        ]);
         mod.read(og, dgate.subarray(0, n));
         mod.read(ou, dup.subarray(0, n));
       });
@@ -40,7 +44,7 @@ export function backwardWasm(mod: WasmModule): Pick<Kernels, BackwardOps> {
       mod.scope(() => {
         const py = mod.put(y.subarray(0, n)), pg = mod.put(dy.subarray(0, n));
         const po = mod.alloc(n * 4);
-        mod.call("softmax_backward", po, py, pg, rows, cols);
+        mod.split("softmax_backward", { total: rows, work: n }, (lo, hi) => [po + lo * cols * 4, py + lo * cols * 4, pg + lo * cols * 4, hi - lo, cols]);
         mod.read(po, dx.subarray(0, n));
       });
     },

@@ -1,41 +1,46 @@
 /**
  * Adapter for kernels/elementwise.ts: copies operands into the module's memory, runs the kernel
  * in place over the first operand's copy (the kernels allow out == input), copies the result out.
+ * Threaded: contiguous element ranges (multiples of 16), rows for add_bias; elementwise, so any
+ * split gives the same bits.
  */
 import type { F32, Kernels } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
 
 type ElementwiseOps = "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu";
 
+/** Estimated single-thread nanoseconds per element: arithmetic ops, and ops with an exp or tanh. */
+const NS_SIMPLE = 0.3, NS_TRANSCENDENTAL = 1.5;
+
 export function elementwiseWasm(mod: WasmModule): Pick<Kernels, ElementwiseOps> {
   /** out = fn(a) over n elements. */
   const unary = (fn: string) => (out: F32, x: F32, n: number): void => {
     mod.scope(() => {
       const px = mod.put(x.subarray(0, n));
-      mod.call(fn, px, px, n);
+      mod.split(fn, { total: n, grain: 16, work: n * NS_TRANSCENDENTAL }, (lo, hi) => [px + lo * 4, px + lo * 4, hi - lo]);
       mod.read(px, out.subarray(0, n));
     });
   };
   /** out = fn(a, b) over n elements. */
-  const binary = (fn: string) => (out: F32, a: F32, b: F32, n: number): void => {
+  const binary = (fn: string, ns: number) => (out: F32, a: F32, b: F32, n: number): void => {
     mod.scope(() => {
       const pa = mod.put(a.subarray(0, n));
       const pb = mod.put(b.subarray(0, n));
-      mod.call(fn, pa, pa, pb, n);
+      mod.split(fn, { total: n, grain: 16, work: n * ns }, (lo, hi) => [pa + lo * 4, pa + lo * 4, pb + lo * 4, hi - lo]);
       mod.read(pa, out.subarray(0, n));
     });
   };
   return {
-    add: binary("add"),
-    mul: binary("mul"),
-    swiglu: binary("swiglu"),
+    add: binary("add", NS_SIMPLE),
+    mul: binary("mul", NS_SIMPLE),
+    swiglu: binary("swiglu", NS_TRANSCENDENTAL),
     geluTanh: unary("gelu_tanh"),
     quickGelu: unary("quick_gelu"),
     silu: unary("silu"),
     scale(out, a, s, n) {
       mod.scope(() => {
         const pa = mod.put(a.subarray(0, n));
-        mod.call("scale", pa, pa, Math.fround(s), n);
+        mod.split("scale", { total: n, grain: 16, work: n * NS_SIMPLE }, (lo, hi) => [pa + lo * 4, pa + lo * 4, Math.fround(s), hi - lo]);
         mod.read(pa, out.subarray(0, n));
       });
     },
@@ -44,7 +49,7 @@ export function elementwiseWasm(mod: WasmModule): Pick<Kernels, ElementwiseOps> 
       mod.scope(() => {
         const px = mod.put(x.subarray(0, n));
         const pb = mod.put(bias.subarray(0, cols));
-        mod.call("add_bias", px, px, pb, rows, cols);
+        mod.split("add_bias", { total: rows, work: n * NS_SIMPLE }, (lo, hi) => [px + lo * cols * 4, px + lo * cols * 4, pb, hi - lo, cols]);
         mod.read(px, out.subarray(0, n));
       });
     },

@@ -25,25 +25,86 @@ export function foldBatch(d: MatmulDims): MatmulDims {
   return d;
 }
 
+/** Single-thread f32 flops per nanosecond the split threshold assumes (bench/README.md: ~40). */
+const FLOPS_PER_NS = 40;
+
 /**
  * Runs the kernel on operands already in module memory (pointers); allocates the scratch in the
- * current scope. Exposed for benchmarks that keep operands resident.
+ * current scope. Exposed for benchmarks that keep operands resident. Threaded: the output is split
+ * into row panels (multiples of 16 rows) when there are enough rows, else into column panels
+ * (multiples of 32 columns), never over k, so every element keeps its summation order.
  */
 export function matmulResident(mod: WasmModule, pOut: number, pA: number, pB: number, dims: MatmulDims): void {
   const d = foldBatch(dims);
-  const scratch = mod.alloc(mod.call("matmul_scratch_bytes", d.m, d.n, d.k));
-  mod.call("matmul", pOut, pA, pB, scratch, d.batch, d.m, d.n, d.k, matmulFlags(d));
+  const flags = matmulFlags(d);
+  const work = (2 * d.batch * d.m * d.n * d.k) / FLOPS_PER_NS;
+  const byRows = d.m >= 32 * mod.threads || d.n < 64;
+  const scratch = (m: number, n: number) => mod.alloc(mod.call("matmul_scratch_bytes", m, n, d.k));
+  if (byRows) {
+    mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [
+      pOut, pA, pB, scratch(hi - lo, d.n), d.batch, d.m, d.n, d.k, flags, lo, hi, 0, d.n,
+    ]);
+  } else {
+    mod.split("matmul_part", { total: d.n, grain: 32, work }, (lo, hi) => [
+      pOut, pA, pB, scratch(d.m, hi - lo), d.batch, d.m, d.n, d.k, flags, 0, d.m, lo, hi,
+    ]);
+  }
 }
 
-export function matmulWasm(mod: WasmModule): Pick<Kernels, "matmul"> {
+/** Bytes of resident weights per backend (the m3d preset's weights fit; more stays per call). */
+const RESIDENT_MAX_BYTES = 1 << 30;
+
+/**
+ * Resident weights: arrays registered with `keepResident` are copied into module memory once (a
+ * pinned block, below every scope) and read from there by every later product, until
+ * `weightsChanged` marks them stale (the optimizer wrote new values): the next product copies them
+ * again, into the same block. Unregistered operands are copied per call, as before.
+ */
+class Resident {
+  private readonly kept = new WeakMap<F32, { ptr: number | null; stale: boolean }>();
+  /** Pinned blocks are never freed (a bump arena): at most this many bytes; past it, copy per call. */
+  private budget = RESIDENT_MAX_BYTES;
+  constructor(private readonly mod: WasmModule) {}
+  /** Registers an array; registering it again marks it stale (the caller may have written it). */
+  keep(data: F32): void {
+    const e = this.kept.get(data);
+    if (e) e.stale = true;
+    else this.kept.set(data, { ptr: null, stale: true });
+  }
+  changed(data: F32): void {
+    const e = this.kept.get(data);
+    if (e) e.stale = true;
+  }
+  /** The pointer of a kept array (uploaded now if stale), or null: copy it per call. */
+  pointer(data: F32, len: number): number | null {
+    const e = this.kept.get(data);
+    if (!e || len !== data.length) return null;
+    if (e.ptr === null && data.byteLength <= this.budget) {
+      e.ptr = this.mod.arena.pin(data.byteLength);
+      if (e.ptr !== null) this.budget -= data.byteLength;
+    }
+    if (e.ptr === null) return null;
+    if (e.stale) {
+      this.mod.f32(e.ptr, data.length).set(data);
+      e.stale = false;
+    }
+    return e.ptr;
+  }
+}
+
+export function matmulWasm(mod: WasmModule): Pick<Kernels, "matmul" | "keepResident" | "weightsChanged"> {
+  const resident = new Resident(mod);
   return {
+    keepResident: (data) => resident.keep(data),
+    weightsChanged: (data) => resident.changed(data),
     matmul(out: F32, a: F32, b: F32, d: MatmulDims): void {
       const aLen = (d.broadcastA ? 1 : d.batch) * d.m * d.k;
       const bLen = (d.broadcastB ? 1 : d.batch) * d.k * d.n;
       const oLen = d.batch * d.m * d.n;
+      const pinned = resident.pointer(b, bLen); // before the scope: pinning needs an empty arena
       mod.scope(() => {
         const pA = mod.put(a.subarray(0, aLen));
-        const pB = mod.put(b.subarray(0, bLen));
+        const pB = pinned ?? mod.put(b.subarray(0, bLen));
         const pOut = d.accumulate ? mod.put(out.subarray(0, oLen)) : mod.alloc(oLen * 4);
         matmulResident(mod, pOut, pA, pB, d);
         mod.read(pOut, out.subarray(0, oLen));

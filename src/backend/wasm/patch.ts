@@ -16,12 +16,13 @@ export function patchWasm(mod: WasmModule): Pick<Kernels, "patchEmbed"> {
         const pv = mod.put(vol);
         const pw = mod.put(weight);
         const po = mod.alloc(out.byteLength);
-        const wpack = mod.alloc(mod.call("patch_scratch_w", d.channels, k) >>> 0);
-        const apack = mod.alloc(mod.call("patch_scratch_a", patches, k) >>> 0);
-        mod.call(
-          "patch_embed", po, pv, pw, wpack, apack,
-          d.batch, d.cv, d.cin, d.depth, d.height, d.width, d.channels, d.patch, d.tdepth,
-        );
+        // threaded: depth steps (b, z), each with its own packing scratch
+        const steps = d.batch * (d.depth / d.tdepth);
+        const work = (2 * steps * patches * d.channels * k) / 20;
+        mod.split("patch_embed", { total: steps, work }, (lo, hi) => [
+          po, pv, pw, mod.alloc(mod.call("patch_scratch_w", d.channels, k) >>> 0), mod.alloc(mod.call("patch_scratch_a", patches, k) >>> 0),
+          d.batch, d.cv, d.cin, d.depth, d.height, d.width, d.channels, d.patch, d.tdepth, lo, hi,
+        ]);
         mod.read(po, out);
       });
     },

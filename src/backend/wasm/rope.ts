@@ -1,6 +1,7 @@
 /**
  * Adapter for kernels/rope.ts: copies x, positions and sections into the module's memory, gives the
  * kernel its scratch (frequencies and one token's cos/sin table) and copies the result out.
+ * Threaded: token ranges (a token's rotation depends only on its own positions).
  */
 import type { F32, I32, Kernels, RopeDims } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
@@ -16,8 +17,11 @@ export function ropeWasm(mod: WasmModule): Pick<Kernels, "rope"> {
         const pp = mod.put(pos.subarray(0, d.tokens * d.axes));
         const ps = mod.put(Int32Array.from(d.sections));
         const po = mod.alloc(n * 4);
-        const scratch = mod.alloc(20 * half); // inv f64[half], axisOf i32[half], cos, sin f32[half]
-        mod.call("rope", po, px, pp, d.tokens, d.heads, d.dh, d.axes, ps, d.sections.length, d.base, scratch);
+        // threaded: token ranges, each with its own scratch (inv f64[half], axisOf i32[half], cos, sin f32[half])
+        const w = d.heads * d.dh;
+        mod.split("rope", { total: d.tokens, work: n * 2 }, (lo, hi) => [
+          po + lo * w * 4, px + lo * w * 4, pp + lo * d.axes * 4, hi - lo, d.heads, d.dh, d.axes, ps, d.sections.length, d.base, mod.alloc(20 * half),
+        ]);
         mod.read(po, out.subarray(0, n));
       });
     },

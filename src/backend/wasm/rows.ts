@@ -1,11 +1,20 @@
 /**
  * Adapter for kernels/rows.ts: copies operands into the module's memory, runs the row kernel
  * (in place where the kernel allows it), copies the result out. A null softmax mask is pointer 0.
+ * Threaded: contiguous row ranges (rows are independent, so any split gives the same bits).
  */
 import type { F32, Kernels } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
 
 type RowOps = "softmax" | "layerNorm" | "rmsNorm" | "sumRows" | "meanRows" | "maxRows";
+
+/** Estimated single-thread nanoseconds per element of a row op (the split threshold's scale). */
+const NS_PER_ELEMENT = 1;
+
+/** greatest common divisor, for the softmax split's row grain */
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
 
 export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
   /** out [rows] = fn(x [rows, cols]) */
@@ -13,9 +22,15 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
     mod.scope(() => {
       const px = mod.put(x.subarray(0, rows * cols));
       const po = mod.alloc(rows * 4);
-      mod.call(fn, po, px, rows, cols);
+      mod.split(fn, { total: rows, work: rows * cols * NS_PER_ELEMENT }, (lo, hi) => [po + lo * 4, px + lo * cols * 4, hi - lo, cols]);
       mod.read(po, out.subarray(0, rows));
     });
+  };
+  /** in place over rows of x: fn(x, x, ...before, rows, cols, ...after) */
+  const rowwise = (fn: string, px: number, rows: number, cols: number, before: number[], after: number[], grain = 1): void => {
+    mod.split(fn, { total: rows, grain, work: rows * cols * NS_PER_ELEMENT }, (lo, hi) => [
+      px + lo * cols * 4, px + lo * cols * 4, ...before, hi - lo, cols, ...after,
+    ]);
   };
   return {
     sumRows: reduce("sum_rows"),
@@ -26,7 +41,9 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
       mod.scope(() => {
         const px = mod.put(x.subarray(0, n));
         const pm = d.mask ? mod.put(d.mask.subarray(0, d.maskRows * d.cols)) : 0;
-        mod.call("softmax", px, px, pm, d.rows, d.cols, d.maskRows, d.causal ? 1 : 0, d.qLen);
+        // a piece starts at a row where both the mask row (r % maskRows) and the causal query (r % qLen) restart
+        const a = d.mask ? d.maskRows : 1, b = d.causal ? d.qLen : 1;
+        rowwise("softmax", px, d.rows, d.cols, [pm], [d.maskRows, d.causal ? 1 : 0, d.qLen], (a / gcd(a, b)) * b);
         mod.read(px, out.subarray(0, n));
       });
     },
@@ -36,7 +53,7 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
         const px = mod.put(x.subarray(0, n));
         const pg = mod.put(gamma.subarray(0, cols));
         const pb = mod.put(beta.subarray(0, cols));
-        mod.call("layer_norm", px, px, pg, pb, rows, cols, eps);
+        rowwise("layer_norm", px, rows, cols, [pg, pb], [eps]);
         mod.read(px, out.subarray(0, n));
       });
     },
@@ -45,7 +62,7 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
       mod.scope(() => {
         const px = mod.put(x.subarray(0, n));
         const pg = mod.put(gamma.subarray(0, cols));
-        mod.call("rms_norm", px, px, pg, rows, cols, eps);
+        rowwise("rms_norm", px, rows, cols, [pg], [eps]);
         mod.read(px, out.subarray(0, n));
       });
     },

@@ -1,6 +1,7 @@
 /**
  * Loads the compiled kernel modules (build/<name>.wasm) in Node or a browser and manages their
- * linear memory with a bump arena. Each module has its own memory (up to 4 GiB); an op copies its
+ * linear memory with a bump arena. One thread: each module has its own memory (up to 4 GiB);
+ * threaded (threads.ts): every module imports one shared memory with one arena. An op copies its
  * operands in, runs, copies the result out and releases the arena (`scope`). Typed-array views are
  * made fresh after every allocation, never cached across `memory.grow()`; pointers are unsigned.
  */
@@ -14,8 +15,19 @@ export type ModuleName = (typeof MODULE_NAMES)[number];
 export interface LoadOptions {
   /** Folder holding <name>.wasm; default: the package's build folder (in the browser bundle: the bundle's own folder). */
   base?: string | URL;
-  /** Pre-fetched bytes or compiled modules by name (takes precedence over base). */
+  /** Pre-fetched bytes or compiled modules by name (takes precedence over base; one thread only). */
   sources?: Partial<Record<ModuleName, BufferSource | WebAssembly.Module>>;
+  /**
+   * Threads the kernels may use (the caller's included); default: the available cores. More than
+   * one needs SharedArrayBuffer (in browsers: a cross-origin isolated page) and a thread that may
+   * block (Node, or a Web Worker); otherwise the backend uses one thread and says so once.
+   */
+  threads?: number;
+  /**
+   * Kernels whose estimated single-thread time (ns) is below this stay on the caller's thread
+   * (default SPLIT_MIN_NS, measured by bench/threads.ts). 0 splits everything (tests).
+   */
+  splitMinNs?: number;
 }
 
 const PAGE = 65536;
@@ -25,21 +37,14 @@ const ALIGN = 16;
 /** Exported functions of a kernel module take and return plain numbers. */
 export type KernelExports = Record<string, (...args: number[]) => number | void>;
 
-export class WasmModule {
-  readonly name: string;
-  readonly fns: KernelExports;
-  readonly memory: WebAssembly.Memory;
-  private readonly base: number;
+/**
+ * A bump arena over one linear memory: a module's own memory, or the one shared memory that every
+ * kernel module (and every worker thread) of a threaded backend uses.
+ */
+export class Arena {
   private top: number;
-
-  constructor(name: string, instance: WebAssembly.Instance) {
-    this.name = name;
-    const ex = instance.exports as Record<string, unknown>;
-    this.memory = ex.memory as WebAssembly.Memory;
-    this.fns = ex as KernelExports;
-    const heapBase = typeof ex.heap_base === "function" ? ((ex.heap_base as () => number)() >>> 0) : 0;
-    this.base = align(Math.max(heapBase, 1024));
-    this.top = this.base;
+  constructor(readonly memory: WebAssembly.Memory, private base: number, readonly label: string) {
+    this.top = align(base);
   }
 
   /** Allocates `bytes` (16-byte aligned), growing memory as needed. */
@@ -48,7 +53,7 @@ export class WasmModule {
     const end = align(ptr + bytes);
     if (end > MAX_PAGES * PAGE) {
       throw new MemoryError(
-        `wasm ${this.name}: need ${end} bytes of linear memory, more than the 4 GiB (${MAX_PAGES * PAGE}) of wasm32`,
+        `wasm ${this.label}: need ${end} bytes of linear memory, more than the 4 GiB (${MAX_PAGES * PAGE}) of wasm32`,
       );
     }
     const have = this.memory.buffer.byteLength;
@@ -57,11 +62,65 @@ export class WasmModule {
       try {
         this.memory.grow(pages);
       } catch (e) {
-        throw new MemoryError(`wasm ${this.name}: could not grow memory to ${end} bytes: ${String(e)}`);
+        throw new MemoryError(`wasm ${this.label}: could not grow memory to ${end} bytes: ${String(e)}`);
       }
     }
     this.top = end;
     return ptr >>> 0;
+  }
+  /**
+   * Allocates `bytes` that stay for the arena's lifetime (resident weights) below everything a
+   * scope allocates; only possible while no scope holds memory (returns null otherwise).
+   */
+  pin(bytes: number): number | null {
+    if (this.top !== align(this.base)) return null;
+    const ptr = this.alloc(bytes);
+    this.base = this.top;
+    return ptr;
+  }
+  mark(): number {
+    return this.top;
+  }
+  release(mark: number): void {
+    this.top = mark;
+  }
+}
+
+/**
+ * Splits work over threads (set by a threaded backend; absent: one thread). `run` executes every
+ * call once, on the caller's thread or a worker (each takes the next call when it is done), and
+ * returns when all have finished; at most `threads * piecesPerThread` calls. `kernel` resolves
+ * "module.export" to the id the workers know it by.
+ */
+export interface ThreadPool {
+  readonly threads: number;
+  readonly piecesPerThread: number;
+  kernel(module: string, fn: string): number;
+  run(calls: readonly { id: number; args: readonly number[] }[]): void;
+}
+
+export class WasmModule {
+  readonly name: string;
+  readonly fns: KernelExports;
+  readonly memory: WebAssembly.Memory;
+  readonly arena: Arena;
+  /** Set on every module of a threaded backend (shared memory); null: one thread. */
+  pool: ThreadPool | null = null;
+  /** Work below this (estimated single-thread ns) is not split (LoadOptions.splitMinNs). */
+  splitMinNs = SPLIT_MIN_NS;
+
+  constructor(name: string, instance: WebAssembly.Instance, arena?: Arena) {
+    this.name = name;
+    const ex = instance.exports as Record<string, unknown>;
+    this.memory = ex.memory as WebAssembly.Memory;
+    this.fns = ex as KernelExports;
+    const heapBase = typeof ex.heap_base === "function" ? ((ex.heap_base as () => number)() >>> 0) : 0;
+    this.arena = arena ?? new Arena(this.memory, Math.max(heapBase, 1024), name);
+  }
+
+  /** Allocates `bytes` (16-byte aligned), growing memory as needed. */
+  alloc(bytes: number): number {
+    return this.arena.alloc(bytes);
   }
 
   /** Copies a typed array in; returns its pointer. */
@@ -94,11 +153,11 @@ export class WasmModule {
 
   /** Runs `fn` and then releases everything it allocated. */
   scope<T>(fn: () => T): T {
-    const mark = this.top;
+    const mark = this.arena.mark();
     try {
       return fn();
     } finally {
-      this.top = mark;
+      this.arena.release(mark);
     }
   }
 
@@ -108,13 +167,48 @@ export class WasmModule {
     if (typeof f !== "function") throw new TghError(`wasm ${this.name}: no exported kernel '${fn}'`);
     return (f(...args) as number | undefined) ?? 0;
   }
+
+  /** Threads available to split a kernel over (1 without a pool). */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /**
+   * Runs kernel `fn` over the index range [0, total) split into contiguous pieces (a few per
+   * thread), each a multiple of `grain` (but the last): `args(lo, hi)` gives a piece's arguments (it may
+   * allocate per-thread scratch in the current scope). One thread, or `work` (estimated
+   * single-thread nanoseconds) below splitMinNs: a single call args(0, total) on this thread.
+   */
+  split(fn: string, o: { total: number; grain?: number; work: number }, args: (lo: number, hi: number) => number[]): void {
+    const grain = Math.max(1, o.grain ?? 1);
+    const pieces = Math.min(this.threads * (this.pool?.piecesPerThread ?? 1), Math.ceil(o.total / grain));
+    if (!this.pool || pieces <= 1 || o.work < this.splitMinNs) {
+      this.call(fn, ...args(0, o.total));
+      return;
+    }
+    const id = this.pool.kernel(this.name, fn);
+    const units = Math.ceil(o.total / grain);
+    const calls = [];
+    for (let t = 0; t < pieces; t++) {
+      const lo = Math.min(o.total, Math.round((units * t) / pieces) * grain);
+      const hi = Math.min(o.total, Math.round((units * (t + 1)) / pieces) * grain);
+      if (hi > lo) calls.push({ id, args: args(lo, hi) });
+    }
+    this.pool.run(calls);
+  }
 }
+
+/**
+ * Below this estimated single-thread time (ns) a kernel stays on the caller's thread: handing a
+ * piece to a worker and waiting for it costs about this much (bench/threads.ts measures it).
+ */
+export const SPLIT_MIN_NS = 100_000;
 
 function align(x: number): number {
   return Math.ceil(x / ALIGN) * ALIGN;
 }
 
-const isNode = typeof process !== "undefined" && !!process.versions?.node;
+export const isNode = typeof process !== "undefined" && !!process.versions?.node;
 
 async function fetchBytes(url: URL): Promise<BufferSource> {
   if (isNode && url.protocol === "file:") {
@@ -127,7 +221,7 @@ async function fetchBytes(url: URL): Promise<BufferSource> {
   return res.arrayBuffer();
 }
 
-function abort(msg: number, file: number, line: number, col: number): never {
+export function abort(msg: number, file: number, line: number, col: number): never {
   throw new TghError(`wasm kernel aborted at ${line}:${col} (assertion inside a kernel)`);
 }
 
@@ -143,6 +237,11 @@ export async function loadModule(name: ModuleName, opts: LoadOptions = {}): Prom
   }
   const instance = await WebAssembly.instantiate(module, { env: { abort } });
   return new WasmModule(name, instance);
+}
+
+/** Compiles the shared-memory build of one module (build/<name>.shared.wasm). */
+export async function compileShared(name: ModuleName, opts: LoadOptions = {}): Promise<WebAssembly.Module> {
+  return WebAssembly.compile(await fetchBytes(new URL(`${name}.shared.wasm`, baseUrl(opts.base))));
 }
 
 export async function loadModules(opts: LoadOptions = {}): Promise<Record<ModuleName, WasmModule>> {
