@@ -11,6 +11,6 @@ export { findingKey, GRADES, NODULE_TYPES, SIDES, ZONES } from "./findings.js";
 export type { Cyst, Effusion, Finding, FindingKind, Grade, Nodule, NoduleType, Side, Zone } from "./findings.js";
 export { countMatches, extractFindings, prf, truthAsExtracted } from "./extract.js";
 export type { Counts, ExtractedFinding } from "./extract.js";
-export { formatAnswer, formatQuestion, LETTERS } from "./questions.js";
+export { formatAnswer, formatQuestion, LETTERS, OPEN } from "./questions.js";
 export type { Question } from "./questions.js";
 export { volumeHash } from "./seed.js";

@@ -5,7 +5,7 @@
  * (the Trainer draws from these lists with its seeded RNG) and not the data generator (src/data/).
  * Legend: D,H,W volume · L text tokens.
  */
-import { formatAnswer, formatQuestion, makeSample, splitOf, type Question, type Sample as Study, type SplitName } from "../data/index.js";
+import { formatAnswer, formatQuestion, makeSample, OPEN, SIDES, splitOf, type FindingKind, type Question, type Sample as Study, type SplitName } from "../data/index.js";
 import { ValueError } from "../errors.js";
 import { promptSequence } from "../generate/prefix.js";
 import type { ModelConfig } from "../model/config.js";
@@ -87,7 +87,7 @@ export function mirrorVolume(v: F32Tensor): F32Tensor {
  * slice also appears mirrored with "left" and "right" swapped in its caption: the same picture with
  * the other side named, so that naming the side pays only by looking.
  */
-export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false): Sample[] {
+export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false, questions = false): Sample[] {
   const m = imageTokens(cfg2d, 1);
   const out: Sample[] = [];
   for (const { study, volume } of pool) {
@@ -97,13 +97,40 @@ export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, to
       const shows = study.findings.some((f) => f.slices.includes(k));
       views.forEach((v, i) => {
         const slice = new Tensor("f32", [1, 1, H, W], v.data.subarray(k * H * W, (k + 1) * H * W));
-        const caption = i === 0 ? study.captions[k] : mirrorText(study.captions[k]);
-        const example: Sample = { volume: slice, ids: trainingSequence(cfg2d, tok, m, SLICE_PROMPT, caption), task: TASK.report };
-        for (let r = 0; r < (shows ? findingRepeat : 1); r++) out.push(example);
+        const text = i === 0 ? (t: string) => t : mirrorText;
+        const examples: Sample[] = [{ volume: slice, ids: trainingSequence(cfg2d, tok, m, SLICE_PROMPT, text(study.captions[k])), task: TASK.report }];
+        if (questions) for (const [q, a] of sliceQuestions(study, k)) examples.push({ volume: slice, ids: trainingSequence(cfg2d, tok, m, q, text(a)), task: TASK.vqa });
+        for (let r = 0; r < (shows ? findingRepeat : 1); r++) out.push(...examples);
       });
     }
   }
   return out;
+}
+
+const PRESENT: Record<FindingKind, string> = { effusion: OPEN.effusionPresent, nodule: OPEN.nodulePresent, cyst: OPEN.cystPresent };
+const SIDE_OF: Partial<Record<FindingKind, string>> = { effusion: OPEN.effusionSide, nodule: OPEN.noduleSide };
+
+/**
+ * Stage 0's questions about slice k, in the words of the volume's open questions (the 2D model
+ * stands for a pretrained 2D model that answers questions about images): for each kind of finding
+ * the slice shows, "is there ...?" -> "yes" and, for effusions and nodules, the side ("left",
+ * "right", "both"); one kind it does not show (rotating with k) -> "no", on every slice that shows
+ * a finding and every other slice that shows none; the contrast question on every fourth slice.
+ */
+export function sliceQuestions(study: Pick<Study, "findings" | "contrast">, k: number): [string, string][] {
+  const on = study.findings.filter((f) => f.slices.includes(k));
+  const kinds: FindingKind[] = ["effusion", "nodule", "cyst"];
+  const qa: [string, string][] = [];
+  for (const kind of kinds) {
+    if (!on.some((f) => f.kind === kind)) continue;
+    qa.push([PRESENT[kind], "yes"]);
+    const sides = SIDES.filter((s) => on.some((f) => f.kind === kind && f.side === s));
+    if (SIDE_OF[kind]) qa.push([SIDE_OF[kind]!, sides.length === 2 ? "both" : sides[0]]);
+  }
+  const absent = kinds.filter((kind) => !on.some((f) => f.kind === kind));
+  if (absent.length > 0 && (on.length > 0 || k % 2 === 0)) qa.push([PRESENT[absent[k % absent.length]], "no"]);
+  if (k % 4 === 0) qa.push([OPEN.contrast, study.contrast ? "yes" : "no"]);
+  return qa;
 }
 
 /**

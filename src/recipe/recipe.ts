@@ -41,6 +41,7 @@ export interface RecipeOptions {
   visionWarmup?: number; // stage 0's first updates train the language model only (stages.ts VISION_WARMUP_FREEZE)
   visionRamp?: number; // after the warm-up the encoder's learning rate rises linearly over this many updates
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
+  sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
 }
@@ -61,10 +62,10 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, mirror, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, mirror, sliceQuestions, warmup, vocab } = o;
   return {
     preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat,
-    ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}), ...(mirror ? { mirror } : {}), warmup, vocab,
+    ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}), warmup, vocab,
   };
 }
 
@@ -110,7 +111,7 @@ export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName)
   const key = phase === "stage0" ? "slices" : "tasks";
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, phase, o.variant);
-    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, o.mirror ?? false) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, o.mirror ?? false));
+    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, o.mirror ?? false, o.sliceQuestions ?? false) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, o.mirror ?? false));
   }
   return d.examples.get(key)!;
 }

@@ -55,6 +55,11 @@ export interface TrainOptions {
    * draws, one volume per sample).
    */
   perVolume?: number;
+  /**
+   * Learning-rate scales by parameter group: a parameter's rate is the schedule's times the scale of
+   * the first pattern (freeze.ts globs) that matches its name (1 when none does). Absent: 1 for all.
+   */
+  lrScale?: readonly { match: string; scale: number }[];
 }
 
 /** Spec section 7's optimizer and loss settings; the schedule and batch are the caller's. */
@@ -80,6 +85,7 @@ export class Trainer {
   step = 0;
   private readonly trainable: (name: string) => boolean;
   private readonly warmTrainable: (name: string) => boolean;
+  private readonly groupScale: ((name: string) => number) | null;
 
   constructor(readonly be: Backend, readonly cfg: ModelConfig, readonly params: Params, readonly opts: TrainOptions) {
     checkParams(params, cfg);
@@ -100,6 +106,7 @@ export class Trainer {
     this.trainable = trainableBy(opts.freeze);
     const warm = opts.warmFreeze ? trainableBy(opts.warmFreeze.freeze) : () => true;
     this.warmTrainable = (name) => this.trainable(name) && warm(name);
+    this.groupScale = opts.lrScale?.length ? lrScaleOf(opts.lrScale) : null;
   }
 
   /** What trains at the current update (the warm-up freeze applies while step < its steps). */
@@ -108,12 +115,13 @@ export class Trainer {
     return w && this.step < w.steps ? this.warmTrainable : this.trainable;
   }
 
-  /** The learning-rate scale of each parameter while the held ones join (null: 1 for all). */
-  private joining(): ((name: string) => number) | null {
-    const w = this.opts.warmFreeze, ramp = w?.ramp ?? 0;
-    if (!w || ramp === 0 || this.step < w.steps || this.step >= w.steps + ramp) return null;
+  /** The learning-rate scale of each parameter: its group's (lrScale) times the ramp while the held ones join (null: 1 for all). */
+  private scales(): ((name: string) => number) | null {
+    const w = this.opts.warmFreeze, ramp = w?.ramp ?? 0, group = this.groupScale;
+    const joining = !!w && ramp > 0 && this.step >= w.steps && this.step < w.steps + ramp;
+    if (!joining) return group;
     const k = Math.fround((this.step - w.steps + 1) / ramp);
-    return (name) => (this.warmTrainable(name) ? 1 : k);
+    return (name) => (this.warmTrainable(name) ? 1 : k) * (group ? group(name) : 1);
   }
 
   /** One update: accum micro-batches of batchSize samples drawn (with replacement) from `data`. */
@@ -155,7 +163,7 @@ export class Trainer {
     }
     const gradNorm = clipGradNorm(grads, this.opts.clip);
     const lr = lrAt(this.step, this.opts.schedule);
-    this.optimizer.update(this.params, grads, lr, this.joining() ?? undefined);
+    this.optimizer.update(this.params, grads, lr, this.scales() ?? undefined);
     this.be.weightsChanged(this.params.values()); // resident copies are stale: copied again on next use
     return {
       step: this.step++, lr, loss, ce: ceCount ? ce / ceCount : null,
@@ -177,6 +185,15 @@ export function collate(samples: readonly Sample[], pad: number): { volume: F32T
   const ids = new Tensor("i32", [B, L], new Int32Array(B * L).fill(pad));
   samples.forEach((s, b) => ids.data.set(s.ids, b * L));
   return { volume, ids, task: samples.map((s) => s.task) };
+}
+
+/** name -> the scale of the first matching pattern (1 when none matches). */
+function lrScaleOf(groups: readonly { match: string; scale: number }[]): (name: string) => number {
+  const tests = groups.map((g) => {
+    if (!(g.scale >= 0 && Number.isFinite(g.scale))) throw new ValueError(`Trainer: lrScale: ${g.match}: expected a finite scale >= 0, got ${g.scale}`);
+    return { test: trainableBy({ train: [g.match] }), scale: g.scale };
+  });
+  return (name) => tests.find((t) => t.test(name))?.scale ?? 1;
 }
 
 /** The samples of each volume (by identity), cached per data list. */
