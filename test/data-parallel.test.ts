@@ -8,7 +8,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBackend, type Backend } from "../src/backend/index.js";
-import { preset } from "../src/model/config.js";
+import { preset, withConfig } from "../src/model/config.js";
 import { initParams, type Params } from "../src/model/params.js";
 import { imageTokens } from "../src/model/projector.js";
 import { Rng } from "../src/rng.js";
@@ -122,6 +122,22 @@ describe("data-parallel training", () => {
     got.push(resumed.trainStep(data), resumed.trainStep(data));
     expect(got).toEqual(want);
     sameParams("resumed on 3 threads vs straight on 1", resumed.params, straight.params);
+  });
+
+  it("shared volumes (perVolume 2, a dense model): 1 and 2 threads give the same weights and reports", async () => {
+    const dense = withConfig(cfg, { vision: { moeLayers: [] } }), rng = new Rng(8), m = imageTokens(dense, 4);
+    const vols = Array.from({ length: 3 }, () => new Tensor("f32", [1, 4, 32, 32], rng.fill(4 * 32 * 32, 0, 1)));
+    const data: Sample[] = Array.from({ length: 9 }, (_, i) => ({ volume: vols[i % 3], ids: sequence(dense, m, 3, 2 + (i % 3), 0, rng), task: 0 }));
+    const o = opts({ accum: 3, batchSize: 4, perVolume: 2 });
+    const runs = [];
+    for (const threads of [1, 2]) {
+      const t = new Trainer(be, dense, initParams(dense, 2), o);
+      open.push(t);
+      expect(await t.useThreads(threads)).toBe(threads);
+      runs.push({ reports: [t.trainStep(data), t.trainStep(data)], params: t.params });
+    }
+    expect(runs[1].reports).toEqual(runs[0].reports);
+    sameParams("perVolume, 2 threads vs 1", runs[1].params, runs[0].params);
   });
 
   it("a micro-batch that fails on a worker fails the update with its error", async () => {

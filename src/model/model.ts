@@ -4,8 +4,8 @@
  * Legend: B batch · D,H,W volume · S=1+n^2 · C width · T tasks · k top-k · L text tokens · V vocab.
  */
 import type { Backend } from "../backend/backend.js";
-import { DTypeError, ShapeError, fmtShape } from "../errors.js";
-import type { F32Tensor, I32Tensor, Tensor } from "../tensor.js";
+import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
+import { fromInts, type F32Tensor, type I32Tensor, type Tensor } from "../tensor.js";
 import { textGuided, type ModelConfig } from "./config.js";
 import { encode } from "./encoder.js";
 import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage, type SequenceLayout } from "./lm.js";
@@ -20,6 +20,12 @@ export interface ForwardInput {
   ids: I32Tensor; // [B, L], the section 6 sequence, right-padded with tokens.pad
   /** Task labels [B] (0 = report, 1 = vqa): hard routing follows them (training) and L_task is computed. */
   task?: Int32Array | readonly number[] | null;
+  /**
+   * Sequences that share a volume [B]: row b of ids reads volume row volumeOf[b], and `volume` holds
+   * only the U distinct volumes [U, 1, D, H, W], each encoded once. The same logits as the volumes
+   * repeated; only for an encoder that does not read the text or the task (no MoE layers).
+   */
+  volumeOf?: Int32Array | null;
 }
 export interface ForwardOptions {
   /** Collect the section 8 activations (act.embed, act.blocks.<l>, ..., act.lm.logits). */
@@ -54,11 +60,14 @@ export interface ModelSaved {
   losses: Losses;
   alpha: number;
   beta: number;
+  volumeOf: Int32Array | null; // [B] the volume row of each sequence, or null (one volume per sequence)
+  volumes: number; // U, the volume rows encoded
 }
 
 export function forward(be: Backend, params: Params, cfg: ModelConfig, input: ForwardInput, o: ForwardOptions = {}): ForwardOutput {
   const { volume, ids } = input;
-  checkInput(cfg, volume, ids);
+  const volumeOf = input.volumeOf ?? null;
+  checkInput(cfg, volume, ids, volumeOf);
   const labels = input.task == null ? null : Int32Array.from(input.task);
   const acts = o.acts ? new Map<string, Tensor>() : undefined;
   const seq = parseSequence(ids, cfg.tokens);
@@ -75,7 +84,8 @@ export function forward(be: Backend, params: Params, cfg: ModelConfig, input: Fo
     acts?.set("act.text_guide", g);
   }
   const enc = encode(be, params, cfg, x0, { g, labels, acts, tape });
-  const z = project(be, params, cfg, enc.x, tape); // [B, m, d_lm]
+  const zU = project(be, params, cfg, enc.x, tape); // [U, m, d_lm] (U = B without volumeOf)
+  const z = volumeOf ? be.gatherRows(zU.reshape([zU.dim(0) * zU.dim(1), zU.dim(2)]), imageRowsOf(volumeOf, zU.dim(1))).reshape([ids.dim(0), zU.dim(1), zU.dim(2)]) : zU; // [B, m, d_lm]
   acts?.set("act.projector", z);
   const logits = lmForward(be, params, cfg.lm, spliceImage(e, seq, z), tape); // [B, L, V]
   acts?.set("act.lm.logits", logits);
@@ -85,11 +95,18 @@ export function forward(be: Backend, params: Params, cfg: ModelConfig, input: Fo
   const alpha = o.alpha ?? 0.01, beta = o.beta ?? 0.1;
   const total = (ce ?? 0) + alpha * mean(enc.balance) + beta * mean(enc.task);
   const losses: Losses = { ce, balance: enc.balance, task: enc.task, total };
-  tape?.push("model", { ids, seq, s, logits, losses, alpha, beta });
+  tape?.push("model", { ids, seq, s, logits, losses, alpha, beta, volumeOf, volumes: volume.dim(0) });
   return { logits, trace: enc.traces, losses, acts };
 }
 
-function checkInput(cfg: ModelConfig, volume: F32Tensor, ids: I32Tensor): void {
+/** The rows of the U volumes' image tokens [U*m, d] that the B sequences read, in order [B*m]. */
+export function imageRowsOf(volumeOf: Int32Array, m: number): I32Tensor {
+  const idx = new Int32Array(volumeOf.length * m);
+  volumeOf.forEach((u, b) => { for (let j = 0; j < m; j++) idx[b * m + j] = u * m + j; });
+  return fromInts([idx.length], idx);
+}
+
+function checkInput(cfg: ModelConfig, volume: F32Tensor, ids: I32Tensor, volumeOf: Int32Array | null): void {
   if (volume?.dtype !== "f32") throw new DTypeError(`forward: volume: expected a Tensor<f32> [B, 1, D, H, W], got ${String(volume?.dtype)}`);
   if (ids?.dtype !== "i32") throw new DTypeError(`forward: ids: expected a Tensor<i32> [B, L], got ${String(ids?.dtype)}`);
   const v = cfg.vision;
@@ -98,5 +115,13 @@ function checkInput(cfg: ModelConfig, volume: F32Tensor, ids: I32Tensor): void {
   if (volume.rank !== 5 || (ch !== 1 && ch !== v.cIn) || H !== v.image || W !== v.image || D === 0 || D % dp !== 0) {
     throw new ShapeError(`forward: volume: expected [B, 1, D, ${v.image}, ${v.image}] with D a multiple of depth_patch*depth_pool=${dp}, got ${fmtShape(volume.shape)}`);
   }
+  if (volumeOf) return checkVolumeOf(cfg, B, ids, volumeOf);
   if (ids.rank !== 2 || ids.dim(0) !== B) throw new ShapeError(`forward: ids: expected [B=${B}, L], got ${fmtShape(ids.shape)}`);
+}
+
+function checkVolumeOf(cfg: ModelConfig, U: number, ids: I32Tensor, volumeOf: Int32Array): void {
+  if (cfg.vision.moeLayers.length > 0) throw new ValueError(`forward: volumeOf: expected a model without MoE layers (its encoder reads the text), got moe_layers [${cfg.vision.moeLayers.join(", ")}]`);
+  if (ids.rank !== 2 || ids.dim(0) !== volumeOf.length) throw new ShapeError(`forward: ids: expected [B=${volumeOf.length} (volumeOf's length), L], got ${fmtShape(ids.shape)}`);
+  const bad = volumeOf.findIndex((u) => !(Number.isInteger(u) && u >= 0 && u < U));
+  if (bad >= 0) throw new ValueError(`forward: volumeOf[${bad}]: expected a volume row in [0, ${U}), got ${volumeOf[bad]}`);
 }

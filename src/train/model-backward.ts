@@ -9,7 +9,7 @@
 import type { Backend } from "../backend/backend.js";
 import { textGuided, type ModelConfig } from "../model/config.js";
 import { split2x2, tileRows } from "../model/layout.js";
-import { forward, type ForwardInput, type ForwardOutput } from "../model/model.js";
+import { forward, imageRowsOf, type ForwardInput, type ForwardOutput } from "../model/model.js";
 import type { Params } from "../model/params.js";
 import { Tape } from "../model/tape.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
@@ -69,7 +69,8 @@ export function modelBackward(ctx: Ctx, cfg: ModelConfig, o: BackwardOptions = {
   const dx = lmBackward(ctx, cfg.lm, dLogits, plan.lmInput); // [B, L, d]
   if (!dx) return;
   const mTokens = m.seq.imagePos[0]?.length ?? 0;
-  const { dz, de } = spliceImageBackward(be, dx, m.seq, mTokens);
+  const spliced = spliceImageBackward(be, dx, m.seq, mTokens), de = spliced.de;
+  const dz = m.volumeOf ? sumPerVolume(be, spliced.dz, m.volumeOf, m.volumes) : spliced.dz; // [U, m, d]
   const dg = plan.g ? new Tensor("f32", [B, cfg.vision.width]) : null;
   if (plan.projectorInput || grads.any("projector.")) {
     const dEnc = projectBackward(ctx, cfg, dz, plan.projectorInput);
@@ -78,6 +79,14 @@ export function modelBackward(ctx: Ctx, cfg: ModelConfig, o: BackwardOptions = {
   // the embedding table feeds the LM (de) and, through the prompt mean and text_proj, g (dg)
   const dGuide = dg && m.s ? textGuidanceBackward(ctx, dg, m.s, m.seq, L) : null;
   embeddingBackward(ctx, dGuide ? be.add(de, dGuide) : de, m.ids);
+}
+
+/** z[b] = zU[volumeOf[b]]: dzU[u] = sum of dz[b] over the sequences b of volume u, in order of b. */
+function sumPerVolume(be: Backend, dz: F32Tensor, volumeOf: Int32Array, U: number): F32Tensor {
+  const [B, mTokens, d] = dz.shape;
+  const out = new Tensor("f32", [U * mTokens, d]);
+  be.scatterAddRows(out, dz.reshape([B * mTokens, d]), imageRowsOf(volumeOf, mTokens));
+  return out.reshape([U, mTokens, d]);
 }
 
 /**

@@ -17,11 +17,12 @@ import { Tensor, type F32Tensor } from "../tensor.js";
 import { Grads } from "./grads.js";
 import { lossAndGrads } from "./model-backward.js";
 
-/** One micro-batch, collated: volumes [B, c, D, H, W], ids [B, L], task labels. */
+/** One micro-batch, collated: volumes [B or U, c, D, H, W], ids [B, L], task labels, volumeOf [B] (shared volumes: trainer.ts collateShared). */
 export interface Collated {
   volume: F32Tensor;
   ids: Tensor<"i32">;
   task: number[];
+  volumeOf?: Int32Array;
 }
 
 export interface MicroOptions {
@@ -193,15 +194,16 @@ export interface WireBatch {
   idsShape: number[];
   ids: Int32Array;
   task: number[];
+  volumeOf?: Int32Array;
 }
 
 function toShared(b: Collated): WireBatch {
   const volume = new Float32Array(new SharedArrayBuffer(b.volume.data.byteLength)), ids = new Int32Array(new SharedArrayBuffer(b.ids.data.byteLength));
   volume.set(b.volume.data);
   ids.set(b.ids.data);
-  return { volumeShape: [...b.volume.shape], volume, idsShape: [...b.ids.shape], ids, task: b.task };
+  return { volumeShape: [...b.volume.shape], volume, idsShape: [...b.ids.shape], ids, task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}) };
 }
 
 export function fromWire(b: WireBatch): Collated {
-  return { volume: new Tensor("f32", b.volumeShape, b.volume), ids: new Tensor("i32", b.idsShape, b.ids), task: b.task };
+  return { volume: new Tensor("f32", b.volumeShape, b.volume), ids: new Tensor("i32", b.idsShape, b.ids), task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}) };
 }

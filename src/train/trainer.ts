@@ -48,6 +48,14 @@ export interface TrainOptions {
    * warm-up freeze.
    */
   warmFreeze?: { steps: number; freeze: FreezeSpec; ramp?: number } | null;
+  /**
+   * Draw the samples of a micro-batch `perVolume` at a time from one volume (a random sample, then
+   * perVolume - 1 more among the samples with the same volume), and encode each distinct volume
+   * once (ForwardInput.volumeOf). For an encoder that does not read the text (stage 1): the volume
+   * is the costly part of a sample, and its questions and report share it. Absent: 1 (independent
+   * draws, one volume per sample).
+   */
+  perVolume?: number;
 }
 
 /** Spec section 7's optimizer and loss settings; the schedule and batch are the caller's. */
@@ -84,6 +92,8 @@ export class Trainer {
     if (opts.warmFreeze && !(Number.isInteger(opts.warmFreeze.steps) && opts.warmFreeze.steps >= 0)) {
       throw new ValueError(`Trainer: warmFreeze.steps: expected an integer >= 0, got ${opts.warmFreeze.steps}`);
     }
+    const k = opts.perVolume ?? 1;
+    if (!(Number.isInteger(k) && k >= 1 && opts.batchSize % k === 0)) throw new ValueError(`Trainer: perVolume: expected an integer >= 1 dividing batchSize=${opts.batchSize}, got ${k}`);
     if (opts.warmFreeze?.ramp !== undefined && !(Number.isInteger(opts.warmFreeze.ramp) && opts.warmFreeze.ramp >= 0)) {
       throw new ValueError(`Trainer: warmFreeze.ramp: expected an integer >= 0, got ${opts.warmFreeze.ramp}`);
     }
@@ -111,9 +121,14 @@ export class Trainer {
   /** One update: accum micro-batches of batchSize samples drawn (with replacement) from `data`. */
   trainStep(data: readonly Sample[]): StepReport {
     if (data.length === 0) throw new ValueError("Trainer.trainStep: data: expected at least one sample");
-    const { accum, batchSize } = this.opts;
-    const batches = Array.from({ length: accum }, () => Array.from({ length: batchSize }, () => data[this.rng.int(data.length)]));
-    return this.update(batches);
+    const { accum, batchSize } = this.opts, k = this.opts.perVolume ?? 1;
+    if (k === 1) return this.update(Array.from({ length: accum }, () => Array.from({ length: batchSize }, () => data[this.rng.int(data.length)])));
+    const groups = samplesByVolume(data);
+    const draw = (): Sample[] => {
+      const first = data[this.rng.int(data.length)], same = groups.get(first.volume)!;
+      return [first, ...Array.from({ length: k - 1 }, () => same[this.rng.int(same.length)])];
+    };
+    return this.update(Array.from({ length: accum }, () => Array.from({ length: batchSize / k }, draw).flat()));
   }
 
   /**
@@ -150,7 +165,8 @@ export class Trainer {
       if (r.balance !== null) (bal += r.balance, balCount++);
       if (r.task !== null) (task += r.task, taskCount++);
     };
-    const batches = microBatches.map((mb) => collate(mb, this.cfg.tokens.pad));
+    const pad = this.cfg.tokens.pad, shared = (this.opts.perVolume ?? 1) > 1;
+    const batches = microBatches.map((mb) => (shared ? collateShared(mb, pad) : collate(mb, pad)));
     const o = { scale: 1 / n, alpha: this.opts.alpha, beta: this.opts.beta };
     if (this.parallel && n > 1) this.parallel.run(batches, trainable, o, each);
     else batches.forEach((b, i) => each(microBatch(this.be, this.params, this.cfg, i, b, trainable, o)));
@@ -178,4 +194,27 @@ export function collate(samples: readonly Sample[], pad: number): { volume: F32T
   const ids = new Tensor("i32", [B, L], new Int32Array(B * L).fill(pad));
   samples.forEach((s, b) => ids.data.set(s.ids, b * L));
   return { volume, ids, task: samples.map((s) => s.task) };
+}
+
+/** The samples of each volume (by identity), cached per data list. */
+const byVolume = new WeakMap<readonly Sample[], Map<F32Tensor, Sample[]>>();
+function samplesByVolume(data: readonly Sample[]): Map<F32Tensor, Sample[]> {
+  let m = byVolume.get(data);
+  if (!m) {
+    m = new Map();
+    for (const s of data) m.get(s.volume)?.push(s) ?? m.set(s.volume, [s]);
+    byVolume.set(data, m);
+  }
+  return m;
+}
+
+/** As collate, with each distinct volume (by identity) stacked once [U, c, D, H, W] and volumeOf [B] naming each sample's. */
+export function collateShared(samples: readonly Sample[], pad: number): ReturnType<typeof collate> & { volumeOf: Int32Array } {
+  const distinct: Sample[] = [], row = new Map<F32Tensor, number>();
+  const volumeOf = Int32Array.from(samples, (s) => {
+    if (!row.has(s.volume)) row.set(s.volume, distinct.push(s) - 1);
+    return row.get(s.volume)!;
+  });
+  const { ids, task } = collate(samples, pad);
+  return { volume: collate(distinct, pad).volume, ids, task, volumeOf };
 }
