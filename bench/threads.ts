@@ -2,7 +2,8 @@
  * Threads (`npm run bench -- threads`): the wasm backend on 1 and 2 threads in the same run, with
  * ratios: the split threshold (dispatch cost), GEMM 2048x768x3072 and attention 12 x 2048 x 64
  * against onnxruntime-web on 1 and 2 threads (each ORT count in its own process: bench/ort-child.ts),
- * one training update of `small` (batch 8) with its GFLOP/s as a fraction of the GEMM's, the m3d
+ * one training update of `small` (8 samples: one micro-batch on kernel threads, two micro-batches data
+ * parallel) with its GFLOP/s as a fraction of the GEMM's, the m3d
  * encoder, an end-to-end answer on the shipped checkpoint, and the scaling model. Not a test.
  */
 import { execFileSync } from "node:child_process";
@@ -82,30 +83,45 @@ function trainingData(): Sample[] {
   }));
 }
 
+/** How a training update runs: its backend (kernel threads), micro-batches of the 8 samples, data-parallel threads. */
+interface TrainRun {
+  be: Backend;
+  batchSize: number;
+  accum: number;
+  dataParallel: number;
+}
+
 /**
- * One update of `small` (batch 8) per backend, the backends taking turns (round-robin, so load from
- * other processes hits them alike): median ms; on the first backend FLOPs, bytes, serial fraction.
+ * One update of `small` (8 samples) per run, the runs taking turns (round-robin, so load from
+ * other processes hits them alike): median ms, and the cores the process got (CPU time of all its
+ * threads / wall time); on the first run FLOPs, bytes, serial fraction (its FLOPs stand for every
+ * run: the same products, whatever thread runs them).
  */
-async function training(bes: Backend[]): Promise<{ ms: number[]; flops: number; serial: number; bytes: number }> {
+async function training(specs: TrainRun[]): Promise<{ ms: number[]; cores: number[]; flops: number; serial: number; bytes: number }> {
   const cfg = preset("small"), data = trainingData(), reps = benchArgs().quick ? 1 : 3;
   const bandwidth = copyBandwidth();
-  const runs = bes.map((be) => {
-    const counted = countingKernels(be);
-    const t = new Trainer(counted.backend, cfg, initParams(cfg, 1), trainOptions({ batchSize: 8, seed: 2, schedule: { peak: 1e-4, warmup: 1, total: 100, floor: 1e-5 } }));
+  const runs = await Promise.all(specs.map(async (s) => {
+    const counted = countingKernels(s.be);
+    const t = new Trainer(counted.backend, cfg, initParams(cfg, 1), trainOptions({ batchSize: s.batchSize, accum: s.accum, seed: 2, schedule: { peak: 1e-4, warmup: 1, total: 100, floor: 1e-5 } }));
+    if ((await t.useThreads(s.dataParallel)) !== s.dataParallel) throw new Error(`bench: ${s.dataParallel} data-parallel threads unavailable`);
     t.trainStep(data); // warm-up (and the resident weights' first upload)
     counted.reset();
-    return { counted, t, ms: [] as number[] };
-  });
+    return { counted, t, ms: [] as number[], cpu: 0 };
+  }));
   for (let r = 0; r < reps; r++) {
     for (const run of runs) {
-      const t0 = performance.now();
+      const c0 = process.cpuUsage(), t0 = performance.now();
       run.t.trainStep(data);
       run.ms.push(performance.now() - t0);
+      const c = process.cpuUsage(c0);
+      run.cpu += (c.user + c.system) / 1000;
     }
   }
+  for (const run of runs) run.t.close();
   const c = runs[0].counted.totals(), total = runs[0].ms.reduce((a, b) => a + b, 0);
   return {
     ms: runs.map((run) => [...run.ms].sort((a, b) => a - b)[run.ms.length >> 1]),
+    cores: runs.map((run) => run.cpu / run.ms.reduce((a, b) => a + b, 0)),
     flops: c.flops / reps,
     bytes: c.bytes / reps,
     // serial: everything outside the split kernels, plus their copies in and out (one thread)
@@ -151,11 +167,13 @@ export default async function (): Promise<void> {
   const k = await kernels(one, two);
   printTable("kernels, ms (median); ours with the weight resident; ORT: onnxruntime-web wasm, Gemm transB / MultiHeadAttention",
     ["op", "ours 1T", "ours 2T", "2T speed-up", "ORT 1T", "ORT 2T", "ORT 2T / ours 2T", "GFLOP/s 1T / 2T"], k.rows);
-  const tr = await training([one, two]);
-  const g = tr.ms.map((m) => gflops(tr.flops, m));
-  printTable(`training update, small, batch 8 (${(tr.flops / 1e9).toFixed(1)} GFLOP counted: matmul, attention, patch, fwd + bwd)`,
-    ["threads", "ms (median, turns)", "speed-up", "GFLOP/s", "% of the same run's GEMM GFLOP/s"],
-    tr.ms.map((m, i) => [String(i + 1), m.toFixed(0), x(tr.ms[0], m), g[i].toFixed(1), `${((100 * g[i]) / k.gemmGflops[i]).toFixed(0)}%`]));
+  const tr = await training([{ be: one, batchSize: 8, accum: 1, dataParallel: 1 }, { be: two, batchSize: 8, accum: 1, dataParallel: 1 },
+    { be: one, batchSize: 4, accum: 2, dataParallel: 1 }, { be: one, batchSize: 4, accum: 2, dataParallel: 2 }]);
+  const g = tr.ms.map((m) => gflops(tr.flops, m)), gemm = [0, 1, 0, 1].map((i) => k.gemmGflops[i]);
+  const what = ["1 micro-batch of 8, 1 thread", "1 micro-batch of 8, 2 kernel threads", "2 micro-batches of 4, 1 thread", "2 micro-batches of 4, 2 data-parallel threads"];
+  printTable(`training update, small, 8 samples (${(tr.flops / 1e9).toFixed(1)} GFLOP counted: matmul, attention, patch, fwd + bwd); speed-up over the same micro-batches on 1 thread`,
+    ["how", "ms (median, turns)", "speed-up", "cores got", "GFLOP/s", "% of the same run's GEMM GFLOP/s"],
+    tr.ms.map((m, i) => [what[i], m.toFixed(0), x(tr.ms[i & 2], m), tr.cores[i].toFixed(2), g[i].toFixed(1), `${((100 * g[i]) / gemm[i]).toFixed(0)}%`]));
   printTable("models, ms", ["what", "1 thread", "2 threads", "speed-up", "GFLOP/s 1T / 2T"], await models([one, two]));
   printTable(`scaling model of the update (measured: serial fraction ${(100 * tr.serial).toFixed(0)}% of the 1-thread time, ${(tr.bytes / 2 ** 20).toFixed(0)} MiB handed to kernels per update; assumptions: bench/README.md)`,
     ["cores", "update ms (model)", "speed-up", "limited by"], scalingTable({ t1: tr.ms[0], serial: tr.serial, bytes: tr.bytes, bandwidth: copyBandwidth() }, [1, 2, 8, 16, 64]));

@@ -120,8 +120,19 @@ export function prepareRow(s: usize, n4: i32, cnt: i32, mrow: usize, m: usize, l
   for (let j = cnt; j < n4; j++) store<f32>(s + (<usize>j << 2), -Infinity);
   // row max: lanes [max(s0,s4,..), max(s1,s5,..), ..] then across lanes. pmax (one maxps) skips a
   // NaN score where max would keep it; the NaN still reaches the output through exp(NaN - m).
-  let vmax = f32x4.splat(-Infinity);
-  for (let j = 0; j < n4; j += 4) vmax = f32x4.pmax(vmax, v128.load(s + (<usize>j << 2)));
+  // Four independent chains over 16 scores a step (max is exact: any grouping gives the same
+  // value, and pmax never returns a NaN here, so the NaN handling below is unchanged).
+  let v0 = f32x4.splat(-Infinity), v1 = v0, v2 = v0, v3 = v0;
+  let j = 0;
+  for (; j + 16 <= n4; j += 16) {
+    const o = s + (<usize>j << 2);
+    v0 = f32x4.pmax(v0, v128.load(o));
+    v1 = f32x4.pmax(v1, v128.load(o, 16));
+    v2 = f32x4.pmax(v2, v128.load(o, 32));
+    v3 = f32x4.pmax(v3, v128.load(o, 48));
+  }
+  for (; j < n4; j += 4) v0 = f32x4.pmax(v0, v128.load(s + (<usize>j << 2))); // leftovers
+  const vmax = f32x4.pmax(f32x4.pmax(v0, v1), f32x4.pmax(v2, v3));
   const tmax = max<f32>(
     max<f32>(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
     max<f32>(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)),

@@ -59,6 +59,31 @@ export class Grads {
     return [...this.params.keys()].filter((n) => this.map.has(n));
   }
 
+  /** (name, gradient) pairs that received a gradient, in parameter order. */
+  entries(): [string, F32Tensor][] {
+    return this.names().map((n) => [n, this.map.get(n)!]);
+  }
+
+  /**
+   * Adds one micro-batch's gradients (computed into their own Grads, from zero) into these: a
+   * gradient this has not got yet is taken as it is (not copied), else added element by element
+   * (f32: correctly rounded, so the same bits as any other f32 add). The trainer merges the
+   * micro-batches of an update in their index order, whichever thread computed them.
+   */
+  merge(entries: Iterable<readonly [string, F32Tensor]>): void {
+    for (const [name, t] of entries) {
+      if (!this.wants(name)) throw new ValueError(`grads: ${name}: not a trainable parameter`);
+      const g = this.map.get(name);
+      if (!g) {
+        this.map.set(name, t);
+        continue;
+      }
+      if (g.size !== t.size) throw new ValueError(`grads: ${name}: expected ${fmtShape(g.shape)}, got ${fmtShape(t.shape)}`);
+      const a = g.data, b = t.data;
+      for (let i = 0; i < a.length; i++) a[i] += b[i];
+    }
+  }
+
   /** Drops every gradient (start of a step). */
   clear(): void {
     this.map.clear();

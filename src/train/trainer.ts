@@ -1,7 +1,8 @@
 /**
  * The training loop's one step: draw micro-batches with the trainer's seeded RNG, forward with a
- * tape and backward each (gradients accumulated, every loss scaled by 1/micro-batches), clip to the
- * global norm, AdamW at the scheduled rate. Its whole state (weights, moments, step, RNG) is what a
+ * tape and backward each (every loss scaled by 1/micro-batches; their gradients merged in
+ * micro-batch order, on one thread or data parallel: parallel.ts), clip to the global norm, AdamW
+ * at the scheduled rate. Its whole state (weights, moments, step, RNG) is what a
  * checkpoint holds, so a resumed run continues bit for bit. Not a data loader, not a CLI.
  * Legend: B batch · D,H,W volume · L text tokens.
  */
@@ -14,7 +15,7 @@ import { Tensor, type F32Tensor } from "../tensor.js";
 import { ADAMW_DEFAULTS, AdamW, clipGradNorm } from "./adamw.js";
 import { trainableBy, type FreezeSpec } from "./freeze.js";
 import { Grads } from "./grads.js";
-import { lossAndGrads } from "./model-backward.js";
+import { DataParallel, microBatch, type MicroResult } from "./parallel.js";
 import { lrAt, type Schedule } from "./schedule.js";
 
 /** One training example: a volume [c, D, H, W] (c = 1 or c_in), its section 6 sequence (unpadded), its task. */
@@ -86,6 +87,7 @@ export class Trainer {
   private readonly trainable: (name: string) => boolean;
   private readonly warmTrainable: (name: string) => boolean;
   private readonly groupScale: ((name: string) => number) | null;
+  private parallel: DataParallel | null = null;
 
   constructor(readonly be: Backend, readonly cfg: ModelConfig, readonly params: Params, readonly opts: TrainOptions) {
     checkParams(params, cfg);
@@ -137,30 +139,45 @@ export class Trainer {
     return this.update(Array.from({ length: accum }, () => Array.from({ length: batchSize / k }, draw).flat()));
   }
 
-  /** One update over the given micro-batches (the caller chose the samples; the RNG is not used). */
+  /**
+   * Spreads the micro-batches of each update over `threads` threads (data parallel: Node workers,
+   * each running whole forward and backward passes); the update's bits are those of one thread.
+   * An update of one micro-batch still runs on this thread (its kernels use the backend's threads).
+   * Returns the threads it got: 1 where workers cannot run (said once) or the backend is not wasm.
+   */
+  async useThreads(threads: number): Promise<number> {
+    this.parallel?.close();
+    this.parallel = this.be.name === "wasm" ? await DataParallel.start(this.cfg, this.params, threads) : null;
+    return this.parallel?.threads ?? 1;
+  }
+
+  /** Stops the data-parallel workers, if any. */
+  close(): void {
+    this.parallel?.close();
+    this.parallel = null;
+  }
+
+  /**
+   * One update over the given micro-batches (the caller chose the samples; the RNG is not used).
+   * Each micro-batch's gradients start from zero and are merged in micro-batch order (Grads.merge),
+   * whichever thread computed them: one micro-batch gives the bits of accumulating in place.
+   */
   update(microBatches: readonly (readonly Sample[])[]): StepReport {
-    const grads = new Grads(this.params, this.trainableNow());
+    const trainable = this.trainableNow(), n = microBatches.length;
+    const grads = new Grads(this.params, trainable);
     let loss = 0, ce = 0, ceCount = 0, bal = 0, balCount = 0, task = 0, taskCount = 0;
-    const mean = (xs: readonly { value: number }[]) => xs.reduce((s, x) => s + x.value, 0) / xs.length;
-    for (const mb of microBatches) {
-      const batch = (this.opts.perVolume ?? 1) > 1 ? collateShared(mb, this.cfg.tokens.pad) : collate(mb, this.cfg.tokens.pad);
-      const out = lossAndGrads(this.be, this.params, this.cfg, batch, grads, {
-        scale: 1 / microBatches.length, alpha: this.opts.alpha, beta: this.opts.beta,
-      });
-      loss += out.losses.total / microBatches.length;
-      if (out.losses.ce !== null) {
-        ce += out.losses.ce;
-        ceCount++;
-      }
-      if (out.losses.balance.length > 0) {
-        bal += mean(out.losses.balance);
-        balCount++;
-      }
-      if (out.losses.task.length > 0) {
-        task += mean(out.losses.task);
-        taskCount++;
-      }
-    }
+    const each = (r: MicroResult) => {
+      grads.merge(r.grads);
+      loss += r.total / n;
+      if (r.ce !== null) (ce += r.ce, ceCount++);
+      if (r.balance !== null) (bal += r.balance, balCount++);
+      if (r.task !== null) (task += r.task, taskCount++);
+    };
+    const pad = this.cfg.tokens.pad, shared = (this.opts.perVolume ?? 1) > 1;
+    const batches = microBatches.map((mb) => (shared ? collateShared(mb, pad) : collate(mb, pad)));
+    const o = { scale: 1 / n, alpha: this.opts.alpha, beta: this.opts.beta };
+    if (this.parallel && n > 1) this.parallel.run(batches, trainable, o, each);
+    else batches.forEach((b, i) => each(microBatch(this.be, this.params, this.cfg, i, b, trainable, o)));
     const gradNorm = clipGradNorm(grads, this.opts.clip);
     const lr = lrAt(this.step, this.opts.schedule);
     this.optimizer.update(this.params, grads, lr, this.scales() ?? undefined);
