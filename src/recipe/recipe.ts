@@ -23,6 +23,8 @@ export interface StageSettings {
   steps: number;
   batch: number;
   peak: number;
+  /** Stage 1 only: the batch's samples come perVolume at a time from one study, each volume encoded once (Trainer perVolume). Absent: 1. */
+  perVolume?: number;
 }
 export type StageKey = "stage0" | "stage1" | "stage2";
 
@@ -86,7 +88,8 @@ export function recipeMark(s: CheckpointState): RecipeMark {
 /** Settings of a phase: stage12 runs stage 1's batch and rate for the updates of stages 1 and 2 together. */
 export function phaseSettings(o: RecipeOptions, phase: PhaseName): StageSettings {
   if (phase !== "stage12") return o.stages[phase];
-  return { ...o.stages.stage1, steps: o.stages.stage1.steps + o.stages.stage2.steps };
+  const { perVolume: _, ...stage1 } = o.stages.stage1; // the MoE model's encoder reads the text: one volume per sample
+  return { ...stage1, steps: o.stages.stage1.steps + o.stages.stage2.steps };
 }
 
 /** The data of a run: the pool, the tokenizer trained on its texts, the model config. */
@@ -125,7 +128,7 @@ export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase
     ...trainOptions({
       seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch, freeze: phaseFreeze(cfg, phase),
       schedule: { peak: s.peak, warmup, total: s.steps, floor: s.peak / 10 },
-      ...(warmFreeze ? { warmFreeze } : {}),
+      ...(warmFreeze ? { warmFreeze } : {}), ...((s.perVolume ?? 1) > 1 ? { perVolume: s.perVolume } : {}),
     }),
     recipe: { options: o, phase },
   };
@@ -185,6 +188,10 @@ export function checkRecipe(o: RecipeOptions): void {
     const s = o.stages[k];
     if (!Number.isInteger(s.steps) || s.steps < 0 || !Number.isInteger(s.batch) || s.batch < 1 || !(s.peak > 0)) {
       throw new ValueError(`recipe: ${k}: expected steps >= 0, batch >= 1 (integers) and peak > 0, got ${JSON.stringify(s)}`);
+    }
+    const k2 = s.perVolume ?? 1;
+    if (!(Number.isInteger(k2) && k2 >= 1 && s.batch % k2 === 0) || (k !== "stage1" && k2 !== 1)) {
+      throw new ValueError(`recipe: ${k}: perVolume: expected ${k === "stage1" ? "an integer >= 1 dividing the batch" : "1 (only stage 1's encoder does not read the text)"}, got ${JSON.stringify(s.perVolume)} (batch ${s.batch})`);
     }
   }
   if (o.visionWarmup !== undefined && !(Number.isInteger(o.visionWarmup) && o.visionWarmup >= 0)) throw new ValueError(`recipe: visionWarmup: expected an integer >= 0, got ${o.visionWarmup}`);
