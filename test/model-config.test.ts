@@ -65,6 +65,26 @@ describe("config", () => {
     expect(() => fromSpecJson("{not json")).toThrow(ValueError);
   });
 
+  it("rope_sections null or absent: accepted with rope \"depth\" (as the presets' split), refused with \"dhw\"; written as before", () => {
+    for (const name of PRESET_NAMES) {
+      const cfg = preset(name);
+      const asNull = toSpecJson(cfg), absent = toSpecJson(cfg);
+      expect(asNull.vision.rope).toBe("depth");
+      asNull.vision.rope_sections = null;
+      delete absent.vision.rope_sections;
+      for (const json of [asNull, absent]) {
+        const read = fromSpecJson(JSON.stringify(json));
+        expect(read, name).toEqual(cfg);
+        expect(toSpecJson(read).vision.rope_sections, name).toEqual([...cfg.vision.ropeSections]);
+      }
+    }
+    const dhw = toSpecJson(withConfig(preset("tiny"), { vision: { rope: "dhw" } }));
+    dhw.vision.rope_sections = null;
+    expect(() => fromSpecJson(dhw)).toThrow("config: vision.rope_sections: expected");
+    delete dhw.vision.rope_sections;
+    expect(() => fromSpecJson(dhw)).toThrow("config: vision.rope_sections: missing");
+  });
+
   it("tiny's parameter count matches the spec's shapes counted by hand", () => {
     const C = 32, H = 128, S = 17, d = 64, V = 512, F = 176, kv = 2 * 16;
     const ln = 2 * C, lin = (o: number, i: number) => o * i + o, mlp = lin(H, C) + lin(C, H);
