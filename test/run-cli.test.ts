@@ -242,7 +242,7 @@ describe("run: errors exit 2 with a clear message (in-process)", () => {
     }
   });
   it("without --checkpoint: the shipped checkpoint, or a message naming it when it is not in the tree", async () => {
-    const { DEFAULT_CHECKPOINT } = await import("../src/cli/run.js");
+    const { DEFAULT_CHECKPOINT } = await import("../src/cli/inputs.js");
     const present = await readFile(join(ROOT, DEFAULT_CHECKPOINT)).then(() => true, () => false);
     const r = await inProcess("run", "--volume", sampleVolume, "--prompt", "Hi", "--max-tokens", "1", "--quiet");
     if (present) expect(r.code, r.stderr).toBe(0);
