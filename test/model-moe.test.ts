@@ -10,7 +10,7 @@ import { upcycle } from "../src/model/upcycle.js";
 import { mlp } from "../src/model/vit.js";
 import { Tensor, fromArray, fromInts, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
-import { assertClose, assertSameBits } from "./util/close.js";
+import { assertClose, shaped, assertSameBits } from "./util/close.js";
 import { randomParams, range, smallConfig } from "./util/model.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
@@ -62,7 +62,7 @@ describe("TGH-MoE dispatch", () => {
       for (const be of [ref, wasm]) {
         const r = moe(be, P, u, g, cfg, 0);
         // Tolerance: the same float32 terms summed in expert order vs slot order (a few ulp of |y| ~ 10)
-        assertClose(`${be.name} moe y`, r.y.data, perTokenOracle(be, P, cfg, u, g, r.trace.group.data), { atol: 2e-5, rtol: 1e-5 }, r.y.shape);
+        assertClose(`${be.name} moe y`, r.y, shaped(r.y.shape, perTokenOracle(be, P, cfg, u, g, r.trace.group.data)), { atol: 2e-5, rtol: 1e-5 });
       }
     }, 25);
   });
@@ -118,7 +118,7 @@ describe("TGH-MoE upcycling", () => {
       for (const be of [ref, wasm]) {
         const r = moe(be, scope(params, "vision.blocks.0.moe"), c.u, c.g, cfg, 0);
         // Tolerance: (a_s + a_r sum_e w_e) F(u) with sum w_e = 1 up to float32 rounding, |F| ~ 1-10
-        assertClose(`${be.name} upcycled`, r.y.data, want.data, { atol: 2e-5, rtol: 2e-5 }, want.shape);
+        assertClose(`${be.name} upcycled`, r.y, want, { atol: 2e-5, rtol: 2e-5 });
       }
     }, 20);
   });
@@ -129,7 +129,7 @@ describe("TGH-MoE upcycling", () => {
       const dense = randomParams(withConfig(cfg, { vision: { moeLayers: [] } }), seed);
       const r = moe(ref, scope(upcycle(dense, cfg, seed, { std: 1 }), "vision.blocks.0.moe"), u, g, cfg, 0);
       const want = ref.scale(mlp(ref, scope(dense, "vision.blocks.0.mlp"), u, cfg.vision.act), cfg.moe.aShared);
-      assertClose("zero_out", r.y.data, want.data, { atol: 1e-6, rtol: 1e-6 });
+      assertClose("zero_out", r.y, want, { atol: 1e-6, rtol: 1e-6 });
     }, 10);
   });
 });
