@@ -14,6 +14,7 @@ import { capsule, coverage, ellipse, ellipsoid, sphere, sphereSection } from "..
 import { fmix32, sampleSeed, streamSeed, volumeHash } from "../src/data/seed.js";
 import { bodySdf, liverSdf, lungSdf, vertebraSdf } from "../src/data/structures.js";
 import { check, dataSeed, dim } from "./util/prop.js";
+import { assertClose } from "./util/close.js";
 
 /** The subject of a sample, redrawn from the same stream as makeSample. */
 function subjectOf(seed: number, index: number): Subject {
@@ -35,12 +36,12 @@ describe("geometry", () => {
       const g = makeGrid([D, H, W]);
       const p = voxelToPatient(g, [k, j, i]);
       const back = patientToVoxel(g, p);
-      [k, j, i].forEach((x, a) => expect(back[a]).toBeCloseTo(x, 9));
+      // float64 coordinates of at most a few hundred mm, a few roundings each way
+      const TOL = { atol: 5e-10, rtol: 0 };
+      assertClose("voxel -> patient -> voxel", [...back], [k, j, i], TOL);
       const A = niftiAffine(g);
       const ras = [0, 1, 2].map((r) => A[r][0] * i + A[r][1] * j + A[r][2] * k + A[r][3]);
-      expect(ras[0]).toBeCloseTo(-p[0], 9);
-      expect(ras[1]).toBeCloseTo(-p[1], 9);
-      expect(ras[2]).toBeCloseTo(p[2], 9);
+      assertClose("affine voxel -> RAS", ras, [-p[0], -p[1], p[2]], TOL);
       expect(A[3]).toEqual([0, 0, 0, 1]);
     });
   });
@@ -77,11 +78,11 @@ describe("signed distances and coverage", () => {
       expect(Math.abs(ellipse(x, y, a, b))).toBeLessThan(1e-9 * (a + b));
       expect(ellipse(0.5 * x, 0.5 * y, a, b)).toBeLessThan(0);
       expect(ellipse(2 * x, 2 * y, a, b)).toBeGreaterThan(0);
-      expect(ellipsoid(x, y, 0, a, b, 7)).toBeCloseTo(ellipse(x, y, a, b), 6);
+      assertClose("ellipsoid(x, y, 0, a, b, 7)", ellipsoid(x, y, 0, a, b, 7), ellipse(x, y, a, b), { atol: 5e-7, rtol: 0 });
     });
-    expect(sphere(3, 4, 0, 0, 0, 0, 2)).toBeCloseTo(3, 12);
-    expect(capsule(5, 3, 0, [0, 0, 0], [10, 0, 0], 1)).toBeCloseTo(2, 12);
-    expect(capsule(13, 4, 0, [0, 0, 0], [10, 0, 0], 1)).toBeCloseTo(4, 12);
+    assertClose("sphere(3, 4, 0, 0, 0, 0, 2)", sphere(3, 4, 0, 0, 0, 0, 2), 3, { atol: 5e-13, rtol: 0 });
+    assertClose("capsule(5, 3, 0, [0, 0, 0], [10, 0, 0], 1)", capsule(5, 3, 0, [0, 0, 0], [10, 0, 0], 1), 2, { atol: 5e-13, rtol: 0 });
+    assertClose("capsule(13, 4, 0, [0, 0, 0], [10, 0, 0], 1)", capsule(13, 4, 0, [0, 0, 0], [10, 0, 0], 1), 4, { atol: 5e-13, rtol: 0 });
   });
 
   it("coverage is a clamped linear ramp over one pixel", () => {
@@ -108,7 +109,7 @@ describe("renderer", () => {
       const expected = (Math.PI / 6) * size ** 3 / (1 * 1.5 * 1.5);
       expect(Math.abs(total - expected) / expected).toBeLessThan(0.02); // sphereSection keeps the area of each section
       const perSlice = r.tracks.get("ball")!.perSlice;
-      expect(perSlice.reduce((a, b) => a + b, 0)).toBeCloseTo(total, 2);
+      assertClose("sum over slices = total", perSlice.reduce((a, b) => a + b, 0), total, { atol: 5e-3, rtol: 0 });
       // centroid within 0.15 voxel of the centre; in-plane extent (columns at least half covered) = size / 1.5 +- 1
       const [, H, W] = grid.shape;
       let sk = 0, sj = 0, si = 0;
@@ -134,7 +135,7 @@ describe("renderer", () => {
     const at = (k: number, j: number, i: number) => out[(k * 17 + j) * 5 + i];
     expect(at(0, 0, 0)).toBe(-1000); // air outside
     expect(at(0, 8, 1)).toBe(500); // (u, v) = (-1, 0): inside the inner shell
-    expect(at(0, 8, 0)).toBeCloseTo(50 + 0.7 * 450, 9); // (-2, 0): 0.2 mm inside the shell, h = 1
+    assertClose("at(0, 8, 0)", at(0, 8, 0), 50 + 0.7 * 450, { atol: 5e-10, rtol: 0 }); // (-2, 0): 0.2 mm inside the shell, h = 1
     expect(at(1, 8, 2)).toBeLessThan(0); // the later ball covers the centre of the middle slice
   });
 

@@ -191,17 +191,17 @@ describe("TGH-MoE losses", () => {
   it("balance loss is 1 for perfectly uniform routing (zero router: G = 1/E)", () => {
     check(moeCase, ({ cfg, P, u, g }) => {
       const Q: ParamScope = (n) => (n.startsWith("router.") ? new Tensor("f32", P(n).shape) : P(n));
-      for (const b of moe(ref, Q, u, g, cfg, 0).balance) expect(b.value).toBeCloseTo(1, 6);
+      for (const b of moe(ref, Q, u, g, cfg, 0).balance) assertClose("b.value", b.value, 1, { atol: 5e-7, rtol: 0 });
     }, 10);
   });
 
   it("balance loss by hand: E sum_e f_e P_e", () => {
     const G = fromArray([2, 2], [0.9, 0.1, 0.8, 0.2]);
-    expect(balanceLoss(ref, G, fromInts([2, 1], [0, 0]))).toBeCloseTo(2 * (1 * 0.85 + 0 * 0.15), 6); // all to expert 0: 1.7
-    expect(balanceLoss(ref, fromArray([2, 2], [0.6, 0.4, 0.4, 0.6]), fromInts([2, 1], [0, 1]))).toBeCloseTo(1, 6);
+    assertClose("balanceLoss(ref, G, fromInts([2, 1], [0, 0]))", balanceLoss(ref, G, fromInts([2, 1], [0, 0])), 2 * (1 * 0.85 + 0 * 0.15), { atol: 5e-7, rtol: 0 }); // all to expert 0: 1.7
+    assertClose("balanceLoss(ref, fromArray([2, 2], [0.6, 0.4, 0.4, 0.6]),...", balanceLoss(ref, fromArray([2, 2], [0.6, 0.4, 0.4, 0.6]), fromInts([2, 1], [0, 1])), 1, { atol: 5e-7, rtol: 0 });
     const G3 = fromArray([3, 3], [0.5, 0.3, 0.2, 0.1, 0.6, 0.3, 0.2, 0.2, 0.6]); // k = 2: slots 0,1 | 1,2 | 2,0
     const f = [2 / 6, 2 / 6, 2 / 6], P = [0.8 / 3, 1.1 / 3, 1.1 / 3];
-    expect(balanceLoss(ref, G3, fromInts([3, 2], [0, 1, 1, 2, 2, 0]))).toBeCloseTo(3 * f.reduce((s, x, e) => s + x * P[e], 0), 6);
+    assertClose("balanceLoss(ref, G3, fromInts([3, 2], [0, 1, 1, 2, 2, 0]))", balanceLoss(ref, G3, fromInts([3, 2], [0, 1, 1, 2, 2, 0])), 3 * f.reduce((s, x, e) => s + x * P[e], 0), { atol: 5e-7, rtol: 0 });
   });
 
   it("task loss = mean over the batch of -log pi[label]", () => {
@@ -210,7 +210,7 @@ describe("TGH-MoE losses", () => {
       const labels = Int32Array.from(range(B).map((b) => (b + 1) % T));
       const r = moe(ref, P, u, g, cfg, 0, labels);
       const want = range(B).reduce((s, b) => s - Math.log(r.trace.pi.data[b * T + labels[b]]), 0) / B;
-      expect(r.task).toBeCloseTo(want, 12);
+      assertClose("r.task", r.task, want, { atol: 5e-13, rtol: 0 });
     }, 10);
   });
 });

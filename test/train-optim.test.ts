@@ -11,7 +11,7 @@ import { ADAMW_DEFAULTS, AdamW, clipGradNorm, decays, powInt } from "../src/trai
 import { stageSpec, trainableNames } from "../src/train/freeze.js";
 import { Grads } from "../src/train/grads.js";
 import { lrAt, type Schedule } from "../src/train/schedule.js";
-import { assertSameBits } from "./util/close.js";
+import { assertSameBits, assertClose } from "./util/close.js";
 
 /** A two-tensor "model": a [2, 2] matrix (decays) and a [2] bias (does not). */
 function tiny(w: number[], b: number[]): Params {
@@ -44,8 +44,8 @@ describe("AdamW", () => {
     params.get("m.weight")!.data.forEach((v, i) => expect(Math.abs(v - w2[i])).toBeLessThan(3e-7));
     params.get("m.bias")!.data.forEach((v, i) => expect(Math.abs(v - b2[i])).toBeLessThan(3e-7));
     expect(opt.steps.get("m.weight")).toBe(2);
-    expect(opt.m.get("m.bias")!.data[0]).toBeCloseTo(0.02, 7);
-    expect(opt.v.get("m.bias")!.data[0]).toBeCloseTo(0.015, 7);
+    assertClose("opt.m.get(\"m.bias\")!.data[0]", opt.m.get("m.bias")!.data[0], 0.02, { atol: 5e-8, rtol: 0 });
+    assertClose("opt.v.get(\"m.bias\")!.data[0]", opt.v.get("m.bias")!.data[0], 0.015, { atol: 5e-8, rtol: 0 });
   });
 
   it("leaves a parameter without a gradient untouched (no decay, no moments, no step count)", () => {
@@ -99,7 +99,7 @@ describe("clipGradNorm", () => {
     const params = tiny([0, 0, 0, 0], [0, 0]);
     const grads = gradsFor(params, { "m.weight": [0.3, -0.1, 0.2, 0], "m.bias": [0.4, 0] });
     const before = grads.get("m.weight")!.data.slice();
-    expect(clipGradNorm(grads, 1)).toBeCloseTo(Math.sqrt(0.3 ** 2 + 0.1 ** 2 + 0.2 ** 2 + 0.4 ** 2), 6);
+    assertClose("clipGradNorm(grads, 1)", clipGradNorm(grads, 1), Math.sqrt(0.3 ** 2 + 0.1 ** 2 + 0.2 ** 2 + 0.4 ** 2), { atol: 5e-7, rtol: 0 });
     assertSameBits("clip no-op", grads.get("m.weight")!.data, before);
   });
 });
@@ -107,12 +107,12 @@ describe("clipGradNorm", () => {
 describe("learning-rate schedule", () => {
   const sc: Schedule = { peak: 1e-3, warmup: 10, total: 110, floor: 1e-4 };
   it("linear warm-up to the peak, cosine to the floor at `total`, the floor after", () => {
-    expect(lrAt(0, sc)).toBeCloseTo(1e-4, 15);
-    expect(lrAt(4, sc)).toBeCloseTo(5e-4, 15);
-    expect(lrAt(9, sc)).toBeCloseTo(1e-3, 15);
-    expect(lrAt(10, sc)).toBeCloseTo(1e-3, 15);
-    expect(lrAt(60, sc)).toBeCloseTo(5.5e-4, 15); // half way: floor + (peak - floor) / 2
-    expect(lrAt(35, sc)).toBeCloseTo(1e-4 + 9e-4 * (1 + Math.cos(Math.PI / 4)) / 2, 15);
+    assertClose("lrAt(0, sc)", lrAt(0, sc), 1e-4, { atol: 5e-16, rtol: 0 });
+    assertClose("lrAt(4, sc)", lrAt(4, sc), 5e-4, { atol: 5e-16, rtol: 0 });
+    assertClose("lrAt(9, sc)", lrAt(9, sc), 1e-3, { atol: 5e-16, rtol: 0 });
+    assertClose("lrAt(10, sc)", lrAt(10, sc), 1e-3, { atol: 5e-16, rtol: 0 });
+    assertClose("lrAt(60, sc)", lrAt(60, sc), 5.5e-4, { atol: 5e-16, rtol: 0 }); // half way: floor + (peak - floor) / 2
+    assertClose("lrAt(35, sc)", lrAt(35, sc), 1e-4 + 9e-4 * (1 + Math.cos(Math.PI / 4)) / 2, { atol: 5e-16, rtol: 0 });
     expect(lrAt(110, sc)).toBe(1e-4);
     expect(lrAt(5000, sc)).toBe(1e-4);
     for (let s = 10; s < 110; s++) expect(lrAt(s + 1, sc)).toBeLessThanOrEqual(lrAt(s, sc));

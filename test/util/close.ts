@@ -81,7 +81,8 @@ export function closeness(actual: Value, expected: Value, tol: Tol, keep: (i: nu
 }
 
 /** Throws unless `actual` has `expected`'s shape and every element is close (the order above). */
-export function assertClose(op: string, actual: Value, expected: Value, tol: Tol): void {
+export function assertClose(op: string, actual: Value | null | undefined, expected: Value, tol: Tol): void {
+  if (actual === null || actual === undefined) throw new Error(`${op}: got ${actual}, expected ${JSON.stringify(asShaped(expected).shape)} values`);
   const c = closeness(actual, expected, tol);
   if (c.kind === null) return;
   const where = `${op} ${JSON.stringify(c.expected.shape)}`;
