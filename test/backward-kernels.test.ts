@@ -202,8 +202,7 @@ describe("backward invariants", () => {
     check(fc.record({ rows: dim(9), cols: dim(70), seed: dataSeed }), ({ rows, cols, seed }) => {
       const y = wasm.softmax(rand([rows, cols], seed, -4, 4)), dx = G.softmaxBackward(wasm, y, rand([rows, cols], seed + 1)).data;
       for (let r = 0; r < rows; r++) {
-        const s = dx.subarray(r * cols, (r + 1) * cols).reduce((a, v) => a + v, 0);
-        if (Math.abs(s) > 1e-6) throw new Error(`row ${r}: sum ${s}`);
+        assertClose(`row ${r} sum`, dx.subarray(r * cols, (r + 1) * cols).reduce((a, v) => a + v, 0), 0, { atol: 1e-6, rtol: 0 });
       }
     });
   });
@@ -221,7 +220,8 @@ describe("backward invariants", () => {
           o += dx[r * cols + j] * xh[r * cols + j];
           scale += Math.abs(dx[r * cols + j]);
         }
-        if (Math.abs(s) > 1e-5 * scale + 1e-6 || Math.abs(o) > 1e-4 * scale + 1e-6) throw new Error(`row ${r}: sum ${s}, dot ${o}`);
+        assertClose(`row ${r}: sum of dx`, s, 0, { atol: 1e-5 * scale + 1e-6, rtol: 0 });
+        assertClose(`row ${r}: dot with the normalised row`, o, 0, { atol: 1e-4 * scale + 1e-6, rtol: 0 });
       }
     });
   });
@@ -239,7 +239,7 @@ describe("backward invariants", () => {
           sv += g.dv.data[j * heads * dh + c];
         }
         for (let i = 0; i < nq; i++) so += dout.data[i * heads * dh + c];
-        if (Math.abs(sk) > 1e-5 * nq || Math.abs(sv - so) > 1e-5 * nq) throw new Error(`channel ${c}: sum dk ${sk}, sum dv ${sv} vs ${so}`);
+        assertClose(`channel ${c}: sum dk, sum dv`, [sk, sv], [0, so], { atol: 1e-5 * nq, rtol: 0 });
       }
     });
   });
@@ -249,7 +249,7 @@ describe("backward invariants", () => {
       const vol = rand([2, rep ? 1 : cin, tt, n * p, n * p], seed, 0, 1), w = rand([C, cin, tt, p, p], seed + 1), dout = rand([2, 1, n * n, C], seed + 2);
       for (const be of [wasm, ref]) {
         const lhs = dotLoss(be.patchEmbed(vol, w).data, dout.data), rhs = dotLoss(G.patchEmbedBackward(be, dout, vol, w.shape).data, w.data);
-        if (Math.abs(lhs - rhs) > 1e-5 * (1 + Math.abs(lhs))) throw new Error(`${be.name}: ${lhs} vs ${rhs}`);
+        assertClose(`${be.name} <dout, patchEmbed W> = <patchEmbedBackward, W>`, lhs, rhs, { atol: 1e-5, rtol: 1e-5 });
       }
     });
   });
@@ -264,7 +264,7 @@ describe("backward invariants", () => {
       for (const be of [wasm, ref]) {
         const o = { heads, sections };
         const lhs = dotLoss(be.rope(x, pos, o).data, y.data), rhs = dotLoss(x.data, G.ropeBackward(be, y, pos, o).data);
-        if (Math.abs(lhs - rhs) > 1e-5 * (1 + Math.abs(lhs))) throw new Error(`${be.name}: ${lhs} vs ${rhs}`);
+        assertClose(`${be.name} <rope x, y> = <x, rope' y>`, lhs, rhs, { atol: 1e-5, rtol: 1e-5 });
         assertClose(`${be.name} rope round trip`, G.ropeBackward(be, be.rope(x, pos, o), pos, o), x, { atol: 1e-6, rtol: 1e-6 });
       }
     });

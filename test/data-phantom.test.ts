@@ -75,7 +75,7 @@ describe("signed distances and coverage", () => {
   it("vanish on the surface, negative inside, exact for spheres and capsules", () => {
     check(fc.record({ a: fc.double({ min: 1, max: 50, noNaN: true }), b: fc.double({ min: 1, max: 50, noNaN: true }), t: fc.double({ min: 0, max: 6.3, noNaN: true }) }), ({ a, b, t }) => {
       const [x, y] = [a * Math.cos(t), b * Math.sin(t)];
-      expect(Math.abs(ellipse(x, y, a, b))).toBeLessThan(1e-9 * (a + b));
+      assertClose("ellipse on its surface", ellipse(x, y, a, b), 0, { atol: 1e-9 * (a + b), rtol: 0 });
       expect(ellipse(0.5 * x, 0.5 * y, a, b)).toBeLessThan(0);
       expect(ellipse(2 * x, 2 * y, a, b)).toBeGreaterThan(0);
       assertClose("ellipsoid(x, y, 0, a, b, 7)", ellipsoid(x, y, 0, a, b, 7), ellipse(x, y, a, b), { atol: 5e-7, rtol: 0 });
@@ -107,7 +107,7 @@ describe("renderer", () => {
       const mask = r.tracks.get("ball")!.mask!;
       const total = mask.reduce((a, b) => a + b, 0);
       const expected = (Math.PI / 6) * size ** 3 / (1 * 1.5 * 1.5);
-      expect(Math.abs(total - expected) / expected).toBeLessThan(0.02); // sphereSection keeps the area of each section
+      assertClose("ball coverage", total, expected, { atol: 0, rtol: 0.02 }); // sphereSection keeps the area of each section
       const perSlice = r.tracks.get("ball")!.perSlice;
       assertClose("sum over slices = total", perSlice.reduce((a, b) => a + b, 0), total, { atol: 5e-3, rtol: 0 });
       // centroid within 0.15 voxel of the centre; in-plane extent (columns at least half covered) = size / 1.5 +- 1
@@ -117,11 +117,11 @@ describe("renderer", () => {
         sk += m * Math.floor(p / (H * W)); sj += m * (Math.floor(p / W) % H); si += m * (p % W);
       });
       const want = patientToVoxel(grid, c);
-      [sk / total, sj / total, si / total].forEach((x, a) => expect(Math.abs(x - want[a])).toBeLessThan(0.15));
+      assertClose("ball centroid (voxels)", [sk / total, sj / total, si / total], [...want], { atol: 0.15, rtol: 0 });
       const kc = Math.round(want[0]), jc = Math.round(want[1]);
       let cols = 0;
       for (let i = 0; i < W; i++) if (mask[(kc * H + jc) * W + i] > 0.5) cols++;
-      expect(Math.abs(cols - size / 1.5)).toBeLessThanOrEqual(1.5);
+      assertClose("ball width (columns)", cols, size / 1.5, { atol: 1.5, rtol: 0 });
     }
   });
 
@@ -148,8 +148,8 @@ describe("renderer", () => {
       let s = 0, s2 = 0;
       for (const x of v) s += x - 40, s2 += (x - 40) ** 2;
       const mean = s / n, sd = Math.sqrt(s2 / n - mean * mean);
-      expect(Math.abs(mean)).toBeLessThan(0.05 * sigma); // the noise is correlated: fewer independent values than voxels
-      expect(Math.abs(sd / sigma - 1)).toBeLessThan(0.08); // edges are replicated: slightly off 3/8 there
+      assertClose(`noise ${sigma} mean`, mean, 0, { atol: 0.05 * sigma, rtol: 0 }); // the noise is correlated: fewer independent values than voxels
+      assertClose(`noise ${sigma} sd`, sd, sigma, { atol: 0, rtol: 0.08 }); // edges are replicated: slightly off 3/8 there
       expect(v.every((x) => Number.isInteger(x) && !Object.is(x, -0))).toBe(true);
       const again = new Float32Array(n).fill(40);
       addNoise(grid, again, sigma, new Rng(3));
@@ -226,13 +226,13 @@ describe("phantom", () => {
             for (let j = 0; j < H; j++) c += mask[(k * H + j) * W + i];
             thickest = Math.max(thickest, c * grid.spacing[1]);
           }
-          expect(Math.abs(thickest - f.depthMm)).toBeLessThan(4); // half a pixel and the slice average at the base
+          assertClose("effusion depth (mm)", thickest, f.depthMm, { atol: 4, rtol: 0 }); // half a pixel and the slice average at the base
         } else {
           // the centroid of the rendered coverage is the truth's centre, to a fraction of a voxel
-          f.centerVoxel!.forEach((x, a) => expect(Math.abs(x - [sk, sj, si][a] / total)).toBeLessThan(0.35));
+          assertClose("finding centroid (voxels)", [sk / total, sj / total, si / total], [...f.centerVoxel!], { atol: 0.35, rtol: 0 });
           const volume = (Math.PI / 6) * f.sizeMm ** 3 / (grid.spacing[0] * grid.spacing[1] * grid.spacing[2]);
           // z sampled every 2.5 mm, 6 mm pixels: up to ~10 % for the smallest (9 mm) nodules
-          expect(Math.abs(total - volume) / volume).toBeLessThan(0.12);
+          assertClose("finding volume (voxels)", total, volume, { atol: 0, rtol: 0.12 });
           if (f.kind === "nodule") expect(zoneOf(subj, f.side, w)).toBe(f.zone);
         }
         seen.add(`${f.kind}:${f.side}`);

@@ -90,7 +90,7 @@ describe("the tgh recipe on the tiny preset", () => {
     const batch = collate(phaseExamples(d, base, "stage1").slice(0, 4), d.cfg.tokens.pad);
     const dense = forward(be, s1, phaseConfig(d.cfg, "stage1", "tgh"), batch).losses;
     const moe = forward(be, start2, phaseConfig(d.cfg, "stage2", "tgh"), batch).losses;
-    expect(Math.abs(moe.ce! - dense.ce!)).toBeLessThan(1e-5 * dense.ce!);
+    assertClose("upcycled CE = dense CE", moe.ce, dense.ce!, { atol: 0, rtol: 1e-5 });
     expect(moe.task.length).toBe(2);
     expect(moe.total).toBeGreaterThan(moe.ce!);
   });

@@ -96,14 +96,16 @@ describe("rope: invariants (both backends)", () => {
       const half = s.half, dh = 2 * half;
       for (const be of backends()) {
         const y = be.rope(x, pos, o).data;
+        const pairs = s.tokens * s.heads * half, before = new Float64Array(pairs), after = new Float64Array(pairs);
         for (let row = 0; row < s.tokens * s.heads; row++) {
           for (let j = 0; j < half; j++) {
             const a = row * dh + j, b = a + half;
-            const before = x.data[a] ** 2 + x.data[b] ** 2, after = y[a] ** 2 + y[b] ** 2;
-            // rel 1e-6: f32 rotation of a pair of size <= sqrt 2
-            if (Math.abs(after - before) > 1e-6 * (1 + before)) throw new Error(`${be.name} norm of pair ${a}: ${before} -> ${after}`);
+            before[row * half + j] = x.data[a] ** 2 + x.data[b] ** 2;
+            after[row * half + j] = y[a] ** 2 + y[b] ** 2;
           }
         }
+        // 1e-6 (absolute and relative): f32 rotation of a pair of size <= sqrt 2
+        assertClose(`${be.name} squared norm of every pair`, shaped([s.tokens, s.heads, half], after), shaped([s.tokens, s.heads, half], before), { atol: 1e-6, rtol: 1e-6 });
       }
     });
   });
@@ -117,6 +119,7 @@ describe("rope: invariants (both backends)", () => {
       for (const be of backends()) {
         const [q1, k1, q2, k2] = [be.rope(q, pos, o), be.rope(k, pos, o), be.rope(q, moved, o), be.rope(k, moved, o)];
         // every pair of tokens (m, n) and head: <q_m, k_n> before and after the shift
+        const logits = [new Float64Array(s.tokens * s.tokens * s.heads), new Float64Array(s.tokens * s.tokens * s.heads)];
         for (let m = 0; m < s.tokens; m++) {
           for (let n = 0; n < s.tokens; n++) {
             for (let h = 0; h < s.heads; h++) {
@@ -126,11 +129,14 @@ describe("rope: invariants (both backends)", () => {
                 d1 += q1.data[a] * k1.data[b];
                 d2 += q2.data[a] * k2.data[b];
               }
-              // 1e-6 per term: each rotated component carries a few f32 ulp
-              if (Math.abs(d1 - d2) > 1e-6 * dh) throw new Error(`${be.name} q.k tokens ${m},${n} head ${h}: ${d1} vs ${d2}`);
+              logits[0][(m * s.tokens + n) * s.heads + h] = d1;
+              logits[1][(m * s.tokens + n) * s.heads + h] = d2;
             }
           }
         }
+        // 1e-6 per term: each rotated component carries a few f32 ulp
+        const qk = [s.tokens, s.tokens, s.heads];
+        assertClose(`${be.name} q.k after a shift`, shaped(qk, logits[1]), shaped(qk, logits[0]), { atol: 1e-6 * dh, rtol: 0 });
       }
     }, 25);
   });
@@ -222,8 +228,7 @@ describe("trig (kernels/lib/trig.ts)", () => {
     check(fc.tuple(fc.double({ min: -3.3e9, max: 3.3e9, noNaN: true }), fc.double({ min: -10, max: 10, noNaN: true })), ([big, small]) => {
       for (const x of [big, small]) {
         // 1e-15 absolute: ~4 ulp of 1; the reduction keeps |r| exact to ~1e-16 over this range
-        expect(Math.abs(f("trig_sin", x) - Math.sin(x))).toBeLessThan(1e-15);
-        expect(Math.abs(f("trig_cos", x) - Math.cos(x))).toBeLessThan(1e-15);
+        assertClose(`sin, cos of ${x}`, [f("trig_sin", x), f("trig_cos", x)], [Math.sin(x), Math.cos(x)], { atol: 1e-15, rtol: 0 });
       }
     }, 500);
     expect(f("trig_sin", 0)).toBe(0);
@@ -241,10 +246,11 @@ describe("trig (kernels/lib/trig.ts)", () => {
   });
 
   it("exp and log within 4 ulp of JS Math", () => {
-    const ulp = (v: number): number => Math.max(Number.MIN_VALUE, Math.abs(v) * 2 ** -52);
+    // 4 ulp = relative 4 * 2^-52 (atol: the smallest subnormal, for results near 0)
+    const ULP4 = { atol: Number.MIN_VALUE, rtol: 4 * 2 ** -52 };
     check(fc.tuple(fc.double({ min: -700, max: 700, noNaN: true }), fc.double({ min: 1e-300, max: 1e300, noNaN: true })), ([y, x]) => {
-      expect(Math.abs(f("trig_exp", y) - Math.exp(y))).toBeLessThanOrEqual(4 * ulp(Math.exp(y)));
-      expect(Math.abs(f("trig_log", x) - Math.log(x))).toBeLessThanOrEqual(4 * ulp(Math.log(x)));
+      assertClose(`exp ${y}`, f("trig_exp", y), Math.exp(y), ULP4);
+      assertClose(`log ${x}`, f("trig_log", x), Math.log(x), ULP4);
     }, 500);
     expect(f("trig_exp", 0)).toBe(1);
     expect(f("trig_log", 1)).toBe(0);
@@ -252,6 +258,6 @@ describe("trig (kernels/lib/trig.ts)", () => {
     expect(f("trig_exp", -1000)).toBe(0);
     expect(f("trig_log", 0)).toBe(-Infinity);
     expect(f("trig_log", -1)).toBeNaN();
-    expect(Math.abs(f("trig_log", 5e-324) - Math.log(5e-324))).toBeLessThan(1e-12); // subnormal input
+    assertClose("log of a subnormal", f("trig_log", 5e-324), Math.log(5e-324), { atol: 1e-12, rtol: 0 });
   });
 });

@@ -74,7 +74,7 @@ describe("softmax", () => {
           sum += v;
           if (!cut) live++;
         }
-        if (live === 0 ? sum !== 0 : Math.abs(sum - 1) > 1e-5) throw new Error(`row ${r}: sums to ${sum} (${live} live)`);
+        assertClose(`row ${r} sum (${live} live)`, sum, live === 0 ? 0 : 1, { atol: live === 0 ? 0 : 1e-5, rtol: 0 });
       }
     });
   });
@@ -99,7 +99,7 @@ describe("softmax", () => {
     const long = t([1, n], data(4, n, -20, 20));
     const yl = wasm.softmax(long).data;
     assertClose("softmax 100k", shaped([1, n], yl), ref.softmax(long), SOFT_TOL);
-    expect(Math.abs(yl.reduce((s, v) => s + v, 0) - 1)).toBeLessThan(1e-5);
+    assertClose("softmax 100k sum", yl.reduce((s, v) => s + v, 0), 1, { atol: 1e-5, rtol: 0 });
   });
 
   it("gives zeros for rows whose scores are all -inf, and NaN only in rows holding NaN or +inf", () => {
@@ -150,7 +150,8 @@ describe("layerNorm and rmsNorm", () => {
         const xr = rowOf(x.data, r, cols), yr = rowOf(y, r, cols);
         const mx = xr.reduce((s, v) => s + v, 0) / cols, vx = xr.reduce((s, v) => s + (v - mx) ** 2, 0) / cols;
         const my = yr.reduce((s, v) => s + v, 0) / cols, vy = yr.reduce((s, v) => s + (v - my) ** 2, 0) / cols;
-        if (Math.abs(my) > 1e-5 || Math.abs(vy - vx / (vx + 1e-5)) > 1e-4) throw new Error(`row ${r}: mean ${my}, var ${vy}`);
+        assertClose(`row ${r} mean`, my, 0, { atol: 1e-5, rtol: 0 });
+        assertClose(`row ${r} variance`, vy, vx / (vx + 1e-5), { atol: 1e-4, rtol: 0 });
       }
     });
   });
@@ -162,7 +163,7 @@ describe("layerNorm and rmsNorm", () => {
       for (let r = 0; r < rows; r++) {
         const ms = rowOf(x.data, r, cols).reduce((s, v) => s + v * v, 0) / cols;
         const my = rowOf(y, r, cols).reduce((s, v) => s + v * v, 0) / cols;
-        if (Math.abs(my - ms / (ms + 1e-6)) > 1e-5) throw new Error(`row ${r}: mean square ${my}`);
+        assertClose(`row ${r} mean square`, my, ms / (ms + 1e-6), { atol: 1e-5, rtol: 0 });
       }
     });
   });
@@ -224,9 +225,8 @@ describe("sum, mean, max", () => {
         // Tolerance: a term passes through at most cols/16 + 8 float32 additions, plus the final
         // rounding of the reference: |err| <= (cols/16 + 9) 2^-24 sum|x|.
         const bound = (cols / 16 + 9) * 2 ** -24 * rowOf(x.data, r, cols).reduce((p, v) => p + Math.abs(v), 0);
-        if (Math.abs(s[r] - e[r]) > bound || Math.abs(m[r] - em[r]) > (bound / cols) * 1.5) {
-          throw new Error(`row ${r}: sum ${s[r]} vs ${e[r]}, mean ${m[r]} vs ${em[r]} (bound ${bound})`);
-        }
+        assertClose(`row ${r} sum`, s[r], e[r], { atol: bound, rtol: 0 });
+        assertClose(`row ${r} mean`, m[r], em[r], { atol: (bound / cols) * 1.5, rtol: 0 });
       }
     });
   });
