@@ -100,3 +100,20 @@ describe("progress line", () => {
     expect(status.some((x) => x.includes("\n"))).toBe(false);
   });
 });
+
+describe("Progress.count (eval, data, train's data)", () => {
+  it("a TTY gets status redraws and keeps the last as a line; without one, throttled plain lines (first and last always)", () => {
+    let t = 0;
+    const plain: string[] = [];
+    const p = new Progress({ out: () => {}, err: (l) => plain.push(l) }, { plainEvery: 1000, now: () => t });
+    for (let i = 1; i <= 10; i++, t += 300) p.count(`n ${i}/10`, i, 10);
+    expect(plain).toEqual(["n 1/10", "n 5/10", "n 9/10", "n 10/10"]);
+    const status: string[] = [], lines: string[] = [];
+    const tty = new Progress({ out: () => {}, err: (l) => lines.push(l), status: (x) => status.push(x) });
+    for (let i = 1; i <= 3; i++) tty.count(`n ${i}/3`, i, 3);
+    expect([status, lines]).toEqual([["n 1/3", "n 2/3", ""], ["n 3/3"]]);
+    const quiet: string[] = [];
+    new Progress({ out: () => {}, err: (l) => quiet.push(l), status: (x) => quiet.push(x) }, { quiet: true }).count("n 1/1", 1, 1);
+    expect(quiet).toEqual([]);
+  });
+});

@@ -68,7 +68,6 @@ options:
       swap: v["no-swap"] !== true, baselineStudies: EVAL_DEFAULTS.baselineStudies,
       onProgress: (done, total) => progress.count(`eval: ${done}/${total} prompts`, done, total),
     });
-    progress.status("");
     if (v.json) io.out(JSON.stringify({ checkpoint: file, split, dataSeed, ...r }, null, 1));
     else io.out(evalTables(file, split, r));
     return EXIT.ok;

@@ -70,11 +70,12 @@ export class Progress {
     if (!this.quiet) this.io.status?.(text);
   }
 
-  /** A repeated step ("eval: 12/40 prompts"): the status line on a TTY, else a plain line at most every plainEvery ms, the first and the last. */
+  /** A repeated step ("eval: 12/40 prompts"): the status line on a TTY (the last one kept as a line), else a plain line at most every plainEvery ms, the first and the last. */
   count(text: string, done: number, total: number): void {
     if (this.quiet) return;
     if (this.io.status) {
-      this.io.status(text);
+      if (done === total) this.line(text);
+      else this.io.status(text);
       return;
     }
     const t = this.now();

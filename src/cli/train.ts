@@ -116,13 +116,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
 
     progress.line(`train: ${o.preset}, variant ${o.variant}, seed ${o.seed}, ${o.studies} training studies of dataset ${o.dataSeed}`);
     const t0 = Date.now();
-    let lastPool = 0;
-    const d = prepareData(o, (done, n) => {
-      if (Date.now() - lastPool > 10_000 || done === n) {
-        lastPool = Date.now();
-        progress.line(`data: ${done}/${n} studies rendered`);
-      }
-    });
+    const d = prepareData(o, (done, n) => progress.count(`data: ${done}/${n} studies rendered`, done, n));
     const timings: Record<string, number> = { data: (Date.now() - t0) / 1000 };
     progress.line(`tokenizer: ${d.tok.vocabSize} tokens (BPE on the pool's texts) = lm.vocab; TGH-MoE ${o.preset}: ${(paramCount(d.cfg) / 1e6).toFixed(2)} M parameters`);
 
