@@ -6,7 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { Bench } from "tinybench";
 import { WasmModule } from "../src/backend/wasm/runtime.js";
-import { assertClose, type Tol } from "../test/util/close.js";
+import { assertClose, shaped, type Tol } from "../test/util/close.js";
 
 // ------------------------------------------------------------------------------ options
 /** Command line: `npm run bench -- [--quick] [filter ...]`. */
@@ -32,7 +32,8 @@ export function benchArgs(): BenchArgs {
  */
 export function checkResult(label: string, actual: ArrayLike<number>, expected: ArrayLike<number>, tol: Tol, shape?: readonly number[]): void {
   try {
-    assertClose(label, actual, expected, tol, shape);
+    const s = shape ?? [expected.length];
+    assertClose(label, shaped(s, actual), shaped(s, expected), tol);
   } catch (e) {
     throw new Error(`bench check FAILED before timing: ${(e as Error).message}`);
   }

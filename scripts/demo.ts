@@ -13,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { loadModel, type TghModel } from "../src/api.js";
 import type { BackendName } from "../src/backend/index.js";
-import { formatRouting, routingSummary } from "../src/cli/run.js";
+import { formatRouting, routingSummary } from "../src/viz/routing-summary.js";
 import { countMatches, extractFindings, prf, type Counts } from "../src/data/extract.js";
 import { formatAnswer, formatQuestion, type Question } from "../src/data/questions.js";
 import type { SampleRecord } from "../src/data/write.js";

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { makeCheckpoint } from "../src/api.js";
 import type { Io } from "../src/cli/command.js";
 import { runCli } from "../src/cli/main.js";
-import { DEFAULT_CHECKPOINT } from "../src/cli/run.js";
+import { DEFAULT_CHECKPOINT } from "../src/shipped.js";
 import { GENERATOR_VERSION, makeSample, splitOf, type Sample } from "../src/data/dataset.js";
 import { formatQuestion } from "../src/data/questions.js";
 import { sampleRecord, type SampleRecord } from "../src/data/write.js";

@@ -19,7 +19,8 @@ import {
   loadChecked, loadCheckedSource, parseHeader, readHeaderSource, writeSafetensors,
   type Expected, type SafetensorsHeader, type StDType,
 } from "./io/safetensors.js";
-import { openFileSource, type ByteSource } from "./io/source.js";
+import { openFileSource } from "./io/fs.js";
+import type { ByteSource } from "./io/source.js";
 import { CONTEXT_TOKENS, configTotals } from "./model/limits.js";
 import { imageTokens } from "./model/projector.js";
 import { fromSpecJson, toSpecJson, validateConfig, type ModelConfig } from "./model/config.js";

@@ -5,6 +5,7 @@
  * loader (src/api.ts).
  */
 import { TghError } from "./errors.js";
+import { readText } from "./io/fs.js";
 
 /** The shipped checkpoint, relative to the package root (`tgh-moe/checkpoints/...` in `exports`). */
 export const DEFAULT_CHECKPOINT = "checkpoints/tgh-moe-small.safetensors";
@@ -24,11 +25,10 @@ export async function defaultCheckpointUrl(): Promise<URL> {
  * dist/src/ in the package). Node only.
  */
 export async function packageRootUrl(): Promise<URL> {
-  const { readFile } = await import("node:fs/promises");
   let url = new URL("./", import.meta.url);
   for (let i = 0; i < 6; i++, url = new URL("../", url)) {
     try {
-      const pkg = JSON.parse(await readFile(new URL("package.json", url), "utf8")) as { name?: string };
+      const pkg = JSON.parse(await readText(new URL("package.json", url))) as { name?: string };
       if (pkg.name === "tgh-moe") return url;
     } catch {
       // not here; keep walking up

@@ -13,7 +13,7 @@ import { loadModule } from "../src/backend/wasm/runtime.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, permute, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
-import { assertClose, assertSameBits, type Tol } from "./util/close.js";
+import { assertClose, shaped, assertSameBits, type Tol } from "./util/close.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
 let wasm: Backend, ref: Backend;
@@ -67,7 +67,7 @@ describe("attention: kernel against the reference", () => {
   it("matches over drawn shapes, grouped heads, causal offsets and masks", () => {
     check(caseArb, (c) => {
       const x = inputs(c);
-      assertClose("attention", run(wasm, x).data, run(ref, x).data, TOL, x.q.shape as number[]);
+      assertClose("attention", run(wasm, x), run(ref, x), TOL);
     }, 40);
   });
 
@@ -81,7 +81,7 @@ describe("attention: kernel against the reference", () => {
     const want = ref.attention(qs, k, v, { heads }).data; // rows are independent (non-causal)
     const got = new Float32Array(rows.length * w);
     rows.forEach((r, i) => got.set(out.subarray(r * w, (r + 1) * w), i * w));
-    assertClose("attention 1024", got, want, TOL, [rows.length, w]);
+    assertClose("attention 1024", shaped([rows.length, w], got), shaped([rows.length, w], want), TOL);
   });
 });
 
@@ -114,7 +114,7 @@ describe("attention: few queries (KV-cache decode)", () => {
     // Tolerance as for the drawn cases above (TOL: 1e-5 + 1e-5 |ref|).
     check(decodeArb, (c) => {
       const x = inputs(c);
-      assertClose("attention decode", run(wasm, x).data, run(ref, x).data, TOL, x.q.shape as number[]);
+      assertClose("attention decode", run(wasm, x), run(ref, x), TOL);
     }, 40);
   });
 
@@ -135,7 +135,7 @@ describe("attention: few queries (KV-cache decode)", () => {
     // nq 30, group 3: blocks of 2 heads + 1 head; nq 17, group 4: 3 heads + 1 head; nq 5, group 16: 12 + 4.
     for (const [nq, group] of [[30, 3], [17, 4], [5, 16]]) {
       const x = inputs({ batch: 2, nq, nk: 150, kvHeads: 2, group, dh: 9, causal: true, mask: "batch", range: 3, seed: nq });
-      assertClose(`attention nq ${nq} group ${group}`, run(wasm, x).data, run(ref, x).data, TOL, x.q.shape as number[]);
+      assertClose(`attention nq ${nq} group ${group}`, run(wasm, x), run(ref, x), TOL);
     }
   });
 });
@@ -171,7 +171,7 @@ describe("attention: invariants", () => {
     check(caseArb, (c) => {
       const x = inputs(c);
       const scale = 1 / Math.sqrt(x.q.dim(2) / x.heads);
-      assertClose("fused vs unfused", run(wasm, x).data, unfused(wasm, x, scale), TOL, x.q.shape as number[]);
+      assertClose("fused vs unfused", run(wasm, x), shaped(x.q.shape, unfused(wasm, x, scale)), TOL);
     }, 25);
   });
 
@@ -189,7 +189,7 @@ describe("attention: invariants", () => {
         return t([batch, nk, w], s);
       };
       const y = { ...x, k: shuffle(x.k), v: shuffle(x.v) };
-      assertClose("permuted keys", run(wasm, y).data, run(wasm, x).data, { atol: 1e-6, rtol: 1e-5 }, x.q.shape as number[]);
+      assertClose("permuted keys", run(wasm, y), run(wasm, x), { atol: 1e-6, rtol: 1e-5 });
     }, 25);
   });
 
@@ -218,7 +218,7 @@ describe("attention: invariants", () => {
         if (!dead(b, i)) continue;
         for (let e = 0; e < w; e++) if (!Object.is(got[(b * nq + i) * w + e], 0)) throw new Error(`row ${b},${i}: ${got[(b * nq + i) * w + e]} at ${e}`);
       }
-      assertClose("partly dead rows", got, run(ref, x).data, TOL, x.q.shape as number[]);
+      assertClose("partly dead rows", shaped(x.q.shape, got), run(ref, x), TOL);
     }, 25);
   });
 
@@ -228,7 +228,7 @@ describe("attention: invariants", () => {
     const got = new Float32Array(2 * 9 * 10), want = new Float32Array(got.length);
     wasm.kernels.attention(got, q, k, v, d);
     ref.kernels.attention(want, q, k, v, d);
-    assertClose("nq > nk causal", got, want, TOL, [2, 9, 10]);
+    assertClose("nq > nk causal", shaped([2, 9, 10], got), shaped([2, 9, 10], want), TOL);
     for (let b = 0; b < 2; b++) for (let i = 0; i < 5; i++) for (let e = 0; e < 10; e++) expect(got[(b * 9 + i) * 10 + e]).toBe(0); // position i - 5 < 0
     const empty = new Float32Array(2 * 9 * 10).fill(7);
     wasm.kernels.attention(empty, q, new Float32Array(0), new Float32Array(0), { ...d, nk: 0, causal: false });
@@ -242,10 +242,10 @@ describe("attention: invariants", () => {
       const x = inputs({ ...c, mask: c.mask === "none" ? "shared" : c.mask });
       const r = new Rng(c.seed + 7);
       for (const y of [x.q, x.k, x.mask!]) y.data[r.int(y.size)] = NaN;
-      assertClose("NaN in q, k, mask", run(wasm, x).data, run(ref, x).data, TOL, x.q.shape as number[]);
+      assertClose("NaN in q, k, mask", run(wasm, x), run(ref, x), TOL);
       const y = inputs({ ...c, causal: false, mask: "none" });
       y.v.data[r.int(y.v.size)] = NaN;
-      assertClose("NaN in v", run(wasm, y).data, run(ref, y).data, TOL, y.q.shape as number[]);
+      assertClose("NaN in v", run(wasm, y), run(ref, y), TOL);
     }, 25);
   });
 
@@ -256,7 +256,7 @@ describe("attention: invariants", () => {
     big.v.data.fill(NaN);
     expect(run(wasm, big).data.every(Number.isNaN)).toBe(true);
     const x = inputs({ batch: 1, nq: 3, nk: 130, kvHeads: 2, group: 1, dh: 7, causal: false, mask: "none", range: 1, seed: 6 });
-    assertClose("after NaN scratch", run(wasm, x).data, run(ref, x).data, TOL, x.q.shape as number[]);
+    assertClose("after NaN scratch", run(wasm, x), run(ref, x), TOL);
   });
 
   it("a query's output does not depend on the other queries or batch entries (bit for bit)", () => {
@@ -303,7 +303,7 @@ describe("attention: extreme scores and determinism", () => {
       for (const y of [x.q, x.k]) y.data.forEach((_, i) => { y.data[i] = r.int(7) - 3; });
       const got = run(wasm, x, 1e4).data;
       expect(got.every(Number.isFinite)).toBe(true);
-      assertClose("scale 1e4", got, run(ref, x, 1e4).data, { atol: 1e-6, rtol: 1e-6 }, x.q.shape as number[]);
+      assertClose("scale 1e4", shaped(x.q.shape, got), run(ref, x, 1e4), { atol: 1e-6, rtol: 1e-6 });
     }, 30);
   });
 
@@ -320,7 +320,7 @@ describe("attention: extreme scores and determinism", () => {
   it("a finite mask of -1e30 on every key gives the plain mean of v, as the reference does", () => {
     const x = inputs({ batch: 2, nq: 5, nk: 37, kvHeads: 1, group: 3, dh: 7, causal: false, mask: "shared", range: 1, seed: 4 });
     x.mask!.data.fill(-1e30);
-    assertClose("mask -1e30", run(wasm, x).data, run(ref, x).data, TOL, x.q.shape as number[]);
+    assertClose("mask -1e30", run(wasm, x), run(ref, x), TOL);
   });
 
   it("is deterministic: the same inputs give the same bits", () => {

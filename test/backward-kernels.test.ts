@@ -12,7 +12,7 @@ import { Rng } from "../src/rng.js";
 import * as G from "../src/backend/grad.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
-import { assertClose, assertSameBits, type Tol } from "./util/close.js";
+import { assertClose, shaped, assertSameBits, type Tol } from "./util/close.js";
 import { centralDiff4, dotLoss } from "./util/fd.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
@@ -37,7 +37,7 @@ function fdCheck(op: string, forward: () => F32Tensor, r: Float32Array, inputs: 
     const an = grads[k].data;
     const scale = an.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
     const fd = Array.from(x.data, (_, i) => centralDiff4(loss, x.data, i, 2 ** -7)!);
-    assertClose(`${op} d${name} vs finite differences`, an, fd, { atol: 1e-4 * scale + 1e-7, rtol: 1e-3 }, x.shape);
+    assertClose(`${op} d${name} vs finite differences`, shaped(x.shape, an), shaped(x.shape, fd), { atol: 1e-4 * scale + 1e-7, rtol: 1e-3 });
   });
 }
 
@@ -115,7 +115,7 @@ function rowsClose(op: string, actual: Float32Array, expected: Float32Array, x: 
     let big = 0;
     for (let j = 0; j < cols; j++) big = Math.max(big, Math.abs(dy.data[r * cols + j] * g.data[j]));
     const scale = big / Math.sqrt(variance + eps);
-    assertClose(`${op} row ${r}`, actual.subarray(r * cols, (r + 1) * cols), expected.subarray(r * cols, (r + 1) * cols), { atol: 1e-6 * (1 + Math.abs(mean) / std) * scale, rtol: 1e-4 }, [cols]);
+    assertClose(`${op} row ${r}`, shaped([cols], actual.subarray(r * cols, (r + 1) * cols)), shaped([cols], expected.subarray(r * cols, (r + 1) * cols)), { atol: 1e-6 * (1 + Math.abs(mean) / std) * scale, rtol: 1e-4 });
   }
 }
 
@@ -127,7 +127,7 @@ describe("wasm backward kernels against the reference", () => {
     check(fc.record({ rows: dim(9), cols: dim(70), seed: dataSeed, range: fc.constantFrom(1, 5, 30) }), ({ rows, cols, seed, range }) => {
       const y = ref.softmax(rand([rows, cols], seed, -range, range)), dy = rand([rows, cols], seed + 1);
       // dx = y (dy - <y, dy>): float32 dot of <= 70 terms, outputs <= 2 in size; measured max |diff| 4.8e-8
-      assertClose("softmaxBackward", G.softmaxBackward(wasm, y, dy).data, G.softmaxBackward(ref, y, dy).data, { atol: 1e-6, rtol: 1e-5 }, [rows, cols]);
+      assertClose("softmaxBackward", G.softmaxBackward(wasm, y, dy), G.softmaxBackward(ref, y, dy), { atol: 1e-6, rtol: 1e-5 });
     });
   });
 
@@ -141,12 +141,12 @@ describe("wasm backward kernels against the reference", () => {
       // statistics of an offset row: 1e-6 of that. Measured: at most 13% of it.
       rowsClose("layerNormBackward dx", a.dx.data, b.dx.data, x, dy, g, 1e-5, false);
       // sums over rows of O(1) products, xh carrying the same (1 + |mean|/std) factor: measured at most 22% of it
-      assertClose("layerNormBackward dgamma", a.dgamma.data, b.dgamma.data, { atol: 1e-6 * rows * (1 + offset / spread), rtol: 1e-5 }, [cols]);
-      assertClose("layerNormBackward dbeta", a.dbeta.data, b.dbeta.data, { atol: 1e-6 * rows, rtol: 1e-5 }, [cols]);
+      assertClose("layerNormBackward dgamma", a.dgamma, b.dgamma, { atol: 1e-6 * rows * (1 + offset / spread), rtol: 1e-5 });
+      assertClose("layerNormBackward dbeta", a.dbeta, b.dbeta, { atol: 1e-6 * rows, rtol: 1e-5 });
       const c = G.rmsNormBackward(wasm, dy, x, g, 1e-6), d = G.rmsNormBackward(ref, dy, x, g, 1e-6);
       // rms: dx = r g - x r^3 mean(g x) cancels the same way for a constant-ish row; same per-row rule (measured: 5% of it)
       rowsClose("rmsNormBackward dx", c.dx.data, d.dx.data, x, dy, g, 1e-6, true);
-      assertClose("rmsNormBackward dgamma", c.dgamma.data, d.dgamma.data, { atol: 1e-6 * rows, rtol: 1e-5 }, [cols]);
+      assertClose("rmsNormBackward dgamma", c.dgamma, d.dgamma, { atol: 1e-6 * rows, rtol: 1e-5 });
     });
   });
 
@@ -155,10 +155,10 @@ describe("wasm backward kernels against the reference", () => {
       const x = rand([n], seed, -range, range), up = rand([n], seed + 1), dy = rand([n], seed + 2);
       // act'(x) = s + x s(1-s) z': expf (1 ulp) and a few float32 products; measured: at most 19% of it (gelu_tanh)
       const tol: Tol = { atol: 1e-7, rtol: 1e-5 };
-      for (const a of ACTS) assertClose(`${a}Backward`, G.actBackward(wasm, a, x, dy).data, G.actBackward(ref, a, x, dy).data, tol, [n]);
+      for (const a of ACTS) assertClose(`${a}Backward`, G.actBackward(wasm, a, x, dy), G.actBackward(ref, a, x, dy), tol);
       const w = G.swigluBackward(wasm, x, up, dy), r = G.swigluBackward(ref, x, up, dy);
-      assertClose("swigluBackward dgate", w.dgate.data, r.dgate.data, tol, [n]);
-      assertClose("swigluBackward dup", w.dup.data, r.dup.data, { atol: 1e-6, rtol: 1e-5 }, [n]);
+      assertClose("swigluBackward dgate", w.dgate, r.dgate, tol);
+      assertClose("swigluBackward dup", w.dup, r.dup, { atol: 1e-6, rtol: 1e-5 });
     });
   });
 
@@ -178,9 +178,9 @@ describe("wasm backward kernels against the reference", () => {
       // float32 scores, exp and sums over <= 49 keys and 3 heads against float64; gradients are O(1):
       // measured max |diff| 2.4e-7 (dq), 4.2e-7 (dk), 7.2e-7 (dv)
       const tol: Tol = { atol: 2e-6, rtol: 1e-5 };
-      assertClose("attentionBackward dq", a.dq.data, b.dq.data, tol, q.shape);
-      assertClose("attentionBackward dk", a.dk.data, b.dk.data, tol, k.shape);
-      assertClose("attentionBackward dv", a.dv.data, b.dv.data, tol, v.shape);
+      assertClose("attentionBackward dq", a.dq, b.dq, tol);
+      assertClose("attentionBackward dk", a.dk, b.dk, tol);
+      assertClose("attentionBackward dv", a.dv, b.dv, tol);
     }, 40);
   });
 
@@ -191,7 +191,7 @@ describe("wasm backward kernels against the reference", () => {
       const vol = rand([B, cv, nz * tt, n * p, n * p], seed, 0, 1), dout = rand([B, nz, n * n, C], seed + 1);
       const shape = [C, cin, tt, p, p];
       // a float32 sum over B*nz*n^2 <= 32 patches of products in [-1, 1]: measured max |diff| 1.7e-6
-      assertClose("patchEmbedBackward", G.patchEmbedBackward(wasm, dout, vol, shape).data, G.patchEmbedBackward(ref, dout, vol, shape).data, { atol: 2e-6, rtol: 1e-5 }, shape);
+      assertClose("patchEmbedBackward", G.patchEmbedBackward(wasm, dout, vol, shape), G.patchEmbedBackward(ref, dout, vol, shape), { atol: 2e-6, rtol: 1e-5 });
     });
   });
 });
@@ -202,8 +202,7 @@ describe("backward invariants", () => {
     check(fc.record({ rows: dim(9), cols: dim(70), seed: dataSeed }), ({ rows, cols, seed }) => {
       const y = wasm.softmax(rand([rows, cols], seed, -4, 4)), dx = G.softmaxBackward(wasm, y, rand([rows, cols], seed + 1)).data;
       for (let r = 0; r < rows; r++) {
-        const s = dx.subarray(r * cols, (r + 1) * cols).reduce((a, v) => a + v, 0);
-        if (Math.abs(s) > 1e-6) throw new Error(`row ${r}: sum ${s}`);
+        assertClose(`row ${r} sum`, dx.subarray(r * cols, (r + 1) * cols).reduce((a, v) => a + v, 0), 0, { atol: 1e-6, rtol: 0 });
       }
     });
   });
@@ -221,7 +220,8 @@ describe("backward invariants", () => {
           o += dx[r * cols + j] * xh[r * cols + j];
           scale += Math.abs(dx[r * cols + j]);
         }
-        if (Math.abs(s) > 1e-5 * scale + 1e-6 || Math.abs(o) > 1e-4 * scale + 1e-6) throw new Error(`row ${r}: sum ${s}, dot ${o}`);
+        assertClose(`row ${r}: sum of dx`, s, 0, { atol: 1e-5 * scale + 1e-6, rtol: 0 });
+        assertClose(`row ${r}: dot with the normalised row`, o, 0, { atol: 1e-4 * scale + 1e-6, rtol: 0 });
       }
     });
   });
@@ -239,7 +239,7 @@ describe("backward invariants", () => {
           sv += g.dv.data[j * heads * dh + c];
         }
         for (let i = 0; i < nq; i++) so += dout.data[i * heads * dh + c];
-        if (Math.abs(sk) > 1e-5 * nq || Math.abs(sv - so) > 1e-5 * nq) throw new Error(`channel ${c}: sum dk ${sk}, sum dv ${sv} vs ${so}`);
+        assertClose(`channel ${c}: sum dk, sum dv`, [sk, sv], [0, so], { atol: 1e-5 * nq, rtol: 0 });
       }
     });
   });
@@ -249,7 +249,7 @@ describe("backward invariants", () => {
       const vol = rand([2, rep ? 1 : cin, tt, n * p, n * p], seed, 0, 1), w = rand([C, cin, tt, p, p], seed + 1), dout = rand([2, 1, n * n, C], seed + 2);
       for (const be of [wasm, ref]) {
         const lhs = dotLoss(be.patchEmbed(vol, w).data, dout.data), rhs = dotLoss(G.patchEmbedBackward(be, dout, vol, w.shape).data, w.data);
-        if (Math.abs(lhs - rhs) > 1e-5 * (1 + Math.abs(lhs))) throw new Error(`${be.name}: ${lhs} vs ${rhs}`);
+        assertClose(`${be.name} <dout, patchEmbed W> = <patchEmbedBackward, W>`, lhs, rhs, { atol: 1e-5, rtol: 1e-5 });
       }
     });
   });
@@ -264,8 +264,8 @@ describe("backward invariants", () => {
       for (const be of [wasm, ref]) {
         const o = { heads, sections };
         const lhs = dotLoss(be.rope(x, pos, o).data, y.data), rhs = dotLoss(x.data, G.ropeBackward(be, y, pos, o).data);
-        if (Math.abs(lhs - rhs) > 1e-5 * (1 + Math.abs(lhs))) throw new Error(`${be.name}: ${lhs} vs ${rhs}`);
-        assertClose(`${be.name} rope round trip`, G.ropeBackward(be, be.rope(x, pos, o), pos, o).data, x.data, { atol: 1e-6, rtol: 1e-6 }, x.shape);
+        assertClose(`${be.name} <rope x, y> = <x, rope' y>`, lhs, rhs, { atol: 1e-5, rtol: 1e-5 });
+        assertClose(`${be.name} rope round trip`, G.ropeBackward(be, be.rope(x, pos, o), pos, o), x, { atol: 1e-6, rtol: 1e-6 });
       }
     });
   });

@@ -17,7 +17,7 @@ import { stageSpec, trainableBy, type FreezeSpec } from "../src/train/freeze.js"
 import { Grads } from "../src/train/grads.js";
 import { backwardPlan, lossAndGrads } from "../src/train/model-backward.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
-import { assertClose, assertSameBits } from "./util/close.js";
+import { assertClose, shaped, assertSameBits } from "./util/close.js";
 import { checkParamGrads } from "./util/fd.js";
 import { batch, randomParams, smallConfig } from "./util/model.js";
 import { check, dataSeed } from "./util/prop.js";
@@ -78,7 +78,7 @@ describe("wasm gradients against the reference", () => {
     for (const name of b.names()) {
       const r = b.get(name)!.data;
       const scale = r.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      assertClose(`d${name}`, a.get(name)!.data, r, { atol: 2e-4 * scale + 1e-9, rtol: 1e-4 }, b.get(name)!.shape);
+      assertClose(`d${name}`, a.get(name)!, shaped(b.get(name)!.shape, r), { atol: 2e-4 * scale + 1e-9, rtol: 1e-4 });
     }
   }
 
@@ -204,7 +204,7 @@ describe("accumulation", () => {
       const want = Float64Array.from(acc.get(name)!.data, (_, i) => ((x?.[i] ?? 0) + (y?.[i] ?? 0)) / 2);
       const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
       // the same float32 terms added in another order: a few ulp of the largest entry
-      assertClose(`d${name}`, acc.get(name)!.data, want, { atol: 1e-5 * scale + 1e-12, rtol: 1e-5 }, acc.get(name)!.shape);
+      assertClose(`d${name}`, acc.get(name)!, shaped(acc.get(name)!.shape, want), { atol: 1e-5 * scale + 1e-12, rtol: 1e-5 });
     }
   });
 });

@@ -6,9 +6,10 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXIT, type Io } from "../src/cli/command.js";
+import { runCli } from "../src/cli/main.js";
 import { readNifti } from "../src/io/nifti.js";
-import { dataCommand, parseArgs } from "../src/data/command.js";
 import { GENERATOR_VERSION, iterateSamples, makeSample, parseSplit, sampleId, splitOf, SPLITS, type SplitName } from "../src/data/dataset.js";
 import { volumeHash } from "../src/data/seed.js";
 import { writeDataset, type Manifest, type SampleRecord } from "../src/data/write.js";
@@ -128,27 +129,32 @@ describe("writeDataset", () => {
 });
 
 describe("tgh-moe data", () => {
-  /** Runs the command with stdout and stderr captured. */
+  /** Runs `tgh-moe data ARGV` in this process with stdout and stderr collected. */
   async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = "", err = "";
-    const o = vi.spyOn(process.stdout, "write").mockImplementation((s) => ((out += String(s)), true));
-    const e = vi.spyOn(process.stderr, "write").mockImplementation((s) => ((err += String(s)), true));
-    try {
-      return { code: await dataCommand(argv), out, err };
-    } finally {
-      o.mockRestore();
-      e.mockRestore();
-    }
+    const out: string[] = [], err: string[] = [];
+    const io: Io = { out: (l) => out.push(l), err: (l) => err.push(l) };
+    const code = await runCli(["data", ...argv], io);
+    return { code, out: out.join("\n"), err: err.join("\n") };
   }
 
-  it("prints help, refuses bad arguments with exit code 2, writes a dataset", async () => {
+  it("prints help, refuses bad arguments with exit code 2 naming the option, writes a dataset", async () => {
     const help = await run(["--help"]);
     expect(help.code).toBe(0);
     expect(help.out).toMatch(/--out DIR/);
-    for (const bad of [[], ["--out", "x", "--count", "2"], ["--out", "x", "--count", "0", "--seed", "1"], ["--out", "x", "--count", "2", "--seed", "1", "--grid", "big"], ["--bogus"], ["--out", "x", "--count", "2", "--seed", "1", "--split", "1,1,1"]]) {
-      const r = await run(bad);
-      expect(r.code).toBe(2);
-      expect(r.err).toMatch(/usage/i);
+    const bad: [string[], RegExp][] = [
+      [[], /--out is required/],
+      [["--out", "x", "--count", "2"], /--seed is required/],
+      [["--out", "x", "--count", "0", "--seed", "1"], /--count: expected an integer in \[1, 10000000\], got "0"/],
+      [["--out", "x", "--count", "2", "--seed", "1", "--grid", "big"], /--grid: expected tiny, small, m3d or DxHxW/],
+      [["--bogus"], /Unknown option '--bogus'/],
+      [["--out", "x", "--count", "2", "--seed", "1", "--split", "1,1,1"], /--split: expected three non-negative fractions/],
+      [["--out", "x", "--count", "2", "--seed", "1", "--threads", "0"], /--threads: expected an integer in \[1, 256\]/],
+    ];
+    for (const [argv, message] of bad) {
+      const r = await run(argv);
+      expect([r.code, r.out], argv.join(" ")).toEqual([EXIT.usage, ""]);
+      expect(r.err, argv.join(" ")).toMatch(/^UsageError: tgh-moe data: /);
+      expect(r.err, argv.join(" ")).toMatch(message);
     }
     const dir = join(root, "cli");
     const ok = await run(["--out", dir, "--count", "3", "--seed", "5", "--grid", "tiny", "--split", "0.5,0.25,0.25"]);
@@ -158,8 +164,11 @@ describe("tgh-moe data", () => {
     expect(manifest.split.ratios).toEqual([0.5, 0.25, 0.25]);
     expect(manifest.grid.shape).toEqual([4, 32, 32]);
     const again = await run(["--out", dir, "--count", "3", "--seed", "5", "--quiet"]);
-    expect(again.code).toBe(1); // not empty
-    expect(again.err).toMatch(/not empty/);
-    expect(parseArgs(["--out", "d", "--count", "1", "--seed", "0", "--grid", "8x16x16", "--no-gzip"])).toMatchObject({ grid: "8x16x16", gzip: false });
+    expect(again.code).toBe(EXIT.usage); // not empty
+    expect(again.err).toMatch(/^ValueError: writeDataset: dir: .* is not empty/);
+    const custom = await run(["--out", join(root, "cli-grid"), "--count", "1", "--seed", "0", "--grid", "8x16x16", "--no-gzip", "--quiet", "--threads", "1"]);
+    expect([custom.code, custom.err]).toEqual([EXIT.ok, ""]);
+    expect(await readdir(join(root, "cli-grid", "volumes"))).toEqual([expect.stringMatching(/\.nii$/)]);
+    expect(readNifti(await readFile(join(root, "cli-grid", (await readdir(join(root, "cli-grid", "volumes"))).map((f) => `volumes/${f}`)[0]))).shape).toEqual([8, 16, 16]);
   });
 });

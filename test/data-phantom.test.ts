@@ -14,6 +14,7 @@ import { capsule, coverage, ellipse, ellipsoid, sphere, sphereSection } from "..
 import { fmix32, sampleSeed, streamSeed, volumeHash } from "../src/data/seed.js";
 import { bodySdf, liverSdf, lungSdf, vertebraSdf } from "../src/data/structures.js";
 import { check, dataSeed, dim } from "./util/prop.js";
+import { assertClose } from "./util/close.js";
 
 /** The subject of a sample, redrawn from the same stream as makeSample. */
 function subjectOf(seed: number, index: number): Subject {
@@ -35,12 +36,12 @@ describe("geometry", () => {
       const g = makeGrid([D, H, W]);
       const p = voxelToPatient(g, [k, j, i]);
       const back = patientToVoxel(g, p);
-      [k, j, i].forEach((x, a) => expect(back[a]).toBeCloseTo(x, 9));
+      // float64 coordinates of at most a few hundred mm, a few roundings each way
+      const TOL = { atol: 5e-10, rtol: 0 };
+      assertClose("voxel -> patient -> voxel", [...back], [k, j, i], TOL);
       const A = niftiAffine(g);
       const ras = [0, 1, 2].map((r) => A[r][0] * i + A[r][1] * j + A[r][2] * k + A[r][3]);
-      expect(ras[0]).toBeCloseTo(-p[0], 9);
-      expect(ras[1]).toBeCloseTo(-p[1], 9);
-      expect(ras[2]).toBeCloseTo(p[2], 9);
+      assertClose("affine voxel -> RAS", ras, [-p[0], -p[1], p[2]], TOL);
       expect(A[3]).toEqual([0, 0, 0, 1]);
     });
   });
@@ -74,14 +75,14 @@ describe("signed distances and coverage", () => {
   it("vanish on the surface, negative inside, exact for spheres and capsules", () => {
     check(fc.record({ a: fc.double({ min: 1, max: 50, noNaN: true }), b: fc.double({ min: 1, max: 50, noNaN: true }), t: fc.double({ min: 0, max: 6.3, noNaN: true }) }), ({ a, b, t }) => {
       const [x, y] = [a * Math.cos(t), b * Math.sin(t)];
-      expect(Math.abs(ellipse(x, y, a, b))).toBeLessThan(1e-9 * (a + b));
+      assertClose("ellipse on its surface", ellipse(x, y, a, b), 0, { atol: 1e-9 * (a + b), rtol: 0 });
       expect(ellipse(0.5 * x, 0.5 * y, a, b)).toBeLessThan(0);
       expect(ellipse(2 * x, 2 * y, a, b)).toBeGreaterThan(0);
-      expect(ellipsoid(x, y, 0, a, b, 7)).toBeCloseTo(ellipse(x, y, a, b), 6);
+      assertClose("ellipsoid(x, y, 0, a, b, 7)", ellipsoid(x, y, 0, a, b, 7), ellipse(x, y, a, b), { atol: 5e-7, rtol: 0 });
     });
-    expect(sphere(3, 4, 0, 0, 0, 0, 2)).toBeCloseTo(3, 12);
-    expect(capsule(5, 3, 0, [0, 0, 0], [10, 0, 0], 1)).toBeCloseTo(2, 12);
-    expect(capsule(13, 4, 0, [0, 0, 0], [10, 0, 0], 1)).toBeCloseTo(4, 12);
+    assertClose("sphere(3, 4, 0, 0, 0, 0, 2)", sphere(3, 4, 0, 0, 0, 0, 2), 3, { atol: 5e-13, rtol: 0 });
+    assertClose("capsule(5, 3, 0, [0, 0, 0], [10, 0, 0], 1)", capsule(5, 3, 0, [0, 0, 0], [10, 0, 0], 1), 2, { atol: 5e-13, rtol: 0 });
+    assertClose("capsule(13, 4, 0, [0, 0, 0], [10, 0, 0], 1)", capsule(13, 4, 0, [0, 0, 0], [10, 0, 0], 1), 4, { atol: 5e-13, rtol: 0 });
   });
 
   it("coverage is a clamped linear ramp over one pixel", () => {
@@ -106,9 +107,9 @@ describe("renderer", () => {
       const mask = r.tracks.get("ball")!.mask!;
       const total = mask.reduce((a, b) => a + b, 0);
       const expected = (Math.PI / 6) * size ** 3 / (1 * 1.5 * 1.5);
-      expect(Math.abs(total - expected) / expected).toBeLessThan(0.02); // sphereSection keeps the area of each section
+      assertClose("ball coverage", total, expected, { atol: 0, rtol: 0.02 }); // sphereSection keeps the area of each section
       const perSlice = r.tracks.get("ball")!.perSlice;
-      expect(perSlice.reduce((a, b) => a + b, 0)).toBeCloseTo(total, 2);
+      assertClose("sum over slices = total", perSlice.reduce((a, b) => a + b, 0), total, { atol: 5e-3, rtol: 0 });
       // centroid within 0.15 voxel of the centre; in-plane extent (columns at least half covered) = size / 1.5 +- 1
       const [, H, W] = grid.shape;
       let sk = 0, sj = 0, si = 0;
@@ -116,11 +117,11 @@ describe("renderer", () => {
         sk += m * Math.floor(p / (H * W)); sj += m * (Math.floor(p / W) % H); si += m * (p % W);
       });
       const want = patientToVoxel(grid, c);
-      [sk / total, sj / total, si / total].forEach((x, a) => expect(Math.abs(x - want[a])).toBeLessThan(0.15));
+      assertClose("ball centroid (voxels)", [sk / total, sj / total, si / total], [...want], { atol: 0.15, rtol: 0 });
       const kc = Math.round(want[0]), jc = Math.round(want[1]);
       let cols = 0;
       for (let i = 0; i < W; i++) if (mask[(kc * H + jc) * W + i] > 0.5) cols++;
-      expect(Math.abs(cols - size / 1.5)).toBeLessThanOrEqual(1.5);
+      assertClose("ball width (columns)", cols, size / 1.5, { atol: 1.5, rtol: 0 });
     }
   });
 
@@ -134,7 +135,7 @@ describe("renderer", () => {
     const at = (k: number, j: number, i: number) => out[(k * 17 + j) * 5 + i];
     expect(at(0, 0, 0)).toBe(-1000); // air outside
     expect(at(0, 8, 1)).toBe(500); // (u, v) = (-1, 0): inside the inner shell
-    expect(at(0, 8, 0)).toBeCloseTo(50 + 0.7 * 450, 9); // (-2, 0): 0.2 mm inside the shell, h = 1
+    assertClose("at(0, 8, 0)", at(0, 8, 0), 50 + 0.7 * 450, { atol: 5e-10, rtol: 0 }); // (-2, 0): 0.2 mm inside the shell, h = 1
     expect(at(1, 8, 2)).toBeLessThan(0); // the later ball covers the centre of the middle slice
   });
 
@@ -147,8 +148,8 @@ describe("renderer", () => {
       let s = 0, s2 = 0;
       for (const x of v) s += x - 40, s2 += (x - 40) ** 2;
       const mean = s / n, sd = Math.sqrt(s2 / n - mean * mean);
-      expect(Math.abs(mean)).toBeLessThan(0.05 * sigma); // the noise is correlated: fewer independent values than voxels
-      expect(Math.abs(sd / sigma - 1)).toBeLessThan(0.08); // edges are replicated: slightly off 3/8 there
+      assertClose(`noise ${sigma} mean`, mean, 0, { atol: 0.05 * sigma, rtol: 0 }); // the noise is correlated: fewer independent values than voxels
+      assertClose(`noise ${sigma} sd`, sd, sigma, { atol: 0, rtol: 0.08 }); // edges are replicated: slightly off 3/8 there
       expect(v.every((x) => Number.isInteger(x) && !Object.is(x, -0))).toBe(true);
       const again = new Float32Array(n).fill(40);
       addNoise(grid, again, sigma, new Rng(3));
@@ -225,13 +226,13 @@ describe("phantom", () => {
             for (let j = 0; j < H; j++) c += mask[(k * H + j) * W + i];
             thickest = Math.max(thickest, c * grid.spacing[1]);
           }
-          expect(Math.abs(thickest - f.depthMm)).toBeLessThan(4); // half a pixel and the slice average at the base
+          assertClose("effusion depth (mm)", thickest, f.depthMm, { atol: 4, rtol: 0 }); // half a pixel and the slice average at the base
         } else {
           // the centroid of the rendered coverage is the truth's centre, to a fraction of a voxel
-          f.centerVoxel!.forEach((x, a) => expect(Math.abs(x - [sk, sj, si][a] / total)).toBeLessThan(0.35));
+          assertClose("finding centroid (voxels)", [sk / total, sj / total, si / total], [...f.centerVoxel!], { atol: 0.35, rtol: 0 });
           const volume = (Math.PI / 6) * f.sizeMm ** 3 / (grid.spacing[0] * grid.spacing[1] * grid.spacing[2]);
           // z sampled every 2.5 mm, 6 mm pixels: up to ~10 % for the smallest (9 mm) nodules
-          expect(Math.abs(total - volume) / volume).toBeLessThan(0.12);
+          assertClose("finding volume (voxels)", total, volume, { atol: 0, rtol: 0.12 });
           if (f.kind === "nodule") expect(zoneOf(subj, f.side, w)).toBe(f.zone);
         }
         seen.add(`${f.kind}:${f.side}`);

@@ -10,7 +10,7 @@ import type { Activation, Backend } from "../src/backend/backend.js";
 import { loadModule, type WasmModule } from "../src/backend/wasm/runtime.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
-import { assertClose, assertSameBits, type Tol } from "./util/close.js";
+import { assertClose, assertSameBits, shaped as withShape, type Tol } from "./util/close.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
 let wasm: Backend, ref: Backend;
@@ -85,9 +85,9 @@ describe("activations", () => {
   it("match the float64 reference (gelu_tanh, quick_gelu, silu, swiglu)", () => {
     check(shaped, ({ rows, cols, seed, range }) => {
       const x = t([rows, cols], data(seed, rows * cols, -range, range));
-      for (const { name } of ACTS) assertClose(name, wasm.act(name, x).data, ref.act(name, x).data, ACT_TOL, [rows, cols]);
+      for (const { name } of ACTS) assertClose(name, wasm.act(name, x), ref.act(name, x), ACT_TOL);
       const up = t([rows, cols], data(seed + 7, rows * cols, -2, 2));
-      assertClose("swiglu", wasm.swiglu(x, up).data, ref.swiglu(x, up).data, ACT_TOL, [rows, cols]);
+      assertClose("swiglu", wasm.swiglu(x, up), ref.swiglu(x, up), ACT_TOL);
     });
   });
 
@@ -104,7 +104,7 @@ describe("activations", () => {
     for (const { name } of ACTS) {
       const y = wasm.act(name, x).data;
       // Tolerance: 1e-7 + 4e-6 |ref| as above, with the floor lowered to 2e-45 (about one denormal step).
-      assertClose(`${name} extremes`, y, ref.act(name, x).data, { atol: 2e-45, rtol: 4e-6 }, x.shape);
+      assertClose(`${name} extremes`, withShape(x.shape, y), ref.act(name, x), { atol: 2e-45, rtol: 4e-6 });
       expect(y.some(Number.isNaN), name).toBe(false);
     }
   });

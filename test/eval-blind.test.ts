@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { Question } from "../src/data/index.js";
 import { answeredRight, BlindBaselines } from "../src/eval/blind.js";
 import { questionTable, type AnswerRecord } from "../src/eval/question-table.js";
+import { assertClose } from "./util/close.js";
 
 const SIDES4 = ["right", "left", "both sides", "neither side"];
 const open = (template: string, question: string, answer: string): Question => ({ kind: "open", template, slots: {}, question, answer, answerText: answer });
@@ -73,8 +74,8 @@ describe("per-question-type table", () => {
     expect(rows.map((r) => r.row)).toEqual(["effusion-present (open)", "effusion-side (closed)"]); // presence before side
     const [present, side] = rows;
     expect(present).toMatchObject({ finding: "effusion", aspect: "presence", form: "open", n: 3, swapN: 2, swapChanged: 0.5, swapRight: 0.5 });
-    expect(present.model).toBeCloseTo(2 / 3, 12);
-    expect(present.majority).toBeCloseTo(1 / 3, 12);
+    assertClose("present.model", present.model, 2 / 3, { atol: 5e-13, rtol: 0 });
+    assertClose("present.majority", present.majority, 1 / 3, { atol: 5e-13, rtol: 0 });
     expect(present.textOnly).toBe(0);
     expect(side).toMatchObject({ n: 1, model: 1, majority: 0, swapN: 0, swapChanged: null, swapRight: null });
   });

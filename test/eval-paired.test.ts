@@ -2,11 +2,12 @@
 import { describe, expect, it } from "vitest";
 import { ValueError } from "../src/errors.js";
 import { pairedDifference } from "../src/eval/paired.js";
+import { assertClose } from "./util/close.js";
 
 describe("pairedDifference", () => {
   it("the mean is the mean per-study difference; wins, losses and ties count studies", () => {
     const r = pairedDifference([1, 0.5, 0.2, 0.7], [0.5, 0.5, 0.4, 0.1]);
-    expect(r.mean).toBeCloseTo((0.5 + 0 - 0.2 + 0.6) / 4, 12);
+    assertClose("r.mean", r.mean, (0.5 + 0 - 0.2 + 0.6) / 4, { atol: 5e-13, rtol: 0 });
     expect([r.wins, r.losses, r.ties]).toEqual([2, 1, 1]);
     expect(r.lo).toBeLessThanOrEqual(r.mean);
     expect(r.hi).toBeGreaterThanOrEqual(r.mean);
@@ -15,8 +16,8 @@ describe("pairedDifference", () => {
   it("a constant difference has a zero-width interval at that difference", () => {
     const a = [0.3, 0.9, 0.1, 0.5, 0.6], b = a.map((x) => x - 0.25);
     const r = pairedDifference(a, b);
-    expect(r.lo).toBeCloseTo(0.25, 12);
-    expect(r.hi).toBeCloseTo(0.25, 12);
+    assertClose("r.lo", r.lo, 0.25, { atol: 5e-13, rtol: 0 });
+    assertClose("r.hi", r.hi, 0.25, { atol: 5e-13, rtol: 0 });
   });
 
   it("the interval of a noisy difference is about +-1.96 standard errors, and the same seed gives the same bits", () => {

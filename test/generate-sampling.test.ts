@@ -8,6 +8,7 @@ import { makeSampler, nextToken, type SamplingOptions } from "../src/generate/sa
 import { Rng } from "../src/rng.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
+import { assertClose } from "./util/close.js";
 
 let wasm: Backend, ref: Backend;
 beforeAll(async () => {
@@ -58,7 +59,7 @@ describe("sampling", () => {
       for (const t of draw(wasm, z, { temperature: T }, n, 3)) counts[t]++;
       w.forEach((wi, i) => {
         const p = wi / sum, sd = Math.sqrt(n * p * (1 - p));
-        expect(Math.abs(counts[i] - n * p), `T=${T} id ${i}: ${counts[i]} vs ${n * p}`).toBeLessThanOrEqual(5 * sd + 1);
+        assertClose(`T=${T} id ${i}: count`, counts[i], n * p, { atol: 5 * sd + 1, rtol: 0 }); // 5 binomial standard deviations
       });
     }
   });
@@ -73,7 +74,7 @@ describe("sampling", () => {
     // within {0, 1}: p0 / (p0 + p1) = e / (e + 1)
     const n = 4000, zeros = draw(wasm, z, { temperature: 1, topP: 0.8 }, n, 5).filter((t) => t === 0).length;
     const p = Math.E / (Math.E + 1);
-    expect(Math.abs(zeros - n * p)).toBeLessThanOrEqual(5 * Math.sqrt(n * p * (1 - p)));
+    assertClose("draws of token 0 within {0, 1}", zeros, n * p, { atol: 5 * Math.sqrt(n * p * (1 - p)), rtol: 0 }); // 5 binomial sd
   });
 
   it("top-k keeps the k largest logits, equal logits by the lower id", () => {

@@ -126,6 +126,19 @@ describe("golden: variants a port might produce", () => {
     expect(r.ignored).toEqual(["act.blocks.0.attn"]);
     expect(formatReport(r).join("\n")).toMatch(/ignored +not in spec section 8, not checked: act\.blocks\.0\.attn/);
   });
+  it("rope_sections null or absent with rope \"depth\" (spec section 9): verifies", async () => {
+    for (const edit of [(v: Record<string, unknown>) => { v.rope_sections = null; }, (v: Record<string, unknown>) => { delete v.rope_sections; }]) {
+      const bytes = edited(committed, (_t, meta) => {
+        const cfg = JSON.parse(meta.get("config")!) as { vision: Record<string, unknown> };
+        expect(cfg.vision.rope).toBe("depth");
+        edit(cfg.vision);
+        meta.set("config", JSON.stringify(cfg));
+      });
+      const r = await verifyGolden(bytes, { backend: wasm });
+      expect(failing(r), formatReport(r).join("\n")).toEqual([]);
+      expect(r.pass).toBe(true);
+    }
+  });
 });
 
 describe("golden: verify catches divergences", () => {

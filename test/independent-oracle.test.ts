@@ -14,6 +14,7 @@ import { forward as ourForward } from "../src/model/model.js";
 import { forward, visionForward, type Activations, type Alternatives, type OracleConfig, type Weights } from "./independent/model.js";
 import { argmax, rope, softmax, topk, type F64 } from "./independent/ops.js";
 import { check, data, dataSeed, dim, ints } from "./util/prop.js";
+import { assertClose, closeness, shaped } from "./util/close.js";
 
 const GOLDEN = new URL("./golden/tiny-seed0.safetensors", import.meta.url);
 
@@ -36,20 +37,12 @@ const Lseq = ids.shape[1];
 const run = (W: Weights, c: OracleConfig = cfg, v: Tensor = vol): Activations =>
   forward(c, W, f64(v), v.shape, ids.data as Int32Array, Lseq);
 
-interface Row { name: string; shape: string; maxAbs: number; maxRel: number; worst: number; pass: boolean }
+interface Row { name: string; shape: string; maxAbs: number; worst: number; pass: boolean }
 
-/** max |a-b|, max |a-b|/|ref| and max (|a-b| / (atol + rtol|ref|)) over the elements kept by `keep`. */
+/** The suite's closeness rule (test/util/close.ts) over the elements kept by `keep`, as a table row: max |a-b| and the share of the tolerance used. */
 function compare(name: string, mine: ArrayLike<number>, ref: Tensor, atol: number, rtol: number, keep = (_i: number) => true): Row {
-  let maxAbs = 0, maxRel = 0, worst = 0;
-  for (let i = 0; i < ref.size; i++) {
-    if (!keep(i)) continue;
-    const e = ref.data[i], d = Math.abs(mine[i] - e);
-    if (!Number.isFinite(mine[i])) worst = Infinity;
-    maxAbs = Math.max(maxAbs, d);
-    maxRel = Math.max(maxRel, d / Math.max(Math.abs(e), 1e-30));
-    worst = Math.max(worst, d / (atol + rtol * Math.abs(e)));
-  }
-  return { name, shape: JSON.stringify(ref.shape), maxAbs, maxRel, worst, pass: worst <= 1 };
+  const c = closeness(shaped(ref.shape, mine), ref, { atol, rtol }, keep);
+  return { name, shape: JSON.stringify(ref.shape), maxAbs: c.maxdiff, worst: c.worst, pass: c.kind === null };
 }
 
 describe("independent oracle vs golden tiny-seed0", () => {
@@ -73,7 +66,7 @@ describe("independent oracle vs golden tiny-seed0", () => {
       expect(mine.length, name).toBe(ref.size);
       if (ref.dtype === "i32") {
         const eq = Array.from(mine).every((v, i) => v === ref.data[i]);
-        rows.push({ name, shape: JSON.stringify(ref.shape), maxAbs: eq ? 0 : NaN, maxRel: 0, worst: eq ? 0 : Infinity, pass: eq });
+        rows.push({ name, shape: JSON.stringify(ref.shape), maxAbs: eq ? 0 : NaN, worst: eq ? 0 : Infinity, pass: eq });
       } else {
         rows.push(compare(name, mine, ref, atol, rtol));
       }
@@ -81,7 +74,7 @@ describe("independent oracle vs golden tiny-seed0", () => {
     rows.push(compare("act.lm.logits (non-pad rows)", acts.get("act.lm.logits")!, get("act.lm.logits"), atol, rtol, notPad));
     console.log(
       `independent oracle, atol ${atol} rtol ${rtol} (worst = max |d| / (atol + rtol|ref|), must be <= 1)\n` +
-        rows.map((r) => `${r.pass ? "ok  " : "FAIL"} ${r.name.padEnd(32)} ${r.shape.padEnd(14)} max|d| ${r.maxAbs.toExponential(2)}  max rel ${r.maxRel.toExponential(2)}  worst ${r.worst.toFixed(4)}`).join("\n"),
+        rows.map((r) => `${r.pass ? "ok  " : "FAIL"} ${r.name.padEnd(32)} ${r.shape.padEnd(14)} max|d| ${r.maxAbs.toExponential(2)}  worst ${r.worst.toFixed(4)}`).join("\n"),
     );
     expect(rows.filter((r) => !r.pass).map((r) => r.name)).toEqual([]);
   });
@@ -101,7 +94,7 @@ describe("independent oracle vs golden tiny-seed0", () => {
         expect(w[i]).toBeGreaterThanOrEqual(w[i + k - 1]); // descending order
         let s = 0;
         for (let r = 0; r < k; r++) s += w[i + r];
-        expect(Math.abs(s - 1)).toBeLessThan(1e-12); // renormalised gates sum to 1
+        assertClose("renormalised gates sum to 1", s, 1, { atol: 1e-12, rtol: 0 });
       }
     }
   });
@@ -153,7 +146,8 @@ describe("independent oracle invariants (spec 3, 4), so that its agreement means
     const moe = run(W), dense = run(W, { ...cfg, vision: { ...cfg.vision, moe_layers: [] } });
     const last = `act.blocks.${cfg.vision.layers - 1}`;
     const a = moe.get(last) as F64, b = dense.get(last) as F64;
-    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-12);
+    const shape = get(last).shape;
+    assertClose("upcycled MoE = dense", shaped(shape, a), shaped(shape, b), { atol: 1e-12, rtol: 0 });
   });
 
   it("with rope 'depth', a one-slice volume gives exactly the 2D encoder (all slice blocks)", () => {
@@ -166,8 +160,8 @@ describe("independent oracle invariants (spec 3, 4), so that its agreement means
     const g = new Float64Array(B * cfg.vision.width); // unused without MoE layers
     const a = visionForward(dense3d, W, Float64Array.from(one), [B, 1, 1, H, Wd], g).x;
     const b = visionForward(as2d, W, Float64Array.from(one), [B, 1, 1, H, Wd], g).x;
-    expect(a.length).toBe(B * (1 + (cfg.vision.image / cfg.vision.patch) ** 2) * cfg.vision.width);
-    for (let i = 0; i < a.length; i++) expect(Math.abs(a[i] - b[i])).toBeLessThan(1e-12);
+    const shape = [B, 1 + (cfg.vision.image / cfg.vision.patch) ** 2, cfg.vision.width];
+    assertClose("one slice: 3D = 2D encoder", shaped(shape, a), shaped(shape, b), { atol: 1e-12, rtol: 0 });
   });
 });
 
@@ -177,7 +171,7 @@ describe("independent oracle primitives (seeded properties)", () => {
     check(fc.tuple(dim(17), dataSeed, fc.constantFrom(1, 1e3, 1e300)), ([n, seed, scale]) => {
       const p = softmax(Float64Array.from(data(seed, n), (v) => v * scale));
       expect(p.every((v) => v >= 0 && Number.isFinite(v))).toBe(true);
-      expect(Math.abs(p.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12);
+      assertClose("softmax row sum", p.reduce((a, b) => a + b, 0), 1, { atol: 1e-12, rtol: 0 });
     });
   });
 
@@ -200,10 +194,10 @@ describe("independent oracle primitives (seeded properties)", () => {
         const a = q.slice(), b = k.slice();
         rope(a, 1, 1, dh, 10000, () => pq);
         rope(b, 1, 1, dh, 10000, () => pk);
-        expect(Math.abs(a.reduce((s, x) => s + x * x, 0) - q.reduce((s, x) => s + x * x, 0))).toBeLessThan(1e-12);
+        assertClose("rope keeps the norm", a.reduce((s, x) => s + x * x, 0), q.reduce((s, x) => s + x * x, 0), { atol: 1e-12, rtol: 0 });
         return a.reduce((s, x, i) => s + x * b[i], 0);
       };
-      expect(Math.abs(dot(p + shift, p) - dot(shift, 0))).toBeLessThan(1e-12);
+      assertClose("q.k by position difference", dot(p + shift, p), dot(shift, 0), { atol: 1e-12, rtol: 0 });
     });
   });
 

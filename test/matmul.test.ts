@@ -10,7 +10,7 @@ import type { Kernels, MatmulDims } from "../src/backend/kernels.js";
 import { Rng } from "../src/rng.js";
 import { Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
-import { assertClose, assertSameBits } from "./util/close.js";
+import { assertClose, shaped, assertSameBits } from "./util/close.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
 let wasm: Kernels, ref: Kernels, wb: Backend, rb: Backend;
@@ -75,7 +75,7 @@ describe("matmul: wasm vs float64 reference", () => {
       const z = sizes(d);
       const a = data(s.seed, z.a), b = data(s.seed + 1, z.b), out0 = data(s.seed + 2, z.out);
       const start = d.accumulate ? out0 : undefined;
-      assertClose("matmul", run(wasm, a, b, d, start), run(ref, a, b, d, start), tol(d.k), [d.batch, d.m, d.n]);
+      assertClose("matmul", shaped([d.batch, d.m, d.n], run(wasm, a, b, d, start)), shaped([d.batch, d.m, d.n], run(ref, a, b, d, start)), tol(d.k));
     }, 120);
   });
 
@@ -88,7 +88,7 @@ describe("matmul: wasm vs float64 reference", () => {
             const z = sizes(d);
             const a = data(m * 131 + f, z.a), b = data(n * 7 + k, z.b), out0 = data(f, z.out);
             const start = d.accumulate ? out0 : undefined;
-            assertClose(`matmul f=${f}`, run(wasm, a, b, d, start), run(ref, a, b, d, start), tol(k), [m, n, k]);
+            assertClose(`matmul f=${f} k=${k}`, shaped([m, n], run(wasm, a, b, d, start)), shaped([m, n], run(ref, a, b, d, start)), tol(k));
           }
         }
       }
@@ -108,7 +108,7 @@ describe("matmul: wasm vs float64 reference", () => {
       const z = sizes(d);
       const a = data(m, z.a), b = data(n, z.b), out0 = data(k, z.out);
       const start = d.accumulate ? out0 : undefined;
-      assertClose("matmul", run(wasm, a, b, d, start), run(ref, a, b, d, start), tol(k), [m, n]);
+      assertClose("matmul", shaped([m, n], run(wasm, a, b, d, start)), shaped([m, n], run(ref, a, b, d, start)), tol(k));
     }
   });
 
@@ -117,7 +117,7 @@ describe("matmul: wasm vs float64 reference", () => {
     check(arb, ({ m, n, k, scale, transB, seed }) => {
       const d = dims(1, m, n, k, { transB });
       const a = data(seed, m * k, -scale, scale), b = data(seed + 1, k * n, -1, 1).map((v) => v * scale);
-      assertClose("matmul scaled", run(wasm, a, b, d), run(ref, a, b, d), tol(k, scale), [m, n]);
+      assertClose("matmul scaled", shaped([m, n], run(wasm, a, b, d)), shaped([m, n], run(ref, a, b, d)), tol(k, scale));
     }, 30);
   });
 
@@ -139,7 +139,7 @@ describe("matmul: wasm vs float64 reference", () => {
     for (const [a, b, o] of cases) {
       const got = wb.matmul(a, b, o), want = rb.matmul(a, b, o);
       expect(got.shape).toEqual(want.shape);
-      assertClose("Backend.matmul", got.data, want.data, tol(7), got.shape);
+      assertClose("Backend.matmul", got, want, tol(7));
     }
   });
 });
@@ -253,7 +253,7 @@ describe("matmul: non-finite values", () => {
     a[4 * k + 7] = 0.5;
     b[7 * n + 10] = -Infinity; // column 10 -> +-inf; at (4, 10): inf + 0.5 * -inf = NaN
     const got = run(wasm, a, b, dims(1, m, n, k)), want = run(ref, a, b, dims(1, m, n, k));
-    assertClose("matmul non-finite", got, want, tol(k), [m, n]);
+    assertClose("matmul non-finite", shaped([m, n], got), shaped([m, n], want), tol(k));
     expect(got.filter(Number.isNaN).length).toBe(n + 1); // row 2 and (4, 10)
     expect(Number.isFinite(got[0]) && Number.isFinite(got[5 * n + 9])).toBe(true);
     expect(Math.abs(got[0 * n + 10])).toBe(Infinity);

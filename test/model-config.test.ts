@@ -9,7 +9,7 @@ import { checkParams, getParam, initParams, paramSpecs } from "../src/model/para
 import { sizes } from "../src/model/sizes.js";
 import { Rng } from "../src/rng.js";
 import { Tensor } from "../src/tensor.js";
-import { assertSameBits } from "./util/close.js";
+import { assertSameBits, assertClose } from "./util/close.js";
 import { check } from "./util/prop.js";
 
 // The key list of SPEC.md section 9, copied by hand (names in files may not differ).
@@ -65,6 +65,26 @@ describe("config", () => {
     expect(() => fromSpecJson("{not json")).toThrow(ValueError);
   });
 
+  it("rope_sections null or absent: accepted with rope \"depth\" (as the presets' split), refused with \"dhw\"; written as before", () => {
+    for (const name of PRESET_NAMES) {
+      const cfg = preset(name);
+      const asNull = toSpecJson(cfg), absent = toSpecJson(cfg);
+      expect(asNull.vision.rope).toBe("depth");
+      asNull.vision.rope_sections = null;
+      delete absent.vision.rope_sections;
+      for (const json of [asNull, absent]) {
+        const read = fromSpecJson(JSON.stringify(json));
+        expect(read, name).toEqual(cfg);
+        expect(toSpecJson(read).vision.rope_sections, name).toEqual([...cfg.vision.ropeSections]);
+      }
+    }
+    const dhw = toSpecJson(withConfig(preset("tiny"), { vision: { rope: "dhw" } }));
+    dhw.vision.rope_sections = null;
+    expect(() => fromSpecJson(dhw)).toThrow("config: vision.rope_sections: expected");
+    delete dhw.vision.rope_sections;
+    expect(() => fromSpecJson(dhw)).toThrow("config: vision.rope_sections: missing");
+  });
+
   it("tiny's parameter count matches the spec's shapes counted by hand", () => {
     const C = 32, H = 128, S = 17, d = 64, V = 512, F = 176, kv = 2 * 16;
     const ln = 2 * C, lin = (o: number, i: number) => o * i + o, mlp = lin(H, C) + lin(C, H);
@@ -109,8 +129,8 @@ describe("params", () => {
     expect(Array.from(a.get("vision.pre_norm.weight")!.data).every((x) => x === 1)).toBe(true);
     const w = a.get("lm.embed.weight")!.data; // 32768 draws
     const mean = w.reduce((s, x) => s + x, 0) / w.length, sd = Math.sqrt(w.reduce((s, x) => s + (x - mean) ** 2, 0) / w.length);
-    expect(Math.abs(mean)).toBeLessThan(0.0005);
-    expect(Math.abs(sd - 0.02)).toBeLessThan(0.0005);
+    // 32768 draws of N(0, 0.02): the standard error of the mean is 1.1e-4, of the sd 7.8e-5
+    assertClose("init mean, sd", [mean, sd], [0, 0.02], { atol: 0.0005, rtol: 0 });
     expect(c.get("lm.embed.weight")!.data[0]).not.toBe(w[0]);
   });
 
@@ -138,14 +158,13 @@ describe("deterministic math", () => {
   // Tolerances: detmath is accurate to ~1 ulp (measured max relative error 2.2e-16); 1e-15 leaves room.
   it("exp, log, cos, sin agree with the platform's to 1e-15 (relative; absolute for cos/sin)", () => {
     check(fc.double({ min: -700, max: 700, noNaN: true }), (x) => {
-      expect(Math.abs(exp(x) - Math.exp(x))).toBeLessThanOrEqual(1e-15 * Math.exp(x));
+      assertClose("exp", exp(x), Math.exp(x), { atol: 0, rtol: 1e-15 });
     }, 500);
     check(fc.double({ min: Number.MIN_VALUE, max: 1e300, noNaN: true }), (x) => {
-      expect(Math.abs(log(x) - Math.log(x))).toBeLessThanOrEqual(1e-15 * Math.max(1, Math.abs(Math.log(x))));
+      assertClose("log", log(x), Math.log(x), { atol: 1e-15, rtol: 1e-15 });
     }, 500);
     check(fc.double({ min: -1e4, max: 1e4, noNaN: true }), (x) => {
-      expect(Math.abs(cos(x) - Math.cos(x))).toBeLessThanOrEqual(1e-15);
-      expect(Math.abs(sin(x) - Math.sin(x))).toBeLessThanOrEqual(1e-15);
+      assertClose("cos, sin", [cos(x), sin(x)], [Math.cos(x), Math.sin(x)], { atol: 1e-15, rtol: 0 });
     }, 500);
   });
 
@@ -154,22 +173,23 @@ describe("deterministic math", () => {
     expect([exp(-Infinity), exp(Infinity), exp(800), exp(-800)]).toEqual([0, Infinity, Infinity, 0]);
     expect([log(0), log(Infinity)]).toEqual([-Infinity, Infinity]);
     expect([log(-1), exp(NaN), cos(Infinity), sin(NaN)].every(Number.isNaN)).toBe(true);
-    expect(log(Number.MIN_VALUE)).toBeCloseTo(-744.4400719213812, 12); // subnormal input
+    assertClose("log(Number.MIN_VALUE)", log(Number.MIN_VALUE), -744.4400719213812, { atol: 5e-13, rtol: 0 }); // subnormal input
   });
 
   it("Rng.normal is Box-Muller (cos branch) on two uniforms, N(0, 1), resumable from state()", () => {
     const r = new Rng(7), u = new Rng(7);
     for (let i = 0; i < 1000; i++) {
       const u1 = 1 - u.uniform(), u2 = u.uniform();
-      expect(Math.abs(r.normal() - Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2))).toBeLessThan(1e-13);
+      assertClose("Box-Muller", r.normal(), Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2), { atol: 1e-13, rtol: 0 });
     }
     const g = new Rng(11);
     const n = 100_000, xs = Array.from({ length: n }, () => g.normal());
     const mean = xs.reduce((s, x) => s + x, 0) / n, v = xs.reduce((s, x) => s + (x - mean) ** 2, 0) / n;
     const k4 = xs.reduce((s, x) => s + (x - mean) ** 4, 0) / n / v ** 2;
-    expect(Math.abs(mean)).toBeLessThan(0.015);
-    expect(Math.abs(v - 1)).toBeLessThan(0.02);
-    expect(Math.abs(k4 - 3)).toBeLessThan(0.1);
+    // 1e5 draws: standard errors 0.0032 (mean), 0.0045 (variance), 0.015 (kurtosis); about 5 of them
+    assertClose("N(0, 1) mean", mean, 0, { atol: 0.015, rtol: 0 });
+    assertClose("N(0, 1) variance", v, 1, { atol: 0.02, rtol: 0 });
+    assertClose("N(0, 1) kurtosis", k4, 3, { atol: 0.1, rtol: 0 });
     const s = g.state(), next = g.normal();
     expect(new Rng(s).normal()).toBe(next);
   });

@@ -31,7 +31,7 @@ function assertSameActs(a: ForwardOutput, b: ForwardOutput): void {
     const u = b.acts!.get(name)!;
     expect(u.shape, name).toEqual(t.shape);
     if (t.dtype === "i32") expect(Array.from(u.data), name).toEqual(Array.from(t.data));
-    else assertClose(name, u.data, t.data, ACT_TOL, t.shape);
+    else assertClose(name, u, t, ACT_TOL);
   }
 }
 
@@ -49,7 +49,7 @@ describe("forward: wasm vs reference", () => {
     expect(names).toContain("act.projector");
     expect(names).toContain("act.lm.logits");
     assertSameActs(r, w);
-    expect(w.losses.ce).toBeCloseTo(r.losses.ce!, 4);
+    assertClose("w.losses.ce", w.losses.ce, r.losses.ce!, { atol: 5e-5, rtol: 0 });
   });
 
   it("random small configs (every switch of the spec): every act.* agrees", () => {
@@ -112,10 +112,10 @@ describe("forward: invariants", () => {
     for (const [i, t] of out.trace.entries()) {
       expect(Array.from(t.group.data)).toEqual(labels);
       const want = -(Math.log(t.pi.data[0 * 2 + 1]) + Math.log(t.pi.data[1 * 2 + 0])) / 2;
-      expect(out.losses.task[i].value).toBeCloseTo(want, 12);
+      assertClose("out.losses.task[i].value", out.losses.task[i].value, want, { atol: 5e-13, rtol: 0 });
     }
     const mean = (xs: { value: number }[]) => xs.reduce((s, x) => s + x.value, 0) / xs.length;
-    expect(out.losses.total).toBeCloseTo(out.losses.ce! + 0.01 * mean(out.losses.balance) + 0.1 * mean(out.losses.task), 12);
+    assertClose("out.losses.total", out.losses.total, out.losses.ce! + 0.01 * mean(out.losses.balance) + 0.1 * mean(out.losses.task), { atol: 5e-13, rtol: 0 });
     // both groups received a sample: one balance term per layer and group
     expect(out.losses.balance.map((b) => `${b.layer}.${b.group}`)).toEqual(["2.0", "2.1", "3.0", "3.1"]);
   });

@@ -10,7 +10,7 @@ import { mergeTokens } from "../src/model/projector.js";
 import { embedSlices, qkv } from "../src/model/vit.js";
 import { Tensor, permute, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
-import { assertClose, assertSameBits } from "./util/close.js";
+import { assertClose, shaped, assertSameBits } from "./util/close.js";
 import { randomParams, smallConfig } from "./util/model.js";
 import { check, data, dataSeed } from "./util/prop.js";
 
@@ -47,7 +47,7 @@ describe("slice embedding", () => {
       const vol = new Tensor("f32", [1, 1, t, 32, 32]);
       for (let s = 0; s < t; s++) vol.data.set(slice.data, s * 1024);
       // Tolerance: t float32 products with W/t instead of one with W; LayerNorm output of order 1
-      assertClose(`depth patch t=${t}`, embedSlices(ref, P, cfgT.vision, vol).data, embedSlices(ref, P, cfg2.vision, slice).data, { atol: 1e-5, rtol: 1e-5 });
+      assertClose(`depth patch t=${t}`, embedSlices(ref, P, cfgT.vision, vol), embedSlices(ref, P, cfg2.vision, slice), { atol: 1e-5, rtol: 1e-5 });
     }, 6);
   });
 });
@@ -86,7 +86,7 @@ describe("transfer to 3D (spec section 3 invariants)", () => {
       const got = new Float32Array(NH * S * S);
       for (let h = 0; h < NH; h++) for (let i = 0; i < S; i++) for (let j = 0; j < S; j++) got[(h * S + i) * S + j] = lv.data[(h * D * S + d * S + i) * D * S + d * S + j];
       // Tolerance: q and k rotated by the same angle in float32 (a few ulp of |q||k| ~ 10)
-      assertClose(`slice ${d} logits`, got, l2.data, { atol: 2e-5, rtol: 1e-5 }, [NH, S, S]);
+      assertClose(`slice ${d} logits`, shaped([NH, S, S], got), l2, { atol: 2e-5, rtol: 1e-5 });
     }
   });
 

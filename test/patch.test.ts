@@ -6,7 +6,7 @@ import type { Backend } from "../src/backend/index.js";
 import { ShapeError, ValueError } from "../src/errors.js";
 import { inflateDepth } from "../src/model/inflate.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
-import { assertClose, assertSameBits } from "./util/close.js";
+import { assertClose, assertSameBits, shaped, type Shaped } from "./util/close.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
@@ -49,7 +49,8 @@ function makeCase(s: Shape): { vol: F32Tensor; w: F32Tensor; K: number } {
  * float64, read from the definition (stride = kernel, no padding, no bias), then laid out as
  * [B, D/t, n_h*n_w, C].
  */
-function conv3d(vol: F32Tensor, w: F32Tensor): Float64Array {
+/** The direct strided convolution, [B, oz, oy*ox, C] (patchEmbed's layout). */
+function conv3d(vol: F32Tensor, w: F32Tensor): Shaped {
   const [B, cv, D, H, W] = vol.shape;
   const [C, cin, kt, kh, kw] = w.shape;
   const [oz, oy, ox] = [D / kt, H / kh, W / kw];
@@ -70,7 +71,7 @@ function conv3d(vol: F32Tensor, w: F32Tensor): Float64Array {
                   }
             out[(((b * oz + z) * oy + y) * ox + x) * C + o] = acc;
           }
-  return out;
+  return shaped([B, oz, oy * ox, C], out);
 }
 
 describe("patchEmbed", () => {
@@ -81,8 +82,8 @@ describe("patchEmbed", () => {
       const shapeOut = [s.batch, s.nz, s.nh * s.nw, s.C];
       const got = wasm.patchEmbed(vol, w);
       expect(got.shape).toEqual(shapeOut);
-      assertClose("patchEmbed wasm", got.data, want, tolK(K), shapeOut);
-      assertClose("patchEmbed reference", ref.patchEmbed(vol, w).data, want, { atol: 1e-6, rtol: 1e-6 }, shapeOut);
+      assertClose("patchEmbed wasm", got, want, tolK(K));
+      assertClose("patchEmbed reference", ref.patchEmbed(vol, w), want, { atol: 1e-6, rtol: 1e-6 });
     }, 40);
   });
 
@@ -93,8 +94,8 @@ describe("patchEmbed", () => {
     ]) {
       const { vol, w, K } = makeCase(s);
       const want = conv3d(vol, w);
-      assertClose("patchEmbed long K", wasm.patchEmbed(vol, w).data, want, tolK(K));
-      assertClose("patchEmbed long K reference", ref.patchEmbed(vol, w).data, want, { atol: 1e-6, rtol: 1e-6 });
+      assertClose("patchEmbed long K", wasm.patchEmbed(vol, w), want, tolK(K));
+      assertClose("patchEmbed long K reference", ref.patchEmbed(vol, w), want, { atol: 1e-6, rtol: 1e-6 });
     }
   });
 
@@ -107,7 +108,7 @@ describe("patchEmbed", () => {
       // reference: the same products in the same order, so the same bits
       assertSameBits("patchEmbed ref cv=1", ref.patchEmbed(vol, w).data, ref.patchEmbed(rep, w).data);
       // kernel: cv = 1 folds the weights over cin first (another rounding order)
-      assertClose("patchEmbed wasm cv=1", wasm.patchEmbed(vol, w).data, wasm.patchEmbed(rep, w).data, tolK(K));
+      assertClose("patchEmbed wasm cv=1", wasm.patchEmbed(vol, w), wasm.patchEmbed(rep, w), tolK(K));
     }, 30);
   });
 
@@ -144,7 +145,7 @@ describe("patchEmbed", () => {
     vol.data[0] = NaN;
     vol.data[4] = Infinity; // patch 1 sees +inf times weights of both signs: +-inf per channel
     vol.data[vol.size - 1] = -Infinity;
-    assertClose("patchEmbed nonfinite", wasm.patchEmbed(vol, w).data, ref.patchEmbed(vol, w).data, tolK(K));
+    assertClose("patchEmbed nonfinite", wasm.patchEmbed(vol, w), ref.patchEmbed(vol, w), tolK(K));
   });
 
   it("same input gives the same bits, and a batch entry embeds as it does alone", () => {
@@ -184,7 +185,7 @@ describe("inflateDepth", () => {
         const per = flat.size;
         // W2/t is rounded to f32 and summed t times: a few ulp of each product, K = cin*t*p*p terms
         for (let z = 0; z < s.nz; z++) {
-          assertClose(`${be.name} inflated z=${z}`, deep.data.subarray(z * per, (z + 1) * per), flat.data, tolK(s.cin * s.t * s.p * s.p));
+          assertClose(`${be.name} inflated z=${z}`, shaped([1, 1, ...flat.shape.slice(2)], deep.data.subarray(z * per, (z + 1) * per)), flat, tolK(s.cin * s.t * s.p * s.p));
         }
       }
     }, 30);

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadModel } from "../src/api.js";
 import { EXIT, type Io } from "../src/cli/command.js";
 import { runCli } from "../src/cli/main.js";
-import { ProgressPrinter, formatDuration, progressLine, type ProgressState } from "../src/recipe/progress.js";
+import { Progress, formatDuration, progressLine } from "../src/cli/progress.js";
+import type { ProgressState } from "../src/recipe/recipe.js";
 
 let dir: string;
 beforeAll(async () => {
@@ -99,14 +100,31 @@ describe("progress line", () => {
   it("without a TTY: plain lines, throttled (first, then at most one per period, and the last); with one: status redraws", () => {
     let t = 0;
     const lines: string[] = [];
-    const p = new ProgressPrinter({ out: () => {}, err: (l) => lines.push(l) }, 1000, () => t);
-    for (let s = 1; s <= 10; s++, t += 300) p.update(state(s));
+    const p = new Progress({ out: () => {}, err: (l) => lines.push(l) }, { plainEvery: 1000, now: () => t });
+    for (let s = 1; s <= 10; s++, t += 300) p.training(state(s));
     expect(lines.map((l) => /step (\d+)/.exec(l)![1])).toEqual(["1", "5", "9", "10"]);
     const status: string[] = [], errs: string[] = [];
-    const tty = new ProgressPrinter({ out: () => {}, err: (l) => errs.push(l), status: (x) => status.push(x) });
-    for (let s = 1; s <= 10; s++) tty.update(state(s));
+    const tty = new Progress({ out: () => {}, err: (l) => errs.push(l), status: (x) => status.push(x) });
+    for (let s = 1; s <= 10; s++) tty.training(state(s));
     expect(status.length).toBe(11); // 10 redraws and the clear at the end
     expect(errs.length).toBe(1); // the final line stays
     expect(status.some((x) => x.includes("\n"))).toBe(false);
+  });
+});
+
+describe("Progress.count (eval, data, train's data)", () => {
+  it("a TTY gets status redraws and keeps the last as a line; without one, throttled plain lines (first and last always)", () => {
+    let t = 0;
+    const plain: string[] = [];
+    const p = new Progress({ out: () => {}, err: (l) => plain.push(l) }, { plainEvery: 1000, now: () => t });
+    for (let i = 1; i <= 10; i++, t += 300) p.count(`n ${i}/10`, i, 10);
+    expect(plain).toEqual(["n 1/10", "n 5/10", "n 9/10", "n 10/10"]);
+    const status: string[] = [], lines: string[] = [];
+    const tty = new Progress({ out: () => {}, err: (l) => lines.push(l), status: (x) => status.push(x) });
+    for (let i = 1; i <= 3; i++) tty.count(`n ${i}/3`, i, 3);
+    expect([status, lines]).toEqual([["n 1/3", "n 2/3", ""], ["n 3/3"]]);
+    const quiet: string[] = [];
+    new Progress({ out: () => {}, err: (l) => quiet.push(l), status: (x) => quiet.push(x) }, { quiet: true }).count("n 1/1", 1, 1);
+    expect(quiet).toEqual([]);
   });
 });

@@ -18,7 +18,7 @@ import { checkpointBytes, parseCheckpoint, trainerState, type CheckpointState } 
 import { trainableBy } from "../src/train/freeze.js";
 import { collate } from "../src/train/trainer.js";
 import { wasmBackend } from "./util/backends.js";
-import { assertSameBits } from "./util/close.js";
+import { assertSameBits, assertClose } from "./util/close.js";
 
 let be: Backend, d: RecipeData;
 const base: RecipeOptions = {
@@ -90,7 +90,7 @@ describe("the tgh recipe on the tiny preset", () => {
     const batch = collate(phaseExamples(d, base, "stage1").slice(0, 4), d.cfg.tokens.pad);
     const dense = forward(be, s1, phaseConfig(d.cfg, "stage1", "tgh"), batch).losses;
     const moe = forward(be, start2, phaseConfig(d.cfg, "stage2", "tgh"), batch).losses;
-    expect(Math.abs(moe.ce! - dense.ce!)).toBeLessThan(1e-5 * dense.ce!);
+    assertClose("upcycled CE = dense CE", moe.ce, dense.ce!, { atol: 0, rtol: 1e-5 });
     expect(moe.task.length).toBe(2);
     expect(moe.total).toBeGreaterThan(moe.ce!);
   });
@@ -220,7 +220,7 @@ describe("evaluation", () => {
     expect(r.studies.map((x) => x.asked).reduce((a, b) => a + b, 0)).toBe(r.counts.closed + r.counts.open);
     expect(r.routing.map((x) => x.layer)).toEqual([2, 3]);
     for (const layer of r.routing) {
-      for (const shares of Object.values(layer.top1)) expect(Object.values(shares).reduce((s, x) => s + x, 0)).toBeCloseTo(1, 12);
+      for (const shares of Object.values(layer.top1)) assertClose("Object.values(shares).reduce((s, x) => s + x, 0)", Object.values(shares).reduce((s, x) => s + x, 0), 1, { atol: 5e-13, rtol: 0 });
       for (const acc of Object.values(layer.gateAccuracy!)) expect(acc >= 0 && acc <= 1).toBe(true);
     }
     expect(r.examples[0].reference.length).toBeGreaterThan(20);

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/index.js";
 import { loadModule, type WasmModule } from "../src/backend/wasm/runtime.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../src/tensor.js";
-import { assertClose, assertSameBits } from "./util/close.js";
+import { assertClose, assertSameBits, shaped } from "./util/close.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { check, data, dataSeed, dim, ints } from "./util/prop.js";
 
@@ -50,7 +50,7 @@ describe("rope: kernel vs reference", () => {
   it("agrees on random shapes, sections and positions up to 1e5", () => {
     check(shape, (s) => {
       const { x, pos, o } = makeCase(s);
-      assertClose("rope", wasm.rope(x, pos, o).data, ref.rope(x, pos, o).data, TOL, x.shape);
+      assertClose("rope", wasm.rope(x, pos, o), ref.rope(x, pos, o), TOL);
     });
   });
 
@@ -60,7 +60,7 @@ describe("rope: kernel vs reference", () => {
     const pos = new Tensor("i32", [T], Int32Array.from([2 ** 31 - 1, -(2 ** 31), 123456789, -987654321, 65537, 3]));
     // the angle itself is an f64 product of up to 2^31: frequencies that differ in the last ulp
     // move it by up to ~2.4e-7, hence the looser absolute tolerance here
-    assertClose("rope int32", wasm.rope(x, pos, { heads: 1 }).data, ref.rope(x, pos, { heads: 1 }).data, { atol: 2e-6, rtol: 0 }, x.shape);
+    assertClose("rope int32", wasm.rope(x, pos, { heads: 1 }), ref.rope(x, pos, { heads: 1 }), { atol: 2e-6, rtol: 0 });
   });
 
   it("repeated positions (the per-token table reuse) give the bits of tokens run one by one", () => {
@@ -81,7 +81,7 @@ describe("rope: kernel vs reference", () => {
     const pos = new Tensor("i32", [5], Int32Array.from([0, 4, 9, 16, 25]));
     const o = { heads: 2 };
     const got = wasm.rope(x, pos, o);
-    assertClose("rope batched", got.data, ref.rope(x, pos, o).data, TOL, x.shape);
+    assertClose("rope batched", got, ref.rope(x, pos, o), TOL);
     const one = wasm.rope(new Tensor("f32", [5, 12], x.data.slice(60, 120)), pos, o);
     assertSameBits("rope batch entry", got.data.subarray(60, 120), one.data);
   });
@@ -96,14 +96,16 @@ describe("rope: invariants (both backends)", () => {
       const half = s.half, dh = 2 * half;
       for (const be of backends()) {
         const y = be.rope(x, pos, o).data;
+        const pairs = s.tokens * s.heads * half, before = new Float64Array(pairs), after = new Float64Array(pairs);
         for (let row = 0; row < s.tokens * s.heads; row++) {
           for (let j = 0; j < half; j++) {
             const a = row * dh + j, b = a + half;
-            const before = x.data[a] ** 2 + x.data[b] ** 2, after = y[a] ** 2 + y[b] ** 2;
-            // rel 1e-6: f32 rotation of a pair of size <= sqrt 2
-            if (Math.abs(after - before) > 1e-6 * (1 + before)) throw new Error(`${be.name} norm of pair ${a}: ${before} -> ${after}`);
+            before[row * half + j] = x.data[a] ** 2 + x.data[b] ** 2;
+            after[row * half + j] = y[a] ** 2 + y[b] ** 2;
           }
         }
+        // 1e-6 (absolute and relative): f32 rotation of a pair of size <= sqrt 2
+        assertClose(`${be.name} squared norm of every pair`, shaped([s.tokens, s.heads, half], after), shaped([s.tokens, s.heads, half], before), { atol: 1e-6, rtol: 1e-6 });
       }
     });
   });
@@ -117,6 +119,7 @@ describe("rope: invariants (both backends)", () => {
       for (const be of backends()) {
         const [q1, k1, q2, k2] = [be.rope(q, pos, o), be.rope(k, pos, o), be.rope(q, moved, o), be.rope(k, moved, o)];
         // every pair of tokens (m, n) and head: <q_m, k_n> before and after the shift
+        const logits = [new Float64Array(s.tokens * s.tokens * s.heads), new Float64Array(s.tokens * s.tokens * s.heads)];
         for (let m = 0; m < s.tokens; m++) {
           for (let n = 0; n < s.tokens; n++) {
             for (let h = 0; h < s.heads; h++) {
@@ -126,11 +129,14 @@ describe("rope: invariants (both backends)", () => {
                 d1 += q1.data[a] * k1.data[b];
                 d2 += q2.data[a] * k2.data[b];
               }
-              // 1e-6 per term: each rotated component carries a few f32 ulp
-              if (Math.abs(d1 - d2) > 1e-6 * dh) throw new Error(`${be.name} q.k tokens ${m},${n} head ${h}: ${d1} vs ${d2}`);
+              logits[0][(m * s.tokens + n) * s.heads + h] = d1;
+              logits[1][(m * s.tokens + n) * s.heads + h] = d2;
             }
           }
         }
+        // 1e-6 per term: each rotated component carries a few f32 ulp
+        const qk = [s.tokens, s.tokens, s.heads];
+        assertClose(`${be.name} q.k after a shift`, shaped(qk, logits[1]), shaped(qk, logits[0]), { atol: 1e-6 * dh, rtol: 0 });
       }
     }, 25);
   });
@@ -177,13 +183,26 @@ describe("rope: extreme values and determinism", () => {
   it("propagates NaN and infinities like the reference", () => {
     const x = new Tensor("f32", [4, 8], Float32Array.from({ length: 32 }, (_, i) => [NaN, Infinity, -Infinity, 0.5][i % 4] * (i % 5 === 0 ? 1 : 0.25)));
     const pos = new Tensor("i32", [4], Int32Array.from([0, 1, 2, 1000]));
-    assertClose("rope nonfinite", wasm.rope(x, pos, { heads: 2 }).data, ref.rope(x, pos, { heads: 2 }).data, TOL, x.shape);
+    assertClose("rope nonfinite", wasm.rope(x, pos, { heads: 2 }), ref.rope(x, pos, { heads: 2 }), TOL);
   });
 
-  it("large inputs (|x| up to 1e30) stay within relative tolerance", () => {
+  it("large inputs (|x| up to 1e30) stay within a few ulp of their pair's magnitude", () => {
+    // A rotated pair's error scales with the pair, not with the output (x1 cos - x2 sin may cancel to
+    // ~0): each output is divided by m = |x_j| + |x_(j+half)| of its pair, then held to the same
+    // atol as inputs of |x| <= 1 (TOL); rtol 0, so a small output gets no more room than a large one.
+    const perPair = (y: F32Tensor, x: F32Tensor, dh: number) => {
+      const half = dh / 2, out = new Float64Array(y.size);
+      for (let i = 0; i < y.size; i++) {
+        const j = i % dh, first = i - j + (j % half);
+        const m = Math.abs(x.data[first]) + Math.abs(x.data[first + half]);
+        out[i] = m > 0 ? y.data[i] / m : y.data[i];
+      }
+      return shaped(y.shape, out);
+    };
     check(shape, (s) => {
       const { x, pos, o } = makeCase(s, -1e30, 1e30);
-      assertClose("rope large", wasm.rope(x, pos, o).data, ref.rope(x, pos, o).data, { atol: 1e24, rtol: 1e-6 }, x.shape);
+      const dh = 2 * s.half;
+      assertClose("rope large / pair magnitude", perPair(wasm.rope(x, pos, o), x, dh), perPair(ref.rope(x, pos, o), x, dh), { atol: TOL.atol, rtol: 0 });
     }, 20);
   });
 
@@ -209,8 +228,7 @@ describe("trig (kernels/lib/trig.ts)", () => {
     check(fc.tuple(fc.double({ min: -3.3e9, max: 3.3e9, noNaN: true }), fc.double({ min: -10, max: 10, noNaN: true })), ([big, small]) => {
       for (const x of [big, small]) {
         // 1e-15 absolute: ~4 ulp of 1; the reduction keeps |r| exact to ~1e-16 over this range
-        expect(Math.abs(f("trig_sin", x) - Math.sin(x))).toBeLessThan(1e-15);
-        expect(Math.abs(f("trig_cos", x) - Math.cos(x))).toBeLessThan(1e-15);
+        assertClose(`sin, cos of ${x}`, [f("trig_sin", x), f("trig_cos", x)], [Math.sin(x), Math.cos(x)], { atol: 1e-15, rtol: 0 });
       }
     }, 500);
     expect(f("trig_sin", 0)).toBe(0);
@@ -228,10 +246,11 @@ describe("trig (kernels/lib/trig.ts)", () => {
   });
 
   it("exp and log within 4 ulp of JS Math", () => {
-    const ulp = (v: number): number => Math.max(Number.MIN_VALUE, Math.abs(v) * 2 ** -52);
+    // 4 ulp = relative 4 * 2^-52 (atol: the smallest subnormal, for results near 0)
+    const ULP4 = { atol: Number.MIN_VALUE, rtol: 4 * 2 ** -52 };
     check(fc.tuple(fc.double({ min: -700, max: 700, noNaN: true }), fc.double({ min: 1e-300, max: 1e300, noNaN: true })), ([y, x]) => {
-      expect(Math.abs(f("trig_exp", y) - Math.exp(y))).toBeLessThanOrEqual(4 * ulp(Math.exp(y)));
-      expect(Math.abs(f("trig_log", x) - Math.log(x))).toBeLessThanOrEqual(4 * ulp(Math.log(x)));
+      assertClose(`exp ${y}`, f("trig_exp", y), Math.exp(y), ULP4);
+      assertClose(`log ${x}`, f("trig_log", x), Math.log(x), ULP4);
     }, 500);
     expect(f("trig_exp", 0)).toBe(1);
     expect(f("trig_log", 1)).toBe(0);
@@ -239,6 +258,6 @@ describe("trig (kernels/lib/trig.ts)", () => {
     expect(f("trig_exp", -1000)).toBe(0);
     expect(f("trig_log", 0)).toBe(-Infinity);
     expect(f("trig_log", -1)).toBeNaN();
-    expect(Math.abs(f("trig_log", 5e-324) - Math.log(5e-324))).toBeLessThan(1e-12); // subnormal input
+    assertClose("log of a subnormal", f("trig_log", 5e-324), Math.log(5e-324), { atol: 1e-12, rtol: 0 });
   });
 });

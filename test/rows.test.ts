@@ -10,7 +10,7 @@ import type { Backend } from "../src/backend/backend.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
-import { assertClose, assertSameBits, type Tol } from "./util/close.js";
+import { assertClose, shaped, assertSameBits, type Tol } from "./util/close.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
 let wasm: Backend, ref: Backend;
@@ -55,7 +55,7 @@ describe("softmax", () => {
     check(softCase, (c) => {
       const { x, mask } = softInputs(c);
       const o = { mask, causal: c.causal };
-      assertClose("softmax", wasm.softmax(x, o).data, ref.softmax(x, o).data, SOFT_TOL, x.shape as number[]);
+      assertClose("softmax", wasm.softmax(x, o), ref.softmax(x, o), SOFT_TOL);
     });
   });
 
@@ -74,7 +74,7 @@ describe("softmax", () => {
           sum += v;
           if (!cut) live++;
         }
-        if (live === 0 ? sum !== 0 : Math.abs(sum - 1) > 1e-5) throw new Error(`row ${r}: sums to ${sum} (${live} live)`);
+        assertClose(`row ${r} sum (${live} live)`, sum, live === 0 ? 0 : 1, { atol: live === 0 ? 0 : 1e-5, rtol: 0 });
       }
     });
   });
@@ -93,13 +93,13 @@ describe("softmax", () => {
     const x = t([rows, cols], data(3, rows * cols, -1e4, 1e4));
     const mask = t([1, cols], Float32Array.from({ length: cols }, (_, j) => (j % 3 === 1 ? -Infinity : 0)));
     const y = wasm.softmax(x, { mask });
-    assertClose("softmax 1e4", y.data, ref.softmax(x, { mask }).data, SOFT_TOL, [rows, cols]);
+    assertClose("softmax 1e4", y, ref.softmax(x, { mask }), SOFT_TOL);
     expect(y.data.some(Number.isNaN)).toBe(false);
     const n = 100_003; // a non-multiple of 4 and of 16
     const long = t([1, n], data(4, n, -20, 20));
     const yl = wasm.softmax(long).data;
-    assertClose("softmax 100k", yl, ref.softmax(long).data, SOFT_TOL, [1, n]);
-    expect(Math.abs(yl.reduce((s, v) => s + v, 0) - 1)).toBeLessThan(1e-5);
+    assertClose("softmax 100k", shaped([1, n], yl), ref.softmax(long), SOFT_TOL);
+    assertClose("softmax 100k sum", yl.reduce((s, v) => s + v, 0), 1, { atol: 1e-5, rtol: 0 });
   });
 
   it("gives zeros for rows whose scores are all -inf, and NaN only in rows holding NaN or +inf", () => {
@@ -137,8 +137,8 @@ describe("layerNorm and rmsNorm", () => {
     check(normCase, ({ rows, cols, seed, offset, spread }) => {
       const x = t([rows, cols], data(seed, rows * cols, offset - spread, offset + spread));
       const g = t([cols], data(seed + 1, cols, 0.5, 1.5)), b = t([cols], data(seed + 2, cols, -1, 1));
-      assertClose("layerNorm", wasm.layerNorm(x, g, b).data, ref.layerNorm(x, g, b).data, NORM_TOL, [rows, cols]);
-      assertClose("rmsNorm", wasm.rmsNorm(x, g).data, ref.rmsNorm(x, g).data, NORM_TOL, [rows, cols]);
+      assertClose("layerNorm", wasm.layerNorm(x, g, b), ref.layerNorm(x, g, b), NORM_TOL);
+      assertClose("rmsNorm", wasm.rmsNorm(x, g), ref.rmsNorm(x, g), NORM_TOL);
     });
   });
 
@@ -150,7 +150,8 @@ describe("layerNorm and rmsNorm", () => {
         const xr = rowOf(x.data, r, cols), yr = rowOf(y, r, cols);
         const mx = xr.reduce((s, v) => s + v, 0) / cols, vx = xr.reduce((s, v) => s + (v - mx) ** 2, 0) / cols;
         const my = yr.reduce((s, v) => s + v, 0) / cols, vy = yr.reduce((s, v) => s + (v - my) ** 2, 0) / cols;
-        if (Math.abs(my) > 1e-5 || Math.abs(vy - vx / (vx + 1e-5)) > 1e-4) throw new Error(`row ${r}: mean ${my}, var ${vy}`);
+        assertClose(`row ${r} mean`, my, 0, { atol: 1e-5, rtol: 0 });
+        assertClose(`row ${r} variance`, vy, vx / (vx + 1e-5), { atol: 1e-4, rtol: 0 });
       }
     });
   });
@@ -162,7 +163,7 @@ describe("layerNorm and rmsNorm", () => {
       for (let r = 0; r < rows; r++) {
         const ms = rowOf(x.data, r, cols).reduce((s, v) => s + v * v, 0) / cols;
         const my = rowOf(y, r, cols).reduce((s, v) => s + v * v, 0) / cols;
-        if (Math.abs(my - ms / (ms + 1e-6)) > 1e-5) throw new Error(`row ${r}: mean square ${my}`);
+        assertClose(`row ${r} mean square`, my, ms / (ms + 1e-6), { atol: 1e-5, rtol: 0 });
       }
     });
   });
@@ -224,9 +225,8 @@ describe("sum, mean, max", () => {
         // Tolerance: a term passes through at most cols/16 + 8 float32 additions, plus the final
         // rounding of the reference: |err| <= (cols/16 + 9) 2^-24 sum|x|.
         const bound = (cols / 16 + 9) * 2 ** -24 * rowOf(x.data, r, cols).reduce((p, v) => p + Math.abs(v), 0);
-        if (Math.abs(s[r] - e[r]) > bound || Math.abs(m[r] - em[r]) > (bound / cols) * 1.5) {
-          throw new Error(`row ${r}: sum ${s[r]} vs ${e[r]}, mean ${m[r]} vs ${em[r]} (bound ${bound})`);
-        }
+        assertClose(`row ${r} sum`, s[r], e[r], { atol: bound, rtol: 0 });
+        assertClose(`row ${r} mean`, m[r], em[r], { atol: (bound / cols) * 1.5, rtol: 0 });
       }
     });
   });

@@ -17,6 +17,7 @@ import {
 } from "../scripts/make-samples.js";
 import { cliProcess, type CliRun } from "./util/cli.js";
 import { SEED } from "./util/prop.js";
+import { assertClose } from "./util/close.js";
 
 let dir: string, ckpt: string, ckptSha: string;
 let sampleVolume: string; // the first shipped sample
@@ -80,7 +81,7 @@ describe("run: the documented outputs (child processes)", () => {
     // stderr and --json give the same stage times (rounded to 1 ms there, to 0.1 ms here)
     const timings = j.timings as Record<string, number>;
     for (const [stage, re] of [["encode", /^encode: (\d+) ms$/m], ["prefill", /^prefill: \d+ tokens in (\d+) ms$/m]] as const) {
-      expect(Math.abs(Number(re.exec(r.stderr)![1]) - timings[stage]), stage).toBeLessThanOrEqual(0.55);
+      assertClose(`${stage} ms: stderr vs --json`, Number(re.exec(r.stderr)![1]), timings[stage], { atol: 0.55, rtol: 0 });
     }
 
     // the PNG: valid, and exactly the map of the encoder's routing for this volume and prompt
@@ -107,7 +108,7 @@ function checkRunJson(j: Record<string, unknown>): void {
   expect(Object.keys(task).sort()).toEqual(["index", "name", "probabilities"]);
   expect(["report", "vqa"]).toContain(task.name);
   // pi is a float32 softmax over T = 2 groups: sums to 1 within float32 rounding
-  expect(Math.abs(task.probabilities.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-6);
+  assertClose("task probabilities sum", task.probabilities.reduce((a, b) => a + b, 0), 1, { atol: 1e-6, rtol: 0 });
   const timings = j.timings as Record<string, number>;
   expect(Object.keys(timings).sort()).toEqual(["decode", "encode", "load", "prefill", "preprocess", "read", "tokensPerSecond", "total"]);
   for (const v of Object.values(timings)) expect(v).toBeGreaterThanOrEqual(0);
@@ -120,8 +121,9 @@ function checkRunJson(j: Record<string, unknown>): void {
     expect(r.tokens).toBe(8 * 65); // D/t = 32/4 depth tokens x S = 1 + 8^2
     expect(r.top1Share).toHaveLength(4); // E
     // shares are counts / M: each a multiple of 1/M, summing to 1 up to float64 rounding
-    for (const s of r.top1Share) expect(Math.abs(s * r.tokens - Math.round(s * r.tokens))).toBeLessThan(1e-9);
-    expect(Math.abs(r.top1Share.reduce((a, b) => a + b, 0) - 1)).toBeLessThan(1e-12);
+    const counts = r.top1Share.map((s) => s * r.tokens);
+    assertClose(`block ${r.layer} top-1 counts are integers`, counts, counts.map(Math.round), { atol: 1e-9, rtol: 0 });
+    assertClose(`block ${r.layer} top-1 shares sum`, r.top1Share.reduce((a, b) => a + b, 0), 1, { atol: 1e-12, rtol: 0 });
     expect(r.group).toBe(["report", "vqa"][r.groupIndex]);
   }
   const input = j.input as Record<string, unknown>;
@@ -242,7 +244,7 @@ describe("run: errors exit 2 with a clear message (in-process)", () => {
     }
   });
   it("without --checkpoint: the shipped checkpoint, or a message naming it when it is not in the tree", async () => {
-    const { DEFAULT_CHECKPOINT } = await import("../src/cli/run.js");
+    const { DEFAULT_CHECKPOINT } = await import("../src/cli/inputs.js");
     const present = await readFile(join(ROOT, DEFAULT_CHECKPOINT)).then(() => true, () => false);
     const r = await inProcess("run", "--volume", sampleVolume, "--prompt", "Hi", "--max-tokens", "1", "--quiet");
     if (present) expect(r.code, r.stderr).toBe(0);

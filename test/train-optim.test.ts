@@ -11,7 +11,7 @@ import { ADAMW_DEFAULTS, AdamW, clipGradNorm, decays, powInt } from "../src/trai
 import { stageSpec, trainableNames } from "../src/train/freeze.js";
 import { Grads } from "../src/train/grads.js";
 import { lrAt, type Schedule } from "../src/train/schedule.js";
-import { assertSameBits } from "./util/close.js";
+import { assertSameBits, assertClose, shaped } from "./util/close.js";
 
 /** A two-tensor "model": a [2, 2] matrix (decays) and a [2] bias (does not). */
 function tiny(w: number[], b: number[]): Params {
@@ -41,11 +41,11 @@ describe("AdamW", () => {
     const u2 = (lr * (0.02 / 0.19)) / (Math.sqrt(0.015 / 0.0975) + 1e-8);
     const w2 = w1.map((p) => p * 0.999 - u2), b2 = b1.map((p) => p - u2);
     // float32 arithmetic throughout (the implementation) vs float64 by hand: within 2 ulp at |p| <= 2
-    params.get("m.weight")!.data.forEach((v, i) => expect(Math.abs(v - w2[i])).toBeLessThan(3e-7));
-    params.get("m.bias")!.data.forEach((v, i) => expect(Math.abs(v - b2[i])).toBeLessThan(3e-7));
+    assertClose("m.weight after 2 steps", params.get("m.weight")!, shaped(params.get("m.weight")!.shape, w2), { atol: 3e-7, rtol: 0 });
+    assertClose("m.bias after 2 steps", params.get("m.bias")!, shaped([2], b2), { atol: 3e-7, rtol: 0 });
     expect(opt.steps.get("m.weight")).toBe(2);
-    expect(opt.m.get("m.bias")!.data[0]).toBeCloseTo(0.02, 7);
-    expect(opt.v.get("m.bias")!.data[0]).toBeCloseTo(0.015, 7);
+    assertClose("AdamW m of m.bias", opt.m.get("m.bias")!.data[0], 0.02, { atol: 5e-8, rtol: 0 });
+    assertClose("AdamW v of m.bias", opt.v.get("m.bias")!.data[0], 0.015, { atol: 5e-8, rtol: 0 });
   });
 
   it("leaves a parameter without a gradient untouched (no decay, no moments, no step count)", () => {
@@ -69,7 +69,7 @@ describe("AdamW", () => {
 
   it("bias-correction powers b^t (repeated squaring: IEEE products only) are b^t to t ulp", () => {
     for (const b of [0.9, 0.95, 0.999]) {
-      for (let t = 0; t <= 3000; t += 7) expect(Math.abs(powInt(b, t) / b ** t - 1)).toBeLessThanOrEqual((t + 2) * Number.EPSILON);
+      for (let t = 0; t <= 3000; t += 7) assertClose(`${b}^${t}`, powInt(b, t), b ** t, { atol: 0, rtol: (t + 2) * Number.EPSILON });
     }
     expect(powInt(0.9, 0)).toBe(1);
     expect(powInt(0.9, 2)).toBe(0.9 * 0.9);
@@ -92,14 +92,14 @@ describe("clipGradNorm", () => {
     expect(Array.from(grads.get("m.bias")!.data)).toEqual([0, Math.fround(4 * c)]);
     let sq = 0;
     for (const n of grads.names()) for (const x of grads.get(n)!.data) sq += x * x;
-    expect(Math.abs(Math.sqrt(sq) - 1)).toBeLessThan(1e-6);
+    assertClose("clipped norm", Math.sqrt(sq), 1, { atol: 1e-6, rtol: 0 });
   });
 
   it("leaves gradients below the norm bit for bit", () => {
     const params = tiny([0, 0, 0, 0], [0, 0]);
     const grads = gradsFor(params, { "m.weight": [0.3, -0.1, 0.2, 0], "m.bias": [0.4, 0] });
     const before = grads.get("m.weight")!.data.slice();
-    expect(clipGradNorm(grads, 1)).toBeCloseTo(Math.sqrt(0.3 ** 2 + 0.1 ** 2 + 0.2 ** 2 + 0.4 ** 2), 6);
+    assertClose("clipGradNorm(grads, 1)", clipGradNorm(grads, 1), Math.sqrt(0.3 ** 2 + 0.1 ** 2 + 0.2 ** 2 + 0.4 ** 2), { atol: 5e-7, rtol: 0 });
     assertSameBits("clip no-op", grads.get("m.weight")!.data, before);
   });
 });
@@ -107,12 +107,12 @@ describe("clipGradNorm", () => {
 describe("learning-rate schedule", () => {
   const sc: Schedule = { peak: 1e-3, warmup: 10, total: 110, floor: 1e-4 };
   it("linear warm-up to the peak, cosine to the floor at `total`, the floor after", () => {
-    expect(lrAt(0, sc)).toBeCloseTo(1e-4, 15);
-    expect(lrAt(4, sc)).toBeCloseTo(5e-4, 15);
-    expect(lrAt(9, sc)).toBeCloseTo(1e-3, 15);
-    expect(lrAt(10, sc)).toBeCloseTo(1e-3, 15);
-    expect(lrAt(60, sc)).toBeCloseTo(5.5e-4, 15); // half way: floor + (peak - floor) / 2
-    expect(lrAt(35, sc)).toBeCloseTo(1e-4 + 9e-4 * (1 + Math.cos(Math.PI / 4)) / 2, 15);
+    assertClose("lrAt(0, sc)", lrAt(0, sc), 1e-4, { atol: 5e-16, rtol: 0 });
+    assertClose("lrAt(4, sc)", lrAt(4, sc), 5e-4, { atol: 5e-16, rtol: 0 });
+    assertClose("lrAt(9, sc)", lrAt(9, sc), 1e-3, { atol: 5e-16, rtol: 0 });
+    assertClose("lrAt(10, sc)", lrAt(10, sc), 1e-3, { atol: 5e-16, rtol: 0 });
+    assertClose("lrAt(60, sc)", lrAt(60, sc), 5.5e-4, { atol: 5e-16, rtol: 0 }); // half way: floor + (peak - floor) / 2
+    assertClose("lrAt(35, sc)", lrAt(35, sc), 1e-4 + 9e-4 * (1 + Math.cos(Math.PI / 4)) / 2, { atol: 5e-16, rtol: 0 });
     expect(lrAt(110, sc)).toBe(1e-4);
     expect(lrAt(5000, sc)).toBe(1e-4);
     for (let s = 10; s < 110; s++) expect(lrAt(s + 1, sc)).toBeLessThanOrEqual(lrAt(s, sc));

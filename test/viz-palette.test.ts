@@ -79,7 +79,13 @@ describe("font", () => {
     const bitsA = ART.A.join("").split("#").length - 1;
     expect(inked(0, 12)).toBe(2 * bitsA);
     expect(inked(12, 30)).toBe(0);
-    expect(() => drawText(r, 25, 5, "WWWW", ink, 3)).not.toThrow();
+    // beyond the raster: exactly the window of the same text drawn on a raster large enough for it
+    const clipped = new Raster(30, 10), whole = new Raster(30 + textWidth("WAWA", 3), 10 + CELL_H * 3);
+    drawText(clipped, 25, 5, "WAWA", ink, 3);
+    drawText(whole, 25, 5, "WAWA", ink, 3);
+    const windowOf = (q: Raster) => Array.from({ length: 10 }, (_, y) => Array.from({ length: 30 }, (_, x) => q.get(x, y).join(","))).flat();
+    expect(windowOf(clipped)).toEqual(windowOf(whole));
+    expect(windowOf(clipped).filter((p) => p === "0,0,0").length).toBeGreaterThan(0); // some of it is visible
   });
 });
 

@@ -1,13 +1,14 @@
 /**
- * The CLI's plumbing: what a subcommand is (`defineCommand`: typed options for node:util parseArgs,
- * positional arguments, a run function returning the exit code), argument parsing with usage
- * errors, and value checks shared by subcommands. No subcommand logic here.
+ * The CLI's plumbing, used by every subcommand: what a subcommand is (`defineCommand`: typed options
+ * for node:util parseArgs, positional arguments, a run function returning the exit code), argument
+ * parsing with usage errors, the value checks (integer, decimal, oneOf, --backend, --task) and the
+ * exit codes. Progress and time formats: ./progress.ts. No subcommand logic here.
  *
  * Exit codes: 0 success, 1 a check failed (e.g. verify mismatch), 2 usage error or malformed
  * input (any typed library error, or a file that cannot be read), 3 internal error (a bug).
  */
 import { parseArgs } from "node:util";
-import { setDefaultThreads } from "../backend/index.js";
+import { setDefaultThreads, type BackendName } from "../backend/index.js";
 import { TghError } from "../errors.js";
 
 export const EXIT = { ok: 0, mismatch: 1, usage: 2, internal: 3 } as const;
@@ -126,4 +127,26 @@ export function integer(command: string, name: string, value: string, lo: number
     throw new UsageError(`tgh-moe ${command}: --${name}: expected an integer in [${lo}, ${hi}], got ${JSON.stringify(value)}`);
   }
   return x;
+}
+
+/** A decimal number in [lo, hi] (lo excluded unless loInclusive). */
+export function decimal(command: string, name: string, text: string, lo: number, hi: number, loInclusive: boolean): number {
+  const x = /^[0-9]*\.?[0-9]+(e[-+]?[0-9]+)?$/i.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(x) || x > hi || x < lo || (!loInclusive && x === lo)) {
+    throw new UsageError(`tgh-moe ${command}: --${name}: expected a number in ${loInclusive ? "[" : "("}${lo}, ${hi}], got ${JSON.stringify(text)}`);
+  }
+  return x;
+}
+
+/** The backends a command can run on (--backend NAME), the default first. */
+export const BACKENDS: readonly BackendName[] = ["wasm", "reference"];
+
+/** --backend: one of BACKENDS. */
+export function backendOption(command: string, value: string): BackendName {
+  return oneOf(command, "backend", value, BACKENDS);
+}
+
+/** --task: a name ("report", "vqa") or an index; checked against the model's task count by generate. */
+export function taskOption(text: string | undefined): string | number | undefined {
+  return text !== undefined && /^[0-9]+$/.test(text) ? Number(text) : text;
 }

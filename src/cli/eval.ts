@@ -3,13 +3,13 @@
  * cache, report / closed-QA / open-QA metrics and the routing per task, as a table or JSON.
  * Not the runner (src/recipe/evaluate.ts) nor the metrics (src/eval/).
  */
-import type { BackendName } from "../backend/index.js";
 import { SPLITS, type SplitName } from "../data/index.js";
 import { markdownTable } from "../eval/metrics.js";
 import { preprocessPreset, PREPROCESS_PRESET_NAMES } from "../preprocess/index.js";
 import { EVAL_DEFAULTS, evaluate, expertKeys, type EvalResult } from "../recipe/evaluate.js";
-import { DEFAULT_CHECKPOINT, openModel, Progress } from "./run.js";
-import { defineCommand, EXIT, integer, oneOf, UsageError } from "./command.js";
+import { backendOption, defineCommand, EXIT, integer, oneOf, UsageError } from "./command.js";
+import { DEFAULT_CHECKPOINT, openModel } from "./inputs.js";
+import { Progress } from "./progress.js";
 
 export default defineCommand({
   name: "eval",
@@ -57,24 +57,17 @@ options:
     const count = integer("eval", "count", v.count, 1, 100_000);
     const dataSeed = integer("eval", "data-seed", v["data-seed"], 0, 0xffffffff);
     const maxReportTokens = integer("eval", "max-tokens", v["max-tokens"], 1, 4096);
-    const backend = oneOf("eval", "backend", v.backend, ["wasm", "reference"] as BackendName[]);
+    const backend = backendOption("eval", v.backend);
     const presetName = v.preset === undefined ? undefined : oneOf("eval", "preset", v.preset, PREPROCESS_PRESET_NAMES);
-    const { model, file } = await openModel("eval", v.checkpoint, backend, presetName, new Progress(io, v.quiet === true));
+    const progress = new Progress(io, { quiet: v.quiet === true });
+    const { model, file } = await openModel("eval", v.checkpoint, backend, presetName, progress);
     const pre = presetName ? preprocessPreset(presetName) : model.preprocess;
     if (!pre) throw new UsageError(`tgh-moe eval: ${file} stores no preprocessing preset; give --preset`);
-    let last = 0;
     const r = await evaluate(model, pre, {
       split, count, dataSeed, maxReportTokens, maxAnswerTokens: EVAL_DEFAULTS.maxAnswerTokens,
       swap: v["no-swap"] !== true, baselineStudies: EVAL_DEFAULTS.baselineStudies,
-      onProgress: v.quiet ? undefined : (done, total) => {
-        if (io.status) io.status(`eval: ${done}/${total} prompts`);
-        else if (Date.now() - last > 15_000 || done === total) {
-          last = Date.now();
-          io.err(`eval: ${done}/${total} prompts`);
-        }
-      },
+      onProgress: (done, total) => progress.count(`eval: ${done}/${total} prompts`, done, total),
     });
-    io.status?.("");
     if (v.json) io.out(JSON.stringify({ checkpoint: file, split, dataSeed, ...r }, null, 1));
     else io.out(evalTables(file, split, r));
     return EXIT.ok;

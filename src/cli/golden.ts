@@ -2,8 +2,9 @@
 import { createBackend } from "../backend/index.js";
 import { paramCount } from "../model/config.js";
 import { makeGolden } from "../golden/make.js";
-import { defineCommand, EXIT, integer, oneOf, required } from "./command.js";
-import { checkWritable, writeBytesAtomic } from "./files.js";
+import { writeAtomic } from "../io/fs.js";
+import { backendOption, defineCommand, EXIT, integer, oneOf, required } from "./command.js";
+import { checkWritable } from "./files.js";
 
 export default defineCommand({
   name: "golden",
@@ -40,11 +41,11 @@ example:
     const seed = integer("golden", "seed", v.seed, 0, 2 ** 32 - 1);
     const taskRouting = v["task-routing"] === undefined ? undefined : oneOf("golden", "task-routing", v["task-routing"], ["hard", "soft"] as const);
     const weightDtype = oneOf("golden", "weight-dtype", v["weight-dtype"], ["F16", "F32"] as const);
-    const backend = await createBackend(oneOf("golden", "backend", v.backend, ["wasm", "reference"] as const));
+    const backend = await createBackend(backendOption("golden", v.backend));
     await checkWritable("golden", "out", out);
 
     const g = await makeGolden({ preset, seed, taskRouting, weightDtype, backend });
-    await writeBytesAtomic(out, g.bytes);
+    await writeAtomic(out, g.bytes);
     const acts = [...g.acts.keys()];
     io.out(`wrote ${out} (${g.bytes.length} bytes): preset ${preset}, seed ${seed}, ${g.cfg.moe.taskRouting} task routing, input draw ${g.draw}, computed on ${backend.name}`);
     io.out(`  weights: ${g.params.size} tensors, ${paramCount(g.cfg)} parameters, stored ${weightDtype}`);

@@ -1,12 +1,12 @@
 /** `tgh-moe info`: what a checkpoint or golden file holds (metadata, config, parameter count, tensors), from its header only. */
 import { TghError } from "../errors.js";
+import { asFileError } from "../io/fs.js";
 import { readSafetensorsHeaderFile } from "../io/node.js";
 import { ITEMSIZE, type TensorInfo } from "../io/safetensors.js";
 import { fromSpecJson, toSpecJson, type ModelConfig } from "../model/config.js";
 import { paramSpecs } from "../model/params.js";
 import { isWeightName } from "../golden/layout.js";
 import { defineCommand, EXIT, type Io } from "./command.js";
-import { asFileError } from "./files.js";
 
 export default defineCommand({
   name: "info",

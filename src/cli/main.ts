@@ -3,8 +3,9 @@
  * COMMANDS and loaded on first use; a new one (data, train, eval, run, ...) is a module whose default
  * export is `defineCommand({...})` (./command.ts) plus one line here.
  */
-import { readFile } from "node:fs/promises";
 import { TghError } from "../errors.js";
+import { readText } from "../io/fs.js";
+import { packageRootUrl } from "../shipped.js";
 import { EXIT, UsageError, type Command, type Io } from "./command.js";
 import { fileProblem, fsCode } from "./files.js";
 
@@ -42,17 +43,14 @@ function topHelp(): string {
   ].join("\n");
 }
 
-/** The version field of this package's package.json (found by walking up from this module). */
+/** The version field of this package's package.json (src/shipped.ts finds the package root). */
 export async function packageVersion(): Promise<string> {
-  for (let url = new URL("./", import.meta.url), i = 0; i < 6; url = new URL("../", url), i++) {
-    try {
-      const pkg = JSON.parse(await readFile(new URL("package.json", url), "utf8")) as { name?: string; version?: string };
-      if (pkg.name === "tgh-moe" && pkg.version) return pkg.version;
-    } catch {
-      // not here; keep walking up
-    }
+  try {
+    const pkg = JSON.parse(await readText(new URL("package.json", await packageRootUrl()))) as { version?: string };
+    return pkg.version ?? "unknown";
+  } catch {
+    return "unknown";
   }
-  return "unknown";
 }
 
 /** Runs the CLI on argv (without node and the script) and returns the exit code; never throws. */

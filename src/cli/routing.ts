@@ -4,11 +4,13 @@
  * encoder pass. Drawing is src/viz/routing-map.ts; loading is shared with `tgh-moe run`.
  */
 import { routingMaps, type RoutingMapMode } from "../viz/routing-map.js";
-import { defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
-import { checkWritable, writeBytesAtomic } from "./files.js";
-import { decimal, fmtMs, openModel, taskOption } from "./inputs.js";
+import { writeAtomic } from "../io/fs.js";
+import { formatRouting, routingSummary } from "../viz/routing-summary.js";
+import { backendOption, decimal, defineCommand, EXIT, integer, oneOf, required, taskOption, UsageError } from "./command.js";
+import { checkWritable } from "./files.js";
+import { openModel } from "./inputs.js";
+import { fmtMs, Progress } from "./progress.js";
 import { checkVolumePath, readVolume, VOLUME_OPTIONS_HELP, volumesOption } from "./volume.js";
-import { formatRouting, Progress, routingSummary } from "./run.js";
 
 const MODES: readonly RoutingMapMode[] = ["top1", "weighted"];
 
@@ -64,11 +66,11 @@ ${VOLUME_OPTIONS_HELP}
       ...(v.scale === undefined ? {} : { scale: integer(cmd, "scale", v.scale, 1, 64) }),
       ...(v.columns === undefined ? {} : { columns: integer(cmd, "columns", v.columns, 1, 1024) }),
     };
-    const backend = oneOf(cmd, "backend", v.backend, ["wasm", "reference"] as const);
+    const backend = backendOption(cmd, v.backend);
     volumesOption(cmd, v.volumes);
     await checkVolumePath(cmd, volumeFile);
     await checkWritable(cmd, "out", out);
-    const progress = new Progress(io, v.quiet === true);
+    const progress = new Progress(io, { quiet: v.quiet === true });
 
     const { model, file } = await openModel(cmd, v.checkpoint, backend, v.preset, progress);
     if (model.cfg.vision.moeLayers.length === 0) throw new UsageError(`tgh-moe route-map: ${file} has no MoE layers, so there is no routing to draw`);
@@ -79,7 +81,7 @@ ${VOLUME_OPTIONS_HELP}
     progress.line(`encode: ${fmtMs(performance.now() - t0)}`);
 
     // the summary is printed even when the map cannot be written; that error comes after it
-    const written = await writeBytesAtomic(out, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: routing, sample: 0, opts })).then(() => null, (e: unknown) => e);
+    const written = await writeAtomic(out, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: routing, sample: 0, opts })).then(() => null, (e: unknown) => e);
     if (written === null) progress.line(`routing map: ${out}`);
     const summary = routingSummary(routing, model.cfg.moe.experts);
     if (v.json) io.out(JSON.stringify(summary));

@@ -2,27 +2,24 @@
  * `tgh-moe run`: one prompt about one CT volume, end to end (checkpoint -> NIfTI -> the checkpoint's
  * preprocessing preset -> generation), progress on stderr, the answer alone on stdout (or one JSON
  * object with --json), optionally the routing map as a PNG. Not the model nor the decoding loop
- * (src/api.ts, src/generate.ts); the helpers exported here are shared with `tgh-moe route-map`.
- * Legend: D,H,W volume · E experts · T tasks · k top-k · M vision tokens per sample.
+ * (src/api.ts, src/generate.ts), nor the plumbing every command shares (./command.ts, ./progress.ts,
+ * ./inputs.ts, ./volume.ts).
  */
 import type { TghModel } from "../api.js";
-import type { BackendName } from "../backend/index.js";
-import { taskName, type GenerateProgress, type GenerateResult } from "../generate.js";
+import type { GenerateResult } from "../generate.js";
+import { writeAtomic } from "../io/fs.js";
 import type { CtVolume } from "../io/volume.js";
-import type { MoeTrace } from "../model/moe.js";
 import { PREPROCESS_PRESET_NAMES } from "../preprocess/index.js";
 import { routingMaps } from "../viz/routing-map.js";
-import { defineCommand, EXIT, integer, oneOf, required, UsageError, type Io } from "./command.js";
-import { checkWritable, writeBytesAtomic } from "./files.js";
-import { decimal, DEFAULT_CHECKPOINT, fmtMs, openModel, taskOption } from "./inputs.js";
+import { routingSummary } from "../viz/routing-summary.js";
+import { backendOption, decimal, defineCommand, EXIT, integer, required, taskOption, UsageError } from "./command.js";
+import { checkWritable } from "./files.js";
+import { DEFAULT_CHECKPOINT, openModel } from "./inputs.js";
+import { Progress, tokensPerSecond } from "./progress.js";
 import { checkVolumePath, readVolume, VOLUME_OPTIONS_HELP, volumesOption } from "./volume.js";
 
-export { checkReadable, checkWritable } from "./files.js";
-export { decimal, DEFAULT_CHECKPOINT, fmtMs, openModel, packageRoot, prepareVolume, readVolumeFile, taskOption, type ReadVolume } from "./inputs.js";
 /** Default answer budget: a whole synthetic report is about 60-120 tokens; generation stops at <eos>. */
 export const DEFAULT_MAX_TOKENS = 256;
-
-const BACKENDS: readonly BackendName[] = ["wasm", "reference"];
 
 export default defineCommand({
   name: "run",
@@ -85,12 +82,12 @@ example:
       topK: v["top-k"] === undefined ? undefined : integer(cmd, "top-k", v["top-k"], 1, 1_000_000),
       seed: integer(cmd, "seed", v.seed, 0, 0xffffffff),
     };
-    const backend = oneOf(cmd, "backend", v.backend, BACKENDS);
+    const backend = backendOption(cmd, v.backend);
     await checkVolumePath(cmd, volumeFile); // fail before the checkpoint is loaded
     volumesOption(cmd, v.volumes);
     const mapFile = v["routing-map"];
     if (mapFile !== undefined) await checkWritable(cmd, "routing-map", mapFile);
-    const progress = new Progress(io, v.quiet === true);
+    const progress = new Progress(io, { quiet: v.quiet === true });
 
     const { model, file: checkpoint, ms: load } = await openModel(cmd, v.checkpoint, backend, v.preset, progress);
     if (mapFile !== undefined && model.cfg.vision.moeLayers.length === 0) {
@@ -107,7 +104,7 @@ example:
     let mapError: unknown = null;
     if (mapFile !== undefined) {
       try {
-        await writeBytesAtomic(mapFile, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: out.routing, sample: 0 }));
+        await writeAtomic(mapFile, routingMaps({ volume: input.data.data, cfg: model.cfg, traces: out.routing, sample: 0 }));
         progress.line(`routing map: ${mapFile} (${out.routing.length} MoE layer${out.routing.length === 1 ? "" : "s"})`);
       } catch (e) {
         mapError = e;
@@ -124,35 +121,6 @@ example:
     return EXIT.ok;
   },
 });
-
-// ------------------------------------------------------------------------------ shared with route-map
-
-/** One MoE layer's routing of sample 0: the group, pi, and the share of the M tokens whose top-1 expert is e. */
-export interface RoutingSummary {
-  layer: number;
-  group: string;
-  groupIndex: number;
-  pi: number[]; // [T]
-  tokens: number; // M
-  top1Share: number[]; // [E], sums to 1
-}
-
-export function routingSummary(traces: readonly MoeTrace[], experts: number): RoutingSummary[] {
-  return traces.map((t) => {
-    const [, M, k] = t.topkIdx.shape, T = t.pi.dim(1);
-    const count = new Array<number>(experts).fill(0);
-    for (let i = 0; i < M; i++) count[t.topkIdx.data[i * k]]++;
-    const g = t.group.data[0];
-    return { layer: t.layer, group: taskName(g), groupIndex: g, pi: Array.from(t.pi.data.subarray(0, T)), tokens: M, top1Share: count.map((c) => c / M) };
-  });
-}
-
-/** "block 4: group report, pi report 0.62 vqa 0.38, top-1 e0 31% e1 12% e2 40% e3 17%" */
-export function formatRouting(r: RoutingSummary): string {
-  const pi = r.pi.map((p, t) => `${taskName(t)} ${p.toFixed(2)}`).join(" ");
-  const share = r.top1Share.map((s, e) => `e${e} ${Math.round(100 * s)}%`).join(" ");
-  return `block ${r.layer}: group ${r.group}, pi ${pi}, top-1 of ${r.tokens} tokens ${share}`;
-}
 
 /** The --json object. Timings in ms (0.1 ms), the rest exact. */
 function runJson(model: TghModel, out: GenerateResult, inp: { volume: string; read: CtVolume; prompt: string; checkpoint: string; backend: string; routingMap: string | null }, warnings: string[], timings: Record<string, number>) {
@@ -171,58 +139,4 @@ function runJson(model: TghModel, out: GenerateResult, inp: { volume: string; re
     },
     routingMap: inp.routingMap,
   };
-}
-
-// ------------------------------------------------------------------------------ progress
-
-/**
- * Progress on stderr. On a terminal (io.status present) a status line is updated in place while
- * a stage runs; either way each finished stage leaves one plain line (no control characters when
- * stderr is not a TTY). --quiet prints nothing.
- */
-export class Progress {
-  private stageStart = 0;
-  private lastStatus = 0;
-
-  constructor(private readonly io: Io, private readonly quiet: boolean) {}
-
-  /** A finished step: one line (clears the status line first). */
-  line(text: string): void {
-    if (this.quiet) return;
-    this.io.status?.("");
-    this.io.err(text);
-  }
-
-  /** The running step, on terminals only. */
-  status(text: string): void {
-    if (!this.quiet) this.io.status?.(text);
-  }
-
-  /** GenerateProgress events: start and end of encode and prefill, one per decoded token. */
-  generation(e: GenerateProgress): void {
-    const now = performance.now();
-    if (e.done === 0 || (e.stage === "decode" && e.done === 1)) this.stageStart = now;
-    if (e.stage === "encode") {
-      if (e.done === 0) this.status("encode: vision encoder guided by the prompt ...");
-      else this.line(`encode: ${fmtMs(e.ms ?? now - this.stageStart)}`);
-    } else if (e.stage === "prefill") {
-      if (e.done === 0) this.status(`prefill: ${e.total} tokens ...`);
-      else this.line(`prefill: ${e.total} tokens in ${fmtMs(e.ms ?? now - this.stageStart)}`);
-    } else if (now - this.lastStatus > 100 || e.done === e.total) {
-      this.lastStatus = now;
-      const rate = e.done > 1 ? `, ${tokensPerSecond(e.done - 1, now - this.stageStart).toFixed(0)} tokens/s` : "";
-      this.status(`decode: ${e.done}/${e.total} tokens${rate}`);
-    }
-  }
-
-  /** The decode summary of a finished generation. */
-  finish(out: GenerateResult): void {
-    const n = out.tokens.length, t = out.timings;
-    const by = out.stopReason === "eos" ? "<eos>" : out.stopReason === "context" ? "the end of the context" : "--max-tokens";
-    this.line(`decode: ${n} token${n === 1 ? "" : "s"} in ${fmtMs(t.decode)} (${tokensPerSecond(n, t.decode).toFixed(0)} tokens/s), stopped by ${by}; total ${fmtMs(t.total)}`);
-  }
-}
-
-function tokensPerSecond(n: number, ms: number): number {
-  return ms > 0 && n > 0 ? (1000 * n) / ms : 0;
 }

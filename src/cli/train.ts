@@ -5,18 +5,17 @@
  * how it was made. Not the recipe itself (src/recipe/recipe.ts).
  */
 import { createHash } from "node:crypto";
-import { mkdir, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { makeCheckpoint } from "../api.js";
-import { createBackend, type BackendName } from "../backend/index.js";
+import { createBackend } from "../backend/index.js";
+import { makeFolder, writeAtomic } from "../io/fs.js";
 import { paramCount, PRESET_NAMES, type PresetName } from "../model/config.js";
 import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
-import { ProgressPrinter, formatDuration } from "../recipe/progress.js";
 import { canonicalRecipe, checkRecipe, defaultRecipe, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
 import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
 import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
-import { defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
-import { writeBytesAtomic } from "./files.js";
+import { backendOption, defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
+import { formatDuration, Progress } from "./progress.js";
 
 export default defineCommand({
   name: "train",
@@ -96,9 +95,9 @@ example (the shipped checkpoint, docs/TRAINING.md):
     const started = Date.now();
     const out = required("train", "out", v.out);
     const dtype = oneOf("train", "dtype", v.dtype, ["F16", "F32"] as const);
-    const backend = oneOf("train", "backend", v.backend, ["wasm", "reference"] as BackendName[]);
+    const backend = backendOption("train", v.backend);
     const every = integer("train", "checkpoint-every", v["checkpoint-every"], 0, 1e9);
-    const progress = new ProgressPrinter(v.quiet ? null : io);
+    const progress = new Progress(io, { quiet: v.quiet === true });
     const resume = v.resume ? await loadCheckpoint(v.resume) : undefined;
     let o: RecipeOptions = resume ? recipeMark(resume).options : defaultRecipe(oneOf("train", "preset", v.preset, PRESET_NAMES as PresetName[]), integer("train", "seed", v.seed, 0, 0xffffffff));
     if (v.variant) o = { ...o, variant: oneOf("train", "variant", v.variant, VARIANTS as Variant[]) };
@@ -125,17 +124,11 @@ example (the shipped checkpoint, docs/TRAINING.md):
     if (budget === null && !given && !resume) throw new UsageError("tgh-moe train: give --budget-minutes M or the step counts --stage0-steps N --stage1-steps N --stage2-steps N");
     const be = await createBackend(backend);
 
-    progress.log(`train: ${o.preset}, variant ${o.variant}, seed ${o.seed}, ${o.studies} training studies of dataset ${o.dataSeed}`);
+    progress.line(`train: ${o.preset}, variant ${o.variant}, seed ${o.seed}, ${o.studies} training studies of dataset ${o.dataSeed}`);
     const t0 = Date.now();
-    let lastPool = 0;
-    const d = prepareData(o, (done, n) => {
-      if (Date.now() - lastPool > 10_000 || done === n) {
-        lastPool = Date.now();
-        progress.log(`data: ${done}/${n} studies rendered`);
-      }
-    });
+    const d = prepareData(o, (done, n) => progress.count(`data: ${done}/${n} studies rendered`, done, n));
     const timings: Record<string, number> = { data: (Date.now() - t0) / 1000 };
-    progress.log(`tokenizer: ${d.tok.vocabSize} tokens (BPE on the pool's texts) = lm.vocab; TGH-MoE ${o.preset}: ${(paramCount(d.cfg) / 1e6).toFixed(2)} M parameters`);
+    progress.line(`tokenizer: ${d.tok.vocabSize} tokens (BPE on the pool's texts) = lm.vocab; TGH-MoE ${o.preset}: ${(paramCount(d.cfg) / 1e6).toFixed(2)} M parameters`);
 
     let msPerUpdate: Record<StageKey, number> | null = null;
     if (budget !== null) {
@@ -146,19 +139,19 @@ example (the shipped checkpoint, docs/TRAINING.md):
       const trainSeconds = left * 0.95 - 15; // the final save, and the slower first updates
       if (trainSeconds <= 0) throw new UsageError(`tgh-moe train: --budget-minutes ${budget}: no time left for training after data and calibration`);
       o = withSteps(o, { ...stepsForBudget(trainSeconds, msPerUpdate), ...(given ?? {}) });
-      progress.log(`budget: ${formatDuration(trainSeconds)} of training at ${fmtMs(msPerUpdate)} -> --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps}`);
+      progress.line(`budget: ${formatDuration(trainSeconds)} of training at ${msPerUpdateText(msPerUpdate)} -> --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps}`);
     }
     checkRecipe(o);
 
     const stateDir = v["state-dir"] ?? dirname(out);
-    await mkdir(stateDir, { recursive: true });
-    await mkdir(dirname(out), { recursive: true });
+    await makeFolder(stateDir);
+    await makeFolder(dirname(out));
     const base = join(stateDir, basename(out).replace(/\.safetensors$/, ""));
     const curve: Record<string, number[][]> = {};
     const phaseStart = new Map<PhaseName, number>();
     const tokJson = d.tok.serialize();
     const result = await runRecipe(be, d, o, {
-      progress,
+      onProgress: (p) => progress.training(p),
       onStep(phase, r, t) {
         if (!phaseStart.has(phase)) phaseStart.set(phase, Date.now());
         const s = phaseSettings(o, phase).steps;
@@ -168,7 +161,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
         timings[phase] = (Date.now() - (phaseStart.get(phase) ?? Date.now())) / 1000;
         const file = `${base}.${phase}.safetensors`;
         await saveCheckpoint(file, trainerState(t, tokJson));
-        progress.log(`${phase}: done (${t.step} updates, ${formatDuration(timings[phase])}); checkpoint ${file}`);
+        progress.line(`${phase}: done (${t.step} updates, ${formatDuration(timings[phase])}); checkpoint ${file}`);
       },
       periodic: every > 0 ? { every, run: (_phase, t) => saveCheckpoint(`${base}.resume.safetensors`, trainerState(t, tokJson)) } : undefined,
     }, resume);
@@ -178,7 +171,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
       cfg: result.cfg, params: result.params, tokenizer: d.tok, preprocess: d.pre, dtype,
       metadata: { description: `TGH-MoE ${o.preset}, recipe variant ${o.variant}, seed ${o.seed} (tgh-moe train; docs/TRAINING.md)`, recipe: JSON.stringify(o) },
     });
-    await writeBytesAtomic(out, bytes);
+    await writeAtomic(out, bytes);
     const sha256 = createHash("sha256").update(bytes).digest("hex");
     const logFile = v.log ?? out.replace(/\.safetensors$/, "") + ".json";
     const log = {
@@ -188,8 +181,8 @@ example (the shipped checkpoint, docs/TRAINING.md):
       msPerUpdate, seconds: { ...timings, total: (Date.now() - started) / 1000 }, resumedFrom: v.resume ?? null,
       node: process.version, finished: new Date().toISOString(), curve: { columns: ["step", "loss", "ce", "balance", "task"], ...curve },
     };
-    await writeFile(logFile, `${JSON.stringify(log, null, 1)}\n`);
-    progress.log(`wrote ${out} (${(bytes.length / 1e6).toFixed(1)} MB, sha256 ${sha256.slice(0, 16)}...) and ${logFile} in ${formatDuration((Date.now() - started) / 1000)}`);
+    await writeAtomic(logFile, `${JSON.stringify(log, null, 1)}\n`);
+    progress.line(`wrote ${out} (${(bytes.length / 1e6).toFixed(1)} MB, sha256 ${sha256.slice(0, 16)}...) and ${logFile} in ${formatDuration((Date.now() - started) / 1000)}`);
     return EXIT.ok;
   },
 });
@@ -231,7 +224,8 @@ function stepsOf(o: RecipeOptions): Record<StageKey, number> {
   return { stage0: o.stages.stage0.steps, stage1: o.stages.stage1.steps, stage2: o.stages.stage2.steps };
 }
 
-function fmtMs(ms: Record<StageKey, number>): string {
+/** "stage0 412 ms/update, stage1 ..." */
+function msPerUpdateText(ms: Record<StageKey, number>): string {
   return Object.entries(ms).map(([k, x]) => `${k} ${Math.round(x)} ms/update`).join(", ");
 }
 

@@ -1,8 +1,8 @@
 /** `tgh-moe verify`: recomputes every act.* of a golden file and compares (exit 0 pass, 1 mismatch, 2 malformed). */
 import { createBackend } from "../backend/index.js";
 import { formatReport, verifyGolden } from "../golden/verify.js";
-import { defineCommand, EXIT, oneOf } from "./command.js";
-import { readBytes } from "./files.js";
+import { readBytes } from "../io/fs.js";
+import { backendOption, defineCommand, EXIT } from "./command.js";
 
 export default defineCommand({
   name: "verify",
@@ -25,7 +25,7 @@ options:
   options: { backend: { type: "string", default: "wasm" } },
   positionals: [1, 1],
   async run(v, [file], io) {
-    const backend = await createBackend(oneOf("verify", "backend", v.backend, ["wasm", "reference"] as const));
+    const backend = await createBackend(backendOption("verify", v.backend));
     const report = await verifyGolden(await readBytes(file), { backend, file });
     for (const line of formatReport(report)) io.out(line);
     return report.pass ? EXIT.ok : EXIT.mismatch;

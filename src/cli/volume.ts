@@ -4,15 +4,15 @@
  * input-sanity warnings are printed to stderr (also with --quiet) and returned for --json. Shared
  * by `run` and `route-map`. Not the readers (src/io/).
  */
-import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { TghModel } from "../api.js";
+import { folderEntries, pathInfo, readBytes } from "../io/fs.js";
 import { readVolumeFiles, type CtVolume, type VolumeFile } from "../io/volume.js";
 import { PREPROCESS_PRESET_NAMES } from "../preprocess/index.js";
 import type { F32Tensor } from "../tensor.js";
 import { UsageError, type Io } from "./command.js";
-import { fmtMs } from "./inputs.js";
-import type { Progress } from "./run.js";
+import { fsCode } from "./files.js";
+import { fmtMs, type Progress } from "./progress.js";
 
 /** Help lines of the volume options, shared by run and route-map. */
 export const VOLUME_OPTIONS_HELP = `  --volume PATH         CT in Hounsfield units: a NIfTI-1/2 file (.nii, .nii.gz), or a folder
@@ -38,7 +38,7 @@ export interface ReadVolume {
 
 /** Fails before any work when --volume is missing; a folder is fine (a DICOM series). */
 export async function checkVolumePath(cmd: string, path: string): Promise<void> {
-  if (!(await stat(path).catch(() => null))) throw new UsageError(`tgh-moe ${cmd}: --volume: ${path}: no such file or folder`);
+  if (!(await pathInfo(path))) throw new UsageError(`tgh-moe ${cmd}: --volume: ${path}: no such file or folder`);
 }
 
 /** --volumes: "first" or a volume index. */
@@ -68,16 +68,16 @@ export async function readVolume(cmd: string, path: string, model: TghModel, pro
 
 /** One file, or every regular file under a folder (dot files skipped), in sorted path order. */
 async function volumeFiles(cmd: string, path: string): Promise<VolumeFile[]> {
-  const s = await stat(path).catch(() => null);
+  const s = await pathInfo(path);
   if (!s) throw new UsageError(`tgh-moe ${cmd}: --volume: ${path}: no such file or folder`);
-  if (!s.isDirectory()) return [{ name: path, bytes: await readInput(cmd, "volume", path) }];
+  if (!s.folder) return [{ name: path, bytes: await readInput(cmd, "volume", path) }];
   const paths: string[] = [];
   const walk = async (dir: string): Promise<void> => {
-    const entries = (await readdir(dir, { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
+    const entries = (await folderEntries(dir)).sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const e of entries) {
       if (e.name.startsWith(".")) continue;
-      if (e.isDirectory()) await walk(join(dir, e.name));
-      else if (e.isFile()) paths.push(join(dir, e.name));
+      if (e.folder) await walk(join(dir, e.name));
+      else if (e.file) paths.push(join(dir, e.name));
       if (paths.length > MAX_FOLDER_FILES) throw new UsageError(`tgh-moe ${cmd}: --volume: ${path}: more than ${MAX_FOLDER_FILES} files; point it at the folder of one series`);
     }
   };
@@ -93,10 +93,9 @@ async function volumeFiles(cmd: string, path: string): Promise<VolumeFile[]> {
 /** Reads a whole input file; a missing or unreadable one is a UsageError naming the option. */
 async function readInput(cmd: string, name: string, path: string): Promise<Uint8Array> {
   try {
-    const buf = await readFile(path);
-    return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+    return await readBytes(path);
   } catch (e) {
-    const code = (e as { code?: string }).code;
+    const code = fsCode(e);
     const why = code === "ENOENT" ? "no such file" : code === "EISDIR" ? "is a folder, not a file" : code === "EACCES" ? "permission denied" : code === "ERR_FS_FILE_TOO_LARGE" ? "larger than 2 GiB, more than this reader takes" : null;
     if (why === null) throw e;
     throw new UsageError(`tgh-moe ${cmd}: --${name}: ${path}: ${why}`);

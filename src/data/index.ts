@@ -1,7 +1,8 @@
 /**
  * The synthetic 3D CT benchmark (docs/DATA.md): volumes in HU with structured findings, reports,
  * questions and slice captions from a seed. Everything here runs in Node and browsers except
- * writeDataset and dataCommand (Node file output), which live in ./write.js and ./command.js.
+ * writeDataset (Node file output, through src/io/fs.ts), which lives in ./write.js; the command
+ * is src/cli/data.ts.
  */
 export { GENERATOR_VERSION, iterateSamples, makeSample, parseSplit, sampleId, splitOf, studyTexts, SPLITS, SPLIT_BLOCK } from "./dataset.js";
 export type { PlacedFinding, Sample, SampleOptions, SplitName } from "./dataset.js";

@@ -1,10 +1,11 @@
 /**
- * Writes a synthetic CT dataset to a folder (Node only): volumes as NIfTI-1 (.nii.gz, int16 HU,
- * LPS+ with its affine), samples.jsonl (one line per sample) and manifest.json. Format: docs/DATA.md.
+ * Writes a synthetic CT dataset to a folder (Node only, through src/io/fs.ts): volumes as NIfTI-1
+ * (.nii.gz, int16 HU, LPS+ with its affine), samples.jsonl (one line per sample) and manifest.json,
+ * the last two written atomically, the manifest last. Format: docs/DATA.md.
  */
-import { mkdir, open, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ValueError } from "../errors.js";
+import { listFolder, makeFolder, openAtomicWriter, removePath, writeAtomic, writeBytes } from "../io/fs.js";
 import { writeNifti } from "../io/nifti-write.js";
 import { GENERATOR_VERSION, makeSample, splitOf, type Sample, type SplitName } from "./dataset.js";
 import { makeGrid, type Grid, type GridName, type Shape3 } from "./geometry.js";
@@ -54,22 +55,23 @@ export async function writeDataset(dir: string, opts: WriteDatasetOptions): Prom
   const ext = opts.gzip === false ? ".nii" : ".nii.gz";
   await prepareFolder(dir, opts.overwrite === true);
   const counts: Record<SplitName, number> = { train: 0, validation: 0, test: 0 };
-  const jsonl = await open(join(dir, "samples.jsonl.tmp"), "w");
+  const jsonl = await openAtomicWriter(join(dir, "samples.jsonl"));
   try {
     for (let i = 0; i < opts.count; i++) {
       const s = makeSample(opts.seed, i, grid);
       const split = splitOf(opts.seed, i, ratios);
       const file = `volumes/${s.id}${ext}`;
       const nifti = writeNifti({ data: Int16Array.from(s.volumeHU), shape: s.shape, affine: s.affine }, { gzip: ext === ".nii.gz", description: GENERATOR_VERSION });
-      await writeFile(join(dir, file), nifti);
+      await writeBytes(join(dir, file), nifti);
       await jsonl.write(`${JSON.stringify(sampleRecord(s, split, file))}\n`);
       counts[split]++;
       opts.onProgress?.(i + 1, opts.count, s);
     }
-  } finally {
-    await jsonl.close();
+  } catch (e) {
+    await jsonl.abort();
+    throw e;
   }
-  await rename(join(dir, "samples.jsonl.tmp"), join(dir, "samples.jsonl"));
+  await jsonl.commit();
   const manifest: Manifest = {
     generator: GENERATOR_VERSION, seed: opts.seed, count: opts.count,
     grid: { shape: grid.shape, spacing: grid.spacing },
@@ -77,20 +79,20 @@ export async function writeDataset(dir: string, opts: WriteDatasetOptions): Prom
     volumes: { format: `NIfTI-1${ext}`, datatype: "int16", units: "HU", orientation: "LPS+", folder: "volumes" },
     samples: "samples.jsonl",
   };
-  await writeFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+  await writeAtomic(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
 
 /** Creates `dir/volumes`; an existing non-empty `dir` is refused, or emptied of our files with overwrite. */
 async function prepareFolder(dir: string, overwrite: boolean): Promise<void> {
-  const existing = await readdir(dir).catch(() => [] as string[]);
+  const existing = await listFolder(dir);
   if (existing.length > 0) {
     if (!overwrite) throw new ValueError(`writeDataset: dir: "${dir}" is not empty (pass overwrite to replace a dataset there)`);
     const ours = new Set(["volumes", "samples.jsonl", "samples.jsonl.tmp", "manifest.json"]);
-    const foreign = existing.filter((f) => !ours.has(f));
+    const foreign = existing.filter((f) => !ours.has(f) && !/^\.(samples\.jsonl|manifest\.json)\.tmp-/.test(f)); // a crashed writer's temporary files
     if (foreign.length > 0) throw new ValueError(`writeDataset: dir: "${dir}" holds files that are not a dataset (${foreign.slice(0, 3).join(", ")}); refusing to overwrite`);
-    await rm(join(dir, "volumes"), { recursive: true, force: true });
-    await rm(join(dir, "manifest.json"), { force: true });
+    await removePath(join(dir, "volumes"), { recursive: true });
+    await removePath(join(dir, "manifest.json"));
   }
-  await mkdir(join(dir, "volumes"), { recursive: true });
+  await makeFolder(join(dir, "volumes"));
 }

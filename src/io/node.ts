@@ -1,12 +1,12 @@
 /**
- * Node-only file helpers over the byte-level cores (./safetensors.ts, ./nifti.ts); browsers use the
- * cores with bytes from fetch, or a File through ./source.ts. Files are read as ByteSources: the
+ * Node-only file helpers over the byte-level cores (./safetensors.ts, ./nifti.ts), through ./fs.ts;
+ * browsers use the cores with bytes from fetch, or a File through ./source.ts. Files are read as ByteSources: the
  * header is checked first, then only what it describes is read, never the whole file at once.
  */
-import { rename, writeFile } from "node:fs/promises";
 import type { Tensor } from "../tensor.js";
 import { readNiftiSource, type NiftiVolume, type ReadNiftiOptions } from "./nifti.js";
-import { openFileSource, type ByteSource } from "./source.js";
+import { openFileSource, writeAtomic } from "./fs.js";
+import type { ByteSource } from "./source.js";
 import {
   loadCheckedSource, readHeaderSource, readSafetensorsSource, writeSafetensors,
   type CheckedOptions, type Expected, type ReadOptions, type SafetensorsContents, type SafetensorsHeader, type WriteOptions,
@@ -44,15 +44,13 @@ export async function readSafetensorsHeaderFile(path: string, opts: Omit<ReadOpt
   return withFile(path, async (src) => ({ ...(await readHeaderSource(src, { ...opts, file: path })), fileSize: src.size }));
 }
 
-/** Writes a .safetensors file atomically (a temporary file in the same folder, then a rename). */
+/** Writes a .safetensors file atomically (./fs.ts writeAtomic: temporary file, fsync, rename). */
 export async function writeSafetensorsFile(
   path: string,
   tensors: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>,
   opts: WriteOptions = {},
 ): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, writeSafetensors(tensors, opts));
-  await rename(tmp, path);
+  await writeAtomic(path, writeSafetensors(tensors, opts));
 }
 
 /** readNifti on a file: the header is checked before the voxels are read; memory is the result plus a few MiB. */

@@ -1,9 +1,9 @@
 /**
  * ByteSource: random-access reads of a file without holding it whole in memory, so readers can check a
- * header before they read (or allocate for) the data. Bytes in memory, a Node file (opened through a
- * guarded dynamic import, so bundles for browsers stay free of Node modules) or a browser Blob/File.
+ * header before they read (or allocate for) the data. Bytes in memory, a browser Blob/File, or a
+ * Node file (openFileSource in ./fs.ts, the one module that touches the file system).
  *
- *   const src = await openFileSource("ct.nii.gz");   // Node
+ *   const src = await openFileSource("ct.nii.gz");   // Node, from ./fs.js
  *   try { const head = await readAt(src, 0, 540); ... } finally { await src.close(); }
  */
 import { FileError, FormatError } from "../errors.js";
@@ -68,38 +68,6 @@ export function fileProblem(e: unknown, path?: string | null): string {
   const where = path === null ? undefined : path ?? (e as { path?: string }).path;
   const why = WHY[code] ?? (e as Error).message.split("\n")[0];
   return `${where === undefined ? "" : `${where}: `}${why} (${code})`;
-}
-
-/**
- * Opens a file for random-access reads (Node only). A missing, unreadable or folder path is a
- * FileError naming the path and the cause, with the system's code (ENOENT, EACCES, EISDIR, ...).
- */
-export async function openFileSource(path: string): Promise<ByteSource> {
-  const fs = await import("node:fs/promises");
-  const fh = await fs.open(path, "r").catch((e: unknown) => {
-    throw fsCode(e) === null ? e : new FileError(fileProblem(e, path), fsCode(e)!);
-  });
-  try {
-    const st = await fh.stat();
-    if (st.isDirectory()) throw new FileError(`${path}: ${WHY.EISDIR} (EISDIR)`, "EISDIR");
-    return {
-      size: st.size,
-      name: path,
-      read: async (offset, into) => {
-        let done = 0;
-        while (done < into.length) {
-          const { bytesRead } = await fh.read(into, done, into.length - done, offset + done);
-          if (bytesRead === 0) break;
-          done += bytesRead;
-        }
-        return done;
-      },
-      close: () => fh.close(),
-    };
-  } catch (e) {
-    await fh.close();
-    throw e;
-  }
 }
 
 /** Exactly bytes [offset, offset + length) in a fresh buffer, or a FormatError naming `field` when the source ends first. */

@@ -129,6 +129,10 @@ export function fromSpecJson(json: unknown): ModelConfig {
     cfg[sec] = {};
     for (const [spec, { code }] of Object.entries(optional)) if (spec in src) cfg[sec][code] = src[spec];
     for (const [spec, code] of Object.entries(map)) {
+      if (sec === "vision" && spec === "rope_sections" && src.rope === "depth" && (src[spec] ?? null) === null) {
+        cfg[sec][code] = defaultRopeSections(src.width, src.heads); // unused by rope "depth" (section 9)
+        continue;
+      }
       if (!(spec in src)) throw new ValueError(`config: ${sec}.${spec}: missing`);
       const v = src[spec];
       cfg[sec][code] = Array.isArray(v) ? [...v] : v;
@@ -137,6 +141,17 @@ export function fromSpecJson(json: unknown): ModelConfig {
   const out = cfg as unknown as ModelConfig;
   validateConfig(out);
   return out;
+}
+
+/**
+ * rope_sections when a file leaves it null or absent (allowed with rope "depth", which does not read
+ * it): the presets' split of the dh/2 rotary pairs, half on depth and a quarter each on rows and
+ * columns ([2, 1, 1] for dh 8, [16, 8, 8] for dh 64). Bad width or heads are left to validateConfig.
+ */
+function defaultRopeSections(width: unknown, heads: unknown): number[] {
+  const dh = typeof width === "number" && typeof heads === "number" && heads > 0 ? width / heads : 0;
+  const quarter = Math.floor(dh / 8);
+  return [dh / 2 - 2 * quarter, quarter, quarter];
 }
 
 /**

@@ -15,7 +15,6 @@ import { trainBpe } from "../tokenizer/train.js";
 import { resumeTrainer, type CheckpointState } from "../train/checkpoint.js";
 import { Trainer, trainOptions, type Sample, type StepReport, type TrainOptions } from "../train/trainer.js";
 import { corpus, loadPool, presetFor, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
-import type { ProgressPrinter } from "./progress.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, recipeConfig, type PhaseName, type Variant } from "./stages.js";
 
 /** Updates, samples per update and peak learning rate of one stage. */
@@ -135,8 +134,20 @@ export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase
   return new Trainer(be, cfg, params, opts);
 }
 
+/** What runRecipe reports after every update (the CLI prints it: src/cli/progress.ts). */
+export interface ProgressState {
+  phase: string; // "stage1", ...
+  index: number; // phase number, 1-based
+  phases: number;
+  step: number; // updates done in this phase
+  total: number;
+  report: StepReport;
+  tokensPerSecond: number;
+  etaSeconds: number; // of this phase
+}
+
 export interface RecipeHooks {
-  progress?: ProgressPrinter;
+  onProgress?(p: ProgressState): void;
   onStep?(phase: PhaseName, r: StepReport, t: Trainer): void;
   /** After the last update of a phase (save a checkpoint, snapshot for tests). */
   onPhaseEnd?(phase: PhaseName, t: Trainer): Promise<void> | void;
@@ -169,7 +180,7 @@ export async function runRecipe(be: Backend, d: RecipeData, o: RecipeOptions, ho
       const r = trainer.trainStep(data);
       hooks.onStep?.(phase, r, trainer);
       const dt = (now() - t0) / 1000, done = trainer.step - step0;
-      hooks.progress?.update({
+      hooks.onProgress?.({
         phase, index: i + 1, phases: phases.length, step: trainer.step, total: s.steps, report: r,
         tokensPerSecond: dt > 0 ? (done * tokensPerUpdate) / dt : 0, etaSeconds: dt > 0 ? ((s.steps - trainer.step) * dt) / done : NaN,
       });

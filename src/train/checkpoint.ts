@@ -7,6 +7,7 @@
  * crash at any moment leaves either the previous checkpoint or the new one, never a torn file.
  */
 import { FormatError, ValueError } from "../errors.js";
+import { readBytes, writeAtomic } from "../io/fs.js";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.js";
 import { fromSpecJson, toSpecJson, type ModelConfig } from "../model/config.js";
 import { checkParams, paramSpecs, type Params } from "../model/params.js";
@@ -107,46 +108,15 @@ export function parseCheckpoint(bytes: Uint8Array, file = "checkpoint"): Checkpo
   };
 }
 
-let tmpCounter = 0;
-
 /**
- * Writes the checkpoint at `path` atomically: `<path>.tmp-<pid>-<n>` is written and fsynced, renamed
- * over `path`, and the folder is fsynced so the rename itself survives a power loss. On any error
- * the temporary file is removed and `path` is untouched.
+ * Writes the checkpoint at `path` atomically (src/io/fs.ts writeAtomic: a temporary file written and
+ * fsynced, renamed over `path`, the folder fsynced; on any error `path` is untouched).
  */
 export async function saveCheckpoint(path: string, s: CheckpointState): Promise<void> {
-  const fs = await import("node:fs/promises");
-  const { dirname } = await import("node:path");
-  const bytes = checkpointBytes(s);
-  const tmp = `${path}.tmp-${process.pid}-${tmpCounter++}`;
-  try {
-    const fh = await fs.open(tmp, "w");
-    try {
-      await fh.writeFile(bytes);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, path);
-  } catch (e) {
-    await fs.rm(tmp, { force: true });
-    throw e;
-  }
-  try {
-    const dir = await fs.open(dirname(path), "r");
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // folders cannot be opened or fsynced on some platforms (Windows): the rename is still atomic
-  }
+  await writeAtomic(path, checkpointBytes(s));
 }
 
 export async function loadCheckpoint(path: string): Promise<CheckpointState> {
-  const { readFile } = await import("node:fs/promises");
-  const buf = await readFile(path);
-  return parseCheckpoint(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), path);
+  return parseCheckpoint(await readBytes(path), path);
 }
 
