@@ -145,8 +145,13 @@ function slotsByExpert(idx: I32Tensor, E: number): number[][] {
 }
 
 /**
- * The TGH-MoE MLP of one block on u = LN2(x) [B, M, C] with text guidance g [B, C]. `labels` [B]
- * (task ids) route hard routing when given (training) and define the task loss.
+ * The TGH-MoE MLP of one block (spec section 4) on u = LN2(x) [B, M, C] with text guidance g [B, C]:
+ *
+ *   y_i = a_shared sum_s F_shared_s(u_i) + a_routed sum_t c_bt sum_{e in K_i} w_ie F_{t,e}(u_i)
+ *
+ * pi = taskGate(g) (level 1); t ranges over the group of sample b (hard: c_bt = 1 for t = t_b, the
+ * label while training, else argmax pi) or over every group (soft: c_bt = pi[b, t]); K_i and w_ie
+ * come from the group's router (level 2). `labels` [B] also define the task loss.
  * Ablation (moe.guidance "none", g null): no task level, every token in one group (pi = 1, group 0),
  * the router reads u alone, labels are ignored and there is no task loss.
  */
@@ -154,44 +159,22 @@ export function moe(be: Backend, P: ParamScope, u: F32Tensor, g: F32Tensor | nul
   const [B, M, C] = u.shape;
   if (cfg.moe.guidance === "none") return tokenMoe(be, P, u, cfg, layer, tape);
   if (!g) throw new ValueError(`moe: g: expected the text guidance [${B}, ${C}] (moe.guidance is "text")`);
-  const { tasks: T, topK: k, taskRouting } = cfg.moe;
-  if (labels && (labels.length !== B || labels.some((t) => !Number.isInteger(t) || t < 0 || t >= T))) {
-    throw new ValueError(`moe: task: expected ${B} task ids in [0, ${T}), got [${Array.from(labels).join(", ")}]`);
-  }
+  checkLabels(labels, B, cfg.moe.tasks);
   const U = u.reshape([B * M, C]);
   const pi = taskGate(be, P, g, cfg, tape); // [B, T]
-  const argmax = be.topk(pi, 1).indices.reshape([B]); // ties: lower index
-  const group = taskRouting === "hard" && labels ? fromInts([B], labels) : argmax;
-  const trace: MoeTrace = { layer, pi, group, topkIdx: new Tensor("i32", [B, M, k]), topkW: new Tensor("f32", [B, M, k]) };
-  const routed = new Tensor("f32", [B * M, C]);
+  const group = chooseGroups(be, pi, cfg, labels); // [B] t_b
+  const trace = emptyTrace(layer, pi, group, M, cfg.moe.topK);
+  const routed = new Tensor("f32", [B * M, C]); // sum_t c_bt sum_{e in K_i} w_ie F_{t,e}(u_i)
   const balance: BalanceTerm[] = [];
   const groups: GroupSaved[] = [];
-  for (let t = 0; t < T; t++) {
-    // hard: the samples whose group is t; soft: every sample, weighted by pi[b, t]
-    const samples = range(B).filter((b) => taskRouting === "soft" || group.data[b] === t);
-    if (samples.length === 0) continue;
-    const sampleOfRow = samples.flatMap((b) => new Array<number>(M).fill(b));
-    const rows = Int32Array.from(samples.flatMap((b) => range(M).map((i) => b * M + i)));
-    const ut = be.gatherRows(U, fromInts([rows.length], rows)); // [N, C]
-    const gt = be.gatherRows(g, fromInts([rows.length], sampleOfRow)); // [N, C]
-    const { G, idx, w } = route(be, P(`router.${t}.weight`), ut, gt, k, cfg.moe.renormalize, tape);
-    const piAt = taskRouting === "soft" ? groupSlots(pi, sampleOfRow, t, k) : null;
-    const slotW = piAt ? be.mul(w, groupWeights(be, pi, piAt, k)) : w;
-    dispatch(be, (e) => (name) => P(`experts.${t}.${e}.${name}`), ut, rows, idx, slotW, routed, cfg, tape);
-    if (tape) groups.push({ t, rows: fromInts([rows.length], rows), sampleOfRow: fromInts([rows.length], sampleOfRow), piAt, w });
-    balance.push({ layer, group: t, tokens: rows.length, value: balanceLoss(be, G, idx) });
-    samples.forEach((b, j) => {
-      if (group.data[b] !== t) return; // soft routing: the trace shows the argmax group
-      trace.topkIdx.data.set(idx.data.subarray(j * M * k, (j + 1) * M * k), b * M * k);
-      trace.topkW.data.set(w.data.subarray(j * M * k, (j + 1) * M * k), b * M * k);
-    });
+  for (let t = 0; t < cfg.moe.tasks; t++) {
+    const tokens = groupTokens(group, t, M, cfg.moe.taskRouting);
+    if (!tokens) continue;
+    const { G, idx, w } = routedGroup(be, P, U, g, pi, tokens, t, cfg, routed, groups, tape);
+    balance.push({ layer, group: t, tokens: tokens.rows.length, value: balanceLoss(be, G, idx) });
+    recordTrace(trace, tokens.samples, t, idx, w);
   }
-  let y = be.scale(routed, cfg.moe.aRouted);
-  if (cfg.moe.sharedExperts > 0) {
-    let shared = mlp(be, (name) => P(`shared.0.${name}`), U, cfg.vision.act, tape); // [B*M, C]
-    for (let s = 1; s < cfg.moe.sharedExperts; s++) shared = be.add(shared, mlp(be, (name) => P(`shared.${s}.${name}`), U, cfg.vision.act, tape));
-    y = be.add(be.scale(shared, cfg.moe.aShared), y);
-  }
+  const y = mixExperts(be, sharedExperts(be, P, U, cfg, tape), routed, cfg);
   tape?.push("moe", { U, g, pi, labels: labels ?? null, groups });
   return { y: y.reshape([B, M, C]), trace, balance, task: labels ? taskLoss(pi, labels) : null };
 }
@@ -207,19 +190,98 @@ function tokenMoe(be: Backend, P: ParamScope, u: F32Tensor, cfg: ModelConfig, la
   const rows = Int32Array.from(range(B * M));
   const { G, idx, w } = route(be, P("router.0.weight"), U, null, k, cfg.moe.renormalize, tape);
   const routed = new Tensor("f32", [B * M, C]);
-  dispatch(be, (e) => (name) => P(`experts.0.${e}.${name}`), U, rows, idx, w, routed, cfg, tape);
+  dispatch(be, expertScope(P, 0), U, rows, idx, w, routed, cfg, tape);
   const sampleOfRow = rows.map((r) => Math.floor(r / M));
   const groups: GroupSaved[] = tape ? [{ t: 0, rows: fromInts([B * M], rows), sampleOfRow: fromInts([B * M], sampleOfRow), piAt: null, w }] : [];
-  let y = be.scale(routed, cfg.moe.aRouted);
-  if (cfg.moe.sharedExperts > 0) {
-    let shared = mlp(be, (name) => P(`shared.0.${name}`), U, cfg.vision.act, tape);
-    for (let s = 1; s < cfg.moe.sharedExperts; s++) shared = be.add(shared, mlp(be, (name) => P(`shared.${s}.${name}`), U, cfg.vision.act, tape));
-    y = be.add(be.scale(shared, cfg.moe.aShared), y);
-  }
+  const y = mixExperts(be, sharedExperts(be, P, U, cfg, tape), routed, cfg);
   const pi = new Tensor("f32", [B, 1], new Float32Array(B).fill(1));
   tape?.push("moe", { U, g: null, pi, labels: null, groups });
   const trace: MoeTrace = { layer, pi, group: new Tensor("i32", [B]), topkIdx: idx.reshape([B, M, k]), topkW: w.reshape([B, M, k]) };
   return { y: y.reshape([B, M, C]), trace, balance: [{ layer, group: 0, tokens: B * M, value: balanceLoss(be, G, idx) }], task: null };
+}
+
+/** sum_s F_shared_s(u) over the shared experts, in order (u [N, C] -> [N, C]); null without shared experts. */
+export function sharedExperts(be: Backend, P: ParamScope, u: F32Tensor, cfg: ModelConfig, tape?: Tape): F32Tensor | null {
+  let sum: F32Tensor | null = null;
+  for (let s = 0; s < cfg.moe.sharedExperts; s++) {
+    const F = mlp(be, (name) => P(`shared.${s}.${name}`), u, cfg.vision.act, tape);
+    sum = sum ? be.add(sum, F) : F;
+  }
+  return sum;
+}
+
+/** y = a_shared shared + a_routed routed (shared null: a_routed routed). */
+function mixExperts(be: Backend, shared: F32Tensor | null, routed: F32Tensor, cfg: ModelConfig): F32Tensor {
+  const y = be.scale(routed, cfg.moe.aRouted);
+  return shared ? be.add(be.scale(shared, cfg.moe.aShared), y) : y;
+}
+
+/** The parameters of routed expert (t, e): experts.<t>.<e>.* */
+function expertScope(P: ParamScope, t: number): (e: number) => ParamScope {
+  return (e) => (name) => P(`experts.${t}.${e}.${name}`);
+}
+
+/** The tokens of one task group: its samples, their rows b*M + i in U, and the sample of each row. */
+interface GroupTokens {
+  samples: number[];
+  rows: Int32Array; // [N]
+  sampleOfRow: number[]; // [N]
+}
+
+/** Hard: the samples whose group is t (null when none); soft: every sample. */
+function groupTokens(group: I32Tensor, t: number, M: number, routing: ModelConfig["moe"]["taskRouting"]): GroupTokens | null {
+  const samples = range(group.size).filter((b) => routing === "soft" || group.data[b] === t);
+  if (samples.length === 0) return null;
+  const sampleOfRow = samples.flatMap((b) => new Array<number>(M).fill(b));
+  const rows = Int32Array.from(samples.flatMap((b) => range(M).map((i) => b * M + i)));
+  return { samples, rows, sampleOfRow };
+}
+
+/**
+ * Level 2 and dispatch of group t: routes u_t = U[rows] with g_t = g[sample] through router t,
+ * weights the slots by c_bt (soft: pi[b, t]) and adds c_bt w_ie F_{t,e}(u_i) into `routed` (a_routed
+ * comes in mixExperts).
+ */
+function routedGroup(be: Backend, P: ParamScope, U: F32Tensor, g: F32Tensor, pi: F32Tensor, tokens: GroupTokens, t: number,
+  cfg: ModelConfig, routed: F32Tensor, groups: GroupSaved[], tape?: Tape): { G: F32Tensor; idx: I32Tensor; w: F32Tensor } {
+  const { rows, sampleOfRow } = tokens, N = rows.length, k = cfg.moe.topK;
+  const ut = be.gatherRows(U, fromInts([N], rows)); // [N, C]
+  const gt = be.gatherRows(g, fromInts([N], sampleOfRow)); // [N, C]
+  const { G, idx, w } = route(be, P(`router.${t}.weight`), ut, gt, k, cfg.moe.renormalize, tape);
+  const piAt = cfg.moe.taskRouting === "soft" ? groupSlots(pi, sampleOfRow, t, k) : null;
+  const slotW = piAt ? be.mul(w, groupWeights(be, pi, piAt, k)) : w;
+  dispatch(be, expertScope(P, t), ut, rows, idx, slotW, routed, cfg, tape);
+  if (tape) groups.push({ t, rows: fromInts([N], rows), sampleOfRow: fromInts([N], sampleOfRow), piAt, w });
+  return { G, idx, w };
+}
+
+/** Labels, when given, are B task ids in [0, T). */
+function checkLabels(labels: Int32Array | null | undefined, B: number, T: number): void {
+  if (labels && (labels.length !== B || labels.some((t) => !Number.isInteger(t) || t < 0 || t >= T))) {
+    throw new ValueError(`moe: task: expected ${B} task ids in [0, ${T}), got [${Array.from(labels).join(", ")}]`);
+  }
+}
+
+/** t_b: the label under hard routing while training, else argmax pi (ties: lower index). */
+function chooseGroups(be: Backend, pi: F32Tensor, cfg: ModelConfig, labels?: Int32Array | null): I32Tensor {
+  const B = pi.dim(0);
+  const argmax = be.topk(pi, 1).indices.reshape([B]);
+  return cfg.moe.taskRouting === "hard" && labels ? fromInts([B], labels) : argmax;
+}
+
+function emptyTrace(layer: number, pi: F32Tensor, group: I32Tensor, M: number, k: number): MoeTrace {
+  const B = group.size;
+  return { layer, pi, group, topkIdx: new Tensor("i32", [B, M, k]), topkW: new Tensor("f32", [B, M, k]) };
+}
+
+/** The trace keeps, per sample, the top-k of its own group t_b (soft routing: the argmax group). */
+function recordTrace(trace: MoeTrace, samples: number[], t: number, idx: I32Tensor, w: F32Tensor): void {
+  const [, M, k] = trace.topkIdx.shape, n = M * k;
+  samples.forEach((b, j) => {
+    if (trace.group.data[b] !== t) return;
+    trace.topkIdx.data.set(idx.data.subarray(j * n, (j + 1) * n), b * n);
+    trace.topkW.data.set(w.data.subarray(j * n, (j + 1) * n), b * n);
+  });
 }
 
 /** [N*k]: the flat index b*T + t into pi of every slot of every row (soft routing). */

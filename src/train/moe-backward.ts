@@ -39,21 +39,15 @@ export function moeSublayerBackward(ctx: Ctx, at: string, cfg: ModelConfig, dy: 
 }
 
 /**
- * y = a_shared sum_s F_s(u) + a_routed sum_t c_t sum_{e in K} w_e F_{t,e}(u):
- *   each shared expert gets a_shared dy; each group's dispatch gets a_routed dy (groups in reverse);
- *   then the task gate gets dpi (soft routing and the task loss). Returns du [B*M, C] when `needDu`.
+ * y = a_shared sum_s F_s(u) + a_routed sum_t c_t sum_{e in K} w_e F_{t,e}(u), backwards: the shared
+ * experts get a_shared dy; each group's dispatch gets a_routed dy (groups in reverse); then the task
+ * gate gets dpi (soft routing and the task loss). Returns du [B*M, C] when `needDu`.
  */
 export function moeBackward(ctx: Ctx, at: string, cfg: ModelConfig, dY: F32Tensor, coef: AuxCoef, dg: F32Tensor | null, needDu: boolean): F32Tensor | null {
   const { be } = ctx;
   const s = ctx.tape.pop("moe");
-  const { act } = cfg.vision;
   const [B, T] = s.pi.shape;
-  let du = needDu ? new Tensor("f32", s.U.shape) : null; // [B*M, C]
-  const dShared = be.scale(dY, cfg.moe.aShared);
-  for (let i = cfg.moe.sharedExperts - 1; i >= 0; i--) {
-    const d = mlpBackward(ctx, `${at}.shared.${i}`, act, dShared, needDu);
-    if (du && d) du = be.add(du, d);
-  }
+  const du = sharedExpertsBackward(ctx, at, cfg, be.scale(dY, cfg.moe.aShared), needDu ? new Tensor("f32", s.U.shape) : null); // [B*M, C]
   const dRouted = be.scale(dY, cfg.moe.aRouted);
   const dpi = new Tensor("f32", [B * T, 1]); // soft routing and the task loss add here
   for (let i = s.groups.length - 1; i >= 0; i--) {
@@ -63,15 +57,27 @@ export function moeBackward(ctx: Ctx, at: string, cfg: ModelConfig, dY: F32Tenso
     if (dg && r.dg) be.scatterAddRows(dg, r.dg, grp.sampleOfRow); // g_t = g[sampleOfRow]
   }
   if (cfg.moe.guidance === "none") return du; // no task gate on the tape, no task loss
-  const soft = cfg.moe.taskRouting === "soft";
-  if (s.labels && coef.task !== 0) {
-    // L_task = mean_b -log pi[b, label_b]
-    const labelAt = fromInts([B], Array.from(s.labels, (t, b) => b * T + t));
-    const d = new Tensor("f32", [B, 1], Float32Array.from(s.labels, (t, b) => -coef.task / (B * s.pi.data[b * T + t])));
-    be.scatterAddRows(dpi, d, labelAt);
-  }
-  taskGateBackward(ctx, at, cfg, soft || (s.labels !== null && coef.task !== 0) ? dpi.reshape([B, T]) : null, dg);
+  const labels = coef.task !== 0 ? s.labels : null; // the task loss is on
+  if (labels) taskLossBackward(ctx, s.pi, labels, coef.task, dpi);
+  taskGateBackward(ctx, at, cfg, cfg.moe.taskRouting === "soft" || labels ? dpi.reshape([B, T]) : null, dg);
   return du;
+}
+
+/** sum_s F_shared_s(u), backwards: every shared expert (in reverse) gets dy; du += F_s'(dy) when du is given. */
+function sharedExpertsBackward(ctx: Ctx, at: string, cfg: ModelConfig, dy: F32Tensor, du: F32Tensor | null): F32Tensor | null {
+  for (let i = cfg.moe.sharedExperts - 1; i >= 0; i--) {
+    const d = mlpBackward(ctx, `${at}.shared.${i}`, cfg.vision.act, dy, du !== null);
+    if (du && d) du = ctx.be.add(du, d);
+  }
+  return du;
+}
+
+/** L_task = mean_b -log pi[b, label_b]: dpi[b, label_b] += -coef / (B pi[b, label_b]) (dpi [B*T, 1]). */
+function taskLossBackward(ctx: Ctx, pi: F32Tensor, labels: Int32Array, coef: number, dpi: F32Tensor): void {
+  const [B, T] = pi.shape;
+  const labelAt = fromInts([B], Array.from(labels, (t, b) => b * T + t));
+  const d = new Tensor("f32", [B, 1], Float32Array.from(labels, (t, b) => -coef / (B * pi.data[b * T + t])));
+  ctx.be.scatterAddRows(dpi, d, labelAt);
 }
 
 /**
