@@ -8,10 +8,11 @@ import type { Backend } from "../backend/backend.js";
 import { ValueError } from "../errors.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
 import type { ModelConfig, VisionConfig } from "./config.js";
-import { moe, type BalanceTerm, type MoeResult, type MoeTrace } from "./moe.js";
+import { moe, type MoeResult, type MoeTrace } from "./moe.js";
 import { scope, type ParamScope, type Params } from "./params.js";
 import type { Tape } from "./tape.js";
-import { attentionSublayer, mlpSublayer, type RopeSpec } from "./vit.js";
+import type { BalanceTerm, RopeSpec } from "./types.js";
+import { attentionSublayer, mlpSublayer } from "./vit.js";
 
 export interface EncodeOptions {
   /** Text guidance g [B, C] (required when the config has MoE layers). */
@@ -52,14 +53,6 @@ export function ropePositions(v: VisionConfig, D: number): RopeSpec {
     }
   }
   return { pos, sections: v.ropeSections, base: v.ropeBase };
-}
-
-/** Kept for the backward (src/train/). */
-export interface EncodeSaved {
-  shape: readonly number[]; // [B, D, S, C]
-}
-export interface MoeSublayerSaved {
-  x: F32Tensor; // the sublayer input (ln2's input), as the block views it
 }
 
 /**

@@ -1,8 +1,9 @@
 /** The model's public surface: config, parameters, forward, and the weight conversions. */
 export * from "./config.js";
 export { checkParams, getParam, initParams, paramSpecs, type Params, type ParamSpecs } from "./params.js";
-export { forward, type ForwardInput, type ForwardOptions, type ForwardOutput, type Losses } from "./model.js";
-export type { BalanceTerm, MoeTrace } from "./moe.js";
+export { forward, type ForwardInput, type ForwardOptions, type ForwardOutput } from "./model.js";
+export type { MoeTrace } from "./moe.js";
+export type { BalanceTerm, Losses } from "./types.js";
 export { upcycle } from "./upcycle.js";
 export { fromHfClipVision, hfClipKeyMap, transferTo3d, type TransferOptions } from "./transfer.js";
 export { inflateDepth } from "./inflate.js";

@@ -12,41 +12,14 @@ import type { LmConfig, TokenIds } from "./config.js";
 import { rowOf } from "./layout.js";
 import { getParam, scope, type ParamScope, type Params } from "./params.js";
 import type { Tape } from "./tape.js";
-
-/** Kept for the backward (src/train/lm-backward.ts) of each function below. */
-export interface LmAttnSaved {
-  h: F32Tensor; // [B, L, d] input (norm1's output)
-  q: F32Tensor; // [B, L, NH*dh] after rotary
-  k: F32Tensor; // [B, L, KV*dh] after rotary
-  v: F32Tensor;
-  a: F32Tensor; // attention output, before the o projection
-  pos: I32Tensor; // [L]
-}
-export interface LmBlockSaved {
-  x: F32Tensor; // [B, L, d] block input
-  x1: F32Tensor; // after the attention residual
-  h2: F32Tensor; // norm2(x1)
-  gate: F32Tensor; // [B, L, F]
-  up: F32Tensor;
-  ff: F32Tensor; // silu(gate) * up
-}
-export interface LmHeadSaved {
-  x: F32Tensor; // [B, L, d] last block's output
-  h: F32Tensor; // final norm's output
-}
+import type { SequenceLayout } from "./types.js";
 
 /**
- * Where things are in a right-padded batch of sequences [B, L]. Pinned: the prompt is every
- * non-special token strictly between the first `</img>` and the first `<sep>` after it (or the end);
- * CE targets are the tokens after `<sep>` up to and including the first `<eos>`, stopping at `<pad>`.
+ * Where things are in a right-padded batch of sequences [B, L] (types.ts:SequenceLayout). Pinned: the
+ * prompt is every non-special token strictly between the first `</img>` and the first `<sep>` after
+ * it (or the end); CE targets are the tokens after `<sep>` up to and including the first `<eos>`,
+ * stopping at `<pad>`.
  */
-export interface SequenceLayout {
-  imagePos: number[][]; // per sample, the positions holding tokens.image, in order
-  promptMask: F32Tensor; // [B, L]: 1 on prompt tokens
-  promptCount: F32Tensor; // [B]: their number, at least 1 (an empty prompt gives s = 0)
-  targets: { b: number; pos: number }[]; // token ids[b, pos] is predicted by logits[b, pos - 1]
-}
-
 export function parseSequence(ids: I32Tensor, tokens: TokenIds): SequenceLayout {
   if (ids.rank !== 2) throw new ShapeError(`parseSequence: ids: expected [B, L], got ${fmtShape(ids.shape)}`);
   const [B, L] = ids.shape;

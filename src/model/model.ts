@@ -8,11 +8,12 @@ import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
 import { fromInts, type F32Tensor, type I32Tensor, type Tensor } from "../tensor.js";
 import { textGuided, type ModelConfig } from "./config.js";
 import { encode } from "./encoder.js";
-import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage, type SequenceLayout } from "./lm.js";
-import type { BalanceTerm, MoeTrace } from "./moe.js";
+import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage } from "./lm.js";
+import type { MoeTrace } from "./moe.js";
 import { getParam, scope, type Params } from "./params.js";
 import { project } from "./projector.js";
 import type { Tape } from "./tape.js";
+import type { Losses, SequenceLayout } from "./types.js";
 import { embedSlices } from "./vit.js";
 
 export interface ForwardInput {
@@ -36,32 +37,11 @@ export interface ForwardOptions {
   /** Record what the backward needs (training: src/train/model-backward.ts); inference passes none. */
   tape?: Tape;
 }
-export interface Losses {
-  /** Cross-entropy on the answer tokens and <eos>, mean over those targets; null when there are none. */
-  ce: number | null;
-  balance: BalanceTerm[]; // per MoE layer and task group that received tokens
-  task: { layer: number; value: number }[]; // per MoE layer, only with labels
-  /** (ce ?? 0) + alpha * mean(balance) + beta * mean(task) (a mean over no terms is 0). */
-  total: number;
-}
 export interface ForwardOutput {
   logits: F32Tensor; // [B, L, V]
   trace: MoeTrace[]; // one per MoE layer, in block order
   losses: Losses;
   acts?: Map<string, Tensor>;
-}
-
-/** Kept for the backward of the whole model (the last tape entry). */
-export interface ModelSaved {
-  ids: I32Tensor; // [B, L]
-  seq: SequenceLayout;
-  s: F32Tensor | null; // [B, d_lm] prompt mean (null without MoE layers)
-  logits: F32Tensor; // [B, L, V]
-  losses: Losses;
-  alpha: number;
-  beta: number;
-  volumeOf: Int32Array | null; // [B] the volume row of each sequence, or null (one volume per sequence)
-  volumes: number; // U, the volume rows encoded
 }
 
 export function forward(be: Backend, params: Params, cfg: ModelConfig, input: ForwardInput, o: ForwardOptions = {}): ForwardOutput {

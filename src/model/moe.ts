@@ -11,7 +11,8 @@ import { Tensor, fromInts, transpose, type F32Tensor, type I32Tensor } from "../
 import type { ModelConfig } from "./config.js";
 import { concatLast } from "./layout.js";
 import type { ParamScope } from "./params.js";
-import type { Tape } from "./tape.js";
+import type { ExpertSlots, GroupSaved, Tape } from "./tape.js";
+import type { BalanceTerm } from "./types.js";
 import { mlp } from "./vit.js";
 
 /** Per MoE layer, a first-class output: task probabilities, chosen group, per-token top-k. */
@@ -22,62 +23,12 @@ export interface MoeTrace {
   topkIdx: I32Tensor; // [B, M, k] expert indices within the group, descending gate
   topkW: F32Tensor; // [B, M, k] their weights w_ie
 }
-/** L_bal of one layer and group over the N tokens routed to it. */
-export interface BalanceTerm {
-  layer: number;
-  group: number;
-  tokens: number;
-  value: number;
-}
 export interface MoeResult {
   y: F32Tensor; // [B, M, C]: a_shared * sum_s F_shared_s(u) + a_routed * sum_e w_e F_{t,e}(u)
   trace: MoeTrace;
   balance: BalanceTerm[];
   /** mean over the batch of -log pi[label] (only with labels). */
   task: number | null;
-}
-
-/** Kept for the backward (src/train/moe-backward.ts) of each function below. */
-export interface TaskGateSaved {
-  g: F32Tensor; // [B, C]
-  z: F32Tensor; // [B, C] fc1(g), the pre-activation
-  h: F32Tensor; // act(z)
-  pi: F32Tensor; // [B, T]
-}
-export interface RouteSaved {
-  ug: F32Tensor; // [N, 2C] the router input [u ; g] (guidance "none": [N, C], u alone)
-  G: F32Tensor; // [N, E] gates
-  idx: I32Tensor; // [N, k] top-k experts
-  top: F32Tensor; // [N, k] their gates G_K
-  sum: F32Tensor | null; // [N] sum of G_K (renormalize) or null
-  w: F32Tensor; // [N, k] slot weights
-}
-/** One expert that received tokens: the slots (q = i*k + j) that chose it, in increasing q. */
-export interface ExpertSlots {
-  e: number;
-  local: I32Tensor; // [n_e] token i (within the group) of each slot
-  slots: I32Tensor; // [n_e] slot ids q
-  target: I32Tensor; // [n_e] global output row of each slot
-  ye: F32Tensor; // [n_e, C] F_e(u_i)
-  we: F32Tensor; // [n_e] the slot weights used
-}
-export interface DispatchSaved {
-  experts: ExpertSlots[]; // in expert order
-}
-/** One task group of one MoE call. */
-export interface GroupSaved {
-  t: number;
-  rows: I32Tensor; // [N] global rows (b*M + i) routed to the group
-  sampleOfRow: I32Tensor; // [N] their sample b
-  piAt: I32Tensor | null; // [N*k] soft routing: flat index b*T + t into pi of every slot; hard: null
-  w: F32Tensor; // [N, k] w_ie (before the soft-routing factor pi)
-}
-export interface MoeSaved {
-  U: F32Tensor; // [B*M, C] = u
-  g: F32Tensor | null; // [B, C] (null: guidance "none")
-  pi: F32Tensor; // [B, T]
-  labels: Int32Array | null;
-  groups: GroupSaved[]; // in group order
 }
 
 /** Level 1: pi = softmax(W_t2 act(W_t1 g + b_t1) + b_t2), g [B, C] -> [B, T]. */

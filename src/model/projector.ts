@@ -12,11 +12,6 @@ import { scope, type Params } from "./params.js";
 import type { Tape } from "./tape.js";
 import { mlp } from "./vit.js";
 
-/** Kept for the backward (src/train/). */
-export interface ProjectSaved {
-  xShape: readonly number[]; // [B, D, S, C], the encoder output merged
-}
-
 /** Number of image tokens m for a volume of D slices (D before depth patching). */
 export function imageTokens(cfg: ModelConfig, D: number): number {
   const n = cfg.vision.image / cfg.vision.patch;

@@ -11,36 +11,7 @@ import { inflateDepth } from "./inflate.js";
 import { prependRow, splitLast } from "./layout.js";
 import type { ParamScope } from "./params.js";
 import type { Tape } from "./tape.js";
-
-/** Rotary position of the volume blocks: pos [T] (one axis) or [T, 3], and the pairs per axis. */
-export interface RopeSpec {
-  pos: I32Tensor;
-  sections: readonly number[];
-  base: number;
-}
-
-/** Kept for the backward (src/train/vit-backward.ts) of each function below. */
-export interface EmbedSaved {
-  volume: F32Tensor; // [B, 1 or cIn, D, H, W]
-  x: F32Tensor; // [B, D/t, S, C], the tokens before pre_norm
-}
-export interface AttnSaved {
-  x: F32Tensor; // [N, T, C] sublayer input
-  u: F32Tensor; // ln1(x)
-  q: F32Tensor; // [N, T, C], after rotary (what attention saw)
-  k: F32Tensor;
-  v: F32Tensor;
-  a: F32Tensor; // attention output, before the projection
-  rope?: RopeSpec;
-}
-export interface MlpSaved {
-  u: F32Tensor; // [..., C] input
-  z: F32Tensor; // [..., hid] fc1(u), the pre-activation
-  h: F32Tensor; // act(z)
-}
-export interface MlpSublayerSaved {
-  x: F32Tensor; // [N, T, C] sublayer input (ln2's input)
-}
+import type { RopeSpec } from "./types.js";
 
 /**
  * volume [B, 1 or cIn, D, H, W] -> X [B, D/t, S, C]: per slice (or depth patch of t slices) the

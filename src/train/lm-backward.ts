@@ -7,7 +7,8 @@
 import { attentionBackward, rmsNormBackward, ropeBackward, swigluBackward } from "../backend/grad.js";
 import type { Backend } from "../backend/backend.js";
 import type { LmConfig } from "../model/config.js";
-import { targetWeights, type SequenceLayout } from "../model/lm.js";
+import { targetWeights } from "../model/lm.js";
+import type { SequenceLayout } from "../model/types.js";
 import { getParam } from "../model/params.js";
 import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { Ctx } from "./grads.js";

@@ -14,7 +14,7 @@
  */
 import { actBackward, softmaxBackward } from "../backend/grad.js";
 import type { ModelConfig } from "../model/config.js";
-import type { GroupSaved } from "../model/moe.js";
+import type { GroupSaved } from "../model/tape.js";
 import { Tensor, fromInts, type F32Tensor } from "../tensor.js";
 import type { Ctx } from "./grads.js";
 import { splitLast } from "../model/layout.js";
