@@ -12,7 +12,7 @@ import type { SequenceLayout } from "../model/types.js";
 import { getParam } from "../model/params.js";
 import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { Ctx } from "./grads.js";
-import { linearBackward } from "./ops.js";
+import { linearBackward, linearBackwardDx } from "./ops.js";
 
 /** The gradient of the loss w.r.t. the logit rows that are CE targets: rows [Nt] (b*L + pos - 1), dz [Nt, V]. */
 export interface LogitGrad {
@@ -65,12 +65,12 @@ export function lmHeadBackward(ctx: Ctx, lm: LmConfig, g: LogitGrad): F32Tensor 
 export function lmAttentionBackward(ctx: Ctx, at: string, lm: LmConfig, dy: F32Tensor): F32Tensor {
   const { be } = ctx;
   const s = ctx.tape.pop("lmAttn");
-  const da = linearBackward(ctx, dy, s.a, `${at}.attn.o`, true)!;
+  const da = linearBackwardDx(ctx, dy, s.a, `${at}.attn.o`);
   const r = attentionBackward(be, da, s.q, s.k, s.v, s.a, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
   const dq = ropeBackward(be, r.dq, s.pos, { heads: lm.heads, base: lm.ropeBase });
   const dk = ropeBackward(be, r.dk, s.pos, { heads: lm.kvHeads, base: lm.ropeBase });
-  const dh = be.add(linearBackward(ctx, dq, s.h, `${at}.attn.q`, true)!, linearBackward(ctx, dk, s.h, `${at}.attn.k`, true)!);
-  return be.add(dh, linearBackward(ctx, r.dv, s.h, `${at}.attn.v`, true)!);
+  const dh = be.add(linearBackwardDx(ctx, dq, s.h, `${at}.attn.q`), linearBackwardDx(ctx, dk, s.h, `${at}.attn.k`));
+  return be.add(dh, linearBackwardDx(ctx, r.dv, s.h, `${at}.attn.v`));
 }
 
 /**
@@ -81,9 +81,9 @@ export function lmAttentionBackward(ctx: Ctx, at: string, lm: LmConfig, dy: F32T
 export function lmBlockBackward(ctx: Ctx, at: string, lm: LmConfig, dy: F32Tensor): F32Tensor {
   const { be, params, grads } = ctx;
   const s = ctx.tape.pop("lmBlock");
-  const dff = linearBackward(ctx, dy, s.ff, `${at}.mlp.down`, true)!;
+  const dff = linearBackwardDx(ctx, dy, s.ff, `${at}.mlp.down`);
   const { dgate, dup } = swigluBackward(be, s.gate, s.up, dff);
-  const dh2 = be.add(linearBackward(ctx, dgate, s.h2, `${at}.mlp.gate`, true)!, linearBackward(ctx, dup, s.h2, `${at}.mlp.up`, true)!);
+  const dh2 = be.add(linearBackwardDx(ctx, dgate, s.h2, `${at}.mlp.gate`), linearBackwardDx(ctx, dup, s.h2, `${at}.mlp.up`));
   const n2 = rmsNormBackward(be, dh2, s.x1, getParam(params, `${at}.norm2.weight`), lm.normEps);
   grads.add(be, `${at}.norm2.weight`, n2.dgamma);
   const dx1 = be.add(dy, n2.dx);

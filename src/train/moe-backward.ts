@@ -18,7 +18,7 @@ import type { GroupSaved } from "../model/tape.js";
 import { Tensor, fromInts, type F32Tensor } from "../tensor.js";
 import type { Ctx } from "./grads.js";
 import { splitLast } from "../model/layout.js";
-import { linearBackward, mulRows, rowDot, subRows } from "./ops.js";
+import { linearBackward, linearBackwardDx, mulRows, rowDot, subRows } from "./ops.js";
 import { layerNormInputBackward, mlpBackward } from "./vit-backward.js";
 
 /** Weights of one MoE layer's auxiliary losses in the total loss (alpha / #terms, beta / #terms, times the loss scale). */
@@ -148,7 +148,7 @@ function taskGateBackward(ctx: Ctx, at: string, cfg: ModelConfig, dpi: F32Tensor
   if (!dpi || (!dg && !ctx.grads.any(`${at}.task_gate.`))) return;
   const { be } = ctx;
   const dz2 = softmaxBackward(be, s.pi, dpi);
-  const dh = linearBackward(ctx, dz2, s.h, `${at}.task_gate.fc2`, true)!;
+  const dh = linearBackwardDx(ctx, dz2, s.h, `${at}.task_gate.fc2`);
   const dz = actBackward(be, cfg.vision.act, s.z, dh);
   const dgi = linearBackward(ctx, dz, s.g, `${at}.task_gate.fc1`, dg !== null);
   if (dg && dgi) dg.data.set(be.add(dg, dgi).data);

@@ -27,6 +27,19 @@ export function colSum(be: Backend, x: F32Tensor): F32Tensor {
  *   dx = dy W      (only when `needDx`; else null).
  */
 export function linearBackward(ctx: Ctx, dy: F32Tensor, x: F32Tensor, name: string, needDx: boolean): F32Tensor | null {
+  if (needDx) return linearBackwardDx(ctx, dy, x, name);
+  linearWeightGrads(ctx, dy, x, name);
+  return null;
+}
+
+/** linearBackward when the input needs its gradient: the weight gradients, and dx = dy W. */
+export function linearBackwardDx(ctx: Ctx, dy: F32Tensor, x: F32Tensor, name: string): F32Tensor {
+  const { W, dy2 } = linearWeightGrads(ctx, dy, x, name);
+  return ctx.be.matmul(dy2, W).reshape(x.shape);
+}
+
+/** dW += dy^T x, db += 1^T dy for the trainable ones; returns W and dy as [rows, out]. */
+function linearWeightGrads(ctx: Ctx, dy: F32Tensor, x: F32Tensor, name: string): { W: F32Tensor; dy2: F32Tensor } {
   const { be, params, grads } = ctx;
   const W = getParam(params, `${name}.weight`);
   const [out, inp] = W.shape;
@@ -37,7 +50,7 @@ export function linearBackward(ctx: Ctx, dy: F32Tensor, x: F32Tensor, name: stri
   if (params.has(`${name}.bias`) && grads.wants(`${name}.bias`)) {
     be.matmul(onesRow(rows), dy2, { accumulate: grads.slot(`${name}.bias`).reshape([1, out]) });
   }
-  return needDx ? be.matmul(dy2, W).reshape(x.shape) : null;
+  return { W, dy2 };
 }
 
 /** out[r, c] = x[r, c] * w[r] (x [N, c], w [N]). */

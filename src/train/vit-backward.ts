@@ -12,7 +12,7 @@ import { dropFirstRow, joinLast } from "../model/layout.js";
 import { getParam } from "../model/params.js";
 import { fromInts, permute, type F32Tensor } from "../tensor.js";
 import type { Ctx } from "./grads.js";
-import { colSum, linearBackward } from "./ops.js";
+import { colSum, linearBackward, linearBackwardDx } from "./ops.js";
 
 /**
  * F(u) = fc2(act(fc1(u))) at `at` ("vision.blocks.0.mlp", "projector", ...), dy [..., C]:
@@ -47,7 +47,7 @@ export function attentionSublayerBackward(ctx: Ctx, at: string, v: VisionConfig,
   const s = ctx.tape.pop("attn");
   if (!needDx && !ctx.grads.any(`${at}.attn.`) && !ctx.grads.any(`${at}.ln1.`)) return null;
   const { be } = ctx;
-  const da = linearBackward(ctx, dy, s.a, `${at}.attn.proj`, true)!;
+  const da = linearBackwardDx(ctx, dy, s.a, `${at}.attn.proj`);
   let { dq, dk, dv } = attentionBackward(be, da, s.q, s.k, s.v, s.a, { heads: v.heads });
   if (s.rope) {
     const o = { heads: v.heads, base: s.rope.base, sections: s.rope.sections };
