@@ -5,39 +5,11 @@
  */
 import { ShapeError, ValueError, assertFinite, fmtShape } from "../errors.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../tensor.js";
-import { attentionDims, expectDType, expectIndices, expectPositive, expectRank, expectSameShape, expectShape, lead } from "./checks.js";
+import { attentionDims, expectDType, expectIndices, expectPositive, expectRank, expectSameShape, expectShape, lead, patchEmbedDims, ropeDims } from "./checks.js";
 import type { Kernels } from "./kernels.js";
+import { ACTIVATIONS, type Activation, type AttentionOptions, type MatmulOptions, type RopeOptions, type SoftmaxOptions } from "./options.js";
 
-export type Activation = "gelu_tanh" | "quick_gelu" | "silu";
-export const ACTIVATIONS: readonly Activation[] = ["gelu_tanh", "quick_gelu", "silu"];
-
-export interface MatmulOptions {
-  transA?: boolean;
-  transB?: boolean;
-  /** Add the product into this tensor (in place) and return it. */
-  accumulate?: F32Tensor;
-}
-export interface SoftmaxOptions {
-  /** Additive mask [..., cols] whose rows repeat over x's rows (-Infinity removes an entry). */
-  mask?: F32Tensor;
-  /** Lower-triangular over the last two axes, aligned to the bottom-right (KV-cache style). */
-  causal?: boolean;
-}
-export interface RopeOptions {
-  heads: number;
-  base?: number;
-  /** Pairs per position axis (sum dh/2); default: one axis, all pairs. */
-  sections?: readonly number[];
-}
-export interface AttentionOptions {
-  heads: number;
-  kvHeads?: number;
-  causal?: boolean;
-  /** Additive mask [nq, nk] or [B, nq, nk]. */
-  mask?: F32Tensor;
-  /** Default 1/sqrt(dh). */
-  scale?: number;
-}
+export { ACTIVATIONS, type Activation, type AttentionOptions, type MatmulOptions, type RopeOptions, type SoftmaxOptions } from "./options.js";
 
 export class Backend {
   constructor(readonly kernels: Kernels) {}
@@ -233,55 +205,21 @@ export class Backend {
   // ---------------------------------------------------------------- positions, patches, attention
   /** x [..., tokens, NH*dh]; pos [tokens] or [tokens, axes] (one position per axis and token). */
   rope(x: F32Tensor, pos: I32Tensor, o: RopeOptions): F32Tensor {
-    const op = "rope";
-    expectDType(op, "x", x, "f32");
-    expectDType(op, "pos", pos, "i32");
-    expectRank(op, "x", x, 2, 8);
-    expectRank(op, "pos", pos, 1, 2);
-    expectPositive(op, "heads", o.heads);
-    const width = x.dim(-1);
-    const dh = width / o.heads;
-    if (!Number.isInteger(dh) || dh % 2 !== 0) {
-      throw new ShapeError(`${op}: x: expected a last axis of heads*dh with dh even (heads=${o.heads}), got ${width}`);
-    }
-    const tokens = pos.dim(0), axes = pos.rank === 2 ? pos.dim(1) : 1;
-    if (lead(x) % tokens !== 0 || x.dim(-2) !== tokens) {
-      throw new ShapeError(`${op}: pos: expected [${x.dim(-2)}] or [${x.dim(-2)}, axes] for x ${fmtShape(x.shape)}, got ${fmtShape(pos.shape)}`);
-    }
-    const sections = o.sections ?? [dh / 2];
-    if (sections.length !== axes || sections.reduce((p, s) => p + s, 0) !== dh / 2 || sections.some((s) => !Number.isInteger(s) || s < 0)) {
-      throw new ValueError(`${op}: sections: expected ${axes} non-negative integers summing to dh/2=${dh / 2}, got ${fmtShape(sections)}`);
-    }
-    const base = o.base ?? 10000;
-    assertFinite(op, "base", base);
-    if (base <= 0) throw new ValueError(`${op}: base: expected > 0, got ${base}`);
+    const d = ropeDims("rope", x, pos, o);
     const out = new Tensor("f32", x.shape);
-    const reps = lead(x) / tokens;
-    const rowLen = tokens * width;
+    const reps = lead(x) / d.tokens;
+    const rowLen = d.tokens * x.dim(-1);
     for (let r = 0; r < reps; r++) {
-      this.kernels.rope(out.data.subarray(r * rowLen, (r + 1) * rowLen), x.data.subarray(r * rowLen, (r + 1) * rowLen), pos.data, {
-        tokens, heads: o.heads, dh, axes, sections, base,
-      });
+      this.kernels.rope(out.data.subarray(r * rowLen, (r + 1) * rowLen), x.data.subarray(r * rowLen, (r + 1) * rowLen), pos.data, d);
     }
     return out;
   }
 
   /** vol [B, cv, D, H, W] (cv = cin, or 1 = replicate), weight [C, cin, t, p, p] -> [B, D/t, n_h*n_w, C]. */
   patchEmbed(vol: F32Tensor, weight: F32Tensor): F32Tensor {
-    const op = "patchEmbed";
-    expectDType(op, "vol", vol, "f32");
-    expectDType(op, "weight", weight, "f32");
-    expectRank(op, "vol", vol, 5);
-    expectRank(op, "weight", weight, 5);
-    const [batch, cv, depth, height, width] = vol.shape;
-    const [channels, cin, tdepth, p, p2] = weight.shape;
-    if (p !== p2 || p === 0) throw new ShapeError(`${op}: weight: expected [C, cin, t, p, p], got ${fmtShape(weight.shape)}`);
-    if (cv !== cin && cv !== 1) throw new ShapeError(`${op}: vol: expected ${cin} or 1 channels (axis 1), got ${fmtShape(vol.shape)}`);
-    if (height % p || width % p || tdepth === 0 || depth % tdepth) {
-      throw new ShapeError(`${op}: vol: expected D divisible by t=${tdepth} and H, W by p=${p}, got ${fmtShape(vol.shape)}`);
-    }
-    const out = new Tensor("f32", [batch, depth / tdepth, (height / p) * (width / p), channels]);
-    this.kernels.patchEmbed(out.data, vol.data, weight.data, { batch, cv, cin, depth, height, width, channels, patch: p, tdepth });
+    const d = patchEmbedDims("patchEmbed", vol, weight);
+    const out = new Tensor("f32", [d.batch, d.depth / d.tdepth, (d.height / d.patch) * (d.width / d.patch), d.channels]);
+    this.kernels.patchEmbed(out.data, vol.data, weight.data, d);
     return out;
   }
 

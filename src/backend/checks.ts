@@ -1,8 +1,8 @@
 /** Argument checks shared by every Backend op: each throws a typed error naming op and argument. */
 import { DTypeError, ShapeError, ValueError, assertFinite, fmtShape } from "../errors.js";
 import type { DType, Tensor } from "../tensor.js";
-import type { AttentionOptions } from "./backend.js";
-import type { AttentionDims } from "./kernels.js";
+import type { AttentionDims, PatchDims, RopeDims } from "./kernels.js";
+import type { AttentionOptions, RopeOptions } from "./options.js";
 
 export function expectDType<D extends DType>(op: string, name: string, t: Tensor, dtype: D): asserts t is Tensor<D> {
   if (!t || typeof t !== "object" || !("dtype" in t)) {
@@ -73,6 +73,48 @@ export function attentionDims(op: string, q: Tensor, k: Tensor, v: Tensor, o: At
   const scale = o.scale ?? 1 / Math.sqrt(dh);
   assertFinite(op, "scale", scale);
   return { batch, nq, nk, heads: o.heads, kvHeads, dh, scale, causal: !!o.causal, mask: o.mask?.data ?? null, maskBatch };
+}
+
+/** The checks of rope on x [..., tokens, NH*dh] and pos [tokens] or [tokens, axes]; returns the geometry (dims of one repetition). */
+export function ropeDims(op: string, x: Tensor, pos: Tensor, o: RopeOptions): RopeDims {
+  expectDType(op, "x", x, "f32");
+  expectDType(op, "pos", pos, "i32");
+  expectRank(op, "x", x, 2, 8);
+  expectRank(op, "pos", pos, 1, 2);
+  expectPositive(op, "heads", o.heads);
+  const width = x.dim(-1);
+  const dh = width / o.heads;
+  if (!Number.isInteger(dh) || dh % 2 !== 0) {
+    throw new ShapeError(`${op}: x: expected a last axis of heads*dh with dh even (heads=${o.heads}), got ${width}`);
+  }
+  const tokens = pos.dim(0), axes = pos.rank === 2 ? pos.dim(1) : 1;
+  if (lead(x) % tokens !== 0 || x.dim(-2) !== tokens) {
+    throw new ShapeError(`${op}: pos: expected [${x.dim(-2)}] or [${x.dim(-2)}, axes] for x ${fmtShape(x.shape)}, got ${fmtShape(pos.shape)}`);
+  }
+  const sections = o.sections ?? [dh / 2];
+  if (sections.length !== axes || sections.reduce((p, s) => p + s, 0) !== dh / 2 || sections.some((s) => !Number.isInteger(s) || s < 0)) {
+    throw new ValueError(`${op}: sections: expected ${axes} non-negative integers summing to dh/2=${dh / 2}, got ${fmtShape(sections)}`);
+  }
+  const base = o.base ?? 10000;
+  assertFinite(op, "base", base);
+  if (base <= 0) throw new ValueError(`${op}: base: expected > 0, got ${base}`);
+  return { tokens, heads: o.heads, dh, axes, sections, base };
+}
+
+/** The checks of patchEmbed on vol [B, cv, D, H, W] and weight [C, cin, t, p, p]; returns the kernel's dims. */
+export function patchEmbedDims(op: string, vol: Tensor, weight: Tensor): PatchDims {
+  expectDType(op, "vol", vol, "f32");
+  expectDType(op, "weight", weight, "f32");
+  expectRank(op, "vol", vol, 5);
+  expectRank(op, "weight", weight, 5);
+  const [batch, cv, depth, height, width] = vol.shape;
+  const [channels, cin, tdepth, p, p2] = weight.shape;
+  if (p !== p2 || p === 0) throw new ShapeError(`${op}: weight: expected [C, cin, t, p, p], got ${fmtShape(weight.shape)}`);
+  if (cv !== cin && cv !== 1) throw new ShapeError(`${op}: vol: expected ${cin} or 1 channels (axis 1), got ${fmtShape(vol.shape)}`);
+  if (height % p || width % p || tdepth === 0 || depth % tdepth) {
+    throw new ShapeError(`${op}: vol: expected D divisible by t=${tdepth} and H, W by p=${p}, got ${fmtShape(vol.shape)}`);
+  }
+  return { batch, cv, cin, depth, height, width, channels, patch: p, tdepth };
 }
 
 /** Product of the leading axes (all but the last `keep`). */
