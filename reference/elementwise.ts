@@ -1,6 +1,7 @@
 /**
- * Reference elementwise ops and activations: the scalar oracle for kernels/elementwise.ts. Plain
- * loops in float64 with JS Math.exp, one rounding to float32 per output; never optimised.
+ * Reference elementwise ops, activations and their derivatives (backward): the scalar oracle for
+ * kernels/elementwise.ts. Plain loops in float64 with JS Math.exp, one rounding to float32 per
+ * output; never optimised.
  */
 import type { F32, Kernels } from "../src/backend/kernels.js";
 
@@ -33,6 +34,34 @@ export function quickGelu1(x: number): number {
 export function silu1(x: number): number {
   if (x === -Infinity) return -0;
   return x * sigmoid(x);
+}
+
+/**
+ * d/dx gelu_tanh(x). With s = sigmoid(2u), u = sqrt(2/pi)(x + 0.044715 x^3) (gelu = x s, see
+ * reference/elementwise.ts): gelu' = s + x s (1 - s) 2 sqrt(2/pi) (1 + 3 * 0.044715 x^2).
+ * Limits: 1 at +inf, 0 at -inf (the formula would read inf * 0).
+ */
+export function geluTanhGrad1(x: number): number {
+  if (x === Infinity) return 1;
+  if (x === -Infinity) return 0;
+  const s = sigmoid(2 * SQRT_2_OVER_PI * (x + 0.044715 * x * x * x));
+  return s + x * s * (1 - s) * 2 * SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x);
+}
+
+/** d/dx x sigmoid(1.702 x) = s + 1.702 x s (1 - s), s = sigmoid(1.702 x). Limits 1 and 0. */
+export function quickGeluGrad1(x: number): number {
+  if (x === Infinity) return 1;
+  if (x === -Infinity) return 0;
+  const s = sigmoid(1.702 * x);
+  return s + 1.702 * x * s * (1 - s);
+}
+
+/** d/dx x sigmoid(x) = s + x s (1 - s), s = sigmoid(x). Limits 1 and 0. */
+export function siluGrad1(x: number): number {
+  if (x === Infinity) return 1;
+  if (x === -Infinity) return 0;
+  const s = sigmoid(x);
+  return s + x * s * (1 - s);
 }
 
 function add(out: F32, a: F32, b: F32, n: number): void {
@@ -73,6 +102,27 @@ function swiglu(out: F32, gate: F32, up: F32, n: number): void {
   for (let i = 0; i < n; i++) out[i] = silu1(gate[i]) * up[i];
 }
 
-export const elementwiseReference: Pick<Kernels, "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu"> = {
-  add, mul, scale, addBias, geluTanh, quickGelu, silu, swiglu,
+// ---------------------------------------------------------------- backward
+
+function geluTanhBackward(dx: F32, x: F32, dy: F32, n: number): void {
+  for (let i = 0; i < n; i++) dx[i] = dy[i] * geluTanhGrad1(x[i]);
+}
+function quickGeluBackward(dx: F32, x: F32, dy: F32, n: number): void {
+  for (let i = 0; i < n; i++) dx[i] = dy[i] * quickGeluGrad1(x[i]);
+}
+function siluBackward(dx: F32, x: F32, dy: F32, n: number): void {
+  for (let i = 0; i < n; i++) dx[i] = dy[i] * siluGrad1(x[i]);
+}
+
+/** y = silu(gate) up: dgate = dy up silu'(gate), dup = dy silu(gate). */
+function swigluBackward(dgate: F32, dup: F32, gate: F32, up: F32, dy: F32, n: number): void {
+  for (let i = 0; i < n; i++) {
+    dgate[i] = dy[i] * up[i] * siluGrad1(gate[i]);
+    dup[i] = dy[i] * silu1(gate[i]);
+  }
+}
+
+export const elementwiseReference: Pick<Kernels, "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu" |
+  "geluTanhBackward" | "quickGeluBackward" | "siluBackward" | "swigluBackward"> = {
+  add, mul, scale, addBias, geluTanh, quickGelu, silu, swiglu, geluTanhBackward, quickGeluBackward, siluBackward, swigluBackward,
 };

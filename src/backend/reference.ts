@@ -7,7 +7,6 @@ import { rowsReference } from "../../reference/rows.js";
 import { ropeReference } from "../../reference/rope.js";
 import { patchReference } from "../../reference/patch.js";
 import { indexingReference } from "../../reference/indexing.js";
-import { backwardReference } from "../../reference/backward.js";
 import { attentionBackwardReference } from "../../reference/attention_backward.js";
 
 export const referenceKernels: Kernels = {
@@ -19,6 +18,5 @@ export const referenceKernels: Kernels = {
   ...ropeReference,
   ...patchReference,
   ...indexingReference,
-  ...backwardReference,
   ...attentionBackwardReference,
 };
