@@ -1,9 +1,11 @@
 // Elementwise kernels (add, mul, scale, addBias) and activations (gelu_tanh, quick_gelu, silu,
-// swiglu) over f32 arrays, f32x4 SIMD with a scalar tail. Not the model: src/backend/backend.ts calls these.
-// Every kernel: pointers (usize) and sizes in, output first; out may alias an input (each element is
-// read before it is written). Transcendentals come from ./lib/math, whose scalar and f32x4 forms give
+// swiglu) with their backward, over f32 arrays, f32x4 SIMD with a scalar tail. Not the model:
+// src/backend/backend.ts and grad.ts call these. Every kernel: pointers (usize) and sizes in, output
+// first; a forward's out may alias an input (each element is read before it is written), a
+// backward's outputs never do. Transcendentals come from ./lib/math, whose scalar and f32x4 forms give
 // the same bits, so a value's result does not depend on whether it falls in a SIMD body or a tail.
 export { heap_base, memory_base } from "./lib/heap";
+import { clamp1, clamp4, geluGrad1, geluGrad4, gelu1, gelu4, NEG_MAX, quick1, quick4, quickGrad1, quickGrad4, silu1, silu4, siluGrad1, siluGrad4 } from "./lib/act";
 import { expf, expf4, sigmoidf, sigmoidf4, tanhf, tanhf4 } from "./lib/math";
 
 // ---------------------------------------------------------------- arithmetic
@@ -69,52 +71,7 @@ export function add_bias(out: usize, x: usize, bias: usize, rows: i32, cols: i32
 }
 
 // ---------------------------------------------------------------- activations
-// Each is written as x * sigmoid(z): 0.5 (1 + tanh(u)) = sigmoid(2u) exactly, and the sigmoid form
-// keeps full relative accuracy in the negative tail, where 1 + tanh(u) would cancel. The input is
-// first clamped to x >= -FLT_MAX so that x = -inf gives -FLT_MAX * 0 = -0 (the limit), not
-// -inf * 0 = NaN; max() lets NaN through, and so does f32x4.pmax(x, c) = x < c ? c : x (one instruction).
-const NEG_MAX: f32 = -3.40282347e38;
-const GELU_2K: f32 = 1.5957691216057308; // 2 sqrt(2/pi)
-const GELU_C: f32 = 0.044715;
-const QUICK: f32 = 1.702;
-
-// gelu_tanh(x) = 0.5 x (1 + tanh(k (x + c x^3))) = x sigmoid(2k (x + c x^3)), k = sqrt(2/pi), c = 0.044715
-// @ts-ignore: decorator
-@inline function gelu1(x: f32): f32 {
-  const xc = max<f32>(x, NEG_MAX);
-  return xc * sigmoidf(GELU_2K * (xc + GELU_C * (xc * xc * xc)));
-}
-// @ts-ignore: decorator
-@inline function gelu4(x: v128): v128 {
-  const xc = f32x4.pmax(x, f32x4.splat(NEG_MAX));
-  const cube = f32x4.mul(f32x4.mul(xc, xc), xc);
-  const z = f32x4.mul(f32x4.splat(GELU_2K), f32x4.add(xc, f32x4.mul(f32x4.splat(GELU_C), cube)));
-  return f32x4.mul(xc, sigmoidf4(z));
-}
-
-// quick_gelu(x) = x sigmoid(1.702 x)
-// @ts-ignore: decorator
-@inline function quick1(x: f32): f32 {
-  const xc = max<f32>(x, NEG_MAX);
-  return xc * sigmoidf(QUICK * xc);
-}
-// @ts-ignore: decorator
-@inline function quick4(x: v128): v128 {
-  const xc = f32x4.pmax(x, f32x4.splat(NEG_MAX));
-  return f32x4.mul(xc, sigmoidf4(f32x4.mul(f32x4.splat(QUICK), xc)));
-}
-
-// silu(x) = x sigmoid(x)
-// @ts-ignore: decorator
-@inline function silu1(x: f32): f32 {
-  const xc = max<f32>(x, NEG_MAX);
-  return xc * sigmoidf(xc);
-}
-// @ts-ignore: decorator
-@inline function silu4(x: v128): v128 {
-  const xc = f32x4.pmax(x, f32x4.splat(NEG_MAX));
-  return f32x4.mul(xc, sigmoidf4(xc));
-}
+// The scalar and f32x4 forms of each activation and of its derivative are in ./lib/act.
 
 // for (i = 0; i < n; i++) out[i] = gelu_tanh(x[i]);
 // Lanes: [x0..x3] => [gelu(x0)..gelu(x3)] (gelu4), leftovers by gelu1 (same bits).
@@ -167,6 +124,74 @@ export function swiglu(out: usize, gate: usize, up: usize, n: i32): void {
   for (; i < n; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, silu1(load<f32>(gate + o)) * load<f32>(up + o));
+  }
+}
+
+// ---------------------------------------------------------------- activation backward
+
+// for (i = 0; i < n; i++) dx[i] = dy[i] * gelu_tanh'(x[i]);
+// Lanes: [dy0..dy3] * geluGrad4([x0..x3]); leftovers by geluGrad1 (same operations, same bits).
+export function gelu_tanh_backward(dx: usize, x: usize, dy: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, f32x4.mul(v128.load(dy + o), geluGrad4(v128.load(x + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(dy + o) * geluGrad1(load<f32>(x + o)));
+  }
+}
+
+// for (i = 0; i < n; i++) dx[i] = dy[i] * quick_gelu'(x[i]);
+export function quick_gelu_backward(dx: usize, x: usize, dy: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, f32x4.mul(v128.load(dy + o), quickGrad4(v128.load(x + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(dy + o) * quickGrad1(load<f32>(x + o)));
+  }
+}
+
+// for (i = 0; i < n; i++) dx[i] = dy[i] * silu'(x[i]);
+export function silu_backward(dx: usize, x: usize, dy: usize, n: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(dx + o, f32x4.mul(v128.load(dy + o), siluGrad4(v128.load(x + o))));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(dx + o, load<f32>(dy + o) * siluGrad1(load<f32>(x + o)));
+  }
+}
+
+// for (i = 0; i < n; i++) { dgate[i] = (dy[i] * up[i]) * silu'(gate[i]); dup[i] = dy[i] * silu(gate[i]); }
+// silu(g) = max(g, -FLT_MAX) * s as in the forward kernel (s of the clamped g is the same float:
+// sigmoid saturates to exactly 0 or 1 before |g| = 100). Lanes: four elements of each array.
+export function swiglu_backward(dgate: usize, dup: usize, gate: usize, up: usize, dy: usize, n: i32): void {
+  let i = 0;
+  const one = f32x4.splat(1.0);
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    const g = v128.load(gate + o), d = v128.load(dy + o);
+    const gc = clamp4(g);
+    const s = sigmoidf4(gc);
+    const grad = f32x4.add(s, f32x4.mul(gc, f32x4.mul(s, f32x4.sub(one, s))));
+    v128.store(dgate + o, f32x4.mul(f32x4.mul(d, v128.load(up + o)), grad));
+    v128.store(dup + o, f32x4.mul(d, f32x4.mul(f32x4.pmax(g, f32x4.splat(NEG_MAX)), s)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const g = load<f32>(gate + o), d = load<f32>(dy + o);
+    const gc = clamp1(g);
+    const s = sigmoidf(gc);
+    const grad = s + gc * (s * (<f32>1.0 - s));
+    store<f32>(dgate + o, (d * load<f32>(up + o)) * grad);
+    store<f32>(dup + o, d * (max<f32>(g, NEG_MAX) * s));
   }
 }
 

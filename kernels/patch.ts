@@ -1,5 +1,6 @@
 // Patch embedding: a strided 3D convolution (kernel = stride = (t, p, p), no bias) as im2col plus a
-// register-blocked f32x4 contraction (4 patches x 8 channels, k in chunks). Not a general matmul.
+// register-blocked f32x4 contraction (4 patches x 8 channels, k in chunks), and its weight gradient
+// (patch_embed_backward, at the end). Not a general matmul.
 export { heap_base, memory_base } from "./lib/heap";
 
 // Scalar loop this replaces (P = n_h*n_w patches per depth step z, K = kin*t*p*p, kin = cv):
@@ -177,6 +178,72 @@ export function patch_embed(
           }
         }
       }
+    }
+  }
+}
+
+// ---------------------------------------------------------------- patch embedding (weight gradient)
+
+/** Bytes of scratch for patch_embed_backward: the [C, K] accumulator (cv = 1) and one patch [K]. */
+export function patch_backward_scratch(channels: i32, cv: i32, tdepth: i32, patch: i32): usize {
+  const k = <usize>cv * tdepth * patch * patch;
+  return (<usize>channels * k + k + 4) * 4;
+}
+
+// The scalar loop (reference/patch.ts:patchEmbedBackward), with K = cv * t * p * p the length of one patch vector a:
+//   for each patch (b, z, r, c) in order, n its row in dout:
+//     a[(vi*t + tau)*p*p + y*p + x] = vol[b, vi, z*t + tau, r*p + y, c*p + x]
+//     for (o < C) acc[o, :] += dout[n, o] * a[:]
+//   cv == cin: dweight [C, cin*t*p*p] is acc; cv == 1: every input channel i gets acc[o, :].
+// Lanes: acc[o, q..q+3] += [g,g,g,g] * a[q..q+3]; leftover q one at a time.
+export function patch_embed_backward(
+  dweight: usize, dout: usize, vol: usize, scratch: usize,
+  batch: i32, cv: i32, cin: i32, depth: i32, height: i32, width: i32, channels: i32, patch: i32, tdepth: i32,
+): void {
+  const p = patch, t = tdepth, C = channels;
+  const K = cv * t * p * p;
+  const nz = depth / t, nh = height / p, nw = width / p;
+  const acc: usize = cv == 1 ? scratch : dweight;
+  const a: usize = scratch + (<usize>C * K << 2);
+  memory.fill(acc, 0, <usize>C * K << 2);
+  const kBytes = <usize>K << 2;
+  let n: usize = 0;
+  for (let b = 0; b < batch; b++) {
+    for (let z = 0; z < nz; z++) {
+      for (let r = 0; r < nh; r++) {
+        for (let c = 0; c < nw; c++) {
+          // gather the patch vector a
+          for (let vi = 0; vi < cv; vi++) {
+            for (let tau = 0; tau < t; tau++) {
+              for (let y = 0; y < p; y++) {
+                const src = vol + ((((<usize>(b * cv + vi) * depth + z * t + tau) * height + r * p + y) * width + c * p) << 2);
+                memory.copy(a + ((<usize>((vi * t + tau) * p + y) * p) << 2), src, <usize>p << 2);
+              }
+            }
+          }
+          const g0 = dout + (n * <usize>C << 2);
+          for (let o = 0; o < C; o++) {
+            const g = load<f32>(g0 + (<usize>o << 2));
+            const gv = f32x4.splat(g);
+            const row = acc + <usize>o * kBytes;
+            let q = 0;
+            for (; q + 4 <= K; q += 4) {
+              const off = <usize>q << 2;
+              v128.store(row + off, f32x4.add(v128.load(row + off), f32x4.mul(gv, v128.load(a + off))));
+            }
+            for (; q < K; q++) {
+              const off = <usize>q << 2;
+              store<f32>(row + off, load<f32>(row + off) + g * load<f32>(a + off));
+            }
+          }
+          n++;
+        }
+      }
+    }
+  }
+  if (cv == 1) {
+    for (let o = 0; o < C; o++) {
+      for (let i = 0; i < cin; i++) memory.copy(dweight + (<usize>(o * cin + i) * kBytes), acc + <usize>o * kBytes, kBytes);
     }
   }
 }

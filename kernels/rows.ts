@@ -1,95 +1,16 @@
 // Row kernels over the last axis of a row-major [rows, cols] f32 array: softmax (mask, causal),
-// layer_norm, rms_norm, sum/mean/max. f32x4 SIMD; not the model (src/backend/backend.ts calls these).
-// Pointers (usize) and sizes in, output first. softmax, layer_norm and rms_norm allow out == x: each
-// element is read for the last time before it is written.
-//
-// Summation order, fixed so that every result is deterministic (the same bits on every run and engine).
-// A row sum of terms t[j], j < n, is formed as:
-//   1. 16-column blocks j = 16b .. 16b+15: accumulator A_q (q = 0..3) lane l adds t[16b + 4q + l];
-//   2. the remaining full quads j = 4u .. 4u+3: A_0 lane l adds t[4u + l];
-//   3. A = (A_0 + A_1) + (A_2 + A_3) lanewise, s = (A[0] + A[1]) + (A[2] + A[3]);
-//   4. the leftover n % 4 columns in order: s = s + t[j].
-// Maxima use the same layout with f32x4.max (order-free; NaN propagates).
+// layer_norm, rms_norm, sum/mean/max, and the backward of softmax and of the two norms. f32x4 SIMD;
+// not the model (src/backend/backend.ts and grad.ts call these). Pointers (usize) and sizes in,
+// output first. softmax, layer_norm and rms_norm allow out == x: each element is read for the last
+// time before it is written; the backward kernels never write over an input.
+// Summation orders (fixed, deterministic; the forward's and the backward's differ): kernels/lib/rowsum.ts.
 export { heap_base, memory_base } from "./lib/heap";
 import { expf, expf4 } from "./lib/math";
-
-// @ts-ignore: decorator
-@inline function hsum(a0: v128, a1: v128, a2: v128, a3: v128): f32 {
-  const a = f32x4.add(f32x4.add(a0, a1), f32x4.add(a2, a3));
-  return (f32x4.extract_lane(a, 0) + f32x4.extract_lane(a, 1)) + (f32x4.extract_lane(a, 2) + f32x4.extract_lane(a, 3));
-}
-// @ts-ignore: decorator
-@inline function hmax(a0: v128, a1: v128, a2: v128, a3: v128): f32 {
-  const a = f32x4.max(f32x4.max(a0, a1), f32x4.max(a2, a3));
-  return max<f32>(max<f32>(f32x4.extract_lane(a, 0), f32x4.extract_lane(a, 1)), max<f32>(f32x4.extract_lane(a, 2), f32x4.extract_lane(a, 3)));
-}
+import { hmax, hsum, hsum1, rowDot1, rowMax, rowSum, rowSum1, rowSumSq, rowSumSq1 } from "./lib/rowsum";
 
 // ---------------------------------------------------------------- row reductions
 
-// s = sum_j (p[j] - c), j < n, in the fixed order above (c = 0: the plain row sum).
-// Lanes: A_q += [p[j]-c, p[j+1]-c, p[j+2]-c, p[j+3]-c].
-function rowSum(p: usize, n: i32, c: f32): f32 {
-  const cv = f32x4.splat(c);
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  let j = 0;
-  for (; j + 16 <= n; j += 16) {
-    const q = p + (<usize>j << 2);
-    a0 = f32x4.add(a0, f32x4.sub(v128.load(q), cv));
-    a1 = f32x4.add(a1, f32x4.sub(v128.load(q, 16), cv));
-    a2 = f32x4.add(a2, f32x4.sub(v128.load(q, 32), cv));
-    a3 = f32x4.add(a3, f32x4.sub(v128.load(q, 48), cv));
-  }
-  for (; j + 4 <= n; j += 4) a0 = f32x4.add(a0, f32x4.sub(v128.load(p + (<usize>j << 2)), cv));
-  let s = hsum(a0, a1, a2, a3);
-  for (; j < n; j++) s += load<f32>(p + (<usize>j << 2)) - c;
-  return s;
-}
-
-// s = sum_j (p[j] - c)^2, j < n, in the fixed order above (c = 0: the sum of squares).
-// Lanes: A_q += [(p[j]-c)^2, .., (p[j+3]-c)^2].
-function rowSumSq(p: usize, n: i32, c: f32): f32 {
-  const cv = f32x4.splat(c);
-  let a0 = f32x4.splat(0), a1 = a0, a2 = a0, a3 = a0;
-  let j = 0;
-  for (; j + 16 <= n; j += 16) {
-    const q = p + (<usize>j << 2);
-    const d0 = f32x4.sub(v128.load(q), cv), d1 = f32x4.sub(v128.load(q, 16), cv);
-    const d2 = f32x4.sub(v128.load(q, 32), cv), d3 = f32x4.sub(v128.load(q, 48), cv);
-    a0 = f32x4.add(a0, f32x4.mul(d0, d0));
-    a1 = f32x4.add(a1, f32x4.mul(d1, d1));
-    a2 = f32x4.add(a2, f32x4.mul(d2, d2));
-    a3 = f32x4.add(a3, f32x4.mul(d3, d3));
-  }
-  for (; j + 4 <= n; j += 4) {
-    const d = f32x4.sub(v128.load(p + (<usize>j << 2)), cv);
-    a0 = f32x4.add(a0, f32x4.mul(d, d));
-  }
-  let s = hsum(a0, a1, a2, a3);
-  for (; j < n; j++) {
-    const d = load<f32>(p + (<usize>j << 2)) - c;
-    s += d * d;
-  }
-  return s;
-}
-
-// m = max_j p[j], j < n (-inf for n = 0; NaN if any p[j] is NaN).
-function rowMax(p: usize, n: i32): f32 {
-  let a0 = f32x4.splat(-Infinity), a1 = a0, a2 = a0, a3 = a0;
-  let j = 0;
-  for (; j + 16 <= n; j += 16) {
-    const q = p + (<usize>j << 2);
-    a0 = f32x4.max(a0, v128.load(q));
-    a1 = f32x4.max(a1, v128.load(q, 16));
-    a2 = f32x4.max(a2, v128.load(q, 32));
-    a3 = f32x4.max(a3, v128.load(q, 48));
-  }
-  for (; j + 4 <= n; j += 4) a0 = f32x4.max(a0, v128.load(p + (<usize>j << 2)));
-  let m = hmax(a0, a1, a2, a3);
-  for (; j < n; j++) m = max<f32>(m, load<f32>(p + (<usize>j << 2)));
-  return m;
-}
-
-// for (r = 0; r < rows; r++) out[r] = sum_j x[r, j]          (the fixed order above)
+// for (r = 0; r < rows; r++) out[r] = sum_j x[r, j]          (the forward order, lib/rowsum.ts)
 export function sum_rows(out: usize, x: usize, rows: i32, cols: i32): void {
   for (let r = 0; r < rows; r++) {
     store<f32>(out + (<usize>r << 2), rowSum(x + (<usize>r * <usize>cols << 2), cols, 0));
@@ -256,6 +177,130 @@ export function softmax(out: usize, x: usize, mask: usize, rows: i32, cols: i32,
       softmaxRow(out + off, x + off, mr, nk, cols, true);
     } else {
       softmaxRow(out + off, x + off, 0, nk, cols, false);
+    }
+  }
+}
+
+// ---------------------------------------------------------------- softmax backward
+
+// for (r = 0; r < rows; r++) { dot = sum_j y[r,j] dy[r,j]; for (j) dx[r,j] = y[r,j] * (dy[r,j] - dot); }
+// Lanes: [y0..y3] * ([dy0..dy3] - [dot,dot,dot,dot]); leftovers one at a time.
+export function softmax_backward(dx: usize, y: usize, dy: usize, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const off = <usize>r * <usize>cols << 2;
+    const yr = y + off, gr = dy + off, xr = dx + off;
+    const d = rowDot1(yr, gr, cols);
+    const dv = f32x4.splat(d);
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(xr + o, f32x4.mul(v128.load(yr + o), f32x4.sub(v128.load(gr + o), dv)));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      store<f32>(xr + o, load<f32>(yr + o) * (load<f32>(gr + o) - d));
+    }
+  }
+}
+
+// ---------------------------------------------------------------- norms backward
+
+// for each row: mean = sum(x)/n; var = sum((x - mean)^2)/n; rstd = 1/sqrt(var + eps);
+//   xh = (x - mean) * rstd; g = dy * gamma; a = sum(g)/n; b = sum(g * xh)/n;
+//   dx = rstd * ((g - a) - xh * b); dgamma += dy * xh; dbeta += dy
+// Lanes over columns: xh, g for [j..j+3]; A_a += g, A_b += g * xh; dgamma[j..j+3] += dy * xh.
+export function layer_norm_backward(
+  dx: usize, dgamma: usize, dbeta: usize, dy: usize, x: usize, gamma: usize, rows: i32, cols: i32, eps: f32,
+): void {
+  const n = <f32>cols;
+  memory.fill(dgamma, 0, <usize>cols << 2);
+  memory.fill(dbeta, 0, <usize>cols << 2);
+  for (let r = 0; r < rows; r++) {
+    const off = <usize>r * <usize>cols << 2;
+    const xr = x + off, gr = dy + off, dr = dx + off;
+    const mean = rowSum1(xr, cols) / n; // the backward order (lib/rowsum.ts), not layer_norm's statistics
+    const rstd = <f32>1.0 / sqrt<f32>(rowSumSq1(xr, cols, mean) / n + eps);
+    const mv = f32x4.splat(mean), rv = f32x4.splat(rstd);
+    let aa = f32x4.splat(0), ab = aa;
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      const d = v128.load(gr + o);
+      const xh = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), rv);
+      const g = f32x4.mul(d, v128.load(gamma + o));
+      aa = f32x4.add(aa, g);
+      ab = f32x4.add(ab, f32x4.mul(g, xh));
+      v128.store(dgamma + o, f32x4.add(v128.load(dgamma + o), f32x4.mul(d, xh)));
+      v128.store(dbeta + o, f32x4.add(v128.load(dbeta + o), d));
+    }
+    let a = hsum1(aa), b = hsum1(ab);
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      const d = load<f32>(gr + o);
+      const xh = (load<f32>(xr + o) - mean) * rstd;
+      const g = d * load<f32>(gamma + o);
+      a += g;
+      b += g * xh;
+      store<f32>(dgamma + o, load<f32>(dgamma + o) + d * xh);
+      store<f32>(dbeta + o, load<f32>(dbeta + o) + d);
+    }
+    a /= n;
+    b /= n;
+    const av = f32x4.splat(a), bv = f32x4.splat(b);
+    j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      const xh = f32x4.mul(f32x4.sub(v128.load(xr + o), mv), rv);
+      const g = f32x4.mul(v128.load(gr + o), v128.load(gamma + o));
+      v128.store(dr + o, f32x4.mul(rv, f32x4.sub(f32x4.sub(g, av), f32x4.mul(xh, bv))));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      const xh = (load<f32>(xr + o) - mean) * rstd;
+      const g = load<f32>(gr + o) * load<f32>(gamma + o);
+      store<f32>(dr + o, rstd * ((g - a) - xh * b));
+    }
+  }
+}
+
+// for each row: rr = 1/sqrt(sum(x^2)/n + eps); g = dy * gamma; b = sum(g * x)/n; c = rr^3 * b;
+//   dx = rr * g - x * c; dgamma += (dy * x) * rr
+// Lanes over columns as in layer_norm_backward.
+export function rms_norm_backward(dx: usize, dgamma: usize, dy: usize, x: usize, gamma: usize, rows: i32, cols: i32, eps: f32): void {
+  const n = <f32>cols;
+  memory.fill(dgamma, 0, <usize>cols << 2);
+  for (let r = 0; r < rows; r++) {
+    const off = <usize>r * <usize>cols << 2;
+    const xr = x + off, gr = dy + off, dr = dx + off;
+    const rr = <f32>1.0 / sqrt<f32>(rowSumSq1(xr, cols, 0) / n + eps);
+    const rv = f32x4.splat(rr);
+    let ab = f32x4.splat(0);
+    let j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      const d = v128.load(gr + o), xv = v128.load(xr + o);
+      ab = f32x4.add(ab, f32x4.mul(f32x4.mul(d, v128.load(gamma + o)), xv));
+      v128.store(dgamma + o, f32x4.add(v128.load(dgamma + o), f32x4.mul(f32x4.mul(d, xv), rv)));
+    }
+    let b = hsum1(ab);
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      const d = load<f32>(gr + o), xv = load<f32>(xr + o);
+      b += (d * load<f32>(gamma + o)) * xv;
+      store<f32>(dgamma + o, load<f32>(dgamma + o) + (d * xv) * rr);
+    }
+    const c = rr * rr * rr * (b / n);
+    const cv = f32x4.splat(c);
+    j = 0;
+    for (; j + 4 <= cols; j += 4) {
+      const o = <usize>j << 2;
+      const g = f32x4.mul(v128.load(gr + o), v128.load(gamma + o));
+      v128.store(dr + o, f32x4.sub(f32x4.mul(rv, g), f32x4.mul(v128.load(xr + o), cv)));
+    }
+    for (; j < cols; j++) {
+      const o = <usize>j << 2;
+      const g = load<f32>(gr + o) * load<f32>(gamma + o);
+      store<f32>(dr + o, rr * g - load<f32>(xr + o) * c);
     }
   }
 }

@@ -17,15 +17,14 @@ import { describe, expect, it } from "vitest";
 const HOT: Record<string, readonly string[]> = {
   matmul: ["matmul", "matmul_part"],
   attention: ["attention"],
-  elementwise: ["add", "mul", "scale", "add_bias", "gelu_tanh", "quick_gelu", "silu", "swiglu"],
-  rows: ["softmax", "layer_norm", "rms_norm", "sum_rows", "mean_rows", "max_rows"],
-  rope: ["rope"],
-  patch: ["patch_embed"],
-  indexing: [], // top-k, gather and scatter-add move rows: memory-bound, scalar is acceptable
-  backward: [
-    "softmax_backward", "layer_norm_backward", "rms_norm_backward", "gelu_tanh_backward", "quick_gelu_backward",
-    "silu_backward", "swiglu_backward", "patch_embed_backward",
+  elementwise: [
+    "add", "mul", "scale", "add_bias", "gelu_tanh", "quick_gelu", "silu", "swiglu",
+    "gelu_tanh_backward", "quick_gelu_backward", "silu_backward", "swiglu_backward",
   ],
+  rows: ["softmax", "layer_norm", "rms_norm", "sum_rows", "mean_rows", "max_rows", "softmax_backward", "layer_norm_backward", "rms_norm_backward"],
+  rope: ["rope"],
+  patch: ["patch_embed", "patch_embed_backward"],
+  indexing: [], // top-k, gather and scatter-add move rows: memory-bound, scalar is acceptable
   attention_backward: ["attention_backward"],
   peak: [], // bench-only yardstick (not loaded by the runtime); its loop names are still changing
 };

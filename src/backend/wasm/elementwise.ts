@@ -1,13 +1,15 @@
 /**
  * Adapter for kernels/elementwise.ts: copies operands into the module's memory, runs the kernel
  * in place over the first operand's copy (the kernels allow out == input), copies the result out.
- * Threaded: contiguous element ranges (multiples of 16), rows for add_bias; elementwise, so any
- * split gives the same bits.
+ * The backward kernels write into their own buffers (they never write over an input). Threaded:
+ * contiguous element ranges (multiples of 16), rows for add_bias; elementwise, so any split gives
+ * the same bits.
  */
 import type { F32, Kernels } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
 
-type ElementwiseOps = "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu";
+type ElementwiseOps = "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu" |
+  "geluTanhBackward" | "quickGeluBackward" | "siluBackward" | "swigluBackward";
 
 /** Estimated single-thread nanoseconds per element: arithmetic ops, and ops with an exp or tanh. */
 const NS_SIMPLE = 0.3, NS_TRANSCENDENTAL = 1.5;
@@ -30,6 +32,16 @@ export function elementwiseWasm(mod: WasmModule): Pick<Kernels, ElementwiseOps> 
       mod.read(pa, out.subarray(0, n));
     });
   };
+  /** dx = fn(x, dy) over n elements (the backward kernels write to their own buffer). */
+  const activation = (fn: string) => (dx: F32, x: F32, dy: F32, n: number): void => {
+    if (n === 0) return;
+    mod.scope(() => {
+      const px = mod.put(x.subarray(0, n)), pg = mod.put(dy.subarray(0, n));
+      const po = mod.alloc(n * 4);
+      mod.split(fn, { total: n, grain: 16, work: n * 2 }, (lo, hi) => [po + lo * 4, px + lo * 4, pg + lo * 4, hi - lo]);
+      mod.read(po, dx.subarray(0, n));
+    });
+  };
   return {
     add: binary("add", NS_SIMPLE),
     mul: binary("mul", NS_SIMPLE),
@@ -37,6 +49,21 @@ export function elementwiseWasm(mod: WasmModule): Pick<Kernels, ElementwiseOps> 
     geluTanh: unary("gelu_tanh"),
     quickGelu: unary("quick_gelu"),
     silu: unary("silu"),
+    geluTanhBackward: activation("gelu_tanh_backward"),
+    quickGeluBackward: activation("quick_gelu_backward"),
+    siluBackward: activation("silu_backward"),
+    swigluBackward(dgate, dup, gate, up, dy, n) {
+      if (n === 0) return;
+      mod.scope(() => {
+        const pg = mod.put(gate.subarray(0, n)), pu = mod.put(up.subarray(0, n)), pd = mod.put(dy.subarray(0, n));
+        const og = mod.alloc(n * 4), ou = mod.alloc(n * 4);
+        mod.split("swiglu_backward", { total: n, grain: 16, work: n * 2 }, (lo, hi) => [
+          og + lo * 4, ou + lo * 4, pg + lo * 4, pu + lo * 4, pd + lo * 4, hi - lo,
+        ]);
+        mod.read(og, dgate.subarray(0, n));
+        mod.read(ou, dup.subarray(0, n));
+      });
+    },
     scale(out, a, s, n) {
       mod.scope(() => {
         const pa = mod.put(a.subarray(0, n));

@@ -14,7 +14,6 @@ import { rowsWasm } from "./rows.js";
 import { ropeWasm } from "./rope.js";
 import { patchWasm } from "./patch.js";
 import { indexingWasm } from "./indexing.js";
-import { backwardWasm } from "./backward.js";
 import { attentionBackwardWasm } from "./attention_backward.js";
 
 let noticed = false;
@@ -61,7 +60,6 @@ export async function wasmKernels(opts: LoadOptions = {}): Promise<Kernels> {
     ...ropeWasm(m.rope),
     ...patchWasm(m.patch),
     ...indexingWasm(m.indexing),
-    ...backwardWasm(m.backward),
     ...attentionBackwardWasm(m.attention_backward),
   };
 }

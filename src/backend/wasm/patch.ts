@@ -1,11 +1,12 @@
 /**
  * Adapter for kernels/patch.ts: copies the volume and the weight into the module's memory, gives
  * the kernel its packing scratch (packed weight panels, one depth step's im2col) and copies out.
+ * The weight gradient sums over every depth step, so it stays on one thread.
  */
 import type { F32, Kernels, PatchDims } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
 
-export function patchWasm(mod: WasmModule): Pick<Kernels, "patchEmbed"> {
+export function patchWasm(mod: WasmModule): Pick<Kernels, "patchEmbed" | "patchEmbedBackward"> {
   return {
     patchEmbed(out: F32, vol: F32, weight: F32, d: PatchDims): void {
       if (out.length === 0) return;
@@ -24,6 +25,19 @@ export function patchWasm(mod: WasmModule): Pick<Kernels, "patchEmbed"> {
           d.batch, d.cv, d.cin, d.depth, d.height, d.width, d.channels, d.patch, d.tdepth, lo, hi,
         ]);
         mod.read(po, out);
+      });
+    },
+    patchEmbedBackward(dweight: F32, dout: F32, vol: F32, d: PatchDims): void {
+      if (dweight.length === 0) return;
+      mod.scope(() => {
+        const pg = mod.put(dout), pv = mod.put(vol);
+        const po = mod.alloc(dweight.byteLength);
+        const ps = mod.alloc(mod.call("patch_backward_scratch", d.channels, d.cv, d.tdepth, d.patch) >>> 0);
+        mod.call(
+          "patch_embed_backward", po, pg, pv, ps,
+          d.batch, d.cv, d.cin, d.depth, d.height, d.width, d.channels, d.patch, d.tdepth,
+        );
+        mod.read(po, dweight);
       });
     },
   };

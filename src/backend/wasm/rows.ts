@@ -1,12 +1,15 @@
 /**
  * Adapter for kernels/rows.ts: copies operands into the module's memory, runs the row kernel
  * (in place where the kernel allows it), copies the result out. A null softmax mask is pointer 0.
- * Threaded: contiguous row ranges (rows are independent, so any split gives the same bits).
+ * Threaded: contiguous row ranges (rows are independent, so any split gives the same bits); the
+ * norms' backward stays on one thread (dgamma and dbeta sum over all rows: a split would change
+ * a summation order).
  */
 import type { F32, Kernels } from "../kernels.js";
 import type { WasmModule } from "./runtime.js";
 
-type RowOps = "softmax" | "layerNorm" | "rmsNorm" | "sumRows" | "meanRows" | "maxRows";
+type RowOps = "softmax" | "layerNorm" | "rmsNorm" | "sumRows" | "meanRows" | "maxRows" |
+  "softmaxBackward" | "layerNormBackward" | "rmsNormBackward";
 
 /** Estimated single-thread nanoseconds per element of a row op (the split threshold's scale). */
 const NS_PER_ELEMENT = 1;
@@ -64,6 +67,37 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
         const pg = mod.put(gamma.subarray(0, cols));
         rowwise("rms_norm", px, rows, cols, [pg], [eps]);
         mod.read(px, out.subarray(0, n));
+      });
+    },
+    softmaxBackward(dx, y, dy, rows, cols) {
+      const n = rows * cols;
+      if (n === 0) return;
+      mod.scope(() => {
+        const py = mod.put(y.subarray(0, n)), pg = mod.put(dy.subarray(0, n));
+        const po = mod.alloc(n * 4);
+        mod.split("softmax_backward", { total: rows, work: n }, (lo, hi) => [po + lo * cols * 4, py + lo * cols * 4, pg + lo * cols * 4, hi - lo, cols]);
+        mod.read(po, dx.subarray(0, n));
+      });
+    },
+    layerNormBackward(dx, dgamma, dbeta, dy, x, gamma, rows, cols, eps) {
+      const n = rows * cols;
+      mod.scope(() => {
+        const pg = mod.put(dy.subarray(0, n)), px = mod.put(x.subarray(0, n)), pw = mod.put(gamma.subarray(0, cols));
+        const po = mod.alloc(n * 4), pdg = mod.alloc(cols * 4), pdb = mod.alloc(cols * 4);
+        mod.call("layer_norm_backward", po, pdg, pdb, pg, px, pw, rows, cols, eps);
+        mod.read(po, dx.subarray(0, n));
+        mod.read(pdg, dgamma.subarray(0, cols));
+        mod.read(pdb, dbeta.subarray(0, cols));
+      });
+    },
+    rmsNormBackward(dx, dgamma, dy, x, gamma, rows, cols, eps) {
+      const n = rows * cols;
+      mod.scope(() => {
+        const pg = mod.put(dy.subarray(0, n)), px = mod.put(x.subarray(0, n)), pw = mod.put(gamma.subarray(0, cols));
+        const po = mod.alloc(n * 4), pdg = mod.alloc(cols * 4);
+        mod.call("rms_norm_backward", po, pdg, pg, px, pw, rows, cols, eps);
+        mod.read(po, dx.subarray(0, n));
+        mod.read(pdg, dgamma.subarray(0, cols));
       });
     },
   };

@@ -8,7 +8,7 @@
 import { MemoryError, TghError } from "../../errors.js";
 
 /** Every kernel module the build produces (kernels/<name>.ts). */
-export const MODULE_NAMES = ["matmul", "attention", "elementwise", "rows", "rope", "patch", "indexing", "backward", "attention_backward"] as const;
+export const MODULE_NAMES = ["matmul", "attention", "elementwise", "rows", "rope", "patch", "indexing", "attention_backward"] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
 
 /** Where the wasm bytes come from: a base URL (folder of the .wasm files) or the bytes themselves. */
