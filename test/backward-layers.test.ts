@@ -110,13 +110,13 @@ describe("vision layers: backward = finite differences", () => {
       const x = randT([N, T, C], seed + 1, -2, 2);
       checkLayer("mlp", {
         params, inputs: [["u", x]],
-        forward: (tape) => ({ y: mlp(ref, (n) => P(`mlp.${n}`), x, c0.vision.act, tape) }),
-        backward: (ctx, dy) => [mlpBackward(ctx, "vision.blocks.0.mlp", c0.vision.act, dy!, true)],
+        forward: (tape) => ({ y: mlp(ref, P.at("mlp"), x, c0.vision.act, tape) }),
+        backward: (ctx, dy) => [mlpBackward(ctx, scope(params, "vision.blocks.0.mlp"), c0.vision.act, dy!, true)],
       }, seed);
       checkLayer("mlpSublayer", {
         params, inputs: [["x", x]],
         forward: (tape) => ({ y: mlpSublayer(ref, P, x, c0.vision, tape) }),
-        backward: (ctx, dy) => [mlpSublayerBackward(ctx, "vision.blocks.0", c0.vision, dy!, true)],
+        backward: (ctx, dy) => [mlpSublayerBackward(ctx, scope(params, "vision.blocks.0"), c0.vision, dy!, true)],
       }, seed);
     }, 6);
   });
@@ -132,7 +132,7 @@ describe("vision layers: backward = finite differences", () => {
       checkLayer(`attention (${rope})`, {
         params, inputs: [["x", x]],
         forward: (tape) => ({ y: attentionSublayer(ref, P, x, v, spec, tape) }),
-        backward: (ctx, dy) => [attentionSublayerBackward(ctx, "vision.blocks.0", v, dy!, true)],
+        backward: (ctx, dy) => [attentionSublayerBackward(ctx, scope(params, "vision.blocks.0"), v, dy!, true)],
       }, seed);
     }, 8);
   });
@@ -171,7 +171,7 @@ describe("vision layers: backward = finite differences", () => {
         },
         backward: (ctx, dy) => {
           const dg = new Tensor("f32", [B, C]);
-          return [moeSublayerBackward(ctx, "vision.blocks.0", cfg, dy!, coef, dg, true), dg];
+          return [moeSublayerBackward(ctx, scope(params, "vision.blocks.0"), cfg, dy!, coef, dg, true), dg];
         },
       }, seed, 4);
       skipped += res.skipped;
@@ -204,7 +204,7 @@ describe("language model: backward = finite differences", () => {
       checkLayer(`lmBlock (${lm.heads}/${lm.kvHeads} heads)`, {
         params, inputs: [["x", x]],
         forward: (tape) => ({ y: lmBlock(ref, scope(params, "lm.blocks.0"), x, lm, pos, tape) }),
-        backward: (ctx, dy) => [lmBlockBackward(ctx, "lm.blocks.0", lm, dy!)],
+        backward: (ctx, dy) => [lmBlockBackward(ctx, scope(params, "lm.blocks.0"), lm, dy!)],
       }, seed);
     }, 8);
   });

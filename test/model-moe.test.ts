@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/index.js";
 import { withConfig, type ModelConfig, type MoeConfig } from "../src/model/config.js";
 import { balanceLoss, moe, route, taskGate } from "../src/model/moe.js";
-import { scope, type ParamScope } from "../src/model/params.js";
+import { paramScope, scope, type ParamScope } from "../src/model/params.js";
 import { upcycle } from "../src/model/upcycle.js";
 import { mlp } from "../src/model/vit.js";
 import { Tensor, fromArray, fromInts, type F32Tensor } from "../src/tensor.js";
@@ -45,12 +45,12 @@ function perTokenOracle(be: Backend, P: ParamScope, cfg: ModelConfig, u: F32Tens
   for (let b = 0; b < B; b++) for (let i = 0; i < M; i++) {
     const ui = row(u, b * M + i), gi = row(g, b);
     const acc = (f: F32Tensor, w: number) => f.data.forEach((v, c) => (out[(b * M + i) * C + c] += w * v));
-    for (let s = 0; s < sharedExperts; s++) acc(mlp(be, (n) => P(`shared.${s}.${n}`), ui, cfg.vision.act), aShared);
+    for (let s = 0; s < sharedExperts; s++) acc(mlp(be, P.at(`shared.${s}`), ui, cfg.vision.act), aShared);
     for (let t = 0; t < T; t++) {
       const gw = cfg.moe.taskRouting === "soft" ? pi.data[b * T + t] : group[b] === t ? 1 : 0;
       if (gw === 0) continue;
       const r = route(be, P(`router.${t}.weight`), ui, gi, k, cfg.moe.renormalize);
-      for (let j = 0; j < k; j++) acc(mlp(be, (n) => P(`experts.${t}.${r.idx.data[j]}.${n}`), ui, cfg.vision.act), aRouted * gw * r.w.data[j]);
+      for (let j = 0; j < k; j++) acc(mlp(be, P.at(`experts.${t}.${r.idx.data[j]}`), ui, cfg.vision.act), aRouted * gw * r.w.data[j]);
     }
   }
   return out;
@@ -151,7 +151,7 @@ describe("TGH-MoE task routing", () => {
 
   it("equal task probabilities route to group 0", () => {
     check(moeCase, ({ cfg, P, u, g }) => {
-      const Q: ParamScope = (n) => (n.startsWith("task_gate.fc2") ? new Tensor("f32", P(n).shape) : P(n)); // pi uniform
+      const Q = paramScope((n) => (n.startsWith("task_gate.fc2") ? new Tensor("f32", P(n).shape) : P(n)), P.prefix); // pi uniform
       expect(Array.from(moe(ref, Q, u, g, cfg, 0).trace.group.data).every((t) => t === 0)).toBe(true);
     }, 5);
   });
@@ -160,7 +160,7 @@ describe("TGH-MoE task routing", () => {
     check(moeCaseWith({ tasks: 2 }), ({ cfg: base, P, u, g }) => {
       const T = 2;
       const hot = fromArray([T], [100, -100]); // pi = [1, 0] exactly in float32
-      const Q: ParamScope = (n) => (n === "task_gate.fc2.weight" ? new Tensor("f32", [T, base.vision.width]) : n === "task_gate.fc2.bias" ? hot : P(n));
+      const Q = paramScope((n) => (n === "task_gate.fc2.weight" ? new Tensor("f32", [T, base.vision.width]) : n === "task_gate.fc2.bias" ? hot : P(n)), P.prefix);
       for (const be of [ref, wasm]) {
         const soft = moe(be, Q, u, g, withConfig(base, { moe: { taskRouting: "soft" } }), 0);
         const hard = moe(be, Q, u, g, withConfig(base, { moe: { taskRouting: "hard" } }), 0);
@@ -190,7 +190,7 @@ describe("TGH-MoE task routing", () => {
 describe("TGH-MoE losses", () => {
   it("balance loss is 1 for perfectly uniform routing (zero router: G = 1/E)", () => {
     check(moeCase, ({ cfg, P, u, g }) => {
-      const Q: ParamScope = (n) => (n.startsWith("router.") ? new Tensor("f32", P(n).shape) : P(n));
+      const Q = paramScope((n) => (n.startsWith("router.") ? new Tensor("f32", P(n).shape) : P(n)), P.prefix);
       for (const b of moe(ref, Q, u, g, cfg, 0).balance) assertClose("b.value", b.value, 1, { atol: 5e-7, rtol: 0 });
     }, 10);
   });

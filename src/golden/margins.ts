@@ -9,9 +9,9 @@ import type { Backend } from "../backend/backend.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { ModelConfig } from "../model/config.js";
 import { ropePositions } from "../model/encoder.js";
-import { route } from "../model/moe.js";
+import { moeWeights, route } from "../model/moe.js";
 import { scope, type Params } from "../model/params.js";
-import { attentionSublayer } from "../model/vit.js";
+import { attentionSublayer, blockWeights } from "../model/vit.js";
 
 export interface RoutingMargins {
   /** min over MoE layers and samples of pi_(1) - pi_(2) (Infinity with one task). */
@@ -38,11 +38,11 @@ export function routingMargins(be: Backend, params: Params, cfg: ModelConfig, ac
   for (const l of v.moeLayers) {
     const x = acts.get(l === 0 ? "act.embed" : `act.blocks.${l - 1}`) as F32Tensor; // [B, D, S, C]
     const [B, D, S, C] = x.shape, M = D * S;
-    const P = scope(params, `vision.blocks.${l}`);
+    const P = scope(params, `vision.blocks.${l}`), W = blockWeights(P);
     const volume = l >= v.layers - v.volumeLayers;
     const xs = volume ? x.reshape([B, M, C]) : x.reshape([B * D, S, C]);
     const h = attentionSublayer(be, P, xs, v, volume ? ropePositions(v, D) : undefined);
-    const u = be.layerNorm(h, P("ln2.weight"), P("ln2.bias"), v.normEps).reshape([B, M, C]);
+    const u = be.layerNorm(h, W.ln2("weight"), W.ln2("bias"), v.normEps).reshape([B, M, C]);
     const pi = acts.get(`act.blocks.${l}.moe.pi`) as F32Tensor; // [B, T]
     const group = acts.get(`act.blocks.${l}.moe.group`) as I32Tensor; // [B]
     for (let b = 0; b < B; b++) {
@@ -52,7 +52,7 @@ export function routingMargins(be: Backend, params: Params, cfg: ModelConfig, ac
       for (let i = 0; i < M; i++) gb.data.set(g.data.subarray(b * C, (b + 1) * C), i * C);
       const groups = taskRouting === "soft" ? Array.from({ length: T }, (_, t) => t) : [group.data[b]];
       for (const t of groups) {
-        const { G } = route(be, P(`moe.router.${t}.weight`), ub, gb, k, cfg.moe.renormalize); // [M, E]
+        const { G } = route(be, moeWeights(W.moe).router(t)("weight"), ub, gb, k, cfg.moe.renormalize); // [M, E]
         const E = G.dim(1);
         for (let i = 0; i < M; i++) out.token = Math.min(out.token, minGap(G.data.subarray(i * E, (i + 1) * E), k));
       }

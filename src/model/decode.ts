@@ -13,6 +13,7 @@ import type { Backend } from "../backend/backend.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { Tensor, fromInts, type F32Tensor } from "../tensor.js";
 import type { LmConfig } from "./config.js";
+import { lmBlockWeights } from "./lm.js";
 import { getParam, scope, type ParamScope, type Params } from "./params.js";
 
 /**
@@ -117,15 +118,16 @@ export function lmExtend(be: Backend, params: Params, lm: LmConfig, x: F32Tensor
 
 /** lm.ts:lmBlock with the attention reading the cached keys and values of layer l. */
 function cachedBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, pos: Tensor<"i32">, cache: KvCache, l: number): F32Tensor {
-  const h = be.rmsNorm(x, P("norm1.weight"), lm.normEps);
-  const q = be.rope(be.linear(h, P("attn.q.weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, n, NH*dh]
-  const k = be.rope(be.linear(h, P("attn.k.weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, n, KV*dh]
-  const v = be.linear(h, P("attn.v.weight")); // [B, n, KV*dh]
+  const W = lmBlockWeights(P);
+  const h = be.rmsNorm(x, W.norm1("weight"), lm.normEps);
+  const q = be.rope(be.linear(h, W.q("weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, n, NH*dh]
+  const k = be.rope(be.linear(h, W.k("weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, n, KV*dh]
+  const v = be.linear(h, W.v("weight")); // [B, n, KV*dh]
   const kv = cache.append(l, k, v); // [B, length+n, KV*dh]
   // causal with the KV-cache offset: query i (position length+i) sees keys 0 .. length+i
   const a = be.attention(q, kv.k, kv.v, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
-  const x1 = be.add(x, be.linear(a, P("attn.o.weight")));
-  const h2 = be.rmsNorm(x1, P("norm2.weight"), lm.normEps);
-  const ff = be.swiglu(be.linear(h2, P("mlp.gate.weight")), be.linear(h2, P("mlp.up.weight"))); // [B, n, F]
-  return be.add(x1, be.linear(ff, P("mlp.down.weight")));
+  const x1 = be.add(x, be.linear(a, W.o("weight")));
+  const h2 = be.rmsNorm(x1, W.norm2("weight"), lm.normEps);
+  const ff = be.swiglu(be.linear(h2, W.gate("weight")), be.linear(h2, W.up("weight"))); // [B, n, F]
+  return be.add(x1, be.linear(ff, W.down("weight")));
 }

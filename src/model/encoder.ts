@@ -12,7 +12,7 @@ import { moe, type MoeResult, type MoeTrace } from "./moe.js";
 import { scope, type ParamScope, type Params } from "./params.js";
 import type { Tape } from "./tape.js";
 import type { BalanceTerm, RopeSpec } from "./types.js";
-import { attentionSublayer, mlpSublayer } from "./vit.js";
+import { attentionSublayer, blockWeights, mlpSublayer } from "./vit.js";
 
 export interface EncodeOptions {
   /** Text guidance g [B, C] (required when the config has MoE layers). */
@@ -62,8 +62,9 @@ export function ropePositions(v: VisionConfig, D: number): RopeSpec {
 export function moeSublayer(be: Backend, P: ParamScope, x: F32Tensor, g: F32Tensor | null, cfg: ModelConfig, layer: number, B: number,
   labels?: Int32Array | null, tape?: Tape): { x: F32Tensor; r: MoeResult } {
   const C = cfg.vision.width;
-  const u = be.layerNorm(x, P("ln2.weight"), P("ln2.bias"), cfg.vision.normEps).reshape([B, x.size / (B * C), C]);
-  const r = moe(be, (name) => P(`moe.${name}`), u, g, cfg, layer, labels, tape);
+  const W = blockWeights(P);
+  const u = be.layerNorm(x, W.ln2("weight"), W.ln2("bias"), cfg.vision.normEps).reshape([B, x.size / (B * C), C]);
+  const r = moe(be, W.moe, u, g, cfg, layer, labels, tape);
   tape?.push("moeSublayer", { x });
   return { x: be.add(x, r.y.reshape(x.shape)), r };
 }

@@ -67,24 +67,34 @@ export function spliceImage(e: F32Tensor, seq: SequenceLayout, z: F32Tensor): F3
   return out;
 }
 
+/** The weights of one LM block under "lm.blocks.<l>" (spec section 6; no biases), for lmBlock, decode.ts and the backward. */
+export function lmBlockWeights(P: ParamScope) {
+  return {
+    norm1: P.at("norm1"), q: P.at("attn.q"), k: P.at("attn.k"), v: P.at("attn.v"), o: P.at("attn.o"),
+    norm2: P.at("norm2"), gate: P.at("mlp.gate"), up: P.at("mlp.up"), down: P.at("mlp.down"),
+  };
+}
+
 /** Causal GQA self-attention with rotary q, k; h [B, L, d] -> [B, L, d] (after the o projection). */
 export function lmAttention(be: Backend, P: ParamScope, h: F32Tensor, lm: LmConfig, pos: I32Tensor, tape?: Tape): F32Tensor {
-  const q = be.rope(be.linear(h, P("attn.q.weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, L, NH*dh]
-  const k = be.rope(be.linear(h, P("attn.k.weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, L, KV*dh]
-  const v = be.linear(h, P("attn.v.weight")); // [B, L, KV*dh]
+  const W = lmBlockWeights(P);
+  const q = be.rope(be.linear(h, W.q("weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, L, NH*dh]
+  const k = be.rope(be.linear(h, W.k("weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, L, KV*dh]
+  const v = be.linear(h, W.v("weight")); // [B, L, KV*dh]
   const a = be.attention(q, k, v, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
   tape?.push("lmAttn", { h, q, k, v, a, pos });
-  return be.linear(a, P("attn.o.weight"));
+  return be.linear(a, W.o("weight"));
 }
 
 /** x = x + Attn(RMSNorm1(x)); x = x + down(silu(gate(h)) * up(h)), h = RMSNorm2(x). */
 export function lmBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, pos: I32Tensor, tape?: Tape): F32Tensor {
-  const x1 = be.add(x, lmAttention(be, P, be.rmsNorm(x, P("norm1.weight"), lm.normEps), lm, pos, tape));
-  const h2 = be.rmsNorm(x1, P("norm2.weight"), lm.normEps);
-  const gate = be.linear(h2, P("mlp.gate.weight")), up = be.linear(h2, P("mlp.up.weight")); // [B, L, F]
+  const W = lmBlockWeights(P);
+  const x1 = be.add(x, lmAttention(be, P, be.rmsNorm(x, W.norm1("weight"), lm.normEps), lm, pos, tape));
+  const h2 = be.rmsNorm(x1, W.norm2("weight"), lm.normEps);
+  const gate = be.linear(h2, W.gate("weight")), up = be.linear(h2, W.up("weight")); // [B, L, F]
   const ff = be.swiglu(gate, up);
   tape?.push("lmBlock", { x, x1, h2, gate, up, ff });
-  return be.add(x1, be.linear(ff, P("mlp.down.weight")));
+  return be.add(x1, be.linear(ff, W.down("weight")));
 }
 
 /**

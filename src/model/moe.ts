@@ -31,11 +31,26 @@ export interface MoeResult {
   task: number | null;
 }
 
+/**
+ * The weights of one MoE layer under "vision.blocks.<l>.moe" (spec section 4), for the forward here
+ * and src/train/moe-backward.ts: task gate fc1 [C, C] and fc2 [T, C], router t [E, 2C] (or [E, C]),
+ * shared expert s, routed expert (t, e) (each an MLP: vit.ts:mlpWeights).
+ */
+export function moeWeights(P: ParamScope) {
+  return {
+    gateFc1: P.at("task_gate.fc1"), gateFc2: P.at("task_gate.fc2"),
+    router: (t: number) => P.at(`router.${t}`),
+    shared: (s: number) => P.at(`shared.${s}`),
+    expert: (t: number, e: number) => P.at(`experts.${t}.${e}`),
+  };
+}
+
 /** Level 1: pi = softmax(W_t2 act(W_t1 g + b_t1) + b_t2), g [B, C] -> [B, T]. */
 export function taskGate(be: Backend, P: ParamScope, g: F32Tensor, cfg: ModelConfig, tape?: Tape): F32Tensor {
-  const z = be.linear(g, P("task_gate.fc1.weight"), P("task_gate.fc1.bias"));
+  const { gateFc1, gateFc2 } = moeWeights(P);
+  const z = be.linear(g, gateFc1("weight"), gateFc1("bias"));
   const h = be.act(cfg.vision.act, z);
-  const pi = be.softmax(be.linear(h, P("task_gate.fc2.weight"), P("task_gate.fc2.bias")));
+  const pi = be.softmax(be.linear(h, gateFc2("weight"), gateFc2("bias")));
   tape?.push("taskGate", { g, z, h, pi });
   return pi;
 }
@@ -139,7 +154,7 @@ function tokenMoe(be: Backend, P: ParamScope, u: F32Tensor, cfg: ModelConfig, la
   const [B, M, C] = u.shape, k = cfg.moe.topK;
   const U = u.reshape([B * M, C]);
   const rows = Int32Array.from(range(B * M));
-  const { G, idx, w } = route(be, P("router.0.weight"), U, null, k, cfg.moe.renormalize, tape);
+  const { G, idx, w } = route(be, moeWeights(P).router(0)("weight"), U, null, k, cfg.moe.renormalize, tape);
   const routed = new Tensor("f32", [B * M, C]);
   dispatch(be, expertScope(P, 0), U, rows, idx, w, routed, cfg, tape);
   const sampleOfRow = rows.map((r) => Math.floor(r / M));
@@ -155,7 +170,7 @@ function tokenMoe(be: Backend, P: ParamScope, u: F32Tensor, cfg: ModelConfig, la
 export function sharedExperts(be: Backend, P: ParamScope, u: F32Tensor, cfg: ModelConfig, tape?: Tape): F32Tensor | null {
   let sum: F32Tensor | null = null;
   for (let s = 0; s < cfg.moe.sharedExperts; s++) {
-    const F = mlp(be, (name) => P(`shared.${s}.${name}`), u, cfg.vision.act, tape);
+    const F = mlp(be, moeWeights(P).shared(s), u, cfg.vision.act, tape);
     sum = sum ? be.add(sum, F) : F;
   }
   return sum;
@@ -167,9 +182,9 @@ function mixExperts(be: Backend, shared: F32Tensor | null, routed: F32Tensor, cf
   return shared ? be.add(be.scale(shared, cfg.moe.aShared), y) : y;
 }
 
-/** The parameters of routed expert (t, e): experts.<t>.<e>.* */
+/** The parameters of the routed experts of group t, by expert. */
 function expertScope(P: ParamScope, t: number): (e: number) => ParamScope {
-  return (e) => (name) => P(`experts.${t}.${e}.${name}`);
+  return (e) => moeWeights(P).expert(t, e);
 }
 
 /** The tokens of one task group: its samples, their rows b*M + i in U, and the sample of each row. */
@@ -198,7 +213,7 @@ function routedGroup(be: Backend, P: ParamScope, U: F32Tensor, g: F32Tensor, pi:
   const { rows, sampleOfRow } = tokens, N = rows.length, k = cfg.moe.topK;
   const ut = be.gatherRows(U, fromInts([N], rows)); // [N, C]
   const gt = be.gatherRows(g, fromInts([N], sampleOfRow)); // [N, C]
-  const { G, idx, w } = route(be, P(`router.${t}.weight`), ut, gt, k, cfg.moe.renormalize, tape);
+  const { G, idx, w } = route(be, moeWeights(P).router(t)("weight"), ut, gt, k, cfg.moe.renormalize, tape);
   const piAt = cfg.moe.taskRouting === "soft" ? groupSlots(pi, sampleOfRow, t, k) : null;
   const slotW = piAt ? be.mul(w, groupWeights(be, pi, piAt, k)) : w;
   dispatch(be, expertScope(P, t), ut, rows, idx, slotW, routed, cfg, tape);

@@ -93,10 +93,29 @@ export function getParam(params: Params, name: string): F32Tensor {
   return t;
 }
 
-/** A getter for the names under `prefix` ("vision.blocks.3" -> P("attn.qkv.weight")). */
-export type ParamScope = (name: string) => F32Tensor;
+/**
+ * The weights under one name prefix, for a layer's forward and its backward alike:
+ * `P("attn.qkv.weight")` is the tensor, `P.at("attn.qkv")` the scope below it, `P.key("bias")` the
+ * full parameter name ("vision.blocks.3.attn.qkv.bias", the key of its gradient). Each layer names
+ * its weights once, in a table of scopes (vit.ts:mlpWeights, ...) that both directions read.
+ */
+export interface ParamScope {
+  (name: string): F32Tensor;
+  readonly prefix: string;
+  at(sub: string): ParamScope;
+  key(leaf: string): string;
+}
 export function scope(params: Params, prefix: string): ParamScope {
-  return (name) => getParam(params, `${prefix}.${name}`);
+  return paramScope((name) => getParam(params, `${prefix}.${name}`), prefix);
+}
+
+/** A scope over any getter of the names under `prefix` (tests substitute tensors this way). */
+export function paramScope(get: (name: string) => F32Tensor, prefix: string): ParamScope {
+  return Object.assign((name: string) => get(name), {
+    prefix,
+    at: (sub: string) => paramScope((name) => get(`${sub}.${name}`), `${prefix}.${sub}`),
+    key: (leaf: string) => `${prefix}.${leaf}`,
+  });
 }
 
 /** Every spec name present with its shape and dtype, and (unless allowExtra) nothing else. */

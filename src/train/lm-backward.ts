@@ -7,9 +7,9 @@
 import { attentionBackward, rmsNormBackward, ropeBackward, swigluBackward } from "../backend/grad.js";
 import type { Backend } from "../backend/backend.js";
 import type { LmConfig } from "../model/config.js";
-import { targetWeights } from "../model/lm.js";
+import { lmBlockWeights, targetWeights } from "../model/lm.js";
 import type { SequenceLayout } from "../model/types.js";
-import { getParam } from "../model/params.js";
+import { getParam, scope, type ParamScope } from "../model/params.js";
 import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { Ctx } from "./grads.js";
 import { linearBackward, linearBackwardDx } from "./ops.js";
@@ -62,15 +62,16 @@ export function lmHeadBackward(ctx: Ctx, lm: LmConfig, g: LogitGrad): F32Tensor 
  *   da = dy Wo;  dq, dk, dv = attention'(da) (dk, dv summed over the heads of a kv group);
  *   dq, dk rotated back by -pos;  dh = dq Wq + dk Wk + dv Wv.
  */
-export function lmAttentionBackward(ctx: Ctx, at: string, lm: LmConfig, dy: F32Tensor): F32Tensor {
+export function lmAttentionBackward(ctx: Ctx, P: ParamScope, lm: LmConfig, dy: F32Tensor): F32Tensor {
   const { be } = ctx;
   const s = ctx.tape.pop("lmAttn");
-  const da = linearBackwardDx(ctx, dy, s.a, `${at}.attn.o`);
+  const W = lmBlockWeights(P);
+  const da = linearBackwardDx(ctx, dy, s.a, W.o);
   const r = attentionBackward(be, da, s.q, s.k, s.v, s.a, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
   const dq = ropeBackward(be, r.dq, s.pos, { heads: lm.heads, base: lm.ropeBase });
   const dk = ropeBackward(be, r.dk, s.pos, { heads: lm.kvHeads, base: lm.ropeBase });
-  const dh = be.add(linearBackwardDx(ctx, dq, s.h, `${at}.attn.q`), linearBackwardDx(ctx, dk, s.h, `${at}.attn.k`));
-  return be.add(dh, linearBackwardDx(ctx, r.dv, s.h, `${at}.attn.v`));
+  const dh = be.add(linearBackwardDx(ctx, dq, s.h, W.q), linearBackwardDx(ctx, dk, s.h, W.k));
+  return be.add(dh, linearBackwardDx(ctx, r.dv, s.h, W.v));
 }
 
 /**
@@ -78,18 +79,19 @@ export function lmAttentionBackward(ctx: Ctx, at: string, lm: LmConfig, dy: F32T
  *   dff = dy Wdown;  dgate, dup = swiglu'(dff);  dh2 = dgate Wgate + dup Wup;  dx1 = dy + RMSNorm2'(dh2);
  *   dx = dx1 + RMSNorm1'(Attn'(dx1)).
  */
-export function lmBlockBackward(ctx: Ctx, at: string, lm: LmConfig, dy: F32Tensor): F32Tensor {
-  const { be, params, grads } = ctx;
+export function lmBlockBackward(ctx: Ctx, P: ParamScope, lm: LmConfig, dy: F32Tensor): F32Tensor {
+  const { be, grads } = ctx;
   const s = ctx.tape.pop("lmBlock");
-  const dff = linearBackwardDx(ctx, dy, s.ff, `${at}.mlp.down`);
+  const W = lmBlockWeights(P);
+  const dff = linearBackwardDx(ctx, dy, s.ff, W.down);
   const { dgate, dup } = swigluBackward(be, s.gate, s.up, dff);
-  const dh2 = be.add(linearBackwardDx(ctx, dgate, s.h2, `${at}.mlp.gate`), linearBackwardDx(ctx, dup, s.h2, `${at}.mlp.up`));
-  const n2 = rmsNormBackward(be, dh2, s.x1, getParam(params, `${at}.norm2.weight`), lm.normEps);
-  grads.add(be, `${at}.norm2.weight`, n2.dgamma);
+  const dh2 = be.add(linearBackwardDx(ctx, dgate, s.h2, W.gate), linearBackwardDx(ctx, dup, s.h2, W.up));
+  const n2 = rmsNormBackward(be, dh2, s.x1, W.norm2("weight"), lm.normEps);
+  grads.add(be, W.norm2.key("weight"), n2.dgamma);
   const dx1 = be.add(dy, n2.dx);
-  const dh1 = lmAttentionBackward(ctx, at, lm, dx1);
-  const n1 = rmsNormBackward(be, dh1, s.x, getParam(params, `${at}.norm1.weight`), lm.normEps);
-  grads.add(be, `${at}.norm1.weight`, n1.dgamma);
+  const dh1 = lmAttentionBackward(ctx, P, lm, dx1);
+  const n1 = rmsNormBackward(be, dh1, s.x, W.norm1("weight"), lm.normEps);
+  grads.add(be, W.norm1.key("weight"), n1.dgamma);
   return be.add(dx1, n1.dx);
 }
 
@@ -103,7 +105,7 @@ export function lmBackward(ctx: Ctx, lm: LmConfig, g: LogitGrad, needInput: bool
   for (let l = lm.layers - 1; l >= 0; l--) {
     const below = needInput || Array.from({ length: l }, (_, j) => j).some((j) => ctx.grads.any(`lm.blocks.${j}.`));
     if (!below && !ctx.grads.any(`lm.blocks.${l}.`)) return null;
-    dx = lmBlockBackward(ctx, `lm.blocks.${l}`, lm, dx);
+    dx = lmBlockBackward(ctx, scope(ctx.params, `lm.blocks.${l}`), lm, dx);
   }
   return needInput ? dx : null;
 }
@@ -126,7 +128,7 @@ export function spliceImageBackward(be: Backend, dx: F32Tensor, seq: SequenceLay
  * then de = promptMean'(ds). Returns de [B, L, d], or null when the embedding table is frozen.
  */
 export function textGuidanceBackward(ctx: Ctx, dg: F32Tensor, s: F32Tensor, seq: SequenceLayout, L: number): F32Tensor | null {
-  const ds = linearBackward(ctx, dg, s, "moe.text_proj", ctx.grads.wants("lm.embed.weight"));
+  const ds = linearBackward(ctx, dg, s, scope(ctx.params, "moe.text_proj"), ctx.grads.wants("lm.embed.weight"));
   return ds ? promptMeanBackward(ctx.be, ds, seq, L) : null;
 }
 

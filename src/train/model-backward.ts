@@ -10,12 +10,14 @@ import type { Backend } from "../backend/backend.js";
 import { textGuided, type ModelConfig } from "../model/config.js";
 import { split2x2, tileRows } from "../model/layout.js";
 import { forward, imageRowsOf, type ForwardInput, type ForwardOutput } from "../model/model.js";
-import type { Params } from "../model/params.js";
+import { scope, type Params } from "../model/params.js";
+import { blockWeights } from "../model/vit.js";
 import { Tape } from "../model/tape.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
 import { Grads, type Ctx } from "./grads.js";
 import { crossEntropyBackward, embeddingBackward, lmBackward, spliceImageBackward, textGuidanceBackward } from "./lm-backward.js";
 import { moeSublayerBackward, type AuxCoef } from "./moe-backward.js";
+import { trains } from "./ops.js";
 import { attentionSublayerBackward, embedSlicesBackward, mlpBackward, mlpSublayerBackward } from "./vit-backward.js";
 
 /**
@@ -96,7 +98,7 @@ function sumPerVolume(be: Backend, dz: F32Tensor, volumeOf: Int32Array, U: numbe
 export function projectBackward(ctx: Ctx, cfg: ModelConfig, dZ: F32Tensor, needDx: boolean): F32Tensor | null {
   const { be } = ctx;
   const s = ctx.tape.pop("project");
-  const dt = mlpBackward(ctx, "projector", cfg.projector.act, dZ, needDx); // [B, m, 4C]
+  const dt = mlpBackward(ctx, scope(ctx.params, "projector"), cfg.projector.act, dZ, needDx); // [B, m, 4C]
   if (!dt) return null;
   const [B, D, S, C] = s.xShape;
   const n = Math.round(Math.sqrt(S - 1)), dp = cfg.projector.depthPool, Dp = D / dp, R = (n / 2) * (n / 2) * 4 * C;
@@ -116,14 +118,14 @@ function encodeBackward(ctx: Ctx, cfg: ModelConfig, dX: F32Tensor, dg: F32Tensor
   let dx: F32Tensor | null = dX;
   for (let l = v.layers - 1; l >= 0 && dx; l--) {
     if (!plan.runBlock[l]) return;
-    const at = `vision.blocks.${l}`;
+    const P = scope(ctx.params, `vision.blocks.${l}`), W = blockWeights(P);
     const volume = l >= v.layers - v.volumeLayers;
     const dy: F32Tensor = dx.reshape(volume ? [B, D * S, C] : [B * D, S, C]);
-    const needDh = plan.blockInput[l] || ctx.grads.any(`${at}.attn.`) || ctx.grads.any(`${at}.ln1.`);
+    const needDh = plan.blockInput[l] || trains(ctx, W.qkv, W.proj, W.ln1);
     const dh: F32Tensor | null = v.moeLayers.includes(l)
-      ? moeSublayerBackward(ctx, at, cfg, dy, coef, dg, needDh)
-      : mlpSublayerBackward(ctx, at, v, dy, needDh);
-    dx = dh ? attentionSublayerBackward(ctx, at, v, dh, plan.blockInput[l]) : null;
+      ? moeSublayerBackward(ctx, P, cfg, dy, coef, dg, needDh)
+      : mlpSublayerBackward(ctx, P, v, dy, needDh);
+    dx = dh ? attentionSublayerBackward(ctx, P, v, dh, plan.blockInput[l]) : null;
   }
   if (dx && plan.embed) embedSlicesBackward(ctx, v, dx.reshape([B, D, S, C]));
 }

@@ -7,7 +7,7 @@
  */
 import type { Backend } from "../backend/backend.js";
 import { ShapeError, fmtShape } from "../errors.js";
-import { getParam } from "../model/params.js";
+import type { ParamScope } from "../model/params.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
 import type { Ctx } from "./grads.js";
 
@@ -21,36 +21,41 @@ export function colSum(be: Backend, x: F32Tensor): F32Tensor {
   return be.matmul(onesRow(x.dim(0)), x).reshape([x.dim(1)]);
 }
 
+/** Does any weight under these scopes train? */
+export function trains(ctx: Ctx, ...scopes: ParamScope[]): boolean {
+  return scopes.some((W) => ctx.grads.any(`${W.prefix}.`));
+}
+
 /**
- * y = x W^T + b over the last axis (`name`.weight [out, in], `name`.bias [out] when it exists):
+ * y = x W^T + b over the last axis (W("weight") [out, in], W("bias") [out] when it exists):
  *   dW += dy^T x,  db += 1^T dy  (only for trainable weights; accumulated in place),
  *   dx = dy W      (only when `needDx`; else null).
  */
-export function linearBackward(ctx: Ctx, dy: F32Tensor, x: F32Tensor, name: string, needDx: boolean): F32Tensor | null {
-  if (needDx) return linearBackwardDx(ctx, dy, x, name);
-  linearWeightGrads(ctx, dy, x, name);
+export function linearBackward(ctx: Ctx, dy: F32Tensor, x: F32Tensor, W: ParamScope, needDx: boolean): F32Tensor | null {
+  if (needDx) return linearBackwardDx(ctx, dy, x, W);
+  linearWeightGrads(ctx, dy, x, W);
   return null;
 }
 
 /** linearBackward when the input needs its gradient: the weight gradients, and dx = dy W. */
-export function linearBackwardDx(ctx: Ctx, dy: F32Tensor, x: F32Tensor, name: string): F32Tensor {
-  const { W, dy2 } = linearWeightGrads(ctx, dy, x, name);
-  return ctx.be.matmul(dy2, W).reshape(x.shape);
+export function linearBackwardDx(ctx: Ctx, dy: F32Tensor, x: F32Tensor, W: ParamScope): F32Tensor {
+  const { weight, dy2 } = linearWeightGrads(ctx, dy, x, W);
+  return ctx.be.matmul(dy2, weight).reshape(x.shape);
 }
 
 /** dW += dy^T x, db += 1^T dy for the trainable ones; returns W and dy as [rows, out]. */
-function linearWeightGrads(ctx: Ctx, dy: F32Tensor, x: F32Tensor, name: string): { W: F32Tensor; dy2: F32Tensor } {
+function linearWeightGrads(ctx: Ctx, dy: F32Tensor, x: F32Tensor, W: ParamScope): { weight: F32Tensor; dy2: F32Tensor } {
   const { be, params, grads } = ctx;
-  const W = getParam(params, `${name}.weight`);
-  const [out, inp] = W.shape;
+  const weight = W("weight");
+  const [out, inp] = weight.shape;
   const rows = x.size / inp;
-  if (dy.size !== rows * out) throw new ShapeError(`linearBackward: ${name}: dy: expected [..., ${out}] for x ${fmtShape(x.shape)}, got ${fmtShape(dy.shape)}`);
+  if (dy.size !== rows * out) throw new ShapeError(`linearBackward: ${W.prefix}: dy: expected [..., ${out}] for x ${fmtShape(x.shape)}, got ${fmtShape(dy.shape)}`);
   const dy2 = dy.reshape([rows, out]);
-  if (grads.wants(`${name}.weight`)) be.matmul(dy2, x.reshape([rows, inp]), { transA: true, accumulate: grads.slot(`${name}.weight`) });
-  if (params.has(`${name}.bias`) && grads.wants(`${name}.bias`)) {
-    be.matmul(onesRow(rows), dy2, { accumulate: grads.slot(`${name}.bias`).reshape([1, out]) });
+  if (grads.wants(W.key("weight"))) be.matmul(dy2, x.reshape([rows, inp]), { transA: true, accumulate: grads.slot(W.key("weight")) });
+  if (params.has(W.key("bias")) && grads.wants(W.key("bias"))) {
+    be.matmul(onesRow(rows), dy2, { accumulate: grads.slot(W.key("bias")).reshape([1, out]) });
   }
-  return { W, dy2 };
+  return { weight, dy2 };
 }
 
 /** out[r, c] = x[r, c] * w[r] (x [N, c], w [N]). */
