@@ -12,7 +12,6 @@
 //   l = l c + sum_t exp(s - m');  O = O c + sum_t exp(s - m') v;  m = m';  out = O / l (l = 0: 0).
 import { BK, prepareRow, pv1, pv4x4, pv4x8, scores1x32, scores4x8 } from "./lib/attn_tile";
 import { expShiftedRow1, expShiftedRows4 } from "./lib/attn_exp";
-import { expf4 } from "./lib/math";
 export { heap_base, memory_base } from "./lib/heap";
 
 /** Queries per block (a multiple of 4, the rows of a micro-kernel). */
@@ -240,25 +239,4 @@ function block(qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32, ng
     for (; d + 4 <= dh; d += 4) v128.store(dst + (<usize>d << 2), f32x4.div(v128.load(src + (<usize>d << 2)), vl));
     for (; d < dh; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 2)) / l); // leftovers
   }
-}
-
-/**
- * Test probe, not part of attention: how many of x[0..n) (n a multiple of 16, every x <= 0, NaN
- * or -inf) get different bits from the softmax's exp (expShiftedRows4 with shift 0) than from
- * expf4 (NaN = NaN). Uses n + 8 floats at `tmp`.
- */
-export function exp_shifted_check(x: usize, tmp: usize, n: i32): i32 {
-  const sh = tmp + (<usize>n << 2); // X: four zero shifts, then four sums
-  memory.fill(sh, 0, 32);
-  memory.copy(tmp, x, <usize>n << 2);
-  const q = <usize>n; // bytes per row: n / 4 floats
-  expShiftedRows4(tmp, q, n >> 2, sh, sh + 16);
-  let bad = 0;
-  for (let j = 0; j < n; j += 4) {
-    const o = <usize>j << 2;
-    const a = expf4(v128.load(x + o)), b = v128.load(tmp + o);
-    const same = v128.or(i32x4.eq(a, b), v128.and(f32x4.ne(a, a), f32x4.ne(b, b)));
-    bad += 4 - <i32>popcnt<u32>(<u32>i32x4.bitmask(same));
-  }
-  return bad;
 }

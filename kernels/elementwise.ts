@@ -6,7 +6,7 @@
 // the same bits, so a value's result does not depend on whether it falls in a SIMD body or a tail.
 export { heap_base, memory_base } from "./lib/heap";
 import { clamp1, clamp4, geluGrad1, geluGrad4, gelu1, gelu4, NEG_MAX, quick1, quick4, quickGrad1, quickGrad4, silu1, silu4, siluGrad1, siluGrad4 } from "./lib/act";
-import { expf, expf4, sigmoidf, sigmoidf4, tanhf, tanhf4 } from "./lib/math";
+import { sigmoidf, sigmoidf4 } from "./lib/math";
 
 // ---------------------------------------------------------------- arithmetic
 
@@ -192,46 +192,5 @@ export function swiglu_backward(dgate: usize, dup: usize, gate: usize, up: usize
     const grad = s + gc * (s * (<f32>1.0 - s));
     store<f32>(dgate + o, (d * load<f32>(up + o)) * grad);
     store<f32>(dup + o, d * (max<f32>(g, NEG_MAX) * s));
-  }
-}
-
-// ---------------------------------------------------------------- math probes
-// The lib/math functions over an array, exported for their accuracy and scalar/SIMD bit-identity
-// tests (test/elementwise.test.ts); not part of the Kernels contract.
-// for (i = 0; i < n; i++) out[i] = f(x[i]);   f = exp | sigmoid | tanh
-
-export function exp_f32(out: usize, x: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(out + o, expf4(v128.load(x + o)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, expf(load<f32>(x + o)));
-  }
-}
-
-export function sigmoid_f32(out: usize, x: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(out + o, sigmoidf4(v128.load(x + o)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, sigmoidf(load<f32>(x + o)));
-  }
-}
-
-export function tanh_f32(out: usize, x: usize, n: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(out + o, tanhf4(v128.load(x + o)));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, tanhf(load<f32>(x + o)));
   }
 }

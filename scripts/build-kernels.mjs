@@ -16,10 +16,11 @@ const target = args.includes("--target") ? args[args.indexOf("--target") + 1] : 
 const suffix = target === "release" ? "" : `.${target}`;
 
 if (args.includes("--copy-dist")) {
-  // dist/src/backend/wasm/runtime.js resolves ../../../build/ to dist/build/: copy the kernel modules (only the .wasm files) there.
+  // dist/src/backend/wasm/runtime.js resolves ../../../build/ to dist/build/: copy the kernel modules (only the .wasm files) there,
+  // not the test probes (kernels/probes.ts: loaded by the tests from build/, never by the runtime).
   if (!existsSync(join(root, "build"))) throw new Error("build/ missing: run build:kernels first");
   mkdirSync(join(root, "dist", "build"), { recursive: true });
-  for (const f of readdirSync(join(root, "build")).filter((f) => f.endsWith(".wasm"))) cpSync(join(root, "build", f), join(root, "dist", "build", f));
+  for (const f of readdirSync(join(root, "build")).filter((f) => f.endsWith(".wasm") && !f.startsWith("probes."))) cpSync(join(root, "build", f), join(root, "dist", "build", f));
   process.exit(0);
 }
 

@@ -9,10 +9,10 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/backend.js";
 import type { AttentionDims } from "../src/backend/kernels.js";
-import { loadModule } from "../src/backend/wasm/runtime.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, permute, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
+import { loadProbes } from "./util/probes.js";
 import { assertClose, shaped, assertSameBits, type Tol } from "./util/close.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
@@ -335,7 +335,7 @@ describe("attention: extreme scores and determinism", () => {
     // bit pattern of the negative floats (-0 up to -NaN), plus +0, the edges of the flush to 0
     // near -87 and the rounding ties of x log2(e). (An exhaustive run over all 2^31 patterns, made
     // once by hand, found no difference.)
-    const mod = await loadModule("attention");
+    const mod = await loadProbes(); // kernels/probes.ts:exp_shifted_check
     const bits: number[] = [0, 0x80000000, 0xff800000, 0xffc00000];
     for (let u = 0x80000000; u <= 0xffffffff; u += 4099) bits.push(u >>> 0);
     const f = new Float32Array(1), u32 = new Uint32Array(f.buffer);

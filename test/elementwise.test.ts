@@ -7,9 +7,10 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Activation, Backend } from "../src/backend/backend.js";
-import { loadModule, type WasmModule } from "../src/backend/wasm/runtime.js";
+import type { WasmModule } from "../src/backend/wasm/runtime.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
+import { loadProbes } from "./util/probes.js";
 import { assertClose, assertSameBits, shaped as withShape, type Tol } from "./util/close.js";
 import { check, data, dataSeed, dim } from "./util/prop.js";
 
@@ -164,10 +165,10 @@ function EXTREMES_ALL(): number[] {
   return [0, -0, 1e-45, -1e-45, 1e-38, 0.3, -0.3, 0.625, -0.625, 5, -5, 80, -80, 87, -87, 88.5, -88.5, 89, -89, 1e30, -1e30, Infinity, -Infinity, NaN];
 }
 
-describe("lib/math polynomials (exp, sigmoid, tanh) through the math-probe exports", () => {
+describe("lib/math polynomials (exp, sigmoid, tanh) through the test probes (kernels/probes.ts)", () => {
   let mod: WasmModule;
   beforeAll(async () => {
-    mod = await loadModule("elementwise");
+    mod = await loadProbes();
   });
   const probe = (fn: string, x: Float32Array): Float32Array => {
     const out = new Float32Array(x.length);

@@ -26,6 +26,7 @@ const HOT: Record<string, readonly string[]> = {
   patch: ["patch_embed", "patch_embed_backward"],
   indexing: [], // top-k, gather and scatter-add move rows: memory-bound, scalar is acceptable
   attention_backward: ["attention_backward"],
+  probes: [], // test-only: lib/ functions exposed for their own tests (not loaded by the runtime, not shipped)
   peak: [], // bench-only yardstick (not loaded by the runtime); its loop names are still changing
 };
 

@@ -1,0 +1,13 @@
+/** The test-only kernel module build/probes.wasm (kernels/probes.ts): lib/ functions exposed for their own tests. */
+import { readFile } from "node:fs/promises";
+import { WasmModule } from "../../src/backend/wasm/runtime.js";
+
+let probes: Promise<WasmModule> | undefined;
+export function loadProbes(): Promise<WasmModule> {
+  probes ??= (async () => {
+    const bytes = await readFile(new URL("../../build/probes.wasm", import.meta.url));
+    const { instance } = await WebAssembly.instantiate(bytes, { env: { abort: () => { throw new Error("probes: abort"); } } });
+    return new WasmModule("probes", instance);
+  })();
+  return probes;
+}
