@@ -191,17 +191,26 @@ export class Trainer {
 
 /** Samples -> one batch: volumes stacked [B, c, D, H, W], ids right-padded with `pad` [B, L], task labels. */
 export function collate(samples: readonly Sample[], pad: number): { volume: F32Tensor; ids: Tensor<"i32">; task: number[] } {
+  return { volume: stackVolumes(samples), ids: stackIds(samples, pad), task: samples.map((s) => s.task) };
+}
+
+/** The samples' volumes stacked [B, c, D, H, W] (all of one shape). */
+function stackVolumes(samples: readonly Sample[]): F32Tensor {
   const shape = samples[0].volume.shape;
   for (const s of samples) {
     if (fmtShape(s.volume.shape) !== fmtShape(shape)) throw new ShapeError(`collate: volume: expected every sample ${fmtShape(shape)}, got ${fmtShape(s.volume.shape)}`);
   }
-  const B = samples.length, n = samples[0].volume.size;
-  const volume = new Tensor("f32", [B, ...shape]);
+  const n = samples[0].volume.size, volume = new Tensor("f32", [samples.length, ...shape]);
   samples.forEach((s, b) => volume.data.set(s.volume.data, b * n));
-  const L = Math.max(...samples.map((s) => s.ids.length));
+  return volume;
+}
+
+/** The samples' ids right-padded with `pad` [B, L]. */
+function stackIds(samples: readonly Sample[], pad: number): Tensor<"i32"> {
+  const B = samples.length, L = Math.max(...samples.map((s) => s.ids.length));
   const ids = new Tensor("i32", [B, L], new Int32Array(B * L).fill(pad));
   samples.forEach((s, b) => ids.data.set(s.ids, b * L));
-  return { volume, ids, task: samples.map((s) => s.task) };
+  return ids;
 }
 
 /** name -> the scale of the first matching pattern (1 when none matches). */
@@ -219,7 +228,11 @@ function samplesByVolume(data: readonly Sample[]): Map<F32Tensor, Sample[]> {
   let m = byVolume.get(data);
   if (!m) {
     m = new Map();
-    for (const s of data) m.get(s.volume)?.push(s) ?? m.set(s.volume, [s]);
+    for (const s of data) {
+      const same = m.get(s.volume);
+      if (same) same.push(s);
+      else m.set(s.volume, [s]);
+    }
     byVolume.set(data, m);
   }
   return m;
@@ -232,6 +245,5 @@ export function collateShared(samples: readonly Sample[], pad: number): ReturnTy
     if (!row.has(s.volume)) row.set(s.volume, distinct.push(s) - 1);
     return row.get(s.volume)!;
   });
-  const { ids, task } = collate(samples, pad);
-  return { volume: collate(distinct, pad).volume, ids, task, volumeOf };
+  return { volume: stackVolumes(distinct), ids: stackIds(samples, pad), task: samples.map((s) => s.task), volumeOf };
 }
