@@ -45,19 +45,21 @@ describe("help and usage", () => {
     expect(await cli("train", "--preset", "tiny", "--variant", "moe", "--out", "x")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--variant") });
     expect(await cli("eval", "--split", "dev")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--split") });
     expect(await cli("train", "--preset", "tiny", "--stage1-batch", "6", "--per-volume", "4", "--out", "x")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--per-volume: expected a divisor of the stage 1 batch 6, got 4") });
+    expect(await cli("train", "--preset", "small", "--stage1-batch", "12", "--out", "x")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--per-volume: expected a divisor of the stage 1 batch 12, got 8") }); // small's default K
+    expect(await cli("train", "--preset", "tiny", "--slice-questions", "--no-slice-questions", "--out", "x")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--no-slice-questions") });
   });
 });
 
 describe("a tiny run end to end", () => {
   const steps = ["--stage0-steps", "4", "--stage1-steps", "3", "--stage2-steps", "3"];
-  it("--slice-questions, --stage1-batch and --per-volume are stored in the recipe and spelled out in the reproduce line", async () => {
+  it("--no-slice-questions, --stage1-batch and --per-volume are stored in the recipe and spelled out in the reproduce line", async () => {
     const out = join(dir, "q.safetensors");
-    const r = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", "--stage0-steps", "2", "--stage1-steps", "2", "--stage2-steps", "1", "--slice-questions", "--stage1-batch", "6", "--per-volume", "3", "--quiet", "--out", out);
+    const r = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", "--stage0-steps", "2", "--stage1-steps", "2", "--stage2-steps", "1", "--no-slice-questions", "--stage1-batch", "6", "--per-volume", "3", "--quiet", "--out", out);
     expect(r.code, r.err).toBe(EXIT.ok);
     const log = JSON.parse(await readFile(join(dir, "q.json"), "utf8"));
-    expect(log.options.sliceQuestions).toBe(true);
+    expect(log.options.sliceQuestions).toBeUndefined(); // off: left out of the stored options
     expect(log.options.stages.stage1).toEqual({ steps: 2, batch: 6, peak: 5e-4, perVolume: 3 });
-    expect(log.reproduce).toContain("--slice-questions --stage1-batch 6 --per-volume 3 --stage0-steps 2");
+    expect(log.reproduce).toContain("--no-slice-questions --stage1-batch 6 --per-volume 3 --stage0-steps 2");
   });
   it("writes a loadable checkpoint and its log; a resume from the stage 1 checkpoint gives the same bytes; eval scores it", async () => {
     const out = join(dir, "m.safetensors");
@@ -70,7 +72,9 @@ describe("a tiny run end to end", () => {
     const log = JSON.parse(await readFile(join(dir, "m.json"), "utf8"));
     expect(log.options.stages.stage1.steps).toBe(3);
     expect(log.reproduce).toContain("--stage2-steps 3");
-    expect(log.reproduce).not.toMatch(/--slice-questions|--per-volume/); // defaults: the flags stay out
+    expect(log.options.sliceQuestions).toBe(true); // the default
+    expect(log.reproduce).not.toContain("slice-questions"); // on by default: no flag
+    expect(log.reproduce).toContain("--stage1-batch 4 --per-volume 1 --stage0-steps 4"); // tiny's stage 1 batch, spelled out
     expect(log.curve.stage2.at(-1)[0]).toBe(3);
 
     const again = join(dir, "again.safetensors");

@@ -33,23 +33,24 @@ options:
   --seed S               seed of the weights, upcycling and sample draws (default 0)
   --out FILE             the trained model (safetensors: weights, config, tokenizer, preset)
   --budget-minutes M     fit the whole run in M minutes: each stage is timed for a few updates and
-                         the step counts are derived (15% / 45% / 40%); printed and logged, pass
+                         the step counts are derived (20% / 60% / 20%); printed and logged, pass
                          them back with --stageK-steps to reproduce the bits on any machine
   --stage0-steps N       updates of stage 0 (2D slices); likewise --stage1-steps, --stage2-steps
-  --lr A,B,C             peak learning rates of stages 0, 1, 2 (default 1e-3,5e-4,5e-4)
+  --lr A,B,C             peak learning rates of stages 0, 1, 2 (default 1e-3,5e-4,1e-4 for small)
   --variant V            ${VARIANTS.join(", ")} (default tgh): dense stops after stage 1;
                          token-moe routes tokens without text guidance or task level; one-stage
                          upcycles right after the transfer and trains stages 1+2 at once
-  --studies N            training studies in the pool (default 400 for small)
+  --studies N            training studies in the pool (default 800 for small)
   --vision-warmup N      stage 0's first N updates train the language model only (default 300 for
                          small; 0: encoder and projector train from the first update)
   --vision-ramp N        after the warm-up, the encoder's learning rate rises over N updates
                          (default 200 for small)
-  --slice-questions      stage 0 also asks each slice the volume's presence, side and contrast
-                         questions, answered from the findings on that slice (default off)
-  --stage1-batch N       samples per stage 1 update (default 4)
+  --no-slice-questions   stage 0 trains on captions only; by default it also asks each slice the
+                         volume's presence, side and contrast questions, answered from the
+                         findings on that slice (--slice-questions: on, the default)
+  --stage1-batch N       samples per stage 1 update (default 32 for small, 4 for tiny)
   --per-volume K         stage 1 draws its samples K at a time from one study and encodes each
-                         volume once (K divides --stage1-batch; default 1)
+                         volume once (K divides --stage1-batch; default 8 for small, 1 for tiny)
   --no-mirror            do not add the left-right mirrored copy of every example (sides swapped
                          in its texts); mirroring is on by default
   --data-seed S          master seed of the synthetic dataset (default 2026)
@@ -79,6 +80,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "vision-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
     "slice-questions": { type: "boolean" },
+    "no-slice-questions": { type: "boolean" },
     "stage1-batch": { type: "string" },
     "per-volume": { type: "string" },
     "data-seed": { type: "string" },
@@ -110,7 +112,9 @@ example (the shipped checkpoint, docs/TRAINING.md):
       if (v["vision-warmup"]) o = { ...o, visionWarmup: integer("train", "vision-warmup", v["vision-warmup"], 0, 1e9) };
       if (v["vision-ramp"]) o = { ...o, visionRamp: integer("train", "vision-ramp", v["vision-ramp"], 0, 1e9) };
       if (v["no-mirror"]) o = { ...o, mirror: false };
+      if (v["slice-questions"] && v["no-slice-questions"]) throw new UsageError("tgh-moe train: give --slice-questions or --no-slice-questions, not both");
       if (v["slice-questions"]) o = { ...o, sliceQuestions: true };
+      if (v["no-slice-questions"]) o = { ...o, sliceQuestions: false };
       o = withStage1Batch(o, v["stage1-batch"], v["per-volume"]);
     }
     if (v.lr !== undefined && !resume) o = withPeaks(o, v.lr);
@@ -176,7 +180,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     const logFile = v.log ?? out.replace(/\.safetensors$/, "") + ".json";
     const log = {
       command: `tgh-moe train ${process.argv.slice(3).join(" ")}`.trim(),
-      reproduce: `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed} --vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? " --slice-questions" : ""}${stage1BatchFlags(o)} --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps} --lr ${o.stages.stage0.peak},${o.stages.stage1.peak},${o.stages.stage2.peak} --dtype ${dtype} --out ${out}`,
+      reproduce: `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed} --vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${stage1BatchFlags(o)} --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps} --lr ${o.stages.stage0.peak},${o.stages.stage1.peak},${o.stages.stage2.peak} --dtype ${dtype} --out ${out}`,
       options: o, output: { file: out, bytes: bytes.length, sha256, dtype }, tokenizerVocab: d.tok.vocabSize,
       msPerUpdate, seconds: { ...timings, total: (Date.now() - started) / 1000 }, resumedFrom: v.resume ?? null,
       node: process.version, finished: new Date().toISOString(), curve: { columns: ["step", "loss", "ce", "balance", "task"], ...curve },
@@ -191,16 +195,16 @@ example (the shipped checkpoint, docs/TRAINING.md):
 function withStage1Batch(o: RecipeOptions, batch: unknown, perVolume: unknown): RecipeOptions {
   if (batch === undefined && perVolume === undefined) return o;
   const b = typeof batch === "string" ? integer("train", "stage1-batch", batch, 1, 4096) : o.stages.stage1.batch;
-  const k = typeof perVolume === "string" ? integer("train", "per-volume", perVolume, 1, 4096) : 1;
+  const k = typeof perVolume === "string" ? integer("train", "per-volume", perVolume, 1, 4096) : (o.stages.stage1.perVolume ?? 1);
   if (b % k !== 0) throw new UsageError(`tgh-moe train: --per-volume: expected a divisor of the stage 1 batch ${b}, got ${k}`);
   const { perVolume: _, ...stage1 } = o.stages.stage1;
   return { ...o, stages: { ...o.stages, stage1: { ...stage1, batch: b, ...(k > 1 ? { perVolume: k } : {}) } } };
 }
 
-/** The reproduce line's stage 1 batch flags: only when they differ from the defaults (older lines stay as they were). */
+/** The reproduce line's stage 1 batch flags (always spelled out: the defaults differ per preset). */
 function stage1BatchFlags(o: RecipeOptions): string {
   const s = o.stages.stage1;
-  return s.batch === 4 && (s.perVolume ?? 1) === 1 ? "" : ` --stage1-batch ${s.batch} --per-volume ${s.perVolume ?? 1}`;
+  return ` --stage1-batch ${s.batch} --per-volume ${s.perVolume ?? 1}`;
 }
 
 /** --lr A,B,C: the peak learning rates of stages 0, 1 and 2. */

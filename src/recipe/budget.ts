@@ -10,7 +10,7 @@ import { phaseExamples, phaseTrainer, type RecipeData, type RecipeOptions, type 
 import { phaseConfig } from "./stages.js";
 
 /** Shares of the training time per stage (stage 2's share is unused by the dense variant). */
-export const STAGE_SHARES: Record<StageKey, number> = { stage0: 0.15, stage1: 0.45, stage2: 0.4 };
+export const STAGE_SHARES: Record<StageKey, number> = { stage0: 0.2, stage1: 0.6, stage2: 0.2 };
 
 /** Milliseconds per update of each stage: one warm-up update, then the mean of `timed` updates. */
 export function timeStages(be: Backend, d: RecipeData, o: RecipeOptions, timed = 2, now = () => performance.now()): Record<StageKey, number> {
