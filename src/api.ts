@@ -14,7 +14,7 @@ import type { Backend } from "./backend/backend.js";
 import { createBackend, type BackendName } from "./backend/index.js";
 import { FormatError, TghError, ValueError } from "./errors.js";
 import { checkTokenizer, generate, taskIndex, type GenerateOptions, type GenerateResult } from "./generate.js";
-import { checkVolume, encodePrefix, promptBatch, promptTokens } from "./generate/prefix.js";
+import { encodePrefix, promptBatch, promptTokens } from "./generate/prefix.js";
 import {
   loadChecked, loadCheckedSource, parseHeader, readHeaderSource, writeSafetensors,
   type Expected, type SafetensorsHeader, type StDType,
@@ -24,6 +24,7 @@ import type { ByteSource } from "./io/source.js";
 import { CONTEXT_TOKENS, configTotals } from "./model/limits.js";
 import { imageTokens } from "./model/projector.js";
 import { fromSpecJson, toSpecJson, validateConfig, type ModelConfig } from "./model/config.js";
+import { checkVolume } from "./model/model.js";
 import type { MoeTrace } from "./model/moe.js";
 import { checkParams, paramSpecs, type Params } from "./model/params.js";
 import { preprocess, validatePreset, type PreprocessPreset, type VolumeLike } from "./preprocess/index.js";

@@ -11,12 +11,13 @@
  */
 import type { Backend } from "./backend/backend.js";
 import { ValueError, assertInt } from "./errors.js";
-import { checkVolume, encodePrefix, promptSequence, promptTokens } from "./generate/prefix.js";
+import { encodePrefix, promptSequence, promptTokens } from "./generate/prefix.js";
 import { makeSampler, nextToken, type SamplingOptions } from "./generate/sampling.js";
 import { throwIfAborted, yieldToEventLoop, type StopReason } from "./generate/stopping.js";
 import type { ModelConfig } from "./model/config.js";
 import { CONTEXT_TOKENS } from "./model/limits.js";
 import { KvCache, lmExtend } from "./model/decode.js";
+import { checkVolume } from "./model/model.js";
 import type { MoeTrace } from "./model/moe.js";
 import { getParam, type Params } from "./model/params.js";
 import { Rng } from "./rng.js";

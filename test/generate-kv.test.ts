@@ -1,5 +1,5 @@
 // KV-cache decoding (src/model/decode.ts) against the full forward: the same logits, bit for bit, at
-// every position, on both backends. Tolerance: none (assertSameBits). Why bits and not a tolerance:
+// every position, on both backends; generation runs forward's own prefix and LM (the one forward). Tolerance: none (assertSameBits). Why bits and not a tolerance:
 // every op computes a row or a query independently of how many the call holds (matmul sums each
 // element in k order whatever m is; causal attention adds exp(-inf) = 0 for unseen keys).
 import fc from "fast-check";
@@ -7,10 +7,11 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/index.js";
 import { encodePrefix, promptSequence } from "../src/generate/prefix.js";
 import { KvCache, lmExtend } from "../src/model/decode.js";
-import { lmForward } from "../src/model/lm.js";
-import { forward } from "../src/model/model.js";
-import { getParam } from "../src/model/params.js";
+import { lmAttention, lmForward } from "../src/model/lm.js";
+import { forward, forwardPrefix } from "../src/model/model.js";
+import { getParam, scope } from "../src/model/params.js";
 import { imageTokens } from "../src/model/projector.js";
+import { Tape } from "../src/model/tape.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, fromInts, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
@@ -110,6 +111,42 @@ describe("KV cache", () => {
         assertSameBits(`${be.name} step at ${p}`, step.data, full.logits.data.subarray(p * V, (p + 1) * V));
       }
     }
+  });
+
+  it("one forward: forwardPrefix, then lmForward with a cache (prefill, one token per step) gives forward's logits bit for bit (B=2, task labels, both backends)", () => {
+    const cfg = tinyConfig(), params = randomParams(cfg, 21, 0.2), V = cfg.lm.vocab, rng = new Rng(22);
+    const m = imageTokens(cfg, 4), B = 2;
+    const volume = new Tensor("f32", [B, 1, 4, 32, 32]);
+    volume.data.set(tinyVolume(23).data, 0);
+    volume.data.set(tinyVolume(24).data, 4 * 32 * 32);
+    const text = (n: number) => Array.from({ length: n }, () => rng.int(V - 7));
+    const prefixes = [promptSequence(cfg, m, text(4)), promptSequence(cfg, m, text(4))], P = prefixes[0].length;
+    const seqs = prefixes.map((p) => [...p, ...text(4), cfg.tokens.eos]), L = seqs[0].length;
+    const task = Int32Array.of(1, 0);
+    for (const be of [ref, wasm]) {
+      const full = forward(be, params, cfg, { volume, ids: fromInts([B, L], seqs.flat()), task }, { acts: true });
+      const pre = forwardPrefix(be, params, cfg, volume, fromInts([B, P], prefixes.flat()), { labels: task });
+      assertSameBits(`${be.name} z`, pre.z.data, full.acts!.get("act.projector")!.data);
+      const cache = new KvCache(cfg.lm, B, 2);
+      const logits = lmForward(be, params, cfg.lm, pre.x, undefined, cache); // [B, P, V]
+      for (let b = 0; b < B; b++) assertSameBits(`${be.name} prefill ${b}`, logits.data.subarray(b * P * V, (b + 1) * P * V), full.logits.data.subarray(b * L * V, (b * L + P) * V));
+      for (let p = P; p < L; p++) {
+        const e = be.embedding(getParam(params, "lm.embed.weight"), fromInts([B, 1], seqs.map((s) => s[p])));
+        const step = lmForward(be, params, cfg.lm, e, undefined, cache, "last"); // [B, 1, V]
+        for (let b = 0; b < B; b++) assertSameBits(`${be.name} step ${b} at ${p}`, step.data.subarray(b * V, (b + 1) * V), full.logits.data.subarray((b * L + p) * V, (b * L + p + 1) * V));
+      }
+      expect(cache.length).toBe(L);
+    }
+  });
+
+  it("a tape and a KV cache are refused together, before any op", () => {
+    const cfg = tinyConfig(), params = randomParams(cfg, 5), cache = new KvCache(cfg.lm, 1);
+    const x = new Tensor("f32", [1, 3, cfg.lm.width]), pos = fromInts([3], [0, 1, 2]);
+    expect(() => lmForward(wasm, params, cfg.lm, x, new Tape(), cache)).toThrow(/lmForward: tape: expected no KV cache/);
+    expect(() => lmForward(wasm, params, cfg.lm, x, new Tape(), undefined, "last")).toThrow(/lmForward: tape/);
+    expect(() => lmAttention(wasm, scope(params, "lm.blocks.0"), x, cfg.lm, pos, new Tape(), cache.layer(0))).toThrow(/lmAttention: expected a tape .* or a KV cache/);
+    expect(cache.length).toBe(0);
+    expect(() => lmForward(wasm, params, cfg.lm, new Tensor("f32", [2, 3, cfg.lm.width]), undefined, cache)).toThrow(/lmForward: x: expected \[B=1/);
   });
 
   it("rejects inputs that do not fit the cache", () => {

@@ -5,7 +5,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/index.js";
 import { ShapeError, ValueError } from "../src/errors.js";
 import { preset, type ModelConfig } from "../src/model/config.js";
-import { forward, type ForwardOutput } from "../src/model/model.js";
+import { encodePrefix } from "../src/generate/prefix.js";
+import { checkVolume, forward, type ForwardOutput } from "../src/model/model.js";
 import { Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { assertClose, assertSameBits } from "./util/close.js";
@@ -134,5 +135,19 @@ describe("forward: invariants", () => {
     expect(() => forward(ref, params, cfg, { volume, ids: noEnd })).toThrow(ValueError);
     expect(() => forward(ref, params, cfg, { volume, ids, task: [2] })).toThrow(ValueError);
     expect(() => forward(ref, new Map(), cfg, { volume, ids })).toThrow(/vision\.patch_embed\.weight: missing/);
+  });
+
+  it("one volume rule: forward, the generation prefix and generate refuse the same volumes with the same message, naming their op", () => {
+    const cfg: ModelConfig = preset("tiny");
+    const params = randomParams(cfg, 1);
+    const { ids } = batch(cfg, 1, 4, 1);
+    const message = (f: () => unknown) => { try { f(); } catch (e) { return (e as Error).message; } return "no error"; };
+    for (const bad of [new Tensor("f32", [1, 1, 3, 32, 32]), new Tensor("f32", [1, 2, 4, 32, 32]), new Tensor("i32", [1, 1, 4, 32, 32]) as never, "volume" as never]) {
+      const want = message(() => forward(ref, params, cfg, { volume: bad, ids }));
+      expect(want).toMatch(/^forward: volume: expected (a Tensor<f32> \[B, 1, D, H, W\], got|\[B, 1, D, 32, 32\] with D a multiple)/);
+      expect(message(() => encodePrefix(ref, params, cfg, bad, ids))).toBe(want.replace(/^forward/, "encodePrefix"));
+      expect(message(() => checkVolume(cfg, bad, "generate"))).toBe(want.replace(/^forward/, "generate"));
+    }
+    expect(checkVolume(cfg, new Tensor("f32", [2, 1, 4, 32, 32]), "generate")).toBe(8); // m image tokens
   });
 });

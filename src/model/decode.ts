@@ -1,20 +1,21 @@
 /**
- * Incremental decoding of the language model (spec section 6) with a KV cache: each call appends n
- * positions to the cached keys and values of every layer and returns their logits. Prefill is one
- * call with the whole prompt, a decoding step a call with one token. Not the sampler (src/generate/).
- *
- * The block below repeats lm.ts:lmBlock op for op; only the keys and values the attention reads come
- * from the cache. Every Backend op here computes a row (or a query) independently of how many rows
- * the call holds, so prefill + steps give the same bits as lmForward over the whole sequence
- * (tested in test/generate-kv.test.ts on both backends).
- * Legend: B batch · L text tokens · NH heads · KV kv heads · dh head size · V vocab · d = lm width.
+ * Incremental decoding of the language model (spec section 6): the KV cache, and lmExtend, which is
+ * lm.ts:lmForward with a cache: each call appends n positions to the cached keys and values of
+ * every layer and returns their logits. Prefill is one call with the whole prompt, a decoding step
+ * a call with one token; the blocks are training's (lm.ts:lmBlock). Not the sampler (src/generate/).
+ * Legend: B batch · n positions of one call · KV kv heads · dh head size · V vocab · d = lm width.
  */
 import type { Backend } from "../backend/backend.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
-import { Tensor, fromInts, type F32Tensor } from "../tensor.js";
+import { Tensor, type F32Tensor } from "../tensor.js";
 import type { LmConfig } from "./config.js";
-import { lmBlockWeights } from "./lm.js";
-import { getParam, scope, type ParamScope, type Params } from "./params.js";
+import { lmForward } from "./lm.js";
+import type { Params } from "./params.js";
+
+/** One layer of a KvCache, as lm.ts:lmAttention reads it: append k, v [B, n, KV*dh] -> all [B, length+n, KV*dh]. */
+export interface KvLayer {
+  append(k: F32Tensor, v: F32Tensor): { k: F32Tensor; v: F32Tensor };
+}
 
 /**
  * Keys (after rotary) and values of the positions seen so far, per layer: [B, length, KV*dh] each,
@@ -68,6 +69,18 @@ export class KvCache {
     this.length += n;
   }
 
+  /** Layer l, for lm.ts:lmBlock. */
+  layer(l: number): KvLayer {
+    return { append: (k, v) => this.append(l, k, v) };
+  }
+
+  /** Throws unless x [B, n, d] holds n >= 1 positions of this cache's B samples. */
+  check(x: F32Tensor, op: string): void {
+    if (x.rank !== 3 || x.dim(0) !== this.batch || x.dim(2) !== this.lm.width || x.dim(1) < 1) {
+      throw new ShapeError(`${op}: x: expected [B=${this.batch}, n >= 1, d=${this.lm.width}], got ${fmtShape(x.shape)}`);
+    }
+  }
+
   /** Rows 0..len-1 of every sample as a contiguous [B, len, w] tensor. */
   private prefix(buf: Float32Array, len: number): F32Tensor {
     const { batch: B, width: w, capacity: cap } = this;
@@ -100,34 +113,6 @@ export interface ExtendOptions {
  * cache.length .. cache.length+n-1 and returns their logits: [B, n, V] or [B, 1, V].
  */
 export function lmExtend(be: Backend, params: Params, lm: LmConfig, x: F32Tensor, cache: KvCache, o: ExtendOptions = {}): F32Tensor {
-  if (x.rank !== 3 || x.dim(0) !== cache.batch || x.dim(2) !== lm.width || x.dim(1) < 1) {
-    throw new ShapeError(`lmExtend: x: expected [B=${cache.batch}, n >= 1, d=${lm.width}], got ${fmtShape(x.shape)}`);
-  }
-  const [B, n, d] = x.shape;
-  const pos = fromInts([n], Array.from({ length: n }, (_, i) => cache.length + i));
-  for (let l = 0; l < lm.layers; l++) x = cachedBlock(be, scope(params, `lm.blocks.${l}`), x, lm, pos, cache, l);
-  cache.advance(n);
-  if (o.logits !== "all" && n > 1) {
-    const last = new Tensor("f32", [B, 1, d]);
-    for (let b = 0; b < B; b++) last.data.set(x.data.subarray(((b + 1) * n - 1) * d, (b + 1) * n * d), b * d);
-    x = last;
-  }
-  const h = be.rmsNorm(x, getParam(params, "lm.norm.weight"), lm.normEps);
-  return be.linear(h, getParam(params, lm.tieEmbeddings ? "lm.embed.weight" : "lm.head.weight")); // [B, n or 1, V]
-}
-
-/** lm.ts:lmBlock with the attention reading the cached keys and values of layer l. */
-function cachedBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, pos: Tensor<"i32">, cache: KvCache, l: number): F32Tensor {
-  const W = lmBlockWeights(P);
-  const h = be.rmsNorm(x, W.norm1("weight"), lm.normEps);
-  const q = be.rope(be.linear(h, W.q("weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, n, NH*dh]
-  const k = be.rope(be.linear(h, W.k("weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, n, KV*dh]
-  const v = be.linear(h, W.v("weight")); // [B, n, KV*dh]
-  const kv = cache.append(l, k, v); // [B, length+n, KV*dh]
-  // causal with the KV-cache offset: query i (position length+i) sees keys 0 .. length+i
-  const a = be.attention(q, kv.k, kv.v, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
-  const x1 = be.add(x, be.linear(a, W.o("weight")));
-  const h2 = be.rmsNorm(x1, W.norm2("weight"), lm.normEps);
-  const ff = be.swiglu(be.linear(h2, W.gate("weight")), be.linear(h2, W.up("weight"))); // [B, n, F]
-  return be.add(x1, be.linear(ff, W.down("weight")));
+  cache.check(x, "lmExtend");
+  return lmForward(be, params, lm, x, undefined, cache, o.logits === "all" ? "all" : "last");
 }

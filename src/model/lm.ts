@@ -2,13 +2,15 @@
  * The decoder-only language model (spec section 6): pre-RMSNorm blocks, causal attention with 1D
  * rotary positions and grouped-query heads, SwiGLU MLP, final RMSNorm, tied head; plus the sequence
  * layout `<bos> <img> Z_1..Z_m </img> prompt <sep> answer <eos>` (image splice, prompt, CE targets).
- * Legend: B batch · L text tokens · V vocab · NH heads · dh head size.
+ * One forward for training (a tape) and generation (a KV cache, src/model/decode.ts).
+ * Legend: B batch · L text tokens · n positions of one call · V vocab · NH heads · KV kv heads · dh head size · F mlp width.
  */
 import type { Backend } from "../backend/backend.js";
 import { exp, log } from "../detmath.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { LmConfig, TokenIds } from "./config.js";
+import type { KvCache, KvLayer } from "./decode.js";
 import { rowOf } from "./layout.js";
 import { getParam, scope, type ParamScope, type Params } from "./params.js";
 import type { Tape } from "./tape.js";
@@ -67,7 +69,7 @@ export function spliceImage(e: F32Tensor, seq: SequenceLayout, z: F32Tensor): F3
   return out;
 }
 
-/** The weights of one LM block under "lm.blocks.<l>" (spec section 6; no biases), for lmBlock, decode.ts and the backward. */
+/** The weights of one LM block under "lm.blocks.<l>" (spec section 6; no biases), for lmBlock and the backward. */
 export function lmBlockWeights(P: ParamScope) {
   return {
     norm1: P.at("norm1"), q: P.at("attn.q"), k: P.at("attn.k"), v: P.at("attn.v"), o: P.at("attn.o"),
@@ -75,39 +77,62 @@ export function lmBlockWeights(P: ParamScope) {
   };
 }
 
-/** Causal GQA self-attention with rotary q, k; h [B, L, d] -> [B, L, d] (after the o projection). */
-export function lmAttention(be: Backend, P: ParamScope, h: F32Tensor, lm: LmConfig, pos: I32Tensor, tape?: Tape): F32Tensor {
+/**
+ * Causal GQA self-attention with rotary q, k; h [B, n, d] -> [B, n, d] (after the o projection), at
+ * positions pos [n]. With kv (a KvCache's layer), k and v of the n positions are appended and the
+ * queries read every cached key: causal with the cache's offset, query i sees keys 0 .. length+i.
+ */
+export function lmAttention(be: Backend, P: ParamScope, h: F32Tensor, lm: LmConfig, pos: I32Tensor, tape?: Tape, kv?: KvLayer): F32Tensor {
+  if (tape && kv) throw new ValueError("lmAttention: expected a tape (training) or a KV cache (generation), got both");
   const W = lmBlockWeights(P);
-  const q = be.rope(be.linear(h, W.q("weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, L, NH*dh]
-  const k = be.rope(be.linear(h, W.k("weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, L, KV*dh]
-  const v = be.linear(h, W.v("weight")); // [B, L, KV*dh]
-  const a = be.attention(q, k, v, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
+  const q = be.rope(be.linear(h, W.q("weight")), pos, { heads: lm.heads, base: lm.ropeBase }); // [B, n, NH*dh]
+  const k = be.rope(be.linear(h, W.k("weight")), pos, { heads: lm.kvHeads, base: lm.ropeBase }); // [B, n, KV*dh]
+  const v = be.linear(h, W.v("weight")); // [B, n, KV*dh]
+  const all = kv ? kv.append(k, v) : { k, v }; // [B, length+n, KV*dh]
+  const a = be.attention(q, all.k, all.v, { heads: lm.heads, kvHeads: lm.kvHeads, causal: true });
   tape?.push("lmAttn", { h, q, k, v, a, pos });
   return be.linear(a, W.o("weight"));
 }
 
-/** x = x + Attn(RMSNorm1(x)); x = x + down(silu(gate(h)) * up(h)), h = RMSNorm2(x). */
-export function lmBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, pos: I32Tensor, tape?: Tape): F32Tensor {
+/** x = x + Attn(RMSNorm1(x)); x = x + down(silu(gate(h)) * up(h)), h = RMSNorm2(x). kv as in lmAttention. */
+export function lmBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, pos: I32Tensor, tape?: Tape, kv?: KvLayer): F32Tensor {
   const W = lmBlockWeights(P);
-  const x1 = be.add(x, lmAttention(be, P, be.rmsNorm(x, W.norm1("weight"), lm.normEps), lm, pos, tape));
+  const x1 = be.add(x, lmAttention(be, P, be.rmsNorm(x, W.norm1("weight"), lm.normEps), lm, pos, tape, kv));
   const h2 = be.rmsNorm(x1, W.norm2("weight"), lm.normEps);
-  const gate = be.linear(h2, W.gate("weight")), up = be.linear(h2, W.up("weight")); // [B, L, F]
+  const gate = be.linear(h2, W.gate("weight")), up = be.linear(h2, W.up("weight")); // [B, n, F]
   const ff = be.swiglu(gate, up);
   tape?.push("lmBlock", { x, x1, h2, gate, up, ff });
   return be.add(x1, be.linear(ff, W.down("weight")));
 }
 
 /**
- * Input embeddings x [B, L, d] -> logits [B, L, V]; position = index in the sequence. Right padding
- * needs no mask: causality alone keeps the pads (which come last) out of every real token.
+ * Input embeddings x [B, n, d] -> logits [B, n, V] (or [B, 1, V] with logits "last"), at positions
+ * start .. start+n-1. Without a cache start = 0 and x is the whole sequence: right padding needs no
+ * mask, causality alone keeps the pads (which come last) out of every real token. With a cache
+ * (generation: prefill, then one token per step) start = cache.length, every layer appends its
+ * keys and values, and the logits are those of the same positions in one call over the whole
+ * sequence, bit for bit (every op computes a row or a query independently of the rows it is given;
+ * test/generate-kv.test.ts). A tape (training) takes neither a cache nor "last".
  */
-export function lmForward(be: Backend, params: Params, lm: LmConfig, x: F32Tensor, tape?: Tape): F32Tensor {
-  const L = x.dim(1);
-  const pos = fromInts([L], Array.from({ length: L }, (_, i) => i));
-  for (let l = 0; l < lm.layers; l++) x = lmBlock(be, scope(params, `lm.blocks.${l}`), x, lm, pos, tape);
+export function lmForward(be: Backend, params: Params, lm: LmConfig, x: F32Tensor, tape?: Tape, cache?: KvCache, logits: "all" | "last" = "all"): F32Tensor {
+  if (tape && (cache || logits !== "all")) throw new ValueError(`lmForward: tape: expected no KV cache and logits "all" with a tape (training runs whole sequences)`);
+  cache?.check(x, "lmForward");
+  const n = x.dim(1), start = cache?.length ?? 0;
+  const pos = fromInts([n], Array.from({ length: n }, (_, i) => start + i));
+  for (let l = 0; l < lm.layers; l++) x = lmBlock(be, scope(params, `lm.blocks.${l}`), x, lm, pos, tape, cache?.layer(l));
+  cache?.advance(n);
+  if (logits === "last" && n > 1) x = lastRow(x);
   const h = be.rmsNorm(x, getParam(params, "lm.norm.weight"), lm.normEps);
   tape?.push("lmHead", { x, h });
   return be.linear(h, getParam(params, lm.tieEmbeddings ? "lm.embed.weight" : "lm.head.weight"));
+}
+
+/** The last row of every sample: x [B, n, d] -> [B, 1, d]. */
+function lastRow(x: F32Tensor): F32Tensor {
+  const [B, n, d] = x.shape;
+  const out = new Tensor("f32", [B, 1, d]);
+  for (let b = 0; b < B; b++) out.data.set(x.data.subarray(((b + 1) * n - 1) * d, (b + 1) * n * d), b * d);
+  return out;
 }
 
 /**

@@ -1,17 +1,19 @@
 /**
  * The whole TGH-MoE forward pass (spec sections 1-6): volume + token ids -> logits, routing trace,
- * losses and (optionally) the section 8 `act.*` tensors. Inference and training share this path.
- * Legend: B batch · D,H,W volume · S=1+n^2 · C width · T tasks · k top-k · L text tokens · V vocab.
+ * losses and (optionally) the section 8 `act.*` tensors. The one forward: training, `encode` and
+ * generation all run forwardPrefix, then lm.ts:lmForward (generation with a KV cache).
+ * Legend: B batch · U distinct volumes · D,H,W volume · S=1+n^2 · C width · T tasks · k top-k ·
+ * L text tokens · V vocab · m image tokens · d_lm = lm width.
  */
 import type { Backend } from "../backend/backend.js";
 import { DTypeError, ShapeError, ValueError, fmtShape } from "../errors.js";
-import { fromInts, type F32Tensor, type I32Tensor, type Tensor } from "../tensor.js";
+import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
 import { textGuided, type ModelConfig } from "./config.js";
-import { encode } from "./encoder.js";
+import { encode, type EncodeResult } from "./encoder.js";
 import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage } from "./lm.js";
 import type { MoeTrace } from "./moe.js";
 import { getParam, scope, type Params } from "./params.js";
-import { project } from "./projector.js";
+import { imageTokens, project } from "./projector.js";
 import type { Tape } from "./tape.js";
 import type { Losses, SequenceLayout } from "./types.js";
 import { embedSlices } from "./vit.js";
@@ -47,27 +49,12 @@ export interface ForwardOutput {
 export function forward(be: Backend, params: Params, cfg: ModelConfig, input: ForwardInput, o: ForwardOptions = {}): ForwardOutput {
   const { volume, ids } = input;
   const volumeOf = input.volumeOf ?? null;
-  checkInput(cfg, volume, ids, volumeOf);
+  checkInput(cfg, volume, ids, volumeOf, "forward");
   const labels = input.task == null ? null : Int32Array.from(input.task);
   const acts = o.acts ? new Map<string, Tensor>() : undefined;
-  const seq = parseSequence(ids, cfg.tokens);
-
   const { tape } = o;
-  const x0 = embedSlices(be, scope(params, "vision"), cfg.vision, volume, tape); // [B, D, S, C]
-  acts?.set("act.embed", x0);
-  const e = be.embedding(getParam(params, "lm.embed.weight"), ids); // [B, L, d_lm]
-  let g: F32Tensor | null = null, s: F32Tensor | null = null;
-  if (textGuided(cfg)) {
-    const T = scope(params, "moe.text_proj");
-    s = promptMean(be, e, seq); // [B, d_lm]
-    g = be.linear(s, T("weight"), T("bias")); // g = W_s s + b_s [B, C]
-    acts?.set("act.text_guide", g);
-  }
-  const enc = encode(be, params, cfg, x0, { g, labels, acts, tape });
-  const zU = project(be, params, cfg, enc.x, tape); // [U, m, d_lm] (U = B without volumeOf)
-  const z = volumeOf ? be.gatherRows(zU.reshape([zU.dim(0) * zU.dim(1), zU.dim(2)]), imageRowsOf(volumeOf, zU.dim(1))).reshape([ids.dim(0), zU.dim(1), zU.dim(2)]) : zU; // [B, m, d_lm]
-  acts?.set("act.projector", z);
-  const logits = lmForward(be, params, cfg.lm, spliceImage(e, seq, z), tape); // [B, L, V]
+  const { seq, s, enc, x } = forwardPrefix(be, params, cfg, volume, ids, { labels, volumeOf, acts, tape });
+  const logits = lmForward(be, params, cfg.lm, x, tape); // [B, L, V]
   acts?.set("act.lm.logits", logits);
 
   const ce = crossEntropy(logits, ids, seq);
@@ -79,6 +66,44 @@ export function forward(be: Backend, params: Params, cfg: ModelConfig, input: Fo
   return { logits, trace: enc.traces, losses, acts };
 }
 
+export interface PrefixOptions {
+  labels?: Int32Array | null; // task labels [B]: hard routing (ForwardInput.task)
+  volumeOf?: Int32Array | null; // as ForwardInput.volumeOf
+  acts?: Map<string, Tensor>; // receives act.embed, act.text_guide, act.blocks.*, act.projector
+  tape?: Tape;
+}
+export interface Prefix {
+  seq: SequenceLayout; // where the image, prompt and targets are in ids
+  s: F32Tensor | null; // [B, d_lm] prompt mean (text-guided configs), g = text_proj(s)
+  enc: EncodeResult; // the vision encoder's output, routing traces and MoE losses
+  z: F32Tensor; // [B, m, d_lm] projector output (act.projector), per sequence
+  x: F32Tensor; // [B, L, d_lm] the LM input: embedding(ids) with z spliced at the <image> positions
+}
+
+/**
+ * Everything before the language model, for inputs already checked (checkInput): slice embedding,
+ * token embeddings, text guidance g from the prompt mean, the encoder, the projector, the splice.
+ */
+export function forwardPrefix(be: Backend, params: Params, cfg: ModelConfig, volume: F32Tensor, ids: I32Tensor, o: PrefixOptions = {}): Prefix {
+  const { acts, tape } = o, volumeOf = o.volumeOf ?? null;
+  const seq = parseSequence(ids, cfg.tokens);
+  const x0 = embedSlices(be, scope(params, "vision"), cfg.vision, volume, tape); // [U, D, S, C]
+  acts?.set("act.embed", x0);
+  const e = be.embedding(getParam(params, "lm.embed.weight"), ids); // [B, L, d_lm]
+  let g: F32Tensor | null = null, s: F32Tensor | null = null;
+  if (textGuided(cfg)) {
+    const T = scope(params, "moe.text_proj");
+    s = promptMean(be, e, seq); // [B, d_lm]
+    g = be.linear(s, T("weight"), T("bias")); // g = W_s s + b_s [B, C]
+    acts?.set("act.text_guide", g);
+  }
+  const enc = encode(be, params, cfg, x0, { g, labels: o.labels ?? null, acts, tape });
+  const zU = project(be, params, cfg, enc.x, tape); // [U, m, d_lm] (U = B without volumeOf)
+  const z = volumeOf ? be.gatherRows(zU.reshape([zU.dim(0) * zU.dim(1), zU.dim(2)]), imageRowsOf(volumeOf, zU.dim(1))).reshape([ids.dim(0), zU.dim(1), zU.dim(2)]) : zU; // [B, m, d_lm]
+  acts?.set("act.projector", z);
+  return { seq, s, enc, z, x: spliceImage(e, seq, z) };
+}
+
 /** The rows of the U volumes' image tokens [U*m, d] that the B sequences read, in order [B*m]. */
 export function imageRowsOf(volumeOf: Int32Array, m: number): I32Tensor {
   const idx = new Int32Array(volumeOf.length * m);
@@ -86,22 +111,34 @@ export function imageRowsOf(volumeOf: Int32Array, m: number): I32Tensor {
   return fromInts([idx.length], idx);
 }
 
-function checkInput(cfg: ModelConfig, volume: F32Tensor, ids: I32Tensor, volumeOf: Int32Array | null): void {
-  if (volume?.dtype !== "f32") throw new DTypeError(`forward: volume: expected a Tensor<f32> [B, 1, D, H, W], got ${String(volume?.dtype)}`);
-  if (ids?.dtype !== "i32") throw new DTypeError(`forward: ids: expected a Tensor<i32> [B, L], got ${String(ids?.dtype)}`);
-  const v = cfg.vision;
-  const [B, ch, D, H, W] = volume.shape;
-  const dp = v.depthPatch * cfg.projector.depthPool;
-  if (volume.rank !== 5 || (ch !== 1 && ch !== v.cIn) || H !== v.image || W !== v.image || D === 0 || D % dp !== 0) {
-    throw new ShapeError(`forward: volume: expected [B, 1, D, ${v.image}, ${v.image}] with D a multiple of depth_patch*depth_pool=${dp}, got ${fmtShape(volume.shape)}`);
+/**
+ * The volume rule of every entry point (forward, generate, encode): a Tensor<f32> [B, 1 or c_in,
+ * D, image, image], D a positive multiple of depth_patch*depth_pool. Errors name `op`; returns m.
+ */
+export function checkVolume(cfg: ModelConfig, volume: F32Tensor, op: string): number {
+  if (!(volume instanceof Tensor) || volume.dtype !== "f32") {
+    throw new DTypeError(`${op}: volume: expected a Tensor<f32> [B, 1, D, H, W], got ${String((volume as { dtype?: unknown })?.dtype ?? typeof volume)}`);
   }
-  if (volumeOf) return checkVolumeOf(cfg, B, ids, volumeOf);
-  if (ids.rank !== 2 || ids.dim(0) !== B) throw new ShapeError(`forward: ids: expected [B=${B}, L], got ${fmtShape(ids.shape)}`);
+  const v = cfg.vision, dp = v.depthPatch * cfg.projector.depthPool;
+  const [, ch, D, H, W] = volume.shape;
+  if (volume.rank !== 5 || (ch !== 1 && ch !== v.cIn) || H !== v.image || W !== v.image || D === 0 || D % dp !== 0) {
+    throw new ShapeError(`${op}: volume: expected [B, 1, D, ${v.image}, ${v.image}] with D a multiple of depth_patch*depth_pool=${dp}, got ${fmtShape(volume.shape)}`);
+  }
+  return imageTokens(cfg, D);
 }
 
-function checkVolumeOf(cfg: ModelConfig, U: number, ids: I32Tensor, volumeOf: Int32Array): void {
-  if (cfg.vision.moeLayers.length > 0) throw new ValueError(`forward: volumeOf: expected a model without MoE layers (its encoder reads the text), got moe_layers [${cfg.vision.moeLayers.join(", ")}]`);
-  if (ids.rank !== 2 || ids.dim(0) !== volumeOf.length) throw new ShapeError(`forward: ids: expected [B=${volumeOf.length} (volumeOf's length), L], got ${fmtShape(ids.shape)}`);
+/** checkVolume, then ids [B, L] (i32) against it, or against volumeOf. */
+export function checkInput(cfg: ModelConfig, volume: F32Tensor, ids: I32Tensor, volumeOf: Int32Array | null, op: string): void {
+  checkVolume(cfg, volume, op);
+  if (ids?.dtype !== "i32") throw new DTypeError(`${op}: ids: expected a Tensor<i32> [B, L], got ${String(ids?.dtype)}`);
+  const B = volume.dim(0);
+  if (volumeOf) return checkVolumeOf(cfg, B, ids, volumeOf, op);
+  if (ids.rank !== 2 || ids.dim(0) !== B) throw new ShapeError(`${op}: ids: expected [B=${B}, L], got ${fmtShape(ids.shape)}`);
+}
+
+function checkVolumeOf(cfg: ModelConfig, U: number, ids: I32Tensor, volumeOf: Int32Array, op: string): void {
+  if (cfg.vision.moeLayers.length > 0) throw new ValueError(`${op}: volumeOf: expected a model without MoE layers (its encoder reads the text), got moe_layers [${cfg.vision.moeLayers.join(", ")}]`);
+  if (ids.rank !== 2 || ids.dim(0) !== volumeOf.length) throw new ShapeError(`${op}: ids: expected [B=${volumeOf.length} (volumeOf's length), L], got ${fmtShape(ids.shape)}`);
   const bad = volumeOf.findIndex((u) => !(Number.isInteger(u) && u >= 0 && u < U));
-  if (bad >= 0) throw new ValueError(`forward: volumeOf[${bad}]: expected a volume row in [0, ${U}), got ${volumeOf[bad]}`);
+  if (bad >= 0) throw new ValueError(`${op}: volumeOf[${bad}]: expected a volume row in [0, ${U}), got ${volumeOf[bad]}`);
 }
