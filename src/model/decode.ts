@@ -11,17 +11,14 @@ import { Tensor, type F32Tensor } from "../tensor.js";
 import type { LmConfig } from "./config.js";
 import { lmForward } from "./lm.js";
 import type { Params } from "./params.js";
+import type { KvLayer, KvStore } from "./types.js";
 
-/** One layer of a KvCache, as lm.ts:lmAttention reads it: append k, v [B, n, KV*dh] -> all [B, length+n, KV*dh]. */
-export interface KvLayer {
-  append(k: F32Tensor, v: F32Tensor): { k: F32Tensor; v: F32Tensor };
-}
 
 /**
  * Keys (after rotary) and values of the positions seen so far, per layer: [B, length, KV*dh] each,
  * position p at row p. GQA: only the KV heads are cached. Storage grows by doubling.
  */
-export class KvCache {
+export class KvCache implements KvStore {
   /** Positions cached (the next position to be appended). */
   length = 0;
   readonly width: number; // KV*dh

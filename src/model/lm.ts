@@ -10,11 +10,10 @@ import { exp, log } from "../detmath.js";
 import { ShapeError, ValueError, fmtShape } from "../errors.js";
 import { Tensor, fromInts, type F32Tensor, type I32Tensor } from "../tensor.js";
 import type { LmConfig, TokenIds } from "./config.js";
-import type { KvCache, KvLayer } from "./decode.js";
 import { rowOf } from "./layout.js";
 import { getParam, scope, type ParamScope, type Params } from "./params.js";
 import type { Tape } from "./tape.js";
-import type { SequenceLayout } from "./types.js";
+import type { KvLayer, KvStore, SequenceLayout } from "./types.js";
 
 /**
  * Where things are in a right-padded batch of sequences [B, L] (types.ts:SequenceLayout). Pinned: the
@@ -114,7 +113,7 @@ export function lmBlock(be: Backend, P: ParamScope, x: F32Tensor, lm: LmConfig, 
  * sequence, bit for bit (every op computes a row or a query independently of the rows it is given;
  * test/generate-kv.test.ts). A tape (training) takes neither a cache nor "last".
  */
-export function lmForward(be: Backend, params: Params, lm: LmConfig, x: F32Tensor, tape?: Tape, cache?: KvCache, logits: "all" | "last" = "all"): F32Tensor {
+export function lmForward(be: Backend, params: Params, lm: LmConfig, x: F32Tensor, tape?: Tape, cache?: KvStore, logits: "all" | "last" = "all"): F32Tensor {
   if (tape && (cache || logits !== "all")) throw new ValueError(`lmForward: tape: expected no KV cache and logits "all" with a tape (training runs whole sequences)`);
   cache?.check(x, "lmForward");
   const n = x.dim(1), start = cache?.length ?? 0;

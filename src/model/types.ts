@@ -42,3 +42,16 @@ export interface Losses {
   /** (ce ?? 0) + alpha * mean(balance) + beta * mean(task) (a mean over no terms is 0). */
   total: number;
 }
+
+/** One layer of a KV cache, as lm.ts:lmAttention reads it: append k, v [B, n, KV*dh] -> all of the layer's [B, length+n, KV*dh]. */
+export interface KvLayer {
+  append(k: F32Tensor, v: F32Tensor): { k: F32Tensor; v: F32Tensor };
+}
+
+/** A KV cache as lm.ts:lmForward drives it (decode.ts:KvCache): positions held, layers, the input check, advance. */
+export interface KvStore {
+  readonly length: number;
+  layer(l: number): KvLayer;
+  check(x: F32Tensor, op: string): void;
+  advance(n: number): void;
+}
