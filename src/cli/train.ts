@@ -36,7 +36,7 @@ options:
                          the step counts are derived (20% / 60% / 20%); printed and logged, pass
                          them back with --stageK-steps to reproduce the bits on any machine
   --stage0-steps N       updates of stage 0 (2D slices); likewise --stage1-steps, --stage2-steps
-  --lr A,B,C             peak learning rates of stages 0, 1, 2 (default 1e-3,5e-4,1e-4 for small)
+  --lr A,B,C             peak learning rates of stages 0, 1, 2 (default 1e-3,5e-4,5e-4)
   --variant V            ${VARIANTS.join(", ")} (default tgh): dense stops after stage 1;
                          token-moe routes tokens without text guidance or task level; one-stage
                          upcycles right after the transfer and trains stages 1+2 at once

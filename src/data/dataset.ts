@@ -18,7 +18,7 @@ import { sampleSeed, streamSeed } from "./seed.js";
 import { drawVessels } from "./vessels.js";
 
 /** Bumped whenever the same seed would give different bytes or texts. Stored in manifest.json. */
-export const GENERATOR_VERSION = "tgh-moe-synth-ct/3";
+export const GENERATOR_VERSION = "tgh-moe-synth-ct/2";
 
 /** A finding with where it is on this grid: voxel centre `[k, j, i]` and the slices it shows on. */
 export type PlacedFinding = Finding & { centerVoxel?: [number, number, number]; slices: number[] };

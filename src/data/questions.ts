@@ -1,7 +1,7 @@
 /**
  * Questions about a study, from its structured truth: closed multiple choice (options A-D, exactly
- * one correct, in a fixed order per question type) and open questions with short answers. The
- * question texts are pinned here and in docs/DATA.md; answers are derived from the truth alone.
+ * one correct, seeded option order) and open questions with short answers. The question texts are
+ * pinned here and in docs/DATA.md; answers are derived from the truth alone.
  */
 import { ValueError } from "../errors.js";
 import type { Rng } from "../rng.js";
@@ -69,8 +69,8 @@ export function makeQuestions(rng: Rng, findings: readonly Finding[], contrast: 
   const noduleSides = SIDES.filter((s) => nodules.some((f) => f.side === s));
   const cystSides = SIDES.filter((s) => findings.some((f) => f.kind === "cyst" && f.side === s));
   const q: Question[] = [];
-  const closed = (template: string, question: string, correct: string, wrong: readonly string[], slots: Question["slots"] = {}, order?: Order) =>
-    q.push(closedQuestion(template, question, correct, wrong, slots, order));
+  const closed = (template: string, question: string, correct: string, wrong: readonly string[], slots: Question["slots"] = {}) =>
+    q.push(closedQuestion(rng, template, question, correct, wrong, slots));
   const open = (template: string, question: string, answer: string, slots: Question["slots"] = {}) =>
     q.push({ kind: "open", template, slots, question, answer, answerText: answer });
 
@@ -78,7 +78,7 @@ export function makeQuestions(rng: Rng, findings: readonly Finding[], contrast: 
   const present = findings.map(presentOption);
   const absent = allSlots().map(presentOption).filter((o) => !present.includes(o));
   const [correct, ...pool] = present.length > 0 ? [pick(rng, present), NO_ABNORMALITY] : [NO_ABNORMALITY];
-  closed("present", CLOSED.present, correct, shuffled(rng, [...pool, ...absent]).slice(0, 3), {}, alphabetical);
+  closed("present", CLOSED.present, correct, shuffled(rng, [...pool, ...absent]).slice(0, 3));
   const bothOrOne = (sides: Side[], none: string) => (sides.length === 2 ? "both sides" : sides.length === 1 ? sides[0] : none);
   closed("effusion-side", CLOSED.effusionSide, bothOrOne(effusionSides, "neither side"), ["right", "left", "both sides", "neither side"]);
   closed("nodule-side", CLOSED.noduleSide, bothOrOne(noduleSides, "neither side"), ["right", "left", "both sides", "neither side"]);
@@ -107,7 +107,7 @@ export function makeQuestions(rng: Rng, findings: readonly Finding[], contrast: 
       open("effusion-grade", OPEN.effusionGrade(f.side), f.grade, slots);
     } else if (f.kind === "nodule") {
       closed("nodule-type", CLOSED.noduleType(f.side, f.zone), f.subtype, [...NODULE_TYPES, "fat-containing"], slots);
-      closed("nodule-size", CLOSED.noduleSize(f.side, f.zone), `${f.sizeMm} mm`, sizeDistractors(rng, f.sizeMm).map((s) => `${s} mm`), slots, ascendingMm);
+      closed("nodule-size", CLOSED.noduleSize(f.side, f.zone), `${f.sizeMm} mm`, sizeDistractors(rng, f.sizeMm).map((s) => `${s} mm`), slots);
       open("nodule-type", OPEN.noduleType(f.side, f.zone), f.subtype, slots);
       open("nodule-size", OPEN.noduleSize(f.side, f.zone), `${f.sizeMm} mm`, slots);
       if (nodules.filter((n) => n.side === f.side).length === 1) {
@@ -120,24 +120,11 @@ export function makeQuestions(rng: Rng, findings: readonly Finding[], contrast: 
   return q;
 }
 
-/** How the four options of a question type are listed. */
-type Order = (a: string, b: string) => number;
-const alphabetical: Order = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
-const ascendingMm: Order = (a, b) => parseInt(a, 10) - parseInt(b, 10);
-
-/**
- * Four options: the correct one and the first three others of `candidates`, in a fixed order per
- * question type, as on a structured report form: the order of `candidates` when it lists every
- * answer (sides, counts, grades), else `order` (the findings question alphabetically, sizes
- * ascending). The letter of an answer then follows from its text; a small language model learns
- * that, where looking a letter up among shuffled options is a separate skill it did not learn
- * (measured: with shuffled options the letter and the text disagreed in most answers).
- */
-function closedQuestion(template: string, question: string, correct: string, candidates: readonly string[], slots: Question["slots"], order?: Order): Question {
+/** Four options: the correct one and three others from `candidates` (the correct one removed), shuffled. */
+function closedQuestion(rng: Rng, template: string, question: string, correct: string, candidates: readonly string[], slots: Question["slots"]): Question {
   const wrong = candidates.filter((c) => c !== correct).slice(0, 3);
   if (wrong.length !== 3) throw new ValueError(`closedQuestion: ${template}: expected 3 distractors, got ${wrong.length}`);
-  const byList: Order = (a, b) => candidates.indexOf(a) - candidates.indexOf(b);
-  const options = [correct, ...wrong].sort(order ?? byList);
+  const options = shuffled(rng, [correct, ...wrong]);
   return { kind: "closed", template, slots, question, options, answer: LETTERS[options.indexOf(correct)], answerText: correct };
 }
 

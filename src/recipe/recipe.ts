@@ -55,9 +55,8 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
     stages: {
       stage0: { steps: small ? 1200 : 300, batch: small ? 16 : 8, peak: 1e-3 },
       // small: study batches of 32 sequences, 8 per volume (4 volumes per update, each encoded once)
-      stage1: small ? { steps: 900, batch: 32, peak: 5e-4, perVolume: 8 } : { steps: 600, batch: 4, peak: 5e-4 },
-      // a gentler stage 2: at 5e-4 it undid part of what stage 1 had learnt to read (docs/RESULTS.md)
-      stage2: { steps: 500, batch: 4, peak: small ? 1e-4 : 5e-4 },
+      stage1: small ? { steps: 600, batch: 32, peak: 5e-4, perVolume: 8 } : { steps: 600, batch: 4, peak: 5e-4 },
+      stage2: { steps: small ? 600 : 500, batch: 4, peak: 5e-4 },
     },
     reportRepeat: 6, answerCap: 4, findingSliceRepeat: 3, visionWarmup: small ? 300 : 10, visionRamp: small ? 200 : 4, mirror: true, sliceQuestions: true,
     warmup: 0.05, vocab: small ? 2048 : 512,
