@@ -82,6 +82,19 @@ describe("a tiny run end to end", () => {
     expect(r2.code, r2.err).toBe(EXIT.ok);
     expect(Buffer.compare(await readFile(again), await readFile(out))).toBe(0);
 
+    // --lr on resume changes only the stages not yet started, and gives the bytes of that run from scratch
+    const lr = ["--lr", "0.001,0.0005,0.0002"];
+    const resumed = join(dir, "lr-resumed.safetensors"), fresh = join(dir, "lr-fresh.safetensors");
+    const r3 = await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...lr, "--out", resumed, "--quiet");
+    expect(r3.code, r3.err).toBe(EXIT.ok);
+    const r4 = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", ...steps, ...lr, "--out", fresh, "--quiet");
+    expect(r4.code, r4.err).toBe(EXIT.ok);
+    expect(Buffer.compare(await readFile(resumed), await readFile(fresh))).toBe(0);
+    expect(Buffer.compare(await readFile(resumed), await readFile(out))).not.toBe(0); // stage 2 did change
+    expect(JSON.parse(await readFile(join(dir, "lr-resumed.json"), "utf8")).reproduce).toContain("--lr 0.001,0.0005,0.0002");
+    const bad = await cli("train", "--resume", join(dir, "m.stage1.safetensors"), "--lr", "0.001,0.0004,0.0002", "--out", join(dir, "bad.safetensors"), "--quiet");
+    expect(bad).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--lr: the checkpoint is at stage1, so stage1's peak must stay 0.0005, got 0.0004") });
+
     const e = await cli("eval", "--checkpoint", out, "--count", "1", "--max-tokens", "8", "--json", "--quiet");
     expect(e.code, e.err).toBe(EXIT.ok);
     const res = JSON.parse(e.out);

@@ -55,7 +55,8 @@ options:
                          in its texts); mirroring is on by default
   --data-seed S          master seed of the synthetic dataset (default 2026)
   --resume FILE          continue a run from one of its checkpoints (FILE.<stage>.safetensors,
-                         FILE.resume.safetensors); --variant may change at a stage boundary
+                         FILE.resume.safetensors); --variant may change at a stage boundary,
+                         --lr for the stages the checkpoint has not started
   --state-dir DIR        where the resumable checkpoints go (default: next to --out)
   --checkpoint-every N   also write the resumable checkpoint every N updates (default 100; 0: off)
   --dtype F16|F32        storage of the final weights (default F16: half the size)
@@ -117,7 +118,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
       if (v["no-slice-questions"]) o = { ...o, sliceQuestions: false };
       o = withStage1Batch(o, v["stage1-batch"], v["per-volume"]);
     }
-    if (v.lr !== undefined && !resume) o = withPeaks(o, v.lr);
+    if (v.lr !== undefined) o = resume ? laterPeaks(o, v.lr, recipeMark(resume).phase) : withPeaks(o, v.lr);
     o = canonicalRecipe(o);
     const given = explicitSteps(v);
     if (given) o = withSteps(o, { ...stepsOf(o), ...given });
@@ -205,6 +206,23 @@ function withStage1Batch(o: RecipeOptions, batch: unknown, perVolume: unknown): 
 function stage1BatchFlags(o: RecipeOptions): string {
   const s = o.stages.stage1;
   return ` --stage1-batch ${s.batch} --per-volume ${s.perVolume ?? 1}`;
+}
+
+/** The stages a phase has started (their settings are in the checkpoint's weights and optimizer). */
+const STARTED: Record<PhaseName, StageKey[]> = { stage0: ["stage0"], stage1: ["stage0", "stage1"], stage12: ["stage0", "stage1", "stage2"], stage2: ["stage0", "stage1", "stage2"] };
+
+/**
+ * --lr on --resume: only the stages the checkpoint has not started may change, so that the run is
+ * still the one its reproduce line (with the new rates) gives from scratch.
+ */
+function laterPeaks(o: RecipeOptions, text: string, phase: PhaseName): RecipeOptions {
+  const next = withPeaks(o, text);
+  for (const k of STARTED[phase]) {
+    if (next.stages[k].peak !== o.stages[k].peak) {
+      throw new UsageError(`tgh-moe train: --lr: the checkpoint is at ${phase}, so ${k}'s peak must stay ${o.stages[k].peak}, got ${next.stages[k].peak} (only stages not yet started may change on --resume)`);
+    }
+  }
+  return next;
 }
 
 /** --lr A,B,C: the peak learning rates of stages 0, 1 and 2. */
