@@ -5,7 +5,8 @@
  */
 import { Bench } from "tinybench";
 import { createBackend, type Backend } from "../src/backend/index.js";
-import { loadModule, type WasmModule } from "../src/backend/wasm/runtime.js";
+import type { Ptr } from "../src/backend/wasm/bindings.js";
+import { loadModule, type KernelModule } from "../src/backend/wasm/runtime.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { onnxModel, ortSession, type OnnxNode, type OrtRunner } from "./onnx.js";
@@ -63,15 +64,15 @@ export async function ortOp(label: string, nodes: OnnxNode[], inputs: string[], 
  * The raw kernel on operands already in wasm memory (out separate, so repeated calls see the same
  * data): no copies, the adapter's overhead excluded. The module's arena is never released here.
  */
-function kernelOnly(mod: WasmModule, fn: string, n: number, operands: number): () => void {
+function kernelOnly(mod: KernelModule<"elementwise">, n: number, operands: number, run: (out: Ptr, operands: Ptr[]) => void): () => void {
   const out = mod.alloc(n * 4);
   const ptrs = Array.from({ length: operands }, (_, i) => mod.put(new Rng(100 + i).fill(n, -3, 3)));
-  return () => void mod.call(fn, out, ...ptrs, n);
+  return () => run(out, ptrs);
 }
 
 const t = (shape: number[], seed: number, lo = -3, hi = 3): F32Tensor => new Tensor("f32", shape, new Rng(seed).fill(shape[0] * shape[1], lo, hi));
 
-async function benchShape(wasm: Backend, ref: Backend, mod: WasmModule, rows: number, cols: number): Promise<void> {
+async function benchShape(wasm: Backend, ref: Backend, mod: KernelModule<"elementwise">, rows: number, cols: number): Promise<void> {
   const n = rows * cols, shape = [rows, cols], dims = `[${rows}, ${cols}]`;
   const a = t(shape, 1), b = t(shape, 2), bias = new Tensor("f32", [cols], new Rng(3).fill(cols));
   // Tolerances as in test/elementwise.test.ts: arithmetic bit-exact, activations 1e-7 + 4e-6 |ref|.
@@ -92,20 +93,20 @@ async function benchShape(wasm: Backend, ref: Backend, mod: WasmModule, rows: nu
 
   await timeTasks(`add ${dims} (12 bytes/element)`, n, 12 * n, [
     ["wasm op (copies in/out included)", () => wasm.add(a, b)],
-    ["wasm kernel only", kernelOnly(mod, "add", n, 2)],
+    ["wasm kernel only", kernelOnly(mod, n, 2, (out, [pa, pb]) => mod.k.add(out, pa, pb, n))],
     ["reference", () => ref.add(a, b)],
     ...(ortAdd ? [["onnxruntime-web Add", () => ortAdd.run({ a: feed(a), b: feed(b) })] as Task] : []),
   ]);
   await timeTasks(`addBias ${dims}`, n, 8 * n, [["wasm op", () => wasm.addBias(a, bias)], ["reference", () => ref.addBias(a, bias)]]);
   await timeTasks(`gelu_tanh ${dims} (8 bytes/element)`, n, 8 * n, [
     ["wasm op", () => wasm.act("gelu_tanh", a)],
-    ["wasm kernel only", kernelOnly(mod, "gelu_tanh", n, 1)],
+    ["wasm kernel only", kernelOnly(mod, n, 1, (out, [px]) => mod.k.gelu_tanh(out, px, n))],
     ["reference", () => ref.act("gelu_tanh", a)],
     ...(ortGelu ? [["onnxruntime-web Gelu(approximate=tanh)", () => ortGelu.run({ a: feed(a) })] as Task] : []),
   ]);
   await timeTasks(`silu ${dims}`, n, 8 * n, [
     ["wasm op", () => wasm.act("silu", a)],
-    ["wasm kernel only", kernelOnly(mod, "silu", n, 1)],
+    ["wasm kernel only", kernelOnly(mod, n, 1, (out, [px]) => mod.k.silu(out, px, n))],
     ["reference", () => ref.act("silu", a)],
     ...(ortSilu ? [["onnxruntime-web Sigmoid, Mul", () => ortSilu.run({ a: feed(a) })] as Task] : []),
   ]);

@@ -6,6 +6,7 @@
 import { readFile } from "node:fs/promises";
 import { Bench } from "tinybench";
 import { WasmModule } from "../src/backend/wasm/runtime.js";
+import { bindPeak } from "../test/util/dev-bindings.js";
 import { assertClose, shaped, type Tol } from "../test/util/close.js";
 
 // ------------------------------------------------------------------------------ options
@@ -173,16 +174,16 @@ function mergePeaks(x: Peak, y: Peak): Peak {
 async function measurePeak(): Promise<Peak> {
   const bytes = await readFile(new URL("../build/peak.wasm", import.meta.url));
   const { instance } = await WebAssembly.instantiate(bytes, { env: { abort: () => { throw new Error("peak: abort"); } } });
-  const mod = new WasmModule("peak", instance);
+  const mod = new WasmModule("peak", instance, bindPeak);
   const KC = 256;
   const consts = mod.put(new Float32Array([1, 1, 1, 1, 0, 0, 0, 0])); // m = 1, c = 0: values stay normal
   const tiles = mod.put(Float32Array.from({ length: KC * 16 }, (_, i) => ((i % 7) - 3) * 1e-3));
   // [name, run(iters) -> unused value, flops per iteration]
   const variants: [string, (it: number) => number, number][] = [
-    ["mix6 (6 mul + 6 add chains)", (it) => mod.call("mix6", it, consts), 12 * 4],
-    ["mix7 (7 mul + 7 add chains)", (it) => mod.call("mix7", it, consts), 14 * 4],
-    ["tile3x8 (L1 operands)", (it) => mod.call("tile3x8", it, tiles, KC), KC * 3 * 8 * 2],
-    ["tile4x8 (L1 operands)", (it) => mod.call("tile4x8", it, tiles, KC), KC * 4 * 8 * 2],
+    ["mix6 (6 mul + 6 add chains)", (it) => mod.k.mix6(it, consts), 12 * 4],
+    ["mix7 (7 mul + 7 add chains)", (it) => mod.k.mix7(it, consts), 14 * 4],
+    ["tile3x8 (L1 operands)", (it) => mod.k.tile3x8(it, tiles, KC), KC * 3 * 8 * 2],
+    ["tile4x8 (L1 operands)", (it) => mod.k.tile4x8(it, tiles, KC), KC * 4 * 8 * 2],
   ];
   const out: { name: string; gflops: number }[] = [];
   for (const [name, run, fpi] of variants) {

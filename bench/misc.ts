@@ -4,7 +4,7 @@
  * inputs: the reference backend, and onnxruntime-web (one thread) where ONNX has the op. Not a test.
  */
 import { createBackend, type Backend } from "../src/backend/index.js";
-import { loadModule, type WasmModule } from "../src/backend/wasm/runtime.js";
+import { loadModule, type KernelModule } from "../src/backend/wasm/runtime.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { benchArgs, checkResult, gflops, peak, printTable, time, type Cell } from "./harness.js";
@@ -31,7 +31,7 @@ async function report(title: string, rows: Row[]): Promise<void> {
 }
 
 // ------------------------------------------------------------------------------ rope
-async function benchRope(wasm: Backend, ref: Backend, mod: WasmModule): Promise<void> {
+async function benchRope(wasm: Backend, ref: Backend, mod: KernelModule<"rope">): Promise<void> {
   const T = benchArgs().quick ? 512 : 2048, NH = 12, dh = 64, half = dh / 2; // [T, 768]: T/256 slices of 16x16
   const x = new Tensor("f32", [T, NH * dh], new Rng(1).fill(T * NH * dh));
   const posOf = (axes: number, f: (t: number, a: number) => number) => new Tensor("i32", axes === 1 ? [T] : [T, axes], Int32Array.from({ length: T * axes }, (_, i) => f(Math.floor(i / axes), i % axes)));
@@ -77,11 +77,11 @@ async function benchRope(wasm: Backend, ref: Backend, mod: WasmModule): Promise<
 }
 
 /** The rope kernel on operands already in wasm memory (the module's arena is kept). */
-function ropeResident(mod: WasmModule, x: F32Tensor, pos: Tensor<"i32">, sections: number[], heads: number, dh: number): () => void {
+function ropeResident(mod: KernelModule<"rope">, x: F32Tensor, pos: Tensor<"i32">, sections: number[], heads: number, dh: number): () => void {
   const tokens = pos.dim(0), axes = pos.rank === 2 ? pos.dim(1) : 1;
   const px = mod.put(x.data), pp = mod.put(pos.data), ps = mod.put(Int32Array.from(sections));
   const po = mod.alloc(x.data.byteLength), scratch = mod.alloc(10 * dh);
-  return () => void mod.call("rope", po, px, pp, tokens, heads, dh, axes, ps, sections.length, 10000, scratch);
+  return () => mod.k.rope(po, px, pp, tokens, heads, dh, axes, ps, sections.length, 10000, scratch);
 }
 
 // ------------------------------------------------------------------------------ patchEmbed

@@ -4,7 +4,8 @@
  * on the same inputs. Not a test.
  */
 import { createBackend, type Backend } from "../src/backend/index.js";
-import { loadModule, type WasmModule } from "../src/backend/wasm/runtime.js";
+import type { Ptr } from "../src/backend/wasm/bindings.js";
+import { loadModule, type KernelModule } from "../src/backend/wasm/runtime.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { expectClose, ortOp, timeTasks, type Task } from "./elementwise.js";
@@ -13,14 +14,14 @@ import { onnxModel, ortSession } from "./onnx.js";
 const f32 = (shape: number[], seed: number, lo = -3, hi = 3): F32Tensor =>
   new Tensor("f32", shape, new Rng(seed).fill(shape.reduce((p, d) => p * d, 1), lo, hi));
 
-/** The raw kernel on operands already in wasm memory (no copies); the module's arena is kept. */
-function kernelOnly(mod: WasmModule, fn: string, outElements: number, args: (number | Float32Array)[]): () => void {
-  const nums = args.map((a) => (typeof a === "number" ? a : mod.put(a)));
+/** The raw kernel `run(out, operands)` on operands already in wasm memory (no copies); the module's arena is kept. */
+function kernelOnly(mod: KernelModule<"rows">, outElements: number, operands: Float32Array[], run: (out: Ptr, operands: Ptr[]) => void): () => void {
+  const ptrs = operands.map((a) => mod.put(a));
   const out = mod.alloc(4 * outElements);
-  return () => void mod.call(fn, out, ...nums);
+  return () => run(out, ptrs);
 }
 
-async function benchNorms(wasm: Backend, ref: Backend, mod: WasmModule, rows: number, cols: number): Promise<void> {
+async function benchNorms(wasm: Backend, ref: Backend, mod: KernelModule<"rows">, rows: number, cols: number): Promise<void> {
   const x = f32([rows, cols], 1, -2, 4), g = f32([cols], 2, 0.5, 1.5), b = f32([cols], 3, -1, 1);
   const n = rows * cols, dims = `[${rows}, ${cols}]`;
   // Tolerances as in test/rows.test.ts: norms 2e-6 + 2e-6 |ref|.
@@ -43,25 +44,25 @@ async function benchNorms(wasm: Backend, ref: Backend, mod: WasmModule, rows: nu
   const ortTask = (name: string, s: typeof ortLn): Task[] => (s ? [[name, () => s.run(feed)]] : []);
   await timeTasks(`layerNorm ${dims} (8 bytes/element)`, n, 8 * n, [
     ["wasm op (copies in/out included)", () => wasm.layerNorm(x, g, b)],
-    ["wasm kernel only", kernelOnly(mod, "layer_norm", n, [x.data, g.data, b.data, rows, cols, 1e-5])],
+    ["wasm kernel only", kernelOnly(mod, n, [x.data, g.data, b.data], (out, [px, pg, pb]) => mod.k.layer_norm(out, px, pg, pb, rows, cols, 1e-5))],
     ["reference", () => ref.layerNorm(x, g, b)],
     ...ortTask("onnxruntime-web LayerNormalization", ortLn),
   ]);
   await timeTasks(`rmsNorm ${dims}`, n, 8 * n, [
     ["wasm op", () => wasm.rmsNorm(x, g)],
-    ["wasm kernel only", kernelOnly(mod, "rms_norm", n, [x.data, g.data, rows, cols, 1e-6])],
+    ["wasm kernel only", kernelOnly(mod, n, [x.data, g.data], (out, [px, pg]) => mod.k.rms_norm(out, px, pg, rows, cols, 1e-6))],
     ["reference", () => ref.rmsNorm(x, g)],
     ...ortTask("onnxruntime-web RMSNormalization", ortRms),
   ]);
   await timeTasks(`sum over rows ${dims} (4 bytes/element)`, n, 4 * n, [
     ["wasm op", () => wasm.sum(x)],
-    ["wasm kernel only", kernelOnly(mod, "sum_rows", rows, [x.data, rows, cols])],
+    ["wasm kernel only", kernelOnly(mod, rows, [x.data], (out, [px]) => mod.k.sum_rows(out, px, rows, cols))],
     ["reference", () => ref.sum(x)],
   ]);
   await timeTasks(`max over rows ${dims}`, n, 4 * n, [["wasm op", () => wasm.max(x)], ["reference", () => ref.max(x)]]);
 }
 
-async function benchSoftmax(wasm: Backend, ref: Backend, mod: WasmModule, rows: number, cols: number, label: string): Promise<void> {
+async function benchSoftmax(wasm: Backend, ref: Backend, mod: KernelModule<"rows">, rows: number, cols: number, label: string): Promise<void> {
   const x = f32([rows, cols], 4, -8, 8), n = rows * cols, dims = `[${rows}, ${cols}]`;
   // Tolerance as in test/rows.test.ts: 1e-8 + 1e-5 |ref|.
   expectClose("softmax", wasm.softmax(x).data, ref.softmax(x).data, 1e-8, 1e-5);
@@ -70,7 +71,7 @@ async function benchSoftmax(wasm: Backend, ref: Backend, mod: WasmModule, rows: 
   if (ortSm) console.log(`  onnxruntime Softmax vs ours: maxdiff ${expectClose("ort softmax", wasm.softmax(x).data, (await ortSm.run(feed)).y, 1e-7, 1e-5).toExponential(2)}`);
   await timeTasks(`softmax ${dims} ${label} (8 bytes/element)`, n, 8 * n, [
     ["wasm op (copies in/out included)", () => wasm.softmax(x)],
-    ["wasm kernel only", kernelOnly(mod, "softmax", n, [x.data, 0, rows, cols, 1, 0, cols])],
+    ["wasm kernel only", kernelOnly(mod, n, [x.data], (out, [px]) => mod.k.softmax(out, px, 0, rows, cols, 1, 0, cols))],
     ["reference", () => ref.softmax(x)],
     ...(ortSm ? [["onnxruntime-web Softmax", () => ortSm.run(feed)] as Task] : []),
   ]);

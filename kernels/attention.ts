@@ -18,11 +18,32 @@ export { heap_base, memory_base } from "./lib/heap";
 const BQ: i32 = 64;
 const SROW: usize = <usize>BK * 4;
 
-// Geometry of the current call (set once by attention()) and its scratch buffers.
-let nq = 0, nk = 0, dh = 0, dhp = 0, qw = 0, causal = false;
-// V rows as the P V step reads them: Vp (packed, vs = dhp floats apart) or v itself (kw apart).
-let V: usize = 0, vs: usize = 0;
-let Kt: usize = 0, Vp: usize = 0, Qp: usize = 0, S: usize = 0, O: usize = 0, M: usize = 0, L: usize = 0, C: usize = 0, X: usize = 0;
+/**
+ * The geometry of one call and its scratch buffers: written once by attention() at the start of
+ * its own scratch (so every call, and every thread, has its own) and passed to the helpers, which
+ * read it into locals. No module state: nothing carries over from one call to the next.
+ */
+// @ts-ignore: decorator
+@unmanaged
+class Call {
+  nq: i32;
+  nk: i32;
+  dh: i32;
+  dhp: i32;
+  qw: i32;
+  causal: bool;
+  Kt: usize;
+  Vp: usize;
+  Qp: usize;
+  S: usize;
+  O: usize;
+  M: usize;
+  L: usize;
+  C: usize;
+  X: usize;
+}
+/** Bytes of scratch that hold the Call (a multiple of 64: the buffers after it keep their cache-line phase). */
+const CALL_BYTES: usize = (offsetof<Call>() + 63) & ~63;
 
 // @ts-ignore: decorator
 @inline
@@ -31,19 +52,19 @@ function roundUp(x: i32, m: i32): i32 {
 }
 
 /**
- * Bytes of scratch that attention() needs (the adapter allocates them): one head's Kt and Vp
- * (nk rounded up to BK rows), and one query block's Qp, S, O, M, L, C, X. Not a function of nq.
+ * Bytes of scratch that attention() needs (the adapter allocates them): the Call, one head's Kt and
+ * Vp (nk rounded up to BK rows), and one query block's Qp, S, O, M, L, C, X. Not a function of nq.
  */
-export function attention_scratch(nk_: i32, dh_: i32): usize {
-  const nkp = roundUp(nk_, BK), dhp_ = roundUp(dh_, 4);
-  return (<usize>nkp * dh_ + <usize>nkp * dhp_ + <usize>BQ * (dh_ + BK + dhp_ + 4)) * 4;
+export function attention_scratch(nk: i32, dh: i32): usize {
+  const nkp = roundUp(nk, BK), dhp = roundUp(dh, 4);
+  return CALL_BYTES + (<usize>nkp * dh + <usize>nkp * dhp + <usize>BQ * (dh + BK + dhp + 4)) * 4;
 }
 
 /** Query blocks per kv head: the work units a thread split hands out (see `attention`). */
-export function attention_units(batch: i32, nq_: i32, heads: i32, kvHeads: i32): i32 {
-  const group = heads / kvHeads, nqb = min(BQ, nq_);
+export function attention_units(batch: i32, nq: i32, heads: i32, kvHeads: i32): i32 {
+  const group = heads / kvHeads, nqb = min(BQ, nq);
   const gpb = max(1, min(group, BQ / max(nqb, 1)));
-  return batch * kvHeads * ((group + gpb - 1) / gpb) * ((nq_ + BQ - 1) / BQ);
+  return batch * kvHeads * ((group + gpb - 1) / gpb) * ((nq + BQ - 1) / BQ);
 }
 
 /**
@@ -59,20 +80,22 @@ export function attention_units(batch: i32, nq_: i32, heads: i32, kvHeads: i32):
  */
 export function attention(
   out: usize, q: usize, k: usize, v: usize, mask: usize, scratch: usize,
-  batch: i32, nq_: i32, nk_: i32, heads: i32, kvHeads: i32, dh_: i32, scale: f32, causal_: i32, maskBatch: i32,
+  batch: i32, nq: i32, nk: i32, heads: i32, kvHeads: i32, dh: i32, scale: f32, causal: i32, maskBatch: i32,
   u0: i32, u1: i32,
 ): void {
-  nq = nq_; nk = nk_; dh = dh_; dhp = roundUp(dh_, 4); qw = heads * dh_; causal = causal_ != 0;
+  const dhp = roundUp(dh, 4), qw = heads * dh;
   const nkp = roundUp(nk, BK);
-  Kt = scratch;
-  Vp = Kt + <usize>nkp * dh * 4;
-  Qp = Vp + <usize>nkp * dhp * 4;
-  S = Qp + <usize>BQ * dh * 4;
-  O = S + <usize>BQ * BK * 4;
-  M = O + <usize>BQ * dhp * 4;
-  L = M + <usize>BQ * 4;
-  C = L + <usize>BQ * 4;
-  X = C + <usize>BQ * 4;
+  const call = changetype<Call>(scratch);
+  call.nq = nq; call.nk = nk; call.dh = dh; call.dhp = dhp; call.qw = qw; call.causal = causal != 0;
+  call.Kt = scratch + CALL_BYTES;
+  call.Vp = call.Kt + <usize>nkp * dh * 4;
+  call.Qp = call.Vp + <usize>nkp * dhp * 4;
+  call.S = call.Qp + <usize>BQ * dh * 4;
+  call.O = call.S + <usize>BQ * BK * 4;
+  call.M = call.O + <usize>BQ * dhp * 4;
+  call.L = call.M + <usize>BQ * 4;
+  call.C = call.L + <usize>BQ * 4;
+  call.X = call.C + <usize>BQ * 4;
   const group = heads / kvHeads;
   const kw = kvHeads * dh;
   // Query heads that share a kv head go into one block when the queries alone do not fill it
@@ -89,20 +112,22 @@ export function attention(
       let u = (b * kvHeads + kh) * perHead;
       if (u + perHead <= u0 || u >= u1) continue; // none of this head's units
       const kvOff = (<usize>b * nk * kw + <usize>kh * dh) * 4; // [b, 0, kh*dh]
-      packK(k + kvOff, kw);
+      packK(call, k + kvOff, kw);
+      // V rows as the P V step reads them: Vp (packed, vs = dhp floats apart) or v itself (kw apart)
+      let V: usize, vs: usize;
       if (vInPlace) {
         V = v + kvOff;
         vs = <usize>kw * 4;
       } else {
-        packV(v + kvOff, kw);
-        V = Vp;
+        packV(call, v + kvOff, kw);
+        V = call.Vp;
         vs = <usize>dhp * 4;
       }
       for (let g0 = 0; g0 < group; g0 += gpb) {
         const off = (<usize>b * nq * qw + <usize>(kh * group + g0) * dh) * 4; // [b, 0, h*dh]
         const ng = min(gpb, group - g0);
         for (let i0 = 0; i0 < nq; i0 += BQ) {
-          if (u >= u0 && u < u1) block(q + off, out + off, mb, scale, i0, min(BQ, nq - i0), ng);
+          if (u >= u0 && u < u1) block(call, V, vs, q + off, out + off, mb, scale, i0, min(BQ, nq - i0), ng);
           u++;
         }
       }
@@ -114,7 +139,8 @@ export function attention(
  * Packs one head's values (rows kw floats apart): Vp[j][d] = v[j][d]. Pad columns past dh are left
  * as they are: they only reach O's pad columns, never written out.
  */
-function packV(vh: usize, kw: i32): void {
+function packV(call: Call, vh: usize, kw: i32): void {
+  const nk = call.nk, dh = call.dh, dhp = call.dhp, Vp = call.Vp;
   const row = <usize>kw * 4, vrow = <usize>dhp * 4;
   const dh4 = dh & ~3;
   for (let j = 0; j < nk; j++) { // a loop, not memory.copy: a call per row costs more than the row
@@ -129,7 +155,8 @@ function packV(vh: usize, kw: i32): void {
  * Packs one head's keys (rows kw floats apart): Kt[j / BK][d][j % BK] = k[j][d], zero for the keys
  * past nk in the last tile (their scores are then finite, and replaced by -inf in prepareRow).
  */
-function packK(kh: usize, kw: i32): void {
+function packK(call: Call, kh: usize, kw: i32): void {
+  const nk = call.nk, dh = call.dh, Kt = call.Kt;
   const nkp = roundUp(nk, BK);
   const row = <usize>kw * 4;
   // K in 4 x 4 blocks: keys j..j+3 x channels d..d+3 -> Kt[d..d+3][j..j+3]
@@ -173,7 +200,9 @@ function packK(kh: usize, kw: i32): void {
  * (no padding rows): each row's arithmetic is the same in both, so its bits do not depend on
  * how rows are grouped (query independence, KV-cache decode = full forward).
  */
-function block(qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32, ng: i32): void {
+function block(call: Call, V: usize, vs: usize, qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32, ng: i32): void {
+  const nq = call.nq, nk = call.nk, dh = call.dh, dhp = call.dhp, qw = call.qw, causal = call.causal;
+  const Kt = call.Kt, Qp = call.Qp, S = call.S, O = call.O, M = call.M, L = call.L, C = call.C, X = call.X;
   const nr = nb * ng, n4r = nr & ~3;
   // Qp[r / 4][d][r % 4] = q row r [d] (lanes of rows past nr are not read)
   for (let r = 0; r < nr; r++) {

@@ -10,7 +10,7 @@
 //   ds[j] = scale * p[j] * (dot(dout[i], v[j]) - D)
 //   dq[i] = sum_j ds[j] k[j];  dk[j] += ds[j] q[i];  dv[j] += p[j] dout[i]
 //
-// Layout of one kv head (scratch, f32; nkp = nk rounded up to 4, dhp = dh rounded up to 4, zero padded):
+// Layout of one kv head (scratch after the Call below, f32; nkp = nk rounded up to 4, dhp = dh rounded up to 4, zero padded):
 //   Kt, Vt [dh][nkp]: keys across lanes, so four scores (or four dout . v[j]) of a row come at once;
 //   dK, dV [nk][dhp]: accumulators, updated once per block of 8 rows (their traffic dominates: 8 rows
 //   per pass over them instead of 1);
@@ -23,10 +23,33 @@ import { expf4 } from "./lib/math";
 
 const R: i32 = 8; // query rows per block
 
-// Geometry of the current call and its scratch (set by attention_backward).
-let nq = 0, nk = 0, dh = 0, dhp = 0, nkp = 0, qw = 0, causal = false;
-let Kt: usize = 0, Vt: usize = 0, dK: usize = 0, dV: usize = 0;
-let S: usize = 0, P: usize = 0, Qb: usize = 0, Gb: usize = 0, Ob: usize = 0;
+/**
+ * The geometry of one call and its scratch buffers: written once by attention_backward() at the
+ * start of its own scratch (so every call, and every thread, has its own) and passed to the
+ * helpers, which read it into locals. No module state: nothing carries over from one call to the next.
+ */
+// @ts-ignore: decorator
+@unmanaged
+class Call {
+  nq: i32;
+  nk: i32;
+  dh: i32;
+  dhp: i32;
+  nkp: i32;
+  qw: i32;
+  causal: bool;
+  Kt: usize;
+  Vt: usize;
+  dK: usize;
+  dV: usize;
+  S: usize;
+  P: usize;
+  Qb: usize;
+  Gb: usize;
+  Ob: usize;
+}
+/** Bytes of scratch that hold the Call (a multiple of 64: the buffers after it keep their cache-line phase). */
+const CALL_BYTES: usize = (offsetof<Call>() + 63) & ~63;
 
 // @ts-ignore: decorator
 @inline function roundUp(x: i32, m: i32): i32 {
@@ -42,9 +65,9 @@ let S: usize = 0, P: usize = 0, Qb: usize = 0, Gb: usize = 0, Ob: usize = 0;
 }
 
 /** Bytes of scratch attention_backward needs for nk keys of head size dh. */
-export function attention_backward_scratch(nk_: i32, dh_: i32): usize {
-  const nkp_ = <usize>roundUp(nk_, 4), dhp_ = <usize>roundUp(dh_, 4);
-  return (2 * <usize>dh_ * nkp_ + 2 * <usize>nk_ * dhp_ + 2 * <usize>R * nkp_ + 3 * <usize>R * dhp_) * 4;
+export function attention_backward_scratch(nk: i32, dh: i32): usize {
+  const nkp = <usize>roundUp(nk, 4), dhp = <usize>roundUp(dh, 4);
+  return CALL_BYTES + (2 * <usize>dh * nkp + 2 * <usize>nk * dhp + 2 * <usize>R * nkp + 3 * <usize>R * dhp) * 4;
 }
 
 /**
@@ -56,19 +79,22 @@ export function attention_backward_scratch(nk_: i32, dh_: i32): usize {
  */
 export function attention_backward(
   dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, out: usize, mask: usize, scratch: usize,
-  batch: i32, nq_: i32, nk_: i32, heads: i32, kvHeads: i32, dh_: i32, scale: f32, causal_: i32, maskBatch: i32,
+  batch: i32, nq: i32, nk: i32, heads: i32, kvHeads: i32, dh: i32, scale: f32, causal: i32, maskBatch: i32,
   u0: i32, u1: i32,
 ): void {
-  nq = nq_; nk = nk_; dh = dh_; dhp = roundUp(dh_, 4); nkp = roundUp(nk_, 4); qw = heads * dh_; causal = causal_ != 0;
-  Kt = scratch;
-  Vt = Kt + <usize>dh * nkp * 4;
-  dK = Vt + <usize>dh * nkp * 4;
-  dV = dK + <usize>nk * dhp * 4;
-  S = dV + <usize>nk * dhp * 4;
-  P = S + <usize>R * nkp * 4;
-  Qb = P + <usize>R * nkp * 4;
-  Gb = Qb + <usize>R * dhp * 4;
-  Ob = Gb + <usize>R * dhp * 4;
+  const dhp = roundUp(dh, 4), nkp = roundUp(nk, 4), qw = heads * dh;
+  const call = changetype<Call>(scratch);
+  call.nq = nq; call.nk = nk; call.dh = dh; call.dhp = dhp; call.nkp = nkp; call.qw = qw; call.causal = causal != 0;
+  call.Kt = scratch + CALL_BYTES;
+  call.Vt = call.Kt + <usize>dh * nkp * 4;
+  call.dK = call.Vt + <usize>dh * nkp * 4;
+  call.dV = call.dK + <usize>nk * dhp * 4;
+  call.S = call.dV + <usize>nk * dhp * 4;
+  call.P = call.S + <usize>R * nkp * 4;
+  call.Qb = call.P + <usize>R * nkp * 4;
+  call.Gb = call.Qb + <usize>R * dhp * 4;
+  call.Ob = call.Gb + <usize>R * dhp * 4;
+  const dK = call.dK, dV = call.dV;
   const group = heads / kvHeads;
   const kw = kvHeads * dh;
   for (let b = 0; b < batch; b++) {
@@ -77,10 +103,10 @@ export function attention_backward(
       const u = b * kvHeads + kh;
       if (u < u0 || u >= u1) continue;
       const kvOff = (<usize>b * nk * kw + <usize>kh * dh) * 4; // [b, 0, kh*dh]
-      packHead(k + kvOff, v + kvOff, kw);
+      packHead(call, k + kvOff, v + kvOff, kw);
       for (let g = 0; g < group; g++) {
         const off = (<usize>b * nq * qw + <usize>(kh * group + g) * dh) * 4; // [b, 0, h*dh]
-        for (let i0 = 0; i0 < nq; i0 += R) queryBlock(dq + off, dout + off, q + off, out + off, mb, scale, i0, min(R, nq - i0));
+        for (let i0 = 0; i0 < nq; i0 += R) queryBlock(call, dq + off, dout + off, q + off, out + off, mb, scale, i0, min(R, nq - i0));
       }
       // dk, dv rows of this kv head: the first dh floats of each accumulator row
       for (let j = 0; j < nk; j++) {
@@ -93,7 +119,8 @@ export function attention_backward(
 }
 
 /** Kt, Vt [dh][nkp] for one kv head (rows kw floats apart), zero padded; dK = dV = 0. */
-function packHead(kh: usize, vh: usize, kw: i32): void {
+function packHead(call: Call, kh: usize, vh: usize, kw: i32): void {
+  const nk = call.nk, dh = call.dh, dhp = call.dhp, nkp = call.nkp, Kt = call.Kt, Vt = call.Vt, dK = call.dK;
   memory.fill(Kt, 0, <usize>dh * nkp * 4);
   memory.fill(Vt, 0, <usize>dh * nkp * 4);
   memory.fill(dK, 0, <usize>nk * dhp * 4 * 2); // dK and dV are adjacent
@@ -111,7 +138,8 @@ function packHead(kh: usize, vh: usize, kw: i32): void {
  *   out[r][j0..j0+3] = [x_r . T[:, j0], .., x_r . T[:, j0+3]] * scale, for every quad j0 < kq.
  * Lanes: per d, T[d][j0..j0+3] times the splat of x_r[d], for the 8 rows (8 accumulators).
  */
-function rowsTimesCols(out: usize, x: usize, T: usize, kq: i32, scale: f32): void {
+function rowsTimesCols(call: Call, out: usize, x: usize, T: usize, kq: i32, scale: f32): void {
+  const dh = call.dh, dhp = call.dhp, nkp = call.nkp;
   const sv = f32x4.splat(scale);
   const stride = <usize>nkp << 2, xs = <usize>dhp << 2;
   for (let j0 = 0; j0 < kq; j0 += 4) {
@@ -145,7 +173,8 @@ function rowsTimesCols(out: usize, x: usize, T: usize, kq: i32, scale: f32): voi
  * acc[j][0..dhp) += sum_r c[r][j] x_r[0..dhp) for j < kmax (rows r = 0..7 in order): dK from dS and
  * the q rows, dV from P and the dout rows. Lanes over d; the 8 coefficients of key j splat once.
  */
-function addOuter(acc: usize, c: usize, x: usize, kmax: i32): void {
+function addOuter(call: Call, acc: usize, c: usize, x: usize, kmax: i32): void {
+  const dhp = call.dhp, nkp = call.nkp;
   const stride = <usize>nkp << 2, xs = <usize>dhp << 2;
   for (let j = 0; j < kmax; j++) {
     const o = c + (<usize>j << 2);
@@ -169,7 +198,8 @@ function addOuter(acc: usize, c: usize, x: usize, kmax: i32): void {
 }
 
 /** Row r of the block: P[r] = softmax(S[r]) over its visible keys (mask added, the rest -inf). Returns false when it sees no key. */
-function softmaxRow(r: i32, i: i32, maskRow: usize, kq: i32): bool {
+function softmaxRow(call: Call, r: i32, i: i32, maskRow: usize, kq: i32): bool {
+  const nq = call.nq, nk = call.nk, nkp = call.nkp, causal = call.causal, S = call.S, P = call.P;
   const s = S + <usize>r * nkp * 4, p = P + <usize>r * nkp * 4;
   const kend = i < 0 ? 0 : causal ? min(nk, max(0, i + nk - nq + 1)) : nk;
   if (maskRow != 0) {
@@ -196,7 +226,9 @@ function softmaxRow(r: i32, i: i32, maskRow: usize, kq: i32): bool {
 }
 
 /** Rows i0 .. i0+nb-1 of one head: writes their dq rows, adds into dK, dV. Rows past nb are zero padding. */
-function queryBlock(dqh: usize, gh: usize, qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32): void {
+function queryBlock(call: Call, dqh: usize, gh: usize, qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32): void {
+  const nq = call.nq, nk = call.nk, dh = call.dh, dhp = call.dhp, nkp = call.nkp, qw = call.qw, causal = call.causal;
+  const Kt = call.Kt, Vt = call.Vt, dK = call.dK, dV = call.dV, S = call.S, P = call.P, Qb = call.Qb, Gb = call.Gb, Ob = call.Ob;
   const last = i0 + nb - 1;
   const kmax = causal ? min(nk, max(0, last + nk - nq + 1)) : nk; // keys the block's last row sees
   const kq = roundUp(kmax, 4);
@@ -209,18 +241,18 @@ function queryBlock(dqh: usize, gh: usize, qh: usize, oh: usize, mb: usize, scal
     memory.copy(Ob + dst, oh + src, <usize>dh << 2);
   }
   // scores S = scale Q K^T, then P = softmax per row
-  rowsTimesCols(S, Qb, Kt, kq, scale);
+  rowsTimesCols(call, S, Qb, Kt, kq, scale);
   let any = false;
   for (let r = 0; r < R; r++) {
     const i = r < nb ? i0 + r : -1;
-    any = softmaxRow(r, i, mb == 0 || i < 0 ? 0 : mb + <usize>i * nk * 4, kq) || any;
+    any = softmaxRow(call, r, i, mb == 0 || i < 0 ? 0 : mb + <usize>i * nk * 4, kq) || any;
   }
   if (!any) {
     for (let r = 0; r < nb; r++) memory.fill(dqh + <usize>(i0 + r) * qw * 4, 0, <usize>dh << 2);
     return;
   }
   // dS = scale P (dP - D), dP = dout V^T (rows of dout against Vt), D_r = dout_r . out_r
-  rowsTimesCols(S, Gb, Vt, kq, 1);
+  rowsTimesCols(call, S, Gb, Vt, kq, 1);
   for (let r = 0; r < R; r++) {
     let dacc = f32x4.splat(0);
     const go = Gb + <usize>r * dhp * 4, oo = Ob + <usize>r * dhp * 4;
@@ -261,6 +293,6 @@ function queryBlock(dqh: usize, gh: usize, qh: usize, oh: usize, mb: usize, scal
     if (nb > 7) store<f32>(at + 7 * rs, hsum(a7));
   }
   // dk[j] += sum_r dS[r][j] q_r;  dv[j] += sum_r P[r][j] dout_r
-  addOuter(dK, S, Qb, kmax);
-  addOuter(dV, P, Gb, kmax);
+  addOuter(call, dK, S, Qb, kmax);
+  addOuter(call, dV, P, Gb, kmax);
 }

@@ -32,9 +32,6 @@ export function patch_scratch_a(patches: i32, k: i32): usize {
   return <usize>((patches + MB - 1) / MB) * MB * <usize>k * 4 + MB * NB * 4;
 }
 
-/** The spill block of the current call (in this instance's scratch, so threads never share it). */
-let spill: usize = 0;
-
 /** wpack[q][k][l] = Wk[8q + l, k] (0 past C); Wk folds the cin channels when kin = 1 < cin. */
 function packWeights(wpack: usize, weight: usize, channels: i32, cin: i32, kin: i32, plane: i32): void {
   const K = kin * plane;
@@ -95,9 +92,9 @@ function im2col(apack: usize, slab: usize, kin: i32, chanStride: usize, t: i32, 
  * (multiply then add, both rounded: the scalar loop's order for every output element). The
  * accumulators start at 0 for the first k-chunk and from the f32 partial sums in out after it (an
  * f32 accumulator stored and reloaded keeps its bits). Only real patches (< P) and channels (< C)
- * are stored: other lanes go through a small spill buffer.
+ * are stored: other lanes go through `spill`, a 4 x 8 block of the call's own scratch (after apack).
  */
-function block(out: usize, ldo: i32, a: usize, w: usize, kl: i32, rows: i32, cols: i32, first: bool): void {
+function block(out: usize, ldo: i32, a: usize, w: usize, kl: i32, rows: i32, cols: i32, first: bool, spill: usize): void {
   const ld = <usize>ldo << 2;
   const full = rows == MB && cols == NB;
   const tmp = spill;
@@ -153,7 +150,7 @@ export function patch_embed(
   const kin = cv; // cv = 1 < cin: folded weights, one channel gathered
   const K = kin * plane;
   const nz = depth / t, P = (height / p) * (width / p);
-  spill = apack + <usize>((P + MB - 1) / MB) * MB * <usize>K * 4;
+  const spill = apack + <usize>((P + MB - 1) / MB) * MB * <usize>K * 4; // the 4 x 8 block after apack (patch_scratch_a)
   packWeights(wpack, weight, channels, cin, kin, plane);
   const chanStride = (<usize>depth * height * width) << 2;
   const panels = (channels + NB - 1) / NB, quads = (P + MB - 1) / MB;
@@ -174,7 +171,7 @@ export function patch_embed(
           for (let qd = 0; qd < quads; qd++) {
             const rows = min(MB, P - qd * MB);
             const o = outBase + ((<usize>(qd * MB) * channels + q * NB) << 2);
-            block(o, channels, apack + ((<usize>(qd * K + k0) * MB) << 2), w, kl, rows, cols, k0 == 0);
+            block(o, channels, apack + ((<usize>(qd * K + k0) * MB) << 2), w, kl, rows, cols, k0 == 0, spill);
           }
         }
       }

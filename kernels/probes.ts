@@ -3,6 +3,7 @@
 export { heap_base, memory_base } from "./lib/heap";
 import { expShiftedRows4 } from "./lib/attn_exp";
 import { expf, expf4, sigmoidf, sigmoidf4, tanhf, tanhf4 } from "./lib/math";
+import { cos64, exp64, log64, sin64, sincos2f32 } from "./lib/trig";
 
 // ---------------------------------------------------------------- lib/math over an array
 // For the accuracy and scalar/SIMD bit-identity tests of lib/math (test/elementwise.test.ts).
@@ -65,4 +66,21 @@ export function exp_shifted_check(x: usize, tmp: usize, n: i32): i32 {
     bad += 4 - <i32>popcnt<u32>(<u32>i32x4.bitmask(same));
   }
   return bad;
+}
+
+// ---------------------------------------------------------------- lib/trig (the angles of rope)
+// The f64 transcendentals of lib/trig.ts, to check them against high-precision values
+// (test/rope.test.ts) and their symmetry (test/backward-kernels.test.ts).
+
+export function trig_sin(x: f64): f64 { return sin64(x); }
+export function trig_cos(x: f64): f64 { return cos64(x); }
+export function trig_exp(x: f64): f64 { return exp64(x); }
+export function trig_log(x: f64): f64 { return log64(x); }
+/** Lane `lane` of sincos2f32([x0, x1]): 0, 1 = sin x0, sin x1; 2, 3 = cos x0, cos x1. */
+export function trig_sincos2(x0: f64, x1: f64, lane: i32): f32 {
+  const v = sincos2f32(f64x2(x0, x1));
+  if (lane == 0) return f32x4.extract_lane(v, 0);
+  if (lane == 1) return f32x4.extract_lane(v, 1);
+  if (lane == 2) return f32x4.extract_lane(v, 2);
+  return f32x4.extract_lane(v, 3);
 }

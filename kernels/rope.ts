@@ -118,17 +118,3 @@ export function rope(
     }
   }
 }
-
-/** Test hooks: the f64 transcendentals of lib/trig.ts, to check them against high-precision values. */
-export function trig_sin(x: f64): f64 { return sin64(x); }
-export function trig_cos(x: f64): f64 { return cos64(x); }
-export function trig_exp(x: f64): f64 { return exp64(x); }
-export function trig_log(x: f64): f64 { return log64(x); }
-/** Lane `lane` of sincos2f32([x0, x1]): 0, 1 = sin x0, sin x1; 2, 3 = cos x0, cos x1. */
-export function trig_sincos2(x0: f64, x1: f64, lane: i32): f32 {
-  const v = sincos2f32(f64x2(x0, x1));
-  if (lane == 0) return f32x4.extract_lane(v, 0);
-  if (lane == 1) return f32x4.extract_lane(v, 1);
-  if (lane == 2) return f32x4.extract_lane(v, 2);
-  return f32x4.extract_lane(v, 3);
-}

@@ -344,7 +344,7 @@ describe("attention: extreme scores and determinism", () => {
     while (bits.length % 16) bits.push(0);
     const bad = mod.scope(() => {
       const px = mod.put(bitsToF32(bits)), pt = mod.alloc(bits.length * 4 + 32);
-      return mod.call("exp_shifted_check", px, pt, bits.length);
+      return mod.k.exp_shifted_check(px, pt, bits.length);
     });
     expect(bad).toBe(0);
   });

@@ -8,6 +8,7 @@ import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Activation, Backend } from "../src/backend/backend.js";
 import type { WasmModule } from "../src/backend/wasm/runtime.js";
+import type { ProbesKernels } from "./util/dev-bindings.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { loadProbes } from "./util/probes.js";
@@ -166,15 +167,16 @@ function EXTREMES_ALL(): number[] {
 }
 
 describe("lib/math polynomials (exp, sigmoid, tanh) through the test probes (kernels/probes.ts)", () => {
-  let mod: WasmModule;
+  let mod: WasmModule<ProbesKernels>;
+  type Probe = "exp_f32" | "sigmoid_f32" | "tanh_f32";
   beforeAll(async () => {
     mod = await loadProbes();
   });
-  const probe = (fn: string, x: Float32Array): Float32Array => {
+  const probe = (fn: Probe, x: Float32Array): Float32Array => {
     const out = new Float32Array(x.length);
     mod.scope(() => {
       const p = mod.put(x);
-      mod.call(fn, p, p, x.length);
+      mod.k[fn](p, p, x.length);
       mod.read(p, out);
     });
     return out;
@@ -223,7 +225,7 @@ describe("lib/math polynomials (exp, sigmoid, tanh) through the test probes (ker
 
   it("scalar and SIMD forms give the same bits (a NaN: a NaN)", () => {
     const x = Float32Array.from([...EXTREMES_ALL(), ...data(17, 403, -100, 100)]);
-    for (const fn of ["exp_f32", "sigmoid_f32", "tanh_f32"]) {
+    for (const fn of ["exp_f32", "sigmoid_f32", "tanh_f32"] as const) {
       const batch = probe(fn, x);
       const one = Float32Array.from(x, (v) => probe(fn, Float32Array.of(v))[0]);
       assertSameBitsOrNaN(fn, batch, one);
@@ -237,8 +239,8 @@ describe("lib/math polynomials (exp, sigmoid, tanh) through the test probes (ker
     // inputs (no difference). Any change of a polynomial, a constant or an edge changes a hash.
     const n = Math.floor(2 ** 32 / 4099);
     const x = new Float32Array(Uint32Array.from({ length: n + 1 }, (_, i) => (i * 4099) >>> 0).buffer);
-    const want: Record<string, number> = { exp_f32: 0xa1bd6ffe, sigmoid_f32: 0xde22b2ba, tanh_f32: 0xe04cd020 };
-    for (const fn of Object.keys(want)) {
+    const want: Record<Probe, number> = { exp_f32: 0xa1bd6ffe, sigmoid_f32: 0xde22b2ba, tanh_f32: 0xe04cd020 };
+    for (const fn of Object.keys(want) as Probe[]) {
       const y = probe(fn, x), u = new Uint32Array(y.buffer);
       let h = 0x811c9dc5;
       for (let i = 0; i < u.length; i++) h = Math.imul(h ^ (Number.isNaN(y[i]) ? 0x7fc00000 : u[i]), 16777619) >>> 0;

@@ -4,11 +4,13 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Backend } from "../src/backend/index.js";
-import { loadModule, type WasmModule } from "../src/backend/wasm/runtime.js";
+import type { WasmModule } from "../src/backend/wasm/runtime.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../src/tensor.js";
 import { assertClose, assertSameBits, shaped } from "./util/close.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { check, data, dataSeed, dim, ints } from "./util/prop.js";
+import type { ProbesKernels } from "./util/dev-bindings.js";
+import { loadProbes } from "./util/probes.js";
 
 // Tolerance, kernel vs reference: outputs of |x| <= 1 where the kernel rounds cos and sin to f32
 // once and rotates in f32 (2 products, 1 sum): a few ulp of 1.
@@ -216,13 +218,13 @@ describe("rope: extreme values and determinism", () => {
   });
 });
 
-describe("trig (kernels/lib/trig.ts)", () => {
-  let mod: WasmModule;
+describe("trig (kernels/lib/trig.ts, through the test probes kernels/probes.ts)", () => {
+  let mod: WasmModule<ProbesKernels>;
   beforeAll(async () => {
-    mod = await loadModule("rope");
+    mod = await loadProbes();
   });
-  const f = (name: string, x: number): number => mod.call(name, x);
-  const f32lane = (x0: number, x1: number, lane: number): number => mod.call("trig_sincos2", x0, x1, lane);
+  const f = (name: "trig_sin" | "trig_cos" | "trig_exp" | "trig_log", x: number): number => mod.k[name](x);
+  const f32lane = (x0: number, x1: number, lane: number): number => mod.k.trig_sincos2(x0, x1, lane);
 
   it("sin and cos within 1e-15 of JS Math for |x| < 3.3e9", () => {
     check(fc.tuple(fc.double({ min: -3.3e9, max: 3.3e9, noNaN: true }), fc.double({ min: -10, max: 10, noNaN: true })), ([big, small]) => {

@@ -1,6 +1,6 @@
 // exp over rows of attention scores shifted by their running max (x = s - m <= 0, or NaN, or
 // -inf): expf4 of kernels/lib/math.ts restated for a hot loop, with the same bits for every such
-// x (tested: `exp_shifted_check` in kernels/attention.ts). Not a general exp: x > 0 is outside.
+// x (tested: `exp_shifted_check` in kernels/probes.ts). Not a general exp: x > 0 is outside.
 //
 // Why restate: expf4 (which already rounds with 1.5*2^23 and loads its constants from a table)
 // still reloads each constant at every use and covers x > 0. Here:

@@ -4,23 +4,24 @@
  * in a scope, runs the fused kernel and copies the output back. No arithmetic happens here.
  */
 import type { AttentionDims, F32, Kernels } from "../kernels.js";
-import type { WasmModule } from "./runtime.js";
+import type { Ptr } from "./bindings.js";
+import type { KernelModule } from "./runtime.js";
 
 /**
  * The kernel on operands already in the module's memory (pointers; pMask 0 when d.mask is null):
  * allocates the scratch in the current arena, so call it inside `mod.scope`.
  */
-export function attentionResident(mod: WasmModule, pOut: number, pq: number, pk: number, pv: number, pMask: number, d: AttentionDims): void {
+export function attentionResident(mod: KernelModule<"attention">, pOut: Ptr, pq: Ptr, pk: Ptr, pv: Ptr, pMask: Ptr, d: AttentionDims): void {
   // threaded: heads x query blocks (the kernel's work units), each computed whole by one thread
-  const units = mod.call("attention_units", d.batch, d.nq, d.heads, d.kvHeads);
+  const units = mod.k.attention_units(d.batch, d.nq, d.heads, d.kvHeads);
   const work = (4 * d.batch * d.heads * d.nq * d.nk * d.dh) / 20; // ~20 flops/ns on one thread
   mod.split("attention", { total: units, work }, (lo, hi) => [
-    pOut, pq, pk, pv, pMask, mod.alloc(mod.call("attention_scratch", d.nk, d.dh) >>> 0),
+    pOut, pq, pk, pv, pMask, mod.alloc(mod.k.attention_scratch(d.nk, d.dh)),
     d.batch, d.nq, d.nk, d.heads, d.kvHeads, d.dh, d.scale, d.causal ? 1 : 0, d.maskBatch, lo, hi,
   ]);
 }
 
-export function attentionWasm(mod: WasmModule): Pick<Kernels, "attention"> {
+export function attentionWasm(mod: KernelModule<"attention">): Pick<Kernels, "attention"> {
   return {
     attention(out: F32, q: F32, k: F32, v: F32, d: AttentionDims): void {
       if (out.length === 0) return;

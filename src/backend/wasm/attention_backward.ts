@@ -4,9 +4,9 @@
  * dK, dV accumulators) in a scope, runs the kernel and copies the three gradients out.
  */
 import type { AttentionDims, F32, Kernels } from "../kernels.js";
-import type { WasmModule } from "./runtime.js";
+import type { KernelModule } from "./runtime.js";
 
-export function attentionBackwardWasm(mod: WasmModule): Pick<Kernels, "attentionBackward"> {
+export function attentionBackwardWasm(mod: KernelModule<"attention_backward">): Pick<Kernels, "attentionBackward"> {
   return {
     attentionBackward(dq: F32, dk: F32, dv: F32, dout: F32, q: F32, k: F32, v: F32, out: F32, d: AttentionDims): void {
       if (dq.length === 0 && dk.length === 0) return;
@@ -17,7 +17,7 @@ export function attentionBackwardWasm(mod: WasmModule): Pick<Kernels, "attention
         // threaded: kv heads (dk, dv of one kv head sum over its query heads inside one thread)
         const work = (10 * d.batch * d.heads * d.nq * d.nk * d.dh) / 20;
         mod.split("attention_backward", { total: d.batch * d.kvHeads, work }, (lo, hi) => [
-          pdq, pdk, pdv, pg, pq, pk, pv, po, pm, mod.alloc(mod.call("attention_backward_scratch", d.nk, d.dh) >>> 0),
+          pdq, pdk, pdv, pg, pq, pk, pv, po, pm, mod.alloc(mod.k.attention_backward_scratch(d.nk, d.dh)),
           d.batch, d.nq, d.nk, d.heads, d.kvHeads, d.dh, d.scale, d.causal ? 1 : 0, d.maskBatch, lo, hi,
         ]);
         mod.read(pdq, dq);

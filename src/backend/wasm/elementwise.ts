@@ -6,7 +6,7 @@
  * the same bits.
  */
 import type { F32, Kernels } from "../kernels.js";
-import type { WasmModule } from "./runtime.js";
+import type { KernelModule } from "./runtime.js";
 
 type ElementwiseOps = "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu" |
   "geluTanhBackward" | "quickGeluBackward" | "siluBackward" | "swigluBackward";
@@ -14,9 +14,9 @@ type ElementwiseOps = "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickG
 /** Estimated single-thread nanoseconds per element: arithmetic ops, and ops with an exp or tanh. */
 const NS_SIMPLE = 0.3, NS_TRANSCENDENTAL = 1.5;
 
-export function elementwiseWasm(mod: WasmModule): Pick<Kernels, ElementwiseOps> {
+export function elementwiseWasm(mod: KernelModule<"elementwise">): Pick<Kernels, ElementwiseOps> {
   /** out = fn(a) over n elements. */
-  const unary = (fn: string) => (out: F32, x: F32, n: number): void => {
+  const unary = (fn: "gelu_tanh" | "quick_gelu" | "silu") => (out: F32, x: F32, n: number): void => {
     mod.scope(() => {
       const px = mod.put(x.subarray(0, n));
       mod.split(fn, { total: n, grain: 16, work: n * NS_TRANSCENDENTAL }, (lo, hi) => [px + lo * 4, px + lo * 4, hi - lo]);
@@ -24,7 +24,7 @@ export function elementwiseWasm(mod: WasmModule): Pick<Kernels, ElementwiseOps> 
     });
   };
   /** out = fn(a, b) over n elements. */
-  const binary = (fn: string, ns: number) => (out: F32, a: F32, b: F32, n: number): void => {
+  const binary = (fn: "add" | "mul" | "swiglu", ns: number) => (out: F32, a: F32, b: F32, n: number): void => {
     mod.scope(() => {
       const pa = mod.put(a.subarray(0, n));
       const pb = mod.put(b.subarray(0, n));
@@ -33,7 +33,7 @@ export function elementwiseWasm(mod: WasmModule): Pick<Kernels, ElementwiseOps> 
     });
   };
   /** dx = fn(x, dy) over n elements (the backward kernels write to their own buffer). */
-  const activation = (fn: string) => (dx: F32, x: F32, dy: F32, n: number): void => {
+  const activation = (fn: "gelu_tanh_backward" | "quick_gelu_backward" | "silu_backward") => (dx: F32, x: F32, dy: F32, n: number): void => {
     if (n === 0) return;
     mod.scope(() => {
       const px = mod.put(x.subarray(0, n)), pg = mod.put(dy.subarray(0, n));

@@ -5,7 +5,7 @@
  */
 import { ValueError } from "../../errors.js";
 import type { Kernels } from "../kernels.js";
-import { loadModules, type LoadOptions, type ModuleName, type WasmModule } from "./runtime.js";
+import { loadModules, type KernelModuleSet, type LoadOptions } from "./runtime.js";
 import { availableThreads, loadThreaded, threadsUnavailable } from "./threads.js";
 import { matmulWasm } from "./matmul.js";
 import { attentionWasm } from "./attention.js";
@@ -41,7 +41,7 @@ export async function resolveThreads(opts: LoadOptions): Promise<number> {
 
 export async function wasmKernels(opts: LoadOptions = {}): Promise<Kernels> {
   const threads = await resolveThreads(opts);
-  let m: Record<ModuleName, WasmModule>, close = (): void => {};
+  let m: KernelModuleSet, close = (): void => {};
   if (threads === 1) {
     m = await loadModules(opts);
   } else {

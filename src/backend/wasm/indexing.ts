@@ -4,19 +4,19 @@
  * validated by Backend.
  */
 import type { F32, I32, Kernels } from "../kernels.js";
-import type { WasmModule } from "./runtime.js";
+import type { KernelModule } from "./runtime.js";
 
 /** Below this row width a plain element loop beats one TypedArray.set call per row. */
 const NARROW = 16;
 
-export function indexingWasm(mod: WasmModule): Pick<Kernels, "topk" | "gatherRows" | "scatterAddRows"> {
+export function indexingWasm(mod: KernelModule<"indexing">): Pick<Kernels, "topk" | "gatherRows" | "scatterAddRows"> {
   return {
     topk(values: F32, indices: I32, x: F32, rows: number, cols: number, k: number): void {
       if (rows === 0 || k === 0) return;
       mod.scope(() => {
         const px = mod.put(x.subarray(0, rows * cols));
         const pv = mod.alloc(rows * k * 4), pi = mod.alloc(rows * k * 4), keys = mod.alloc(k * 4);
-        mod.call("topk", pv, pi, px, rows, cols, k, keys);
+        mod.k.topk(pv, pi, px, rows, cols, k, keys);
         mod.read(pv, values.subarray(0, rows * k));
         mod.read(pi, indices.subarray(0, rows * k));
       });
@@ -45,7 +45,7 @@ export function indexingWasm(mod: WasmModule): Pick<Kernels, "topk" | "gatherRow
         else staged.set(out);
         const ps = mod.put(src.subarray(0, count * cols)), pi = mod.put(local.subarray(0, count));
         const pw = w ? mod.put(w.subarray(0, count)) : 0;
-        mod.call("scatter_add_rows", po, ps, pi, pw, count, cols);
+        mod.k.scatter_add_rows(po, ps, pi, pw, count, cols);
         const result = mod.f32(po, n); // a fresh view: put() may have grown memory
         if (rows) rows.forEach((r, j) => out.set(result.subarray(j * cols, (j + 1) * cols), r * cols));
         else out.set(result);

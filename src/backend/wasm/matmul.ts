@@ -5,7 +5,8 @@
  * one [batch*m, k] x [k, n] product, so B is packed once; the bits are the same either way.
  */
 import type { F32, Kernels, MatmulDims } from "../kernels.js";
-import type { WasmModule } from "./runtime.js";
+import type { Ptr } from "./bindings.js";
+import type { KernelModule } from "./runtime.js";
 
 /** Flag bits understood by the kernel's `matmul` export. */
 export const MATMUL_FLAGS = { transA: 1, transB: 2, accumulate: 4, broadcastA: 8, broadcastB: 16 } as const;
@@ -34,12 +35,12 @@ const FLOPS_PER_NS = 40;
  * into row panels (multiples of 16 rows) when there are enough rows, else into column panels
  * (multiples of 32 columns), never over k, so every element keeps its summation order.
  */
-export function matmulResident(mod: WasmModule, pOut: number, pA: number, pB: number, dims: MatmulDims): void {
+export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, pB: Ptr, dims: MatmulDims): void {
   const d = foldBatch(dims);
   const flags = matmulFlags(d);
   const work = (2 * d.batch * d.m * d.n * d.k) / FLOPS_PER_NS;
   const byRows = d.m >= 32 * mod.threads || d.n < 64;
-  const scratch = (m: number, n: number) => mod.alloc(mod.call("matmul_scratch_bytes", m, n, d.k));
+  const scratch = (m: number, n: number) => mod.alloc(mod.k.matmul_scratch_bytes(m, n, d.k));
   if (byRows) {
     mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [
       pOut, pA, pB, scratch(hi - lo, d.n), d.batch, d.m, d.n, d.k, flags, lo, hi, 0, d.n,
@@ -64,7 +65,7 @@ class Resident {
   private readonly kept = new WeakMap<F32, { ptr: number | null; stale: boolean }>();
   /** Pinned blocks are never freed (a bump arena): at most this many bytes; past it, copy per call. */
   private budget = RESIDENT_MAX_BYTES;
-  constructor(private readonly mod: WasmModule) {}
+  constructor(private readonly mod: KernelModule<"matmul">) {}
   /** Registers an array; registering it again marks it stale (the caller may have written it). */
   keep(data: F32): void {
     const e = this.kept.get(data);
@@ -92,7 +93,7 @@ class Resident {
   }
 }
 
-export function matmulWasm(mod: WasmModule): Pick<Kernels, "matmul" | "keepResident" | "weightsChanged"> {
+export function matmulWasm(mod: KernelModule<"matmul">): Pick<Kernels, "matmul" | "keepResident" | "weightsChanged"> {
   const resident = new Resident(mod);
   return {
     keepResident: (data) => resident.keep(data),

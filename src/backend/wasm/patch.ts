@@ -4,9 +4,9 @@
  * The weight gradient sums over every depth step, so it stays on one thread.
  */
 import type { F32, Kernels, PatchDims } from "../kernels.js";
-import type { WasmModule } from "./runtime.js";
+import type { KernelModule } from "./runtime.js";
 
-export function patchWasm(mod: WasmModule): Pick<Kernels, "patchEmbed" | "patchEmbedBackward"> {
+export function patchWasm(mod: KernelModule<"patch">): Pick<Kernels, "patchEmbed" | "patchEmbedBackward"> {
   return {
     patchEmbed(out: F32, vol: F32, weight: F32, d: PatchDims): void {
       if (out.length === 0) return;
@@ -21,7 +21,7 @@ export function patchWasm(mod: WasmModule): Pick<Kernels, "patchEmbed" | "patchE
         const steps = d.batch * (d.depth / d.tdepth);
         const work = (2 * steps * patches * d.channels * k) / 20;
         mod.split("patch_embed", { total: steps, work }, (lo, hi) => [
-          po, pv, pw, mod.alloc(mod.call("patch_scratch_w", d.channels, k) >>> 0), mod.alloc(mod.call("patch_scratch_a", patches, k) >>> 0),
+          po, pv, pw, mod.alloc(mod.k.patch_scratch_w(d.channels, k)), mod.alloc(mod.k.patch_scratch_a(patches, k)),
           d.batch, d.cv, d.cin, d.depth, d.height, d.width, d.channels, d.patch, d.tdepth, lo, hi,
         ]);
         mod.read(po, out);
@@ -32,11 +32,8 @@ export function patchWasm(mod: WasmModule): Pick<Kernels, "patchEmbed" | "patchE
       mod.scope(() => {
         const pg = mod.put(dout), pv = mod.put(vol);
         const po = mod.alloc(dweight.byteLength);
-        const ps = mod.alloc(mod.call("patch_backward_scratch", d.channels, d.cv, d.tdepth, d.patch) >>> 0);
-        mod.call(
-          "patch_embed_backward", po, pg, pv, ps,
-          d.batch, d.cv, d.cin, d.depth, d.height, d.width, d.channels, d.patch, d.tdepth,
-        );
+        const ps = mod.alloc(mod.k.patch_backward_scratch(d.channels, d.cv, d.tdepth, d.patch));
+        mod.k.patch_embed_backward(po, pg, pv, ps, d.batch, d.cv, d.cin, d.depth, d.height, d.width, d.channels, d.patch, d.tdepth);
         mod.read(po, dweight);
       });
     },

@@ -4,9 +4,9 @@
  * Threaded: token ranges (a token's rotation depends only on its own positions).
  */
 import type { F32, I32, Kernels, RopeDims } from "../kernels.js";
-import type { WasmModule } from "./runtime.js";
+import type { KernelModule } from "./runtime.js";
 
-export function ropeWasm(mod: WasmModule): Pick<Kernels, "rope"> {
+export function ropeWasm(mod: KernelModule<"rope">): Pick<Kernels, "rope"> {
   return {
     rope(out: F32, x: F32, pos: I32, d: RopeDims): void {
       const n = d.tokens * d.heads * d.dh;

@@ -6,7 +6,8 @@
  * a summation order).
  */
 import type { F32, Kernels } from "../kernels.js";
-import type { WasmModule } from "./runtime.js";
+import type { Ptr } from "./bindings.js";
+import type { KernelModule } from "./runtime.js";
 
 type RowOps = "softmax" | "layerNorm" | "rmsNorm" | "sumRows" | "meanRows" | "maxRows" |
   "softmaxBackward" | "layerNormBackward" | "rmsNormBackward";
@@ -19,9 +20,9 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
+export function rowsWasm(mod: KernelModule<"rows">): Pick<Kernels, RowOps> {
   /** out [rows] = fn(x [rows, cols]) */
-  const reduce = (fn: string) => (out: F32, x: F32, rows: number, cols: number): void => {
+  const reduce = (fn: "sum_rows" | "mean_rows" | "max_rows") => (out: F32, x: F32, rows: number, cols: number): void => {
     mod.scope(() => {
       const px = mod.put(x.subarray(0, rows * cols));
       const po = mod.alloc(rows * 4);
@@ -29,12 +30,10 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
       mod.read(po, out.subarray(0, rows));
     });
   };
-  /** in place over rows of x: fn(x, x, ...before, rows, cols, ...after) */
-  const rowwise = (fn: string, px: number, rows: number, cols: number, before: number[], after: number[], grain = 1): void => {
-    mod.split(fn, { total: rows, grain, work: rows * cols * NS_PER_ELEMENT }, (lo, hi) => [
-      px + lo * cols * 4, px + lo * cols * 4, ...before, hi - lo, cols, ...after,
-    ]);
-  };
+  /** A row op's split over the rows of x [rows, cols], in pieces of a multiple of `grain` rows. */
+  const byRows = (rows: number, cols: number, grain = 1) => ({ total: rows, grain, work: rows * cols * NS_PER_ELEMENT });
+  /** The address of row r of an f32 array [rows, cols] at p. */
+  const at = (p: Ptr, r: number, cols: number): Ptr => p + r * cols * 4;
   return {
     sumRows: reduce("sum_rows"),
     meanRows: reduce("mean_rows"),
@@ -46,7 +45,9 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
         const pm = d.mask ? mod.put(d.mask.subarray(0, d.maskRows * d.cols)) : 0;
         // a piece starts at a row where both the mask row (r % maskRows) and the causal query (r % qLen) restart
         const a = d.mask ? d.maskRows : 1, b = d.causal ? d.qLen : 1;
-        rowwise("softmax", px, d.rows, d.cols, [pm], [d.maskRows, d.causal ? 1 : 0, d.qLen], (a / gcd(a, b)) * b);
+        mod.split("softmax", byRows(d.rows, d.cols, (a / gcd(a, b)) * b), (lo, hi) => [
+          at(px, lo, d.cols), at(px, lo, d.cols), pm, hi - lo, d.cols, d.maskRows, d.causal ? 1 : 0, d.qLen,
+        ]);
         mod.read(px, out.subarray(0, n));
       });
     },
@@ -56,7 +57,7 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
         const px = mod.put(x.subarray(0, n));
         const pg = mod.put(gamma.subarray(0, cols));
         const pb = mod.put(beta.subarray(0, cols));
-        rowwise("layer_norm", px, rows, cols, [pg, pb], [eps]);
+        mod.split("layer_norm", byRows(rows, cols), (lo, hi) => [at(px, lo, cols), at(px, lo, cols), pg, pb, hi - lo, cols, eps]);
         mod.read(px, out.subarray(0, n));
       });
     },
@@ -65,7 +66,7 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
       mod.scope(() => {
         const px = mod.put(x.subarray(0, n));
         const pg = mod.put(gamma.subarray(0, cols));
-        rowwise("rms_norm", px, rows, cols, [pg], [eps]);
+        mod.split("rms_norm", byRows(rows, cols), (lo, hi) => [at(px, lo, cols), at(px, lo, cols), pg, hi - lo, cols, eps]);
         mod.read(px, out.subarray(0, n));
       });
     },
@@ -84,7 +85,7 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
       mod.scope(() => {
         const pg = mod.put(dy.subarray(0, n)), px = mod.put(x.subarray(0, n)), pw = mod.put(gamma.subarray(0, cols));
         const po = mod.alloc(n * 4), pdg = mod.alloc(cols * 4), pdb = mod.alloc(cols * 4);
-        mod.call("layer_norm_backward", po, pdg, pdb, pg, px, pw, rows, cols, eps);
+        mod.k.layer_norm_backward(po, pdg, pdb, pg, px, pw, rows, cols, eps);
         mod.read(po, dx.subarray(0, n));
         mod.read(pdg, dgamma.subarray(0, cols));
         mod.read(pdb, dbeta.subarray(0, cols));
@@ -95,7 +96,7 @@ export function rowsWasm(mod: WasmModule): Pick<Kernels, RowOps> {
       mod.scope(() => {
         const pg = mod.put(dy.subarray(0, n)), px = mod.put(x.subarray(0, n)), pw = mod.put(gamma.subarray(0, cols));
         const po = mod.alloc(n * 4), pdg = mod.alloc(cols * 4);
-        mod.call("rms_norm_backward", po, pdg, pg, px, pw, rows, cols, eps);
+        mod.k.rms_norm_backward(po, pdg, pg, px, pw, rows, cols, eps);
         mod.read(po, dx.subarray(0, n));
         mod.read(pdg, dgamma.subarray(0, cols));
       });

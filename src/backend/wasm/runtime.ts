@@ -6,10 +6,18 @@
  * made fresh after every allocation, never cached across `memory.grow()`; pointers are unsigned.
  */
 import { MemoryError, TghError } from "../../errors.js";
+import { BIND, type KernelModules } from "./bindings.js";
 
-/** Every kernel module the build produces (kernels/<name>.ts). */
+/**
+ * The kernel modules the runtime loads (kernels/<name>.ts; scripts/gen-bindings.mjs reads this list
+ * and writes their typed bindings to bindings.ts).
+ */
 export const MODULE_NAMES = ["matmul", "attention", "elementwise", "rows", "rope", "patch", "indexing", "attention_backward"] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
+/** A loaded module with its exports typed: `mod.k.<export>(...)`. */
+export type KernelModule<N extends ModuleName> = WasmModule<KernelModules[N]>;
+/** Every module of a backend, by name. */
+export type KernelModuleSet = { [N in ModuleName]: KernelModule<N> };
 
 /** Where the wasm bytes come from: a base URL (folder of the .wasm files) or the bytes themselves. */
 export interface LoadOptions {
@@ -34,8 +42,10 @@ const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB
 const ALIGN = 16;
 
-/** Exported functions of a kernel module take and return plain numbers. */
-export type KernelExports = Record<string, (...args: number[]) => number | void>;
+/** The exports of K that return nothing: the kernels `split` may hand to worker threads. */
+export type SplitKernel<K> = { [F in keyof K]: K[F] extends (...args: never[]) => infer R ? ([R] extends [void] ? F : never) : never }[keyof K] & string;
+/** The parameters of a kernel, as a tuple (with their names). */
+export type KernelArgs<F> = F extends (...args: infer A) => unknown ? A : never;
 
 /**
  * A bump arena over one linear memory: a module's own memory, or the one shared memory that every
@@ -99,9 +109,14 @@ export interface ThreadPool {
   run(calls: readonly { id: number; args: readonly number[] }[]): void;
 }
 
-export class WasmModule {
+/**
+ * One instance of a kernel module: its exports typed as K (`k`, from the generated bindings), its
+ * memory and arena, and `split`, which runs a kernel over an index range on the thread pool.
+ */
+export class WasmModule<K extends object = object> {
   readonly name: string;
-  readonly fns: KernelExports;
+  /** The exports, typed and checked against the build (bindings.ts): `mod.k.layer_norm(...)`. */
+  readonly k: K;
   readonly memory: WebAssembly.Memory;
   readonly arena: Arena;
   /** Set on every module of a threaded backend (shared memory); null: one thread. */
@@ -109,11 +124,12 @@ export class WasmModule {
   /** Work below this (estimated single-thread ns) is not split (LoadOptions.splitMinNs). */
   splitMinNs = SPLIT_MIN_NS;
 
-  constructor(name: string, instance: WebAssembly.Instance, arena?: Arena) {
+  /** `bind` types the instance's exports (bindings.ts: BIND[name], or a binder of test/util/dev-bindings.ts). */
+  constructor(name: string, instance: WebAssembly.Instance, bind: (exports: WebAssembly.Exports) => K, arena?: Arena) {
     this.name = name;
     const ex = instance.exports as Record<string, unknown>;
     this.memory = ex.memory as WebAssembly.Memory;
-    this.fns = ex as KernelExports;
+    this.k = bind(instance.exports);
     const heapBase = typeof ex.heap_base === "function" ? ((ex.heap_base as () => number)() >>> 0) : 0;
     this.arena = arena ?? new Arena(this.memory, Math.max(heapBase, 1024), name);
   }
@@ -161,13 +177,6 @@ export class WasmModule {
     }
   }
 
-  /** Calls an exported kernel by name. */
-  call(fn: string, ...args: number[]): number {
-    const f = this.fns[fn];
-    if (typeof f !== "function") throw new TghError(`wasm ${this.name}: no exported kernel '${fn}'`);
-    return (f(...args) as number | undefined) ?? 0;
-  }
-
   /** Threads available to split a kernel over (1 without a pool). */
   get threads(): number {
     return this.pool?.threads ?? 1;
@@ -175,15 +184,18 @@ export class WasmModule {
 
   /**
    * Runs kernel `fn` over the index range [0, total) split into contiguous pieces (a few per
-   * thread), each a multiple of `grain` (but the last): `args(lo, hi)` gives a piece's arguments (it may
-   * allocate per-thread scratch in the current scope). One thread, or `work` (estimated
-   * single-thread nanoseconds) below splitMinNs: a single call args(0, total) on this thread.
+   * thread), each a multiple of `grain` (but the last): `args(lo, hi)` gives a piece's arguments,
+   * typed as the kernel's parameters (it may allocate per-thread scratch in the current scope). One
+   * thread, or `work` (estimated single-thread nanoseconds) below splitMinNs: a single call
+   * args(0, total) on this thread. The kernel goes by name only here: workers know kernels by
+   * "module.export" (threads.ts).
    */
-  split(fn: string, o: { total: number; grain?: number; work: number }, args: (lo: number, hi: number) => number[]): void {
+  split<F extends SplitKernel<K>>(fn: F, o: { total: number; grain?: number; work: number }, args: (lo: number, hi: number) => KernelArgs<K[F]>): void {
+    const piece = args as unknown as (lo: number, hi: number) => number[];
     const grain = Math.max(1, o.grain ?? 1);
     const pieces = Math.min(this.threads * (this.pool?.piecesPerThread ?? 1), Math.ceil(o.total / grain));
     if (!this.pool || pieces <= 1 || o.work < this.splitMinNs) {
-      this.call(fn, ...args(0, o.total));
+      (this.k[fn] as unknown as (...a: number[]) => void)(...piece(0, o.total));
       return;
     }
     const id = this.pool.kernel(this.name, fn);
@@ -192,7 +204,7 @@ export class WasmModule {
     for (let t = 0; t < pieces; t++) {
       const lo = Math.min(o.total, Math.round((units * t) / pieces) * grain);
       const hi = Math.min(o.total, Math.round((units * (t + 1)) / pieces) * grain);
-      if (hi > lo) calls.push({ id, args: args(lo, hi) });
+      if (hi > lo) calls.push({ id, args: piece(lo, hi) });
     }
     this.pool.run(calls);
   }
@@ -226,8 +238,8 @@ export function abort(msg: number, file: number, line: number, col: number): nev
 }
 
 /** Instantiates one module by name. */
-export async function loadModule(name: ModuleName, opts: LoadOptions = {}): Promise<WasmModule> {
-  const src = opts.sources?.[name];
+export async function loadModule<N extends ModuleName>(name: N, opts: LoadOptions = {}): Promise<KernelModule<N>> {
+  const src: BufferSource | WebAssembly.Module | undefined = opts.sources?.[name];
   let module: WebAssembly.Module;
   if (src instanceof WebAssembly.Module) {
     module = src;
@@ -236,7 +248,13 @@ export async function loadModule(name: ModuleName, opts: LoadOptions = {}): Prom
     module = await WebAssembly.compile(bytes);
   }
   const instance = await WebAssembly.instantiate(module, { env: { abort } });
-  return new WasmModule(name, instance);
+  return bindModule(name, instance);
+}
+
+/** A module instance with its exports bound (typed and checked against bindings.ts). */
+export function bindModule<N extends ModuleName>(name: N, instance: WebAssembly.Instance, arena?: Arena): KernelModule<N> {
+  const bind: (exports: WebAssembly.Exports) => KernelModules[N] = BIND[name];
+  return new WasmModule(name, instance, bind, arena);
 }
 
 /** Compiles the shared-memory build of one module (build/<name>.shared.wasm). */
@@ -244,9 +262,9 @@ export async function compileShared(name: ModuleName, opts: LoadOptions = {}): P
   return WebAssembly.compile(await fetchBytes(new URL(`${name}.shared.wasm`, baseUrl(opts.base))));
 }
 
-export async function loadModules(opts: LoadOptions = {}): Promise<Record<ModuleName, WasmModule>> {
+export async function loadModules(opts: LoadOptions = {}): Promise<KernelModuleSet> {
   const mods = await Promise.all(MODULE_NAMES.map((n) => loadModule(n, opts)));
-  return Object.fromEntries(MODULE_NAMES.map((n, i) => [n, mods[i]])) as Record<ModuleName, WasmModule>;
+  return Object.fromEntries(MODULE_NAMES.map((n, i) => [n, mods[i]])) as KernelModuleSet;
 }
 
 /**

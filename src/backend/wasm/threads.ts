@@ -7,7 +7,7 @@
  * split never changes a sum) is in WasmModule.split and the kernels' range arguments.
  */
 import { TghError } from "../../errors.js";
-import { Arena, MODULE_NAMES, WasmModule, abort, compileShared, isNode, type LoadOptions, type ModuleName, type ThreadPool } from "./runtime.js";
+import { Arena, MODULE_NAMES, abort, bindModule, compileShared, isNode, type KernelModuleSet, type LoadOptions, type ModuleName, type ThreadPool } from "./runtime.js";
 
 /** Bytes of static data per module in the shared memory (scripts/build-kernels.mjs SLOT). */
 const SHARED_SLOT = 16384;
@@ -177,7 +177,7 @@ export function threadsUnavailable(): string | null {
 }
 
 /** The modules of a threaded backend: one shared memory and arena, a pool of `threads` threads. */
-export async function loadThreaded(opts: LoadOptions, threads: number): Promise<{ modules: Record<ModuleName, WasmModule>; close(): void }> {
+export async function loadThreaded(opts: LoadOptions, threads: number): Promise<{ modules: KernelModuleSet; close(): void }> {
   const compiled = await Promise.all(MODULE_NAMES.map((n) => compileShared(n, opts)));
   const modules = Object.fromEntries(MODULE_NAMES.map((n, i) => [n, compiled[i]])) as Record<ModuleName, WebAssembly.Module>;
   const memory = new WebAssembly.Memory({ initial: Math.ceil((SHARED_SLOT * 16) / 65536), maximum: 65536, shared: true });
@@ -198,10 +198,10 @@ export async function loadThreaded(opts: LoadOptions, threads: number): Promise<
   const pool = new Pool(threads, fns, names);
   await pool.start(memory, modules, names);
   const wrapped = Object.fromEntries(MODULE_NAMES.map((n, i) => {
-    const m = new WasmModule(n, instances[i], arena);
+    const m = bindModule(n, instances[i], arena);
     m.pool = pool;
     if (opts.splitMinNs !== undefined) m.splitMinNs = opts.splitMinNs;
     return [n, m];
-  })) as Record<ModuleName, WasmModule>;
+  })) as KernelModuleSet;
   return { modules: wrapped, close: () => pool.close() };
 }
