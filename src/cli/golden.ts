@@ -1,6 +1,6 @@
 /** `tgh-moe golden`: writes a golden file (spec section 8) for a preset and seed. */
 import { createBackend } from "../backend/index.js";
-import { paramCount } from "../model/config.js";
+import { paramCount } from "../model/params.js";
 import { makeGolden } from "../golden/make.js";
 import { writeAtomic } from "../io/fs.js";
 import { backendOption, defineCommand, EXIT, integer, oneOf, required } from "./command.js";

@@ -8,71 +8,11 @@ import { ACTIVATIONS, type Activation } from "../backend/backend.js";
 import { ValueError } from "../errors.js";
 import { checkConfigLimits } from "./limits.js";
 
-export { paramCount } from "./params.js";
+import type { LmConfig, ModelConfig, MoeConfig, PresetName, ProjectorConfig, TokenIds, VisionConfig } from "./config-types.js";
+export type { ExpertInit, Guidance, LmConfig, ModelConfig, MoeConfig, PresetName, ProjectorConfig, RopeMode, TaskRouting, TokenIds, VisionConfig } from "./config-types.js";
 export { MOE_DEFAULTS, PRESET_VOLUME, specialsAtEnd } from "./presets.js";
 import { PRESETS } from "./presets.js";
 
-export type RopeMode = "depth" | "dhw";
-export type TaskRouting = "hard" | "soft";
-export type ExpertInit = "upcycle" | "zero_out";
-/** "text" (the spec): task gate + per-group routers on [u ; g]; "none" (ablation): one group, router on u alone, no task level. */
-export type Guidance = "text" | "none";
-
-export interface VisionConfig {
-  image: number; // H = W of a slice
-  patch: number; // p
-  cIn: number; // channels each slice is replicated to (CLIP: 3)
-  width: number; // C
-  heads: number; // NH
-  layers: number; // blocks, slice blocks first
-  volumeLayers: number; // the last L3 blocks attend over the whole volume
-  mlpRatio: number; // MLP hidden = mlpRatio * C
-  act: Activation;
-  normEps: number;
-  depthPatch: number; // t: slices per depth patch (1: none)
-  rope: RopeMode;
-  ropeBase: number;
-  ropeSections: readonly number[]; // [sd, sr, sc], sum dh/2 (used by rope "dhw")
-  moeLayers: readonly number[]; // blocks whose MLP is a TGH-MoE ([] = dense model)
-}
-export interface MoeConfig {
-  tasks: number; // T
-  experts: number; // E routed experts per task group
-  topK: number; // k
-  sharedExperts: number;
-  aShared: number;
-  aRouted: number;
-  taskRouting: TaskRouting;
-  renormalize: boolean;
-  expertInit: ExpertInit;
-  /** Absent = "text". Stored in files (key `guidance`) only when "none", so spec configs are unchanged. */
-  guidance?: Guidance;
-}
-export interface ProjectorConfig {
-  depthPool: number; // consecutive slices averaged
-  act: Activation;
-}
-export interface LmConfig {
-  vocab: number; // V
-  width: number; // d_lm
-  heads: number;
-  kvHeads: number;
-  layers: number;
-  mlpHidden: number; // F
-  normEps: number;
-  ropeBase: number;
-  tieEmbeddings: boolean;
-}
-export interface TokenIds {
-  bos: number; eos: number; pad: number; imgStart: number; imgEnd: number; image: number; sep: number;
-}
-export interface ModelConfig {
-  vision: VisionConfig;
-  moe: MoeConfig;
-  projector: ProjectorConfig;
-  lm: LmConfig;
-  tokens: TokenIds;
-}
 
 /** spec (file) key -> code key, per section: the only place the two spellings meet. */
 const KEYS = {
@@ -257,7 +197,6 @@ export function withConfig(cfg: ModelConfig, o: { [S in Section]?: Partial<Model
 }
 
 // ------------------------------------------------------------------------------------------ presets
-export type PresetName = "tiny" | "small" | "m3d" | "phi3v";
 export const PRESET_NAMES: readonly PresetName[] = ["tiny", "small", "m3d", "phi3v"];
 
 /** A fresh copy of a preset. Sizes of each are tabulated in docs/ARCHITECTURE.md ("Presets"). */

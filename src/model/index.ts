@@ -1,6 +1,6 @@
 /** The model's public surface: config, parameters, forward, and the weight conversions. */
 export * from "./config.js";
-export { checkParams, getParam, initParams, paramSpecs, type Params, type ParamSpecs } from "./params.js";
+export { checkParams, getParam, initParams, paramCount, paramSpecs, type Params, type ParamSpecs } from "./params.js";
 export { forward, type ForwardInput, type ForwardOptions, type ForwardOutput } from "./model.js";
 export type { MoeTrace } from "./moe.js";
 export type { BalanceTerm, Losses } from "./types.js";

@@ -5,7 +5,7 @@
  * exist so that a hostile number (moe.experts 1e6, lm.layers 1e9) is an error, not hours of work.
  * Legend: C width · S=1+n^2 · E experts · T tasks · V vocab · d = lm width · F = lm mlp_hidden.
  */
-import type { ModelConfig } from "./config.js";
+import type { ModelConfig } from "./config-types.js";
 
 /** Largest value of each size key (spec key -> bound). */
 export const CONFIG_LIMITS = {

@@ -4,7 +4,7 @@
  * the spec's MoE defaults and the special token ids. `preset(name)` in ./config.ts copies and
  * validates one.
  */
-import type { LmConfig, ModelConfig, MoeConfig, PresetName, TokenIds } from "./config.js";
+import type { LmConfig, ModelConfig, MoeConfig, PresetName, TokenIds } from "./config-types.js";
 
 /** Special tokens after the byte-level BPE merges, in the tokenizer's order: ids V-7 .. V-1. */
 export function specialsAtEnd(vocab: number): TokenIds {
