@@ -4,6 +4,7 @@
  * inputs: the reference backend, and onnxruntime-web (one thread) where ONNX has the op. Not a test.
  */
 import { createBackend, type Backend } from "../src/backend/index.js";
+import { ROPE_OPTS } from "../src/backend/wasm/bindings.js";
 import { loadModule, type KernelModule } from "../src/backend/wasm/runtime.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
@@ -81,7 +82,8 @@ function ropeResident(mod: KernelModule<"rope">, x: F32Tensor, pos: Tensor<"i32"
   const tokens = pos.dim(0), axes = pos.rank === 2 ? pos.dim(1) : 1;
   const px = mod.put(x.data), pp = mod.put(pos.data), ps = mod.put(Int32Array.from(sections));
   const po = mod.alloc(x.data.byteLength), scratch = mod.alloc(10 * dh);
-  return () => mod.k.rope(po, px, pp, tokens, heads, dh, axes, ps, sections.length, 10000, scratch);
+  const opts = mod.putOpts(ROPE_OPTS, { heads, dh, axes, nsections: sections.length, base: 10000 });
+  return () => mod.k.rope(po, px, pp, ps, scratch, opts, 0, tokens);
 }
 
 // ------------------------------------------------------------------------------ patchEmbed

@@ -12,6 +12,7 @@
 //   l = l c + sum_t exp(s - m');  O = O c + sum_t exp(s - m') v;  m = m';  out = O / l (l = 0: 0).
 import { BK, prepareRow, pv1, pv4x4, pv4x8, scores1x32, scores4x8 } from "./lib/attn_tile";
 import { expShiftedRow1, expShiftedRows4 } from "./lib/attn_exp";
+import { AttentionOpts } from "./lib/opts";
 export { heap_base, memory_base } from "./lib/heap";
 
 /** Queries per block (a multiple of 4, the rows of a micro-kernel). */
@@ -70,23 +71,24 @@ export function attention_units(batch: i32, nq: i32, heads: i32, kvHeads: i32): 
 /**
  * out [B, nq, NH*dh] = attention(q [B, nq, NH*dh], k, v [B, nk, KV*dh]), query head h reading kv
  * head h / (NH/KV); mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq.
- * `scratch` holds attention_scratch(nk, dh) bytes, 16-byte aligned.
+ * `opts` points at an AttentionOpts (B = batch, nq, nk, NH = heads, KV = kvHeads, dh, scale,
+ * causal, maskBatch). `scratch` holds attention_scratch(nk, dh) bytes, 16-byte aligned.
  * Only the work units u0 <= u < u1 are computed (units in the order b, kv head, head group, query
- * block; attention_units counts them): a thread split hands out unit ranges, and a unit's rows are
- * computed the same way whichever thread runs it, so every split gives the same bits.
+ * block; attention_units counts them): a thread split hands out unit ranges (every piece reads the
+ * same AttentionOpts), and a unit's rows are computed the same way whichever thread runs it, so
+ * every split gives the same bits.
  * A NaN score (from q, k or the mask) makes its row NaN, as in the reference. A NaN in v at a key
  * that a row does not see reaches that row (as 0 * NaN) only if the key lies in a tile the row's
  * block processes; v is expected finite.
  */
-export function attention(
-  out: usize, q: usize, k: usize, v: usize, mask: usize, scratch: usize,
-  batch: i32, nq: i32, nk: i32, heads: i32, kvHeads: i32, dh: i32, scale: f32, causal: i32, maskBatch: i32,
-  u0: i32, u1: i32,
-): void {
+export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize, scratch: usize, opts: usize, u0: i32, u1: i32): void {
+  const o = changetype<AttentionOpts>(opts);
+  const batch = o.batch, nq = o.nq, nk = o.nk, heads = o.heads, kvHeads = o.kvHeads, dh = o.dh;
+  const scale = o.scale, causal = o.causal, maskBatch = o.maskBatch;
   const dhp = roundUp(dh, 4), qw = heads * dh;
   const nkp = roundUp(nk, BK);
   const call = changetype<Call>(scratch);
-  call.nq = nq; call.nk = nk; call.dh = dh; call.dhp = dhp; call.qw = qw; call.causal = causal != 0;
+  call.nq = nq; call.nk = nk; call.dh = dh; call.dhp = dhp; call.qw = qw; call.causal = causal;
   call.Kt = scratch + CALL_BYTES;
   call.Vp = call.Kt + <usize>nkp * dh * 4;
   call.Qp = call.Vp + <usize>nkp * dhp * 4;

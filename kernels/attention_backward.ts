@@ -20,6 +20,7 @@
 // the block's rows 0..7 in order, blocks in query order, the heads of a group in order.
 export { heap_base, memory_base } from "./lib/heap";
 import { expf4 } from "./lib/math";
+import { AttentionOpts } from "./lib/opts";
 
 const R: i32 = 8; // query rows per block
 
@@ -72,19 +73,23 @@ export function attention_backward_scratch(nk: i32, dh: i32): usize {
 
 /**
  * dq [B, nq, NH*dh], dk, dv [B, nk, KV*dh] from dout, q, out [B, nq, NH*dh], k, v [B, nk, KV*dh];
- * mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq. `scratch` holds
- * attention_backward_scratch(nk, dh) bytes, 16-byte aligned. Only the kv heads u0 <= b*KV + kh < u1
- * are computed (a thread split hands out ranges of them; dk, dv of one kv head sum over its query
- * heads in one thread, so every split gives the same bits).
+ * mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq. `opts` points at an
+ * AttentionOpts (B = batch, nq, nk, NH = heads, KV = kvHeads, dh, scale, causal, maskBatch), as
+ * for the forward. `scratch` holds attention_backward_scratch(nk, dh) bytes, 16-byte aligned. Only
+ * the kv heads u0 <= b*KV + kh < u1 are computed (a thread split hands out ranges of them, every
+ * piece reading the same AttentionOpts; dk, dv of one kv head sum over its query heads in one
+ * thread, so every split gives the same bits).
  */
 export function attention_backward(
   dq: usize, dk: usize, dv: usize, dout: usize, q: usize, k: usize, v: usize, out: usize, mask: usize, scratch: usize,
-  batch: i32, nq: i32, nk: i32, heads: i32, kvHeads: i32, dh: i32, scale: f32, causal: i32, maskBatch: i32,
-  u0: i32, u1: i32,
+  opts: usize, u0: i32, u1: i32,
 ): void {
+  const o = changetype<AttentionOpts>(opts);
+  const batch = o.batch, nq = o.nq, nk = o.nk, heads = o.heads, kvHeads = o.kvHeads, dh = o.dh;
+  const scale = o.scale, causal = o.causal, maskBatch = o.maskBatch;
   const dhp = roundUp(dh, 4), nkp = roundUp(nk, 4), qw = heads * dh;
   const call = changetype<Call>(scratch);
-  call.nq = nq; call.nk = nk; call.dh = dh; call.dhp = dhp; call.nkp = nkp; call.qw = qw; call.causal = causal != 0;
+  call.nq = nq; call.nk = nk; call.dh = dh; call.dhp = dhp; call.nkp = nkp; call.qw = qw; call.causal = causal;
   call.Kt = scratch + CALL_BYTES;
   call.Vt = call.Kt + <usize>dh * nkp * 4;
   call.dK = call.Vt + <usize>dh * nkp * 4;

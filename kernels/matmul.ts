@@ -4,6 +4,7 @@
 export { heap_base, memory_base } from "./lib/heap";
 import { MR, NR, micro4x8, microEdge, packA, packB } from "./lib/gemm";
 import { micro1x16T, micro1x32, micro2x8, micro2x8T } from "./lib/gemm_small";
+import { MatmulOpts } from "./lib/opts";
 
 // Scalar loop this replaces (per batch entry b):
 //   for (i < m) for (j < n) { acc = 0; for (p < k) acc += op(A)[i, p] * op(B)[p, j];
@@ -20,7 +21,7 @@ const MC: i32 = 128;
 /** n-block: the packed B block (KC x NC floats, up to 8 MiB) lives in L3 and is read once per m-block. */
 const NC: i32 = 4096;
 
-/** Flag bits of `matmul(..., flags)`. */
+/** Flag bits of MatmulOpts.flags. */
 const TRANS_A = 1, TRANS_B = 2, ACCUMULATE = 4, BROADCAST_A = 8, BROADCAST_B = 16;
 
 function roundUp(x: i32, q: i32): i32 {
@@ -36,23 +37,28 @@ export function matmul_scratch_bytes(m: i32, n: i32, k: i32): usize {
 }
 
 /**
- * out[b] (m x n) = op(A[b]) op(B[b]) (+ out[b]) for b < batch; flags: TRANS_A 1, TRANS_B 2,
- * ACCUMULATE 4, BROADCAST_A 8, BROADCAST_B 16. `scratch` holds matmul_scratch_bytes(m, n, k)
- * bytes (16-byte aligned). Loop nest (the BLIS order): jc (NC) > pc (KC, pack B) > batch > ic (MC,
- * pack A) > jr (NR) > ir (MR, micro-kernel): a B micro-panel stays in L1 across the ir loop.
+ * out[b] (m x n) = op(A[b]) op(B[b]) (+ out[b]) for b < batch; `opts` points at a MatmulOpts
+ * (batch, m, n, k, flags: TRANS_A 1, TRANS_B 2, ACCUMULATE 4, BROADCAST_A 8, BROADCAST_B 16).
+ * `scratch` holds matmul_scratch_bytes(m, n, k) bytes (16-byte aligned). Loop nest (the BLIS
+ * order): jc (NC) > pc (KC, pack B) > batch > ic (MC, pack A) > jr (NR) > ir (MR, micro-kernel):
+ * a B micro-panel stays in L1 across the ir loop.
  */
-export function matmul(out: usize, a: usize, b: usize, scratch: usize, batch: i32, m: i32, n: i32, k: i32, flags: i32): void {
+export function matmul(out: usize, a: usize, b: usize, scratch: usize, opts: usize): void {
+  const o = changetype<MatmulOpts>(opts);
+  const batch = o.batch, m = o.m, n = o.n, k = o.k, flags = o.flags;
   gemm(out, a, b, scratch, batch, m, n, k, flags, m, n);
 }
 
 /**
- * The output block rows [i0, i1) x columns [j0, j1) of `matmul(out, a, b, ..., batch, m, n, k)`,
- * in every batch entry: one thread's share of a split over output panels (never over k). Each
- * element is summed exactly as in the whole product (the order depends only on k), so any split
- * gives the same bits. `scratch` holds matmul_scratch_bytes(i1 - i0, j1 - j0, k) bytes.
+ * The output block rows [i0, i1) x columns [j0, j1) of `matmul(out, a, b, scratch, opts)`, in
+ * every batch entry: one thread's share of a split over output panels (never over k); every piece
+ * of a split reads the same MatmulOpts (the full product's m, n). Each element is summed exactly
+ * as in the whole product (the order depends only on k), so any split gives the same bits.
+ * `scratch` holds matmul_scratch_bytes(i1 - i0, j1 - j0, k) bytes.
  */
-export function matmul_part(out: usize, a: usize, b: usize, scratch: usize, batch: i32, m: i32, n: i32, k: i32, flags: i32,
-  i0: i32, i1: i32, j0: i32, j1: i32): void {
+export function matmul_part(out: usize, a: usize, b: usize, scratch: usize, opts: usize, i0: i32, i1: i32, j0: i32, j1: i32): void {
+  const o = changetype<MatmulOpts>(opts);
+  const batch = o.batch, m = o.m, n = o.n, k = o.k, flags = o.flags;
   const transA = (flags & TRANS_A) != 0, transB = (flags & TRANS_B) != 0;
   const pa = a + (transA ? <usize>i0 << 2 : <usize>i0 * k << 2);
   const pb = b + (transB ? <usize>j0 * k << 2 : <usize>j0 << 2);

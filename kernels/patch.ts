@@ -2,6 +2,7 @@
 // register-blocked f32x4 contraction (4 patches x 8 channels, k in chunks), and its weight gradient
 // (patch_embed_backward, at the end). Not a general matmul.
 export { heap_base, memory_base } from "./lib/heap";
+import { PatchOpts } from "./lib/opts";
 
 // Scalar loop this replaces (P = n_h*n_w patches per depth step z, K = kin*t*p*p, kin = cv):
 //   for b, z, patch (r, c), channel o:
@@ -137,15 +138,16 @@ function block(out: usize, ldo: i32, a: usize, w: usize, kl: i32, rows: i32, col
 
 /**
  * vol [B, cv, D, H, W], weight [C, cin, t, p, p] -> out [B, D/t, n_h*n_w, C]; see the loop above.
- * Only the depth steps s0 <= b*(D/t) + z < s1 are computed (a thread split hands out ranges of
- * them; a step's outputs do not depend on the others, so every split gives the same bits).
+ * `opts` points at a PatchOpts (B = batch, cv, cin, D = depth, H = height, W = width, C = channels,
+ * p = patch, t = tdepth). Only the depth steps s0 <= b*(D/t) + z < s1 are computed (a thread split
+ * hands out ranges of them, every piece reading the same PatchOpts; a step's outputs do not depend
+ * on the others, so every split gives the same bits).
  * `apack` holds patch_scratch_a(P, K) bytes, `wpack` patch_scratch_w(C, K).
  */
-export function patch_embed(
-  out: usize, vol: usize, weight: usize, wpack: usize, apack: usize,
-  batch: i32, cv: i32, cin: i32, depth: i32, height: i32, width: i32, channels: i32, p: i32, t: i32,
-  s0: i32, s1: i32,
-): void {
+export function patch_embed(out: usize, vol: usize, weight: usize, wpack: usize, apack: usize, opts: usize, s0: i32, s1: i32): void {
+  const po = changetype<PatchOpts>(opts);
+  const batch = po.batch, cv = po.cv, cin = po.cin, depth = po.depth, height = po.height, width = po.width;
+  const channels = po.channels, p = po.patch, t = po.tdepth;
   const plane = t * p * p;
   const kin = cv; // cv = 1 < cin: folded weights, one channel gathered
   const K = kin * plane;
@@ -193,11 +195,11 @@ export function patch_backward_scratch(channels: i32, cv: i32, tdepth: i32, patc
 //     for (o < C) acc[o, :] += dout[n, o] * a[:]
 //   cv == cin: dweight [C, cin*t*p*p] is acc; cv == 1: every input channel i gets acc[o, :].
 // Lanes: acc[o, q..q+3] += [g,g,g,g] * a[q..q+3]; leftover q one at a time.
-export function patch_embed_backward(
-  dweight: usize, dout: usize, vol: usize, scratch: usize,
-  batch: i32, cv: i32, cin: i32, depth: i32, height: i32, width: i32, channels: i32, patch: i32, tdepth: i32,
-): void {
-  const p = patch, t = tdepth, C = channels;
+// `opts` points at a PatchOpts (the forward's geometry); `scratch` holds patch_backward_scratch bytes.
+export function patch_embed_backward(dweight: usize, dout: usize, vol: usize, scratch: usize, opts: usize): void {
+  const po = changetype<PatchOpts>(opts);
+  const batch = po.batch, cv = po.cv, cin = po.cin, depth = po.depth, height = po.height, width = po.width;
+  const p = po.patch, t = po.tdepth, C = po.channels;
   const K = cv * t * p * p;
   const nz = depth / t, nh = height / p, nw = width / p;
   const acc: usize = cv == 1 ? scratch : dweight;

@@ -1,8 +1,9 @@
-// Test probes, not kernels: lib/ functions exposed for their own tests. Built to build/probes.wasm
+// Test probes, not kernels: lib/ functions (and lib/opts.ts structs) exposed for their own tests. Built to build/probes.wasm
 // like every entry, but not loaded by the runtime (not in MODULE_NAMES) and not shipped in dist/.
 export { heap_base, memory_base } from "./lib/heap";
 import { expShiftedRows4 } from "./lib/attn_exp";
 import { expf, expf4, sigmoidf, sigmoidf4, tanhf, tanhf4 } from "./lib/math";
+import { AttentionOpts, MatmulOpts, PatchOpts, RopeOpts } from "./lib/opts";
 import { cos64, exp64, log64, sin64, sincos2f32 } from "./lib/trig";
 
 // ---------------------------------------------------------------- lib/math over an array
@@ -83,4 +84,70 @@ export function trig_sincos2(x0: f64, x1: f64, lane: i32): f32 {
   if (lane == 1) return f32x4.extract_lane(v, 1);
   if (lane == 2) return f32x4.extract_lane(v, 2);
   return f32x4.extract_lane(v, 3);
+}
+
+// ---------------------------------------------------------------- lib/opts (the options structs)
+// Each struct as the kernels see it, for the layout test of the generated writers
+// (test/bindings.test.ts): out f64[1 + 2 * fields] = the struct's bytes (offsetof<T>()), then per
+// field, in declaration order, its offsetof and the value a kernel reads from the struct at `ptr`.
+// Returns the field count. One probe per struct, named probe_<snake_case name>; list every field.
+
+// @ts-ignore: decorator
+@inline
+function field(out: usize, i: i32, offset: usize, value: f64): i32 {
+  store<f64>(out + (<usize>(1 + 2 * i) << 3), <f64>offset);
+  store<f64>(out + (<usize>(2 + 2 * i) << 3), value);
+  return i + 1;
+}
+
+/** MatmulOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+export function probe_matmul_opts(ptr: usize, out: usize): i32 {
+  const o = changetype<MatmulOpts>(ptr);
+  store<f64>(out, <f64>offsetof<MatmulOpts>());
+  let i = field(out, 0, offsetof<MatmulOpts>("batch"), o.batch);
+  i = field(out, i, offsetof<MatmulOpts>("m"), o.m);
+  i = field(out, i, offsetof<MatmulOpts>("n"), o.n);
+  i = field(out, i, offsetof<MatmulOpts>("k"), o.k);
+  return field(out, i, offsetof<MatmulOpts>("flags"), o.flags);
+}
+
+/** AttentionOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+export function probe_attention_opts(ptr: usize, out: usize): i32 {
+  const o = changetype<AttentionOpts>(ptr);
+  store<f64>(out, <f64>offsetof<AttentionOpts>());
+  let i = field(out, 0, offsetof<AttentionOpts>("batch"), o.batch);
+  i = field(out, i, offsetof<AttentionOpts>("nq"), o.nq);
+  i = field(out, i, offsetof<AttentionOpts>("nk"), o.nk);
+  i = field(out, i, offsetof<AttentionOpts>("heads"), o.heads);
+  i = field(out, i, offsetof<AttentionOpts>("kvHeads"), o.kvHeads);
+  i = field(out, i, offsetof<AttentionOpts>("dh"), o.dh);
+  i = field(out, i, offsetof<AttentionOpts>("scale"), o.scale);
+  i = field(out, i, offsetof<AttentionOpts>("causal"), o.causal ? 1 : 0);
+  return field(out, i, offsetof<AttentionOpts>("maskBatch"), o.maskBatch);
+}
+
+/** RopeOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+export function probe_rope_opts(ptr: usize, out: usize): i32 {
+  const o = changetype<RopeOpts>(ptr);
+  store<f64>(out, <f64>offsetof<RopeOpts>());
+  let i = field(out, 0, offsetof<RopeOpts>("heads"), o.heads);
+  i = field(out, i, offsetof<RopeOpts>("dh"), o.dh);
+  i = field(out, i, offsetof<RopeOpts>("axes"), o.axes);
+  i = field(out, i, offsetof<RopeOpts>("nsections"), o.nsections);
+  return field(out, i, offsetof<RopeOpts>("base"), o.base);
+}
+
+/** PatchOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+export function probe_patch_opts(ptr: usize, out: usize): i32 {
+  const o = changetype<PatchOpts>(ptr);
+  store<f64>(out, <f64>offsetof<PatchOpts>());
+  let i = field(out, 0, offsetof<PatchOpts>("batch"), o.batch);
+  i = field(out, i, offsetof<PatchOpts>("cv"), o.cv);
+  i = field(out, i, offsetof<PatchOpts>("cin"), o.cin);
+  i = field(out, i, offsetof<PatchOpts>("depth"), o.depth);
+  i = field(out, i, offsetof<PatchOpts>("height"), o.height);
+  i = field(out, i, offsetof<PatchOpts>("width"), o.width);
+  i = field(out, i, offsetof<PatchOpts>("channels"), o.channels);
+  i = field(out, i, offsetof<PatchOpts>("patch"), o.patch);
+  return field(out, i, offsetof<PatchOpts>("tdepth"), o.tdepth);
 }

@@ -1,6 +1,7 @@
 // Rotary position embedding (rotate-half, sectioned positions as in Qwen2-VL mrope), f32x4 SIMD.
 // Angles in f64 by our own exp/log/sin/cos (kernels/lib/trig.ts), rounded to f32 once per pair.
 export { heap_base, memory_base } from "./lib/heap";
+import { RopeOpts } from "./lib/opts";
 import { cos64, exp64, log64, sin64, sincos2f32 } from "./lib/trig";
 
 // Scalar loop this replaces (per token t, head h, pair j < half = dh/2; axis(j) = section of j):
@@ -92,11 +93,21 @@ function rotateHead(o: usize, x: usize, cosT: usize, sinT: usize, half: i32): vo
   }
 }
 
-/** out [tokens, NH*dh] = rope(x [tokens, NH*dh], pos [tokens, axes]); see the scalar loop above. */
-export function rope(
-  out: usize, x: usize, pos: usize, tokens: i32, heads: i32, dh: i32, axes: i32,
-  sections: usize, nsections: i32, base: f64, scratch: usize,
-): void {
+/**
+ * out [tokens, NH*dh] = rope(x [tokens, NH*dh], pos [tokens, axes]); see the scalar loop above.
+ * `opts` points at a RopeOpts (NH = heads, dh, axes, nsections, base). Only the tokens
+ * t0 <= t < t1 are computed (a thread split hands out token ranges, every piece reading the same
+ * RopeOpts; a token's rotation depends only on its own positions, so every split gives the same
+ * bits). `scratch` holds 20 * (dh / 2) bytes (per piece).
+ */
+export function rope(out: usize, x: usize, pos: usize, sections: usize, scratch: usize, opts: usize, t0: i32, t1: i32): void {
+  const o = changetype<RopeOpts>(opts);
+  const heads = o.heads, dh = o.dh, axes = o.axes, nsections = o.nsections, base = o.base;
+  // the range as the rows of its own: token t0 is row 0 (the table is built for it first)
+  const tokens = t1 - t0;
+  out += <usize>t0 * (<usize>(heads * dh) << 2);
+  x += <usize>t0 * (<usize>(heads * dh) << 2);
+  pos += <usize>t0 * (<usize>axes << 2);
   const half = dh >> 1;
   const inv = scratch;
   const axisOf = inv + (<usize>half << 3);

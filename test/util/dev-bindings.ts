@@ -47,6 +47,14 @@ export interface ProbesKernels {
   trig_log(x: number): number;
   /** Lane `lane` of sincos2f32([x0, x1]): 0, 1 = sin x0, sin x1; 2, 3 = cos x0, cos x1. */
   trig_sincos2(x0: number, x1: number, lane: number): number;
+  /** MatmulOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+  probe_matmul_opts(ptr: Ptr, out: Ptr): number;
+  /** AttentionOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+  probe_attention_opts(ptr: Ptr, out: Ptr): number;
+  /** RopeOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+  probe_rope_opts(ptr: Ptr, out: Ptr): number;
+  /** PatchOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+  probe_patch_opts(ptr: Ptr, out: Ptr): number;
   /** The end of this module's static data (__heap_base): the JS-side arena starts at or above it. */
   heap_base(): number;
   /** Where this module's static data begins (--memoryBase: its slot in the shared memory of a threaded backend; 0 otherwise). */
@@ -65,6 +73,10 @@ export function bindProbes(exports: WebAssembly.Exports): ProbesKernels {
     trig_exp: kernel(exports, "probes", "trig_exp", 1),
     trig_log: kernel(exports, "probes", "trig_log", 1),
     trig_sincos2: kernel(exports, "probes", "trig_sincos2", 3),
+    probe_matmul_opts: kernel(exports, "probes", "probe_matmul_opts", 2),
+    probe_attention_opts: kernel(exports, "probes", "probe_attention_opts", 2),
+    probe_rope_opts: kernel(exports, "probes", "probe_rope_opts", 2),
+    probe_patch_opts: kernel(exports, "probes", "probe_patch_opts", 2),
     heap_base: unsigned(kernel(exports, "probes", "heap_base", 0)),
     memory_base: unsigned(kernel(exports, "probes", "memory_base", 0)),
   };

@@ -1,4 +1,4 @@
-/** The test-only kernel module build/probes.wasm (kernels/probes.ts): lib/ functions exposed for their own tests. */
+/** The test-only kernel module build/probes.wasm (kernels/probes.ts): lib/ functions (and lib/opts.ts structs) exposed for their own tests. */
 import { readFile } from "node:fs/promises";
 import { WasmModule } from "../../src/backend/wasm/runtime.js";
 import { bindProbes, type ProbesKernels } from "./dev-bindings.js";

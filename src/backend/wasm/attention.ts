@@ -1,23 +1,24 @@
 /**
  * Wasm adapter for kernels/attention.ts: copies q, k, v (and the mask) into the module's memory,
- * allocates the output and the kernel's scratch (one head's packed K and V plus one query block)
- * in a scope, runs the fused kernel and copies the output back. No arithmetic happens here.
+ * allocates the output, the geometry (an AttentionOpts) and the kernel's scratch (one head's packed
+ * K and V plus one query block) in a scope, runs the fused kernel and copies the output back. No
+ * arithmetic happens here.
  */
 import type { AttentionDims, F32, Kernels } from "../kernels.js";
-import type { Ptr } from "./bindings.js";
+import { ATTENTION_OPTS, type Ptr } from "./bindings.js";
 import type { KernelModule } from "./runtime.js";
 
 /**
  * The kernel on operands already in the module's memory (pointers; pMask 0 when d.mask is null):
- * allocates the scratch in the current arena, so call it inside `mod.scope`.
+ * allocates its options and scratch in the current arena, so call it inside `mod.scope`.
  */
 export function attentionResident(mod: KernelModule<"attention">, pOut: Ptr, pq: Ptr, pk: Ptr, pv: Ptr, pMask: Ptr, d: AttentionDims): void {
   // threaded: heads x query blocks (the kernel's work units), each computed whole by one thread
   const units = mod.k.attention_units(d.batch, d.nq, d.heads, d.kvHeads);
   const work = (4 * d.batch * d.heads * d.nq * d.nk * d.dh) / 20; // ~20 flops/ns on one thread
+  const opts = mod.putOpts(ATTENTION_OPTS, d); // the geometry, by field name; shared by every piece
   mod.split("attention", { total: units, work }, (lo, hi) => [
-    pOut, pq, pk, pv, pMask, mod.alloc(mod.k.attention_scratch(d.nk, d.dh)),
-    d.batch, d.nq, d.nk, d.heads, d.kvHeads, d.dh, d.scale, d.causal ? 1 : 0, d.maskBatch, lo, hi,
+    pOut, pq, pk, pv, pMask, mod.alloc(mod.k.attention_scratch(d.nk, d.dh)), opts, lo, hi,
   ]);
 }
 

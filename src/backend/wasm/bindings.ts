@@ -2,7 +2,9 @@
 /**
  * Typed bindings of the kernel modules: per module an interface with one method per wasm export
  * (parameter names and doc comments from the AssemblyScript source) and a function that checks an
- * instance's exports against it. A pointer (usize) is a Ptr; a usize result is read unsigned. The
+ * instance's exports against it. A pointer (usize) is a Ptr; a usize result is read unsigned. Per
+ * options struct (an `@unmanaged class <Name>Opts` the kernels read through their `opts` pointer)
+ * an interface, its writer `write<Name>Opts` and its layout `<NAME>_OPTS` (for `mod.putOpts`). The
  * runtime (runtime.ts) binds every module it loads; test/bindings.test.ts checks this file is current.
  */
 import { TghError } from "../../errors.js";
@@ -25,24 +27,239 @@ export function unsigned<A extends number[]>(f: (...args: A) => number): (...arg
   return (...args: A) => f(...args) >>> 0;
 }
 
+/** A field of an options struct: its name, AssemblyScript type and byte offset. */
+export interface OptsField {
+  readonly name: string;
+  readonly type: string;
+  readonly offset: number;
+}
+
+/** An options struct of kernels/ (`@unmanaged class <Name>Opts`): its size, fields and writer. */
+export interface OptsStruct<T> {
+  readonly name: string;
+  readonly bytes: number;
+  readonly fields: readonly OptsField[];
+  readonly write: (memory: WebAssembly.Memory, ptr: Ptr, value: T) => void;
+}
+
+/**
+ * The geometry of `attention` (kernels/attention.ts) and `attention_backward`
+ * (kernels/attention_backward.ts): q, out [batch, nq, heads*dh], k, v [batch, nk, kvHeads*dh].
+ */
+export interface AttentionOpts {
+  readonly batch: number;
+  /** Queries per batch entry. */
+  readonly nq: number;
+  /** Keys per batch entry. */
+  readonly nk: number;
+  /** Query heads (a multiple of kvHeads). */
+  readonly heads: number;
+  /** Key/value heads: query head h reads kv head h / (heads / kvHeads). */
+  readonly kvHeads: number;
+  /** Head size. */
+  readonly dh: number;
+  /** The scores are scale * q . k (+ mask). */
+  readonly scale: number;
+  /** Query i keeps keys j <= i + nk - nq. */
+  readonly causal: boolean;
+  /** Batch entries of the mask [maskBatch, nq, nk]: 1 (shared) or batch; unused without a mask. */
+  readonly maskBatch: number;
+}
+
+/** Writes an AttentionOpts (kernels/lib/opts.ts) at `ptr`: each field by name, at the kernel's offset (little-endian). */
+export function writeAttentionOpts(memory: WebAssembly.Memory, ptr: Ptr, o: AttentionOpts): void {
+  const v = new DataView(memory.buffer, ptr, 36);
+  v.setInt32(0, o.batch, true);
+  v.setInt32(4, o.nq, true);
+  v.setInt32(8, o.nk, true);
+  v.setInt32(12, o.heads, true);
+  v.setInt32(16, o.kvHeads, true);
+  v.setInt32(20, o.dh, true);
+  v.setFloat32(24, o.scale, true);
+  v.setUint8(28, o.causal ? 1 : 0);
+  v.setInt32(32, o.maskBatch, true);
+}
+
+/** The layout of AttentionOpts (36 bytes), read by kernels/attention.ts, kernels/attention_backward.ts. */
+export const ATTENTION_OPTS: OptsStruct<AttentionOpts> = {
+  name: "AttentionOpts",
+  bytes: 36,
+  fields: [
+    { name: "batch", type: "i32", offset: 0 },
+    { name: "nq", type: "i32", offset: 4 },
+    { name: "nk", type: "i32", offset: 8 },
+    { name: "heads", type: "i32", offset: 12 },
+    { name: "kvHeads", type: "i32", offset: 16 },
+    { name: "dh", type: "i32", offset: 20 },
+    { name: "scale", type: "f32", offset: 24 },
+    { name: "causal", type: "bool", offset: 28 },
+    { name: "maskBatch", type: "i32", offset: 32 },
+  ],
+  write: writeAttentionOpts,
+};
+
+/**
+ * The geometry of `matmul` and `matmul_part` (kernels/matmul.ts): out[b] (m x n) = op(A[b]) op(B[b])
+ * for b < batch; flags: TRANS_A 1, TRANS_B 2, ACCUMULATE 4, BROADCAST_A 8, BROADCAST_B 16.
+ */
+export interface MatmulOpts {
+  readonly batch: number;
+  /** Rows of out and op(A) (of the full product, for matmul_part). */
+  readonly m: number;
+  /** Columns of out and op(B) (of the full product, for matmul_part). */
+  readonly n: number;
+  /** The contraction length. */
+  readonly k: number;
+  /** TRANS_A 1, TRANS_B 2, ACCUMULATE 4, BROADCAST_A 8, BROADCAST_B 16. */
+  readonly flags: number;
+}
+
+/** Writes a MatmulOpts (kernels/lib/opts.ts) at `ptr`: each field by name, at the kernel's offset (little-endian). */
+export function writeMatmulOpts(memory: WebAssembly.Memory, ptr: Ptr, o: MatmulOpts): void {
+  const v = new DataView(memory.buffer, ptr, 20);
+  v.setInt32(0, o.batch, true);
+  v.setInt32(4, o.m, true);
+  v.setInt32(8, o.n, true);
+  v.setInt32(12, o.k, true);
+  v.setInt32(16, o.flags, true);
+}
+
+/** The layout of MatmulOpts (20 bytes), read by kernels/matmul.ts. */
+export const MATMUL_OPTS: OptsStruct<MatmulOpts> = {
+  name: "MatmulOpts",
+  bytes: 20,
+  fields: [
+    { name: "batch", type: "i32", offset: 0 },
+    { name: "m", type: "i32", offset: 4 },
+    { name: "n", type: "i32", offset: 8 },
+    { name: "k", type: "i32", offset: 12 },
+    { name: "flags", type: "i32", offset: 16 },
+  ],
+  write: writeMatmulOpts,
+};
+
+/**
+ * The geometry of `patch_embed` and `patch_embed_backward` (kernels/patch.ts): vol [batch, cv,
+ * depth, height, width] (cv = cin, or 1: one channel replicated cin times), weight [channels, cin,
+ * tdepth, patch, patch].
+ */
+export interface PatchOpts {
+  readonly batch: number;
+  /** Channels stored in vol: cin, or 1. */
+  readonly cv: number;
+  /** Input channels of the weight. */
+  readonly cin: number;
+  readonly depth: number;
+  readonly height: number;
+  readonly width: number;
+  /** Output channels. */
+  readonly channels: number;
+  /** Patch size in height and width (the kernel and stride). */
+  readonly patch: number;
+  /** Patch size in depth. */
+  readonly tdepth: number;
+}
+
+/** Writes a PatchOpts (kernels/lib/opts.ts) at `ptr`: each field by name, at the kernel's offset (little-endian). */
+export function writePatchOpts(memory: WebAssembly.Memory, ptr: Ptr, o: PatchOpts): void {
+  const v = new DataView(memory.buffer, ptr, 36);
+  v.setInt32(0, o.batch, true);
+  v.setInt32(4, o.cv, true);
+  v.setInt32(8, o.cin, true);
+  v.setInt32(12, o.depth, true);
+  v.setInt32(16, o.height, true);
+  v.setInt32(20, o.width, true);
+  v.setInt32(24, o.channels, true);
+  v.setInt32(28, o.patch, true);
+  v.setInt32(32, o.tdepth, true);
+}
+
+/** The layout of PatchOpts (36 bytes), read by kernels/patch.ts. */
+export const PATCH_OPTS: OptsStruct<PatchOpts> = {
+  name: "PatchOpts",
+  bytes: 36,
+  fields: [
+    { name: "batch", type: "i32", offset: 0 },
+    { name: "cv", type: "i32", offset: 4 },
+    { name: "cin", type: "i32", offset: 8 },
+    { name: "depth", type: "i32", offset: 12 },
+    { name: "height", type: "i32", offset: 16 },
+    { name: "width", type: "i32", offset: 20 },
+    { name: "channels", type: "i32", offset: 24 },
+    { name: "patch", type: "i32", offset: 28 },
+    { name: "tdepth", type: "i32", offset: 32 },
+  ],
+  write: writePatchOpts,
+};
+
+/**
+ * The geometry of `rope` (kernels/rope.ts): x, out [tokens, heads*dh], pos [tokens, axes],
+ * sections [nsections] (pairs per axis, summing to dh / 2).
+ */
+export interface RopeOpts {
+  readonly heads: number;
+  /** Head size (even). */
+  readonly dh: number;
+  /** Position axes per token. */
+  readonly axes: number;
+  /** Entries of `sections`. */
+  readonly nsections: number;
+  /** Angle of pair j: pos * base^(-2j/dh). */
+  readonly base: number;
+}
+
+/** Writes a RopeOpts (kernels/lib/opts.ts) at `ptr`: each field by name, at the kernel's offset (little-endian). */
+export function writeRopeOpts(memory: WebAssembly.Memory, ptr: Ptr, o: RopeOpts): void {
+  const v = new DataView(memory.buffer, ptr, 24);
+  v.setInt32(0, o.heads, true);
+  v.setInt32(4, o.dh, true);
+  v.setInt32(8, o.axes, true);
+  v.setInt32(12, o.nsections, true);
+  v.setFloat64(16, o.base, true);
+}
+
+/** The layout of RopeOpts (24 bytes), read by kernels/rope.ts. */
+export const ROPE_OPTS: OptsStruct<RopeOpts> = {
+  name: "RopeOpts",
+  bytes: 24,
+  fields: [
+    { name: "heads", type: "i32", offset: 0 },
+    { name: "dh", type: "i32", offset: 4 },
+    { name: "axes", type: "i32", offset: 8 },
+    { name: "nsections", type: "i32", offset: 12 },
+    { name: "base", type: "f64", offset: 16 },
+  ],
+  write: writeRopeOpts,
+};
+
+/** Every options struct by name. */
+export const OPTS_STRUCTS = {
+  AttentionOpts: ATTENTION_OPTS,
+  MatmulOpts: MATMUL_OPTS,
+  PatchOpts: PATCH_OPTS,
+  RopeOpts: ROPE_OPTS,
+} as const;
+
 /** The exports of kernels/matmul.ts (build/matmul.wasm and matmul.shared.wasm). */
 export interface MatmulKernels {
   /** Bytes of scratch `matmul` needs for these extents: packed B (block or panel), packed A block, one tile. */
   matmul_scratch_bytes(m: number, n: number, k: number): number;
   /**
-   * out[b] (m x n) = op(A[b]) op(B[b]) (+ out[b]) for b < batch; flags: TRANS_A 1, TRANS_B 2,
-   * ACCUMULATE 4, BROADCAST_A 8, BROADCAST_B 16. `scratch` holds matmul_scratch_bytes(m, n, k)
-   * bytes (16-byte aligned). Loop nest (the BLIS order): jc (NC) > pc (KC, pack B) > batch > ic (MC,
-   * pack A) > jr (NR) > ir (MR, micro-kernel): a B micro-panel stays in L1 across the ir loop.
+   * out[b] (m x n) = op(A[b]) op(B[b]) (+ out[b]) for b < batch; `opts` points at a MatmulOpts
+   * (batch, m, n, k, flags: TRANS_A 1, TRANS_B 2, ACCUMULATE 4, BROADCAST_A 8, BROADCAST_B 16).
+   * `scratch` holds matmul_scratch_bytes(m, n, k) bytes (16-byte aligned). Loop nest (the BLIS
+   * order): jc (NC) > pc (KC, pack B) > batch > ic (MC, pack A) > jr (NR) > ir (MR, micro-kernel):
+   * a B micro-panel stays in L1 across the ir loop.
    */
-  matmul(out: Ptr, a: Ptr, b: Ptr, scratch: Ptr, batch: number, m: number, n: number, k: number, flags: number): void;
+  matmul(out: Ptr, a: Ptr, b: Ptr, scratch: Ptr, opts: Ptr): void;
   /**
-   * The output block rows [i0, i1) x columns [j0, j1) of `matmul(out, a, b, ..., batch, m, n, k)`,
-   * in every batch entry: one thread's share of a split over output panels (never over k). Each
-   * element is summed exactly as in the whole product (the order depends only on k), so any split
-   * gives the same bits. `scratch` holds matmul_scratch_bytes(i1 - i0, j1 - j0, k) bytes.
+   * The output block rows [i0, i1) x columns [j0, j1) of `matmul(out, a, b, scratch, opts)`, in
+   * every batch entry: one thread's share of a split over output panels (never over k); every piece
+   * of a split reads the same MatmulOpts (the full product's m, n). Each element is summed exactly
+   * as in the whole product (the order depends only on k), so any split gives the same bits.
+   * `scratch` holds matmul_scratch_bytes(i1 - i0, j1 - j0, k) bytes.
    */
-  matmul_part(out: Ptr, a: Ptr, b: Ptr, scratch: Ptr, batch: number, m: number, n: number, k: number, flags: number, i0: number, i1: number, j0: number, j1: number): void;
+  matmul_part(out: Ptr, a: Ptr, b: Ptr, scratch: Ptr, opts: Ptr, i0: number, i1: number, j0: number, j1: number): void;
   /** The end of this module's static data (__heap_base): the JS-side arena starts at or above it. */
   heap_base(): number;
   /** Where this module's static data begins (--memoryBase: its slot in the shared memory of a threaded backend; 0 otherwise). */
@@ -53,8 +270,8 @@ export interface MatmulKernels {
 export function bindMatmul(exports: WebAssembly.Exports): MatmulKernels {
   return {
     matmul_scratch_bytes: unsigned(kernel(exports, "matmul", "matmul_scratch_bytes", 3)),
-    matmul: kernel(exports, "matmul", "matmul", 9),
-    matmul_part: kernel(exports, "matmul", "matmul_part", 13),
+    matmul: kernel(exports, "matmul", "matmul", 5),
+    matmul_part: kernel(exports, "matmul", "matmul_part", 9),
     heap_base: unsigned(kernel(exports, "matmul", "heap_base", 0)),
     memory_base: unsigned(kernel(exports, "matmul", "memory_base", 0)),
   };
@@ -72,15 +289,17 @@ export interface AttentionKernels {
   /**
    * out [B, nq, NH*dh] = attention(q [B, nq, NH*dh], k, v [B, nk, KV*dh]), query head h reading kv
    * head h / (NH/KV); mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq.
-   * `scratch` holds attention_scratch(nk, dh) bytes, 16-byte aligned.
+   * `opts` points at an AttentionOpts (B = batch, nq, nk, NH = heads, KV = kvHeads, dh, scale,
+   * causal, maskBatch). `scratch` holds attention_scratch(nk, dh) bytes, 16-byte aligned.
    * Only the work units u0 <= u < u1 are computed (units in the order b, kv head, head group, query
-   * block; attention_units counts them): a thread split hands out unit ranges, and a unit's rows are
-   * computed the same way whichever thread runs it, so every split gives the same bits.
+   * block; attention_units counts them): a thread split hands out unit ranges (every piece reads the
+   * same AttentionOpts), and a unit's rows are computed the same way whichever thread runs it, so
+   * every split gives the same bits.
    * A NaN score (from q, k or the mask) makes its row NaN, as in the reference. A NaN in v at a key
    * that a row does not see reaches that row (as 0 * NaN) only if the key lies in a tile the row's
    * block processes; v is expected finite.
    */
-  attention(out: Ptr, q: Ptr, k: Ptr, v: Ptr, mask: Ptr, scratch: Ptr, batch: number, nq: number, nk: number, heads: number, kvHeads: number, dh: number, scale: number, causal: number, maskBatch: number, u0: number, u1: number): void;
+  attention(out: Ptr, q: Ptr, k: Ptr, v: Ptr, mask: Ptr, scratch: Ptr, opts: Ptr, u0: number, u1: number): void;
   /** The end of this module's static data (__heap_base): the JS-side arena starts at or above it. */
   heap_base(): number;
   /** Where this module's static data begins (--memoryBase: its slot in the shared memory of a threaded backend; 0 otherwise). */
@@ -92,7 +311,7 @@ export function bindAttention(exports: WebAssembly.Exports): AttentionKernels {
   return {
     attention_scratch: unsigned(kernel(exports, "attention", "attention_scratch", 2)),
     attention_units: kernel(exports, "attention", "attention_units", 4),
-    attention: kernel(exports, "attention", "attention", 17),
+    attention: kernel(exports, "attention", "attention", 9),
     heap_base: unsigned(kernel(exports, "attention", "heap_base", 0)),
     memory_base: unsigned(kernel(exports, "attention", "memory_base", 0)),
   };
@@ -246,8 +465,14 @@ export function bindRows(exports: WebAssembly.Exports): RowsKernels {
 
 /** The exports of kernels/rope.ts (build/rope.wasm and rope.shared.wasm). */
 export interface RopeKernels {
-  /** out [tokens, NH*dh] = rope(x [tokens, NH*dh], pos [tokens, axes]); see the scalar loop above. */
-  rope(out: Ptr, x: Ptr, pos: Ptr, tokens: number, heads: number, dh: number, axes: number, sections: Ptr, nsections: number, base: number, scratch: Ptr): void;
+  /**
+   * out [tokens, NH*dh] = rope(x [tokens, NH*dh], pos [tokens, axes]); see the scalar loop above.
+   * `opts` points at a RopeOpts (NH = heads, dh, axes, nsections, base). Only the tokens
+   * t0 <= t < t1 are computed (a thread split hands out token ranges, every piece reading the same
+   * RopeOpts; a token's rotation depends only on its own positions, so every split gives the same
+   * bits). `scratch` holds 20 * (dh / 2) bytes (per piece).
+   */
+  rope(out: Ptr, x: Ptr, pos: Ptr, sections: Ptr, scratch: Ptr, opts: Ptr, t0: number, t1: number): void;
   /** The end of this module's static data (__heap_base): the JS-side arena starts at or above it. */
   heap_base(): number;
   /** Where this module's static data begins (--memoryBase: its slot in the shared memory of a threaded backend; 0 otherwise). */
@@ -257,7 +482,7 @@ export interface RopeKernels {
 /** The exports of a kernels/rope.ts instance, each checked to be a function of its arity. */
 export function bindRope(exports: WebAssembly.Exports): RopeKernels {
   return {
-    rope: kernel(exports, "rope", "rope", 11),
+    rope: kernel(exports, "rope", "rope", 8),
     heap_base: unsigned(kernel(exports, "rope", "heap_base", 0)),
     memory_base: unsigned(kernel(exports, "rope", "memory_base", 0)),
   };
@@ -271,11 +496,13 @@ export interface PatchKernels {
   patch_scratch_a(patches: number, k: number): number;
   /**
    * vol [B, cv, D, H, W], weight [C, cin, t, p, p] -> out [B, D/t, n_h*n_w, C]; see the loop above.
-   * Only the depth steps s0 <= b*(D/t) + z < s1 are computed (a thread split hands out ranges of
-   * them; a step's outputs do not depend on the others, so every split gives the same bits).
+   * `opts` points at a PatchOpts (B = batch, cv, cin, D = depth, H = height, W = width, C = channels,
+   * p = patch, t = tdepth). Only the depth steps s0 <= b*(D/t) + z < s1 are computed (a thread split
+   * hands out ranges of them, every piece reading the same PatchOpts; a step's outputs do not depend
+   * on the others, so every split gives the same bits).
    * `apack` holds patch_scratch_a(P, K) bytes, `wpack` patch_scratch_w(C, K).
    */
-  patch_embed(out: Ptr, vol: Ptr, weight: Ptr, wpack: Ptr, apack: Ptr, batch: number, cv: number, cin: number, depth: number, height: number, width: number, channels: number, p: number, t: number, s0: number, s1: number): void;
+  patch_embed(out: Ptr, vol: Ptr, weight: Ptr, wpack: Ptr, apack: Ptr, opts: Ptr, s0: number, s1: number): void;
   /** Bytes of scratch for patch_embed_backward: the [C, K] accumulator (cv = 1) and one patch [K]. */
   patch_backward_scratch(channels: number, cv: number, tdepth: number, patch: number): number;
   /**
@@ -285,8 +512,9 @@ export interface PatchKernels {
    *     for (o < C) acc[o, :] += dout[n, o] * a[:]
    *   cv == cin: dweight [C, cin*t*p*p] is acc; cv == 1: every input channel i gets acc[o, :].
    * Lanes: acc[o, q..q+3] += [g,g,g,g] * a[q..q+3]; leftover q one at a time.
+   * `opts` points at a PatchOpts (the forward's geometry); `scratch` holds patch_backward_scratch bytes.
    */
-  patch_embed_backward(dweight: Ptr, dout: Ptr, vol: Ptr, scratch: Ptr, batch: number, cv: number, cin: number, depth: number, height: number, width: number, channels: number, patch: number, tdepth: number): void;
+  patch_embed_backward(dweight: Ptr, dout: Ptr, vol: Ptr, scratch: Ptr, opts: Ptr): void;
   /** The end of this module's static data (__heap_base): the JS-side arena starts at or above it. */
   heap_base(): number;
   /** Where this module's static data begins (--memoryBase: its slot in the shared memory of a threaded backend; 0 otherwise). */
@@ -298,9 +526,9 @@ export function bindPatch(exports: WebAssembly.Exports): PatchKernels {
   return {
     patch_scratch_w: unsigned(kernel(exports, "patch", "patch_scratch_w", 2)),
     patch_scratch_a: unsigned(kernel(exports, "patch", "patch_scratch_a", 2)),
-    patch_embed: kernel(exports, "patch", "patch_embed", 16),
+    patch_embed: kernel(exports, "patch", "patch_embed", 8),
     patch_backward_scratch: unsigned(kernel(exports, "patch", "patch_backward_scratch", 4)),
-    patch_embed_backward: kernel(exports, "patch", "patch_embed_backward", 13),
+    patch_embed_backward: kernel(exports, "patch", "patch_embed_backward", 5),
     heap_base: unsigned(kernel(exports, "patch", "heap_base", 0)),
     memory_base: unsigned(kernel(exports, "patch", "memory_base", 0)),
   };
@@ -342,12 +570,14 @@ export interface AttentionBackwardKernels {
   attention_backward_scratch(nk: number, dh: number): number;
   /**
    * dq [B, nq, NH*dh], dk, dv [B, nk, KV*dh] from dout, q, out [B, nq, NH*dh], k, v [B, nk, KV*dh];
-   * mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq. `scratch` holds
-   * attention_backward_scratch(nk, dh) bytes, 16-byte aligned. Only the kv heads u0 <= b*KV + kh < u1
-   * are computed (a thread split hands out ranges of them; dk, dv of one kv head sum over its query
-   * heads in one thread, so every split gives the same bits).
+   * mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq. `opts` points at an
+   * AttentionOpts (B = batch, nq, nk, NH = heads, KV = kvHeads, dh, scale, causal, maskBatch), as
+   * for the forward. `scratch` holds attention_backward_scratch(nk, dh) bytes, 16-byte aligned. Only
+   * the kv heads u0 <= b*KV + kh < u1 are computed (a thread split hands out ranges of them, every
+   * piece reading the same AttentionOpts; dk, dv of one kv head sum over its query heads in one
+   * thread, so every split gives the same bits).
    */
-  attention_backward(dq: Ptr, dk: Ptr, dv: Ptr, dout: Ptr, q: Ptr, k: Ptr, v: Ptr, out: Ptr, mask: Ptr, scratch: Ptr, batch: number, nq: number, nk: number, heads: number, kvHeads: number, dh: number, scale: number, causal: number, maskBatch: number, u0: number, u1: number): void;
+  attention_backward(dq: Ptr, dk: Ptr, dv: Ptr, dout: Ptr, q: Ptr, k: Ptr, v: Ptr, out: Ptr, mask: Ptr, scratch: Ptr, opts: Ptr, u0: number, u1: number): void;
   /** The end of this module's static data (__heap_base): the JS-side arena starts at or above it. */
   heap_base(): number;
   /** Where this module's static data begins (--memoryBase: its slot in the shared memory of a threaded backend; 0 otherwise). */
@@ -358,7 +588,7 @@ export interface AttentionBackwardKernels {
 export function bindAttentionBackward(exports: WebAssembly.Exports): AttentionBackwardKernels {
   return {
     attention_backward_scratch: unsigned(kernel(exports, "attention_backward", "attention_backward_scratch", 2)),
-    attention_backward: kernel(exports, "attention_backward", "attention_backward", 21),
+    attention_backward: kernel(exports, "attention_backward", "attention_backward", 13),
     heap_base: unsigned(kernel(exports, "attention_backward", "heap_base", 0)),
     memory_base: unsigned(kernel(exports, "attention_backward", "memory_base", 0)),
   };

@@ -5,13 +5,13 @@
  * one [batch*m, k] x [k, n] product, so B is packed once; the bits are the same either way.
  */
 import type { F32, Kernels, MatmulDims } from "../kernels.js";
-import type { Ptr } from "./bindings.js";
+import { MATMUL_OPTS, type Ptr } from "./bindings.js";
 import type { KernelModule } from "./runtime.js";
 
-/** Flag bits understood by the kernel's `matmul` export. */
+/** Flag bits of the kernel's MatmulOpts.flags. */
 export const MATMUL_FLAGS = { transA: 1, transB: 2, accumulate: 4, broadcastA: 8, broadcastB: 16 } as const;
 
-/** The kernel's flags word for these dims. */
+/** The kernel's flags word (MatmulOpts.flags) for these dims. */
 export function matmulFlags(d: MatmulDims): number {
   let f = 0;
   for (const key of Object.keys(MATMUL_FLAGS) as (keyof typeof MATMUL_FLAGS)[]) if (d[key]) f |= MATMUL_FLAGS[key];
@@ -30,10 +30,10 @@ export function foldBatch(d: MatmulDims): MatmulDims {
 const FLOPS_PER_NS = 40;
 
 /**
- * Runs the kernel on operands already in module memory (pointers); allocates the scratch in the
- * current scope. Exposed for benchmarks that keep operands resident. Threaded: the output is split
- * into row panels (multiples of 16 rows) when there are enough rows, else into column panels
- * (multiples of 32 columns), never over k, so every element keeps its summation order.
+ * Runs the kernel on operands already in module memory (pointers); allocates its options and
+ * scratch in the current scope. Exposed for benchmarks that keep operands resident. Threaded: the
+ * output is split into row panels (multiples of 16 rows) when there are enough rows, else into
+ * column panels (multiples of 32 columns), never over k, so every element keeps its summation order.
  */
 export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, pB: Ptr, dims: MatmulDims): void {
   const d = foldBatch(dims);
@@ -41,14 +41,11 @@ export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, 
   const work = (2 * d.batch * d.m * d.n * d.k) / FLOPS_PER_NS;
   const byRows = d.m >= 32 * mod.threads || d.n < 64;
   const scratch = (m: number, n: number) => mod.alloc(mod.k.matmul_scratch_bytes(m, n, d.k));
+  const opts = mod.putOpts(MATMUL_OPTS, { batch: d.batch, m: d.m, n: d.n, k: d.k, flags }); // shared by every piece
   if (byRows) {
-    mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [
-      pOut, pA, pB, scratch(hi - lo, d.n), d.batch, d.m, d.n, d.k, flags, lo, hi, 0, d.n,
-    ]);
+    mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [pOut, pA, pB, scratch(hi - lo, d.n), opts, lo, hi, 0, d.n]);
   } else {
-    mod.split("matmul_part", { total: d.n, grain: 32, work }, (lo, hi) => [
-      pOut, pA, pB, scratch(d.m, hi - lo), d.batch, d.m, d.n, d.k, flags, 0, d.m, lo, hi,
-    ]);
+    mod.split("matmul_part", { total: d.n, grain: 32, work }, (lo, hi) => [pOut, pA, pB, scratch(d.m, hi - lo), opts, 0, d.m, lo, hi]);
   }
 }
 

@@ -1,9 +1,11 @@
 /**
  * Adapter for kernels/rope.ts: copies x, positions and sections into the module's memory, gives the
- * kernel its scratch (frequencies and one token's cos/sin table) and copies the result out.
+ * kernel its geometry (a RopeOpts) and scratch (frequencies and one token's cos/sin table) and
+ * copies the result out.
  * Threaded: token ranges (a token's rotation depends only on its own positions).
  */
 import type { F32, I32, Kernels, RopeDims } from "../kernels.js";
+import { ROPE_OPTS } from "./bindings.js";
 import type { KernelModule } from "./runtime.js";
 
 export function ropeWasm(mod: KernelModule<"rope">): Pick<Kernels, "rope"> {
@@ -17,11 +19,9 @@ export function ropeWasm(mod: KernelModule<"rope">): Pick<Kernels, "rope"> {
         const pp = mod.put(pos.subarray(0, d.tokens * d.axes));
         const ps = mod.put(Int32Array.from(d.sections));
         const po = mod.alloc(n * 4);
+        const opts = mod.putOpts(ROPE_OPTS, { heads: d.heads, dh: d.dh, axes: d.axes, nsections: d.sections.length, base: d.base });
         // threaded: token ranges, each with its own scratch (inv f64[half], axisOf i32[half], cos, sin f32[half])
-        const w = d.heads * d.dh;
-        mod.split("rope", { total: d.tokens, work: n * 2 }, (lo, hi) => [
-          po + lo * w * 4, px + lo * w * 4, pp + lo * d.axes * 4, hi - lo, d.heads, d.dh, d.axes, ps, d.sections.length, d.base, mod.alloc(20 * half),
-        ]);
+        mod.split("rope", { total: d.tokens, work: n * 2 }, (lo, hi) => [po, px, pp, ps, mod.alloc(20 * half), opts, lo, hi]);
         mod.read(po, out.subarray(0, n));
       });
     },

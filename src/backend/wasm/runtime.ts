@@ -6,7 +6,7 @@
  * made fresh after every allocation, never cached across `memory.grow()`; pointers are unsigned.
  */
 import { MemoryError, TghError } from "../../errors.js";
-import { BIND, type KernelModules } from "./bindings.js";
+import { BIND, type KernelModules, type OptsStruct, type Ptr } from "./bindings.js";
 
 /**
  * The kernel modules the runtime loads (kernels/<name>.ts; scripts/gen-bindings.mjs reads this list
@@ -145,6 +145,17 @@ export class WasmModule<K extends object = object> {
     new Uint8Array(this.memory.buffer, ptr, src.byteLength).set(
       new Uint8Array(src.buffer, src.byteOffset, src.byteLength),
     );
+    return ptr;
+  }
+
+  /**
+   * Allocates an options struct (`s`: its generated layout in bindings.ts, e.g. ATTENTION_OPTS) in
+   * the current scope and writes `value` into it, field by name; returns the pointer a kernel's
+   * `opts` parameter takes. Before a `split`: every piece reads the same struct.
+   */
+  putOpts<T>(s: OptsStruct<T>, value: T): Ptr {
+    const ptr = this.alloc(s.bytes);
+    s.write(this.memory, ptr, value);
     return ptr;
   }
 
