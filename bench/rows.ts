@@ -4,7 +4,7 @@
  * on the same inputs. Not a test.
  */
 import { createBackend, type Backend } from "../src/backend/index.js";
-import type { Ptr } from "../src/backend/wasm/bindings.js";
+import type { Ptr } from "../src/backend/wasm/bindings/index.js";
 import { loadModule, type KernelModule } from "../src/backend/wasm/runtime.js";
 import { Rng } from "../src/rng.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";

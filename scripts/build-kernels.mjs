@@ -1,16 +1,16 @@
 // Compiles every AssemblyScript entry kernels/*.ts to build/<name>.wasm (+ raw bindings .js/.d.ts), then (release)
-// regenerates the typed bindings src/backend/wasm/bindings.ts and test/util/dev-bindings.ts (scripts/gen-bindings.mjs).
+// regenerates the typed bindings src/backend/wasm/bindings/ and test/util/dev-bindings.ts (scripts/gen-bindings.mjs).
 // Usage: node scripts/build-kernels.mjs [--target release|debug] [--copy-dist]
 // One module per entry keeps kernel groups independent (each has its own linear memory).
 // Each entry is built twice: <name>.wasm owns its memory (one thread), <name>.shared.wasm imports
 // one shared memory (env.memory) that every kernel module and every worker thread uses. In the
 // shared build, module i puts its static data at SLOT * (i + 1) so the modules never overlap
 // (the runtime checks each module's heap_base against the next slot).
-import { readdirSync, mkdirSync, cpSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { readdirSync, mkdirSync, cpSync, existsSync } from "node:fs";
 import { join, dirname, basename } from "node:path";
 import { fileURLToPath } from "node:url";
 import asc from "assemblyscript/asc";
-import { generateBindings, runtimeModules } from "./gen-bindings.mjs";
+import { runtimeModules, syncBindings } from "./gen-bindings.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -57,11 +57,7 @@ if (failed) process.exit(1);
 console.log(`built ${entries.length} kernel module(s) [${target}] -> build/`);
 if (target === "release") {
   // the typed bindings follow the release build's exports (a debug build has the same exports)
-  for (const [path, text] of Object.entries(generateBindings(root))) {
-    const file = join(root, path);
-    if (!existsSync(file) || readFileSync(file, "utf8") !== text) {
-      writeFileSync(file, text);
-      console.log(`wrote ${path} (the kernels' exports or their doc comments changed)`);
-    }
+  for (const { path, change } of syncBindings(root)) {
+    console.log(change === "write" ? `wrote ${path} (the kernels' exports or their doc comments changed)` : `removed ${path} (no longer generated)`);
   }
 }

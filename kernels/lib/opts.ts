@@ -1,5 +1,5 @@
 // The options structs of the kernels with long scalar lists: the host writes one (by field name,
-// src/backend/wasm/bindings.ts `write<Name>Opts`) in the module's memory and passes its pointer
+// src/backend/wasm/bindings/ `write<Name>Opts`) in the module's memory and passes its pointer
 // `opts`; the kernel reads the fields into locals once per call. The layout is declared only here:
 // scripts/gen-bindings.mjs reads these classes (fields in declaration order, each aligned to its
 // size, as AssemblyScript lays out an @unmanaged class) and emits the TypeScript interface, size

@@ -5,7 +5,7 @@
  * arithmetic happens here.
  */
 import type { AttentionDims, F32, Kernels } from "../kernels.js";
-import { ATTENTION_OPTS, type Ptr } from "./bindings.js";
+import { ATTENTION_OPTS, type Ptr } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 /**

@@ -5,7 +5,7 @@
  * three gradients out.
  */
 import type { AttentionDims, F32, Kernels } from "../kernels.js";
-import { ATTENTION_OPTS } from "./bindings.js";
+import { ATTENTION_OPTS } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 export function attentionBackwardWasm(mod: KernelModule<"attention_backward">): Pick<Kernels, "attentionBackward"> {

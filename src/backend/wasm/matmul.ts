@@ -5,7 +5,7 @@
  * one [batch*m, k] x [k, n] product, so B is packed once; the bits are the same either way.
  */
 import type { F32, Kernels, MatmulDims } from "../kernels.js";
-import { MATMUL_OPTS, type Ptr } from "./bindings.js";
+import { MATMUL_OPTS, type Ptr } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 /** Flag bits of the kernel's MatmulOpts.flags. */

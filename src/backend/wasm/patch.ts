@@ -5,7 +5,7 @@
  * The weight gradient sums over every depth step, so it stays on one thread.
  */
 import type { F32, Kernels, PatchDims } from "../kernels.js";
-import { PATCH_OPTS } from "./bindings.js";
+import { PATCH_OPTS } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 export function patchWasm(mod: KernelModule<"patch">): Pick<Kernels, "patchEmbed" | "patchEmbedBackward"> {

@@ -5,7 +5,7 @@
  * Threaded: token ranges (a token's rotation depends only on its own positions).
  */
 import type { F32, I32, Kernels, RopeDims } from "../kernels.js";
-import { ROPE_OPTS } from "./bindings.js";
+import { ROPE_OPTS } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 export function ropeWasm(mod: KernelModule<"rope">): Pick<Kernels, "rope"> {

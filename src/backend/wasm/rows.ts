@@ -6,7 +6,7 @@
  * a summation order).
  */
 import type { F32, Kernels } from "../kernels.js";
-import type { Ptr } from "./bindings.js";
+import type { Ptr } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 type RowOps = "softmax" | "layerNorm" | "rmsNorm" | "sumRows" | "meanRows" | "maxRows" |

@@ -6,11 +6,11 @@
  * made fresh after every allocation, never cached across `memory.grow()`; pointers are unsigned.
  */
 import { MemoryError, TghError } from "../../errors.js";
-import { BIND, type KernelModules, type OptsStruct, type Ptr } from "./bindings.js";
+import { BIND, type KernelModules, type OptsStruct, type Ptr } from "./bindings/index.js";
 
 /**
  * The kernel modules the runtime loads (kernels/<name>.ts; scripts/gen-bindings.mjs reads this list
- * and writes their typed bindings to bindings.ts).
+ * and writes their typed bindings to bindings/<name>.ts, re-exported by bindings/index.ts).
  */
 export const MODULE_NAMES = ["matmul", "attention", "elementwise", "rows", "rope", "patch", "indexing", "attention_backward"] as const;
 export type ModuleName = (typeof MODULE_NAMES)[number];
@@ -115,7 +115,7 @@ export interface ThreadPool {
  */
 export class WasmModule<K extends object = object> {
   readonly name: string;
-  /** The exports, typed and checked against the build (bindings.ts): `mod.k.layer_norm(...)`. */
+  /** The exports, typed and checked against the build (bindings/): `mod.k.layer_norm(...)`. */
   readonly k: K;
   readonly memory: WebAssembly.Memory;
   readonly arena: Arena;
@@ -124,7 +124,7 @@ export class WasmModule<K extends object = object> {
   /** Work below this (estimated single-thread ns) is not split (LoadOptions.splitMinNs). */
   splitMinNs = SPLIT_MIN_NS;
 
-  /** `bind` types the instance's exports (bindings.ts: BIND[name], or a binder of test/util/dev-bindings.ts). */
+  /** `bind` types the instance's exports (bindings/index.ts: BIND[name], or a binder of test/util/dev-bindings.ts). */
   constructor(name: string, instance: WebAssembly.Instance, bind: (exports: WebAssembly.Exports) => K, arena?: Arena) {
     this.name = name;
     const ex = instance.exports as Record<string, unknown>;
@@ -149,7 +149,7 @@ export class WasmModule<K extends object = object> {
   }
 
   /**
-   * Allocates an options struct (`s`: its generated layout in bindings.ts, e.g. ATTENTION_OPTS) in
+   * Allocates an options struct (`s`: its generated layout in bindings/, e.g. ATTENTION_OPTS) in
    * the current scope and writes `value` into it, field by name; returns the pointer a kernel's
    * `opts` parameter takes. Before a `split`: every piece reads the same struct.
    */
@@ -262,7 +262,7 @@ export async function loadModule<N extends ModuleName>(name: N, opts: LoadOption
   return bindModule(name, instance);
 }
 
-/** A module instance with its exports bound (typed and checked against bindings.ts). */
+/** A module instance with its exports bound (typed and checked against bindings/). */
 export function bindModule<N extends ModuleName>(name: N, instance: WebAssembly.Instance, arena?: Arena): KernelModule<N> {
   const bind: (exports: WebAssembly.Exports) => KernelModules[N] = BIND[name];
   return new WasmModule(name, instance, bind, arena);
