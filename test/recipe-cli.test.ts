@@ -52,14 +52,34 @@ describe("help and usage", () => {
 
 describe("a tiny run end to end", () => {
   const steps = ["--stage0-steps", "4", "--stage1-steps", "3", "--stage2-steps", "3"];
-  it("--no-slice-questions, --stage1-batch and --per-volume are stored in the recipe and spelled out in the reproduce line", async () => {
+  it("--no-slice-questions, --slice-stack, --stage0-batch, --stage1-batch and --per-volume are stored in the recipe and spelled out in the reproduce line", async () => {
     const out = join(dir, "q.safetensors");
-    const r = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", "--stage0-steps", "2", "--stage1-steps", "2", "--stage2-steps", "1", "--no-slice-questions", "--stage1-batch", "6", "--per-volume", "3", "--quiet", "--out", out);
+    const r = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", "--stage0-steps", "2", "--stage1-steps", "2", "--stage2-steps", "1", "--no-slice-questions", "--stage1-batch", "6", "--per-volume", "3", "--slice-stack", "2", "--stage0-batch", "4", "--quiet", "--out", out);
     expect(r.code, r.err).toBe(EXIT.ok);
     const log = JSON.parse(await readFile(join(dir, "q.json"), "utf8"));
     expect(log.options.sliceQuestions).toBeUndefined(); // off: left out of the stored options
     expect(log.options.stages.stage1).toEqual({ steps: 2, batch: 6, peak: 5e-4, perVolume: 3 });
-    expect(log.reproduce).toContain("--no-slice-questions --stage1-batch 6 --per-volume 3 --stage0-steps 2");
+    expect(log.reproduce).toContain("--no-slice-questions --slice-stack 2 --stage0-batch 4 --stage1-batch 6 --per-volume 3 --accum 1,1,1 --stage0-steps 2");
+    expect(log.options.sliceStack).toBe(2);
+    expect(log.options.stages.stage0).toEqual({ steps: 2, batch: 4, peak: 1e-3 });
+  });
+  it("--accum splits each update into micro-batches: stored, spelled out, and the same bytes on 1 and 2 threads (data parallel)", async () => {
+    const run = async (name: string, ...extra: string[]) => {
+      const out = join(dir, `${name}.safetensors`);
+      const r = await cli("train", "--preset", "tiny", "--seed", "5", "--studies", "3", "--stage0-steps", "2", "--stage1-steps", "2", "--stage2-steps", "2", "--quiet", "--out", out, ...extra);
+      expect(r.code, r.err).toBe(EXIT.ok);
+      return { bytes: await readFile(out), log: JSON.parse(await readFile(join(dir, `${name}.json`), "utf8")) };
+    };
+    const one = await run("acc1", "--accum", "2,2,2", "--threads", "1");
+    const two = await run("acc2", "--accum", "2,2,2", "--threads", "2");
+    const whole = await run("acc0", "--threads", "2");
+    expect(one.log.options.stages.stage1).toEqual({ steps: 2, batch: 4, peak: 5e-4, accum: 2 });
+    expect(one.log.reproduce).toContain("--accum 2,2,2 --stage0-steps 2");
+    expect(whole.log.options.stages.stage1).toEqual({ steps: 2, batch: 4, peak: 5e-4 }); // accum 1: left out
+    expect(Buffer.compare(one.bytes, two.bytes)).toBe(0);
+    expect(Buffer.compare(one.bytes, whole.bytes)).not.toBe(0); // two micro-batches are a different run
+    expect(await cli("train", "--preset", "tiny", "--accum", "3,1,1", "--stage0-steps", "1", "--stage1-steps", "1", "--stage2-steps", "1", "--out", join(dir, "bad.safetensors"))).toMatchObject({ err: expect.stringContaining("stage0: accum: expected an integer >= 1 dividing the batch 8, got 3") });
+    expect(await cli("train", "--preset", "tiny", "--accum", "2,2", "--out", "x")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--accum: expected three integers") });
   });
   it("writes a loadable checkpoint and its log; a resume from the stage 1 checkpoint gives the same bytes; eval scores it", async () => {
     const out = join(dir, "m.safetensors");
@@ -74,7 +94,7 @@ describe("a tiny run end to end", () => {
     expect(log.reproduce).toContain("--stage2-steps 3");
     expect(log.options.sliceQuestions).toBe(true); // the default
     expect(log.reproduce).not.toContain("slice-questions"); // on by default: no flag
-    expect(log.reproduce).toContain("--stage1-batch 4 --per-volume 1 --stage0-steps 4"); // tiny's stage 1 batch, spelled out
+    expect(log.reproduce).toContain("--stage0-batch 8 --stage1-batch 4 --per-volume 1 --accum 1,1,1 --stage0-steps 4"); // tiny's stage 1 batch, spelled out
     expect(log.curve.stage2.at(-1)[0]).toBe(3);
 
     const again = join(dir, "again.safetensors");
@@ -82,8 +102,8 @@ describe("a tiny run end to end", () => {
     expect(r2.code, r2.err).toBe(EXIT.ok);
     expect(Buffer.compare(await readFile(again), await readFile(out))).toBe(0);
 
-    // --lr on resume changes only the stages not yet started, and gives the bytes of that run from scratch
-    const lr = ["--lr", "0.001,0.0005,0.0002"];
+    // --lr, --accum and --stage2-lm-scale on resume change only the stages not yet started, and give the bytes of that run from scratch
+    const lr = ["--lr", "0.001,0.0005,0.0002", "--accum", "1,1,2", "--stage2-lm-scale", "0.5"];
     const resumed = join(dir, "lr-resumed.safetensors"), fresh = join(dir, "lr-fresh.safetensors");
     const r3 = await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...lr, "--out", resumed, "--quiet");
     expect(r3.code, r3.err).toBe(EXIT.ok);
@@ -91,9 +111,15 @@ describe("a tiny run end to end", () => {
     expect(r4.code, r4.err).toBe(EXIT.ok);
     expect(Buffer.compare(await readFile(resumed), await readFile(fresh))).toBe(0);
     expect(Buffer.compare(await readFile(resumed), await readFile(out))).not.toBe(0); // stage 2 did change
-    expect(JSON.parse(await readFile(join(dir, "lr-resumed.json"), "utf8")).reproduce).toContain("--lr 0.001,0.0005,0.0002");
+    const relog = JSON.parse(await readFile(join(dir, "lr-resumed.json"), "utf8"));
+    expect(relog.reproduce).toContain("--accum 1,1,2 --stage2-lm-scale 0.5 --stage0-steps 4");
+    expect(relog.reproduce).toContain("--lr 0.001,0.0005,0.0002");
+    expect(relog.options.stages.stage2).toEqual({ steps: 3, batch: 4, peak: 0.0002, accum: 2, lmScale: 0.5 });
+    const badAccum = await cli("train", "--resume", join(dir, "m.stage1.safetensors"), "--accum", "1,2,1", "--out", join(dir, "bad.safetensors"), "--quiet");
+    expect(badAccum).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage1's settings must stay") });
+    expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), "--stage2-lm-scale", "2", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--stage2-lm-scale: expected a number in [0, 1], got \"2\"") });
     const bad = await cli("train", "--resume", join(dir, "m.stage1.safetensors"), "--lr", "0.001,0.0004,0.0002", "--out", join(dir, "bad.safetensors"), "--quiet");
-    expect(bad).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--lr: the checkpoint is at stage1, so stage1's peak must stay 0.0005, got 0.0004") });
+    expect(bad).toMatchObject({ code: EXIT.usage, err: expect.stringContaining(`the checkpoint is at stage1, so stage1's settings must stay {"steps":3,"batch":4,"peak":0.0005}, got {"steps":3,"batch":4,"peak":0.0004}`) });
 
     const e = await cli("eval", "--checkpoint", out, "--count", "1", "--max-tokens", "8", "--json", "--quiet");
     expect(e.code, e.err).toBe(EXIT.ok);

@@ -73,3 +73,45 @@ describe("sliceExamples with questions", () => {
     expect(withQ.filter((e) => e.task === 1).length).toBe(withQ.length - plain.length);
   });
 });
+
+describe("slice stacks (stage 0 with several slices per image)", () => {
+  const tok = trainBpe(corpus(pool, 2), 512);
+  const cfg = config2d(withConfig(preset("tiny"), { lm: { vocab: tok.vocabSize }, tokens: specialsAtEnd(tok.vocabSize) }));
+  const text = (ids: readonly number[]) => tok.decode(ids.filter((t) => t < tok.vocabSize - 7));
+
+  it("a stack's questions answer for its slices together: yes when any of them shows the kind; stack 1 is sliceQuestions of the slice", () => {
+    let yes = 0, no = 0;
+    for (const { study } of pool) {
+      const D = study.captions.length;
+      for (let k = 0; k < D; k++) expect(sliceQuestions(study, k, 1)).toEqual(sliceQuestions(study, k));
+      for (let k = 0; k < D; k += 2) {
+        const on = study.findings.filter((f) => f.slices.includes(k) || f.slices.includes(k + 1));
+        for (const [q, a] of sliceQuestions(study, k, 2)) {
+          if (!(q in PRESENT)) continue;
+          expect(a, `${study.id} slices ${k}-${k + 1}: ${q}`).toBe(on.some((f) => f.kind === PRESENT[q]) ? "yes" : "no");
+          a === "yes" ? yes++ : no++;
+        }
+      }
+    }
+    expect(yes).toBeGreaterThan(0);
+    expect(no).toBeGreaterThan(0);
+  });
+
+  it("sliceExamples with stack 2: images [1, 2, H, W] that are the volume's consecutive slices, the captions numbered in order, 2m image tokens", () => {
+    const one = [pool.find(({ study }) => study.findings.length > 0)!];
+    const { study, volume } = one[0];
+    const [, D, H, W] = volume.shape;
+    const ex = sliceExamples(one, cfg, tok, 1, false, true, 2);
+    const captions = ex.filter((e) => e.task === 0);
+    expect(captions.length).toBe(D / 2);
+    captions.forEach((e, j) => {
+      expect(e.volume.shape).toEqual([1, 2, H, W]);
+      expect(Array.from(e.volume.data)).toEqual(Array.from(volume.data.subarray(2 * j * H * W, (2 * j + 2) * H * W)));
+      expect(e.ids.filter((t) => t === cfg.tokens.image).length).toBe(2 * (cfg.vision.image / cfg.vision.patch / 2) ** 2);
+      const t = text(e.ids);
+      expect(t).toContain("Describe these slices.");
+      expect(t).toContain(`1: ${study.captions[2 * j]}; 2: ${study.captions[2 * j + 1]}`);
+    });
+    expect(() => sliceExamples(one, cfg, tok, 1, false, true, 3)).toThrow(`sliceExamples: stack: expected a divisor of the ${D} slices, got 3`);
+  });
+});

@@ -9,10 +9,10 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { loadModel, makeCheckpoint } from "../src/api.js";
 import type { Backend } from "../src/backend/backend.js";
 import { forward } from "../src/model/model.js";
-import type { Params } from "../src/model/params.js";
+import { initParams, type Params } from "../src/model/params.js";
 import { evaluate } from "../src/recipe/evaluate.js";
 import { mirrorText, mirrorVolume, sliceExamples, taskExamples } from "../src/recipe/data.js";
-import { canonicalRecipe, defaultRecipe, phaseExamples, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
+import { canonicalRecipe, checkRecipe, defaultRecipe, phaseExamples, phaseTrainer, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, type PhaseName } from "../src/recipe/stages.js";
 import { checkpointBytes, parseCheckpoint, trainerState, type CheckpointState } from "../src/train/checkpoint.js";
 import { trainableBy } from "../src/train/freeze.js";
@@ -116,16 +116,26 @@ describe("the tgh recipe on the tiny preset", () => {
   });
 });
 
-describe("stage 0 vision warm-up", () => {
-  it("applies to stage 0 only: the language model alone trains for visionWarmup updates; 0 turns it off", () => {
-    const w = phaseWarmFreeze("stage0", 150)!;
+describe("warm-up freezes (stage 0: the encoder; stage 1: the volume blocks)", () => {
+  it("stage 0: the language model alone trains for visionWarmup updates; 0 turns it off", () => {
+    const w = phaseWarmFreeze("stage0", { visionWarmup: 150, volumeWarmup: 70 })!;
     expect(w.steps).toBe(150);
     const trains = trainableBy(w.freeze);
     expect(["lm.embed.weight", "lm.blocks.0.attn.q.weight"].every(trains)).toBe(true);
     expect(["vision.patch_embed.weight", "vision.blocks.0.mlp.fc1.weight", "projector.fc1.weight"].some(trains)).toBe(false);
-    for (const phase of ["stage1", "stage2", "stage12"] as const) expect(phaseWarmFreeze(phase, 150)).toBeNull();
-    expect(phaseWarmFreeze("stage0", 0)).toBeNull();
-    expect(phaseWarmFreeze("stage0", 300, 200)!.ramp).toBe(200);
+    expect(phaseWarmFreeze("stage2", { visionWarmup: 150, volumeWarmup: 150 })).toBeNull();
+    expect(phaseWarmFreeze("stage0", { visionWarmup: 0, volumeWarmup: 150 })).toBeNull();
+    expect(phaseWarmFreeze("stage0", { visionWarmup: 300, visionRamp: 200 })!.ramp).toBe(200);
+  });
+  it("stage 1 and stage 1+2: the language model alone trains for volumeWarmup updates, then the rest joins over volumeRamp", () => {
+    for (const phase of ["stage1", "stage12"] as const) {
+      const w = phaseWarmFreeze(phase, { visionWarmup: 300, visionRamp: 200, volumeWarmup: 100, volumeRamp: 50 })!;
+      expect([w.steps, w.ramp]).toEqual([100, 50]);
+      const trains = trainableBy(w.freeze);
+      expect(["lm.embed.weight", "lm.blocks.3.mlp.down.weight"].every(trains)).toBe(true);
+      expect(["vision.blocks.5.attn.qkv.weight", "projector.fc1.weight", "projector.fc2.bias"].some(trains)).toBe(false);
+      expect(phaseWarmFreeze(phase, { visionWarmup: 300 })).toBeNull();
+    }
   });
 
   it("canonicalRecipe leaves the switches that are off out (a run made before them stores the same bytes) and keeps the key order", () => {
@@ -138,6 +148,29 @@ describe("stage 0 vision warm-up", () => {
     expect(on.sliceQuestions).toBe(true);
     expect(Object.keys(canonicalRecipe(on))).toEqual([...before.slice(0, 9), "visionWarmup", "visionRamp", "mirror", "sliceQuestions", ...before.slice(9)]);
     expect(Object.keys(canonicalRecipe({ ...on, visionWarmup: 0 }))).not.toContain("visionRamp"); // no ramp without a warm-up
+  });
+});
+
+describe("stage settings: lmScale and accum", () => {
+  it("stage 2 with lmScale 0 keeps the language model and projector while the experts, routers and task gates learn; canonicalRecipe leaves 1 out", () => {
+    const o: RecipeOptions = { ...quick, stages: { ...quick.stages, stage2: { ...quick.stages.stage2, lmScale: 0 } } };
+    const params = advance(initParams(phaseConfig(d.cfg, "stage1", "tgh"), 3), d.cfg, "stage1", "stage2", "tgh", 3);
+    const before = clone(params);
+    const t = phaseTrainer(be, d, o, "stage2", params);
+    const data = phaseExamples(d, o, "stage2");
+    for (let k = 0; k < 2; k++) t.trainStep(data);
+    const names = [...params.keys()];
+    sameParams("lmScale 0", params, before, names.filter((n) => n.startsWith("lm.") || n.startsWith("projector.")));
+    const moved = names.filter((n) => /moe\.(experts|router|task_gate)|text_proj/.test(n) && params.get(n)!.data.some((x, i) => x !== before.get(n)!.data[i]));
+    expect(moved.length).toBeGreaterThan(0);
+    expect(canonicalRecipe({ ...o, stages: { ...o.stages, stage2: { ...o.stages.stage2, lmScale: 1, accum: 1 } } }).stages.stage2).toEqual(quick.stages.stage2);
+  });
+  it("checkRecipe: accum must divide the batch, perVolume the micro-batch, lmScale in [0, 1]", () => {
+    const s1 = quick.stages.stage1;
+    expect(() => checkRecipe({ ...quick, stages: { ...quick.stages, stage1: { ...s1, batch: 4, accum: 3 } } })).toThrow("stage1: accum: expected an integer >= 1 dividing the batch 4, got 3");
+    expect(() => checkRecipe({ ...quick, stages: { ...quick.stages, stage1: { ...s1, batch: 8, accum: 2, perVolume: 8 } } })).toThrow("perVolume: expected an integer >= 1 dividing the micro-batch");
+    expect(() => checkRecipe({ ...quick, stages: { ...quick.stages, stage2: { ...quick.stages.stage2, lmScale: 1.5 } } })).toThrow("stage2: lmScale: expected a number in [0, 1], got 1.5");
+    expect(() => checkRecipe({ ...quick, stages: { ...quick.stages, stage1: { ...s1, batch: 8, accum: 2, perVolume: 4 } } })).not.toThrow();
   });
 });
 

@@ -12,7 +12,7 @@ import { makeFolder, writeAtomic } from "../io/fs.js";
 import { PRESET_NAMES, type PresetName } from "../model/config.js";
 import { paramCount } from "../model/params.js";
 import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
-import { canonicalRecipe, checkRecipe, defaultRecipe, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
+import { canonicalRecipe, checkRecipe, defaultRecipe, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey, type StageSettings } from "../recipe/recipe.js";
 import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
 import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
 import { backendOption, defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
@@ -46,12 +46,25 @@ options:
                          small; 0: encoder and projector train from the first update)
   --vision-ramp N        after the warm-up, the encoder's learning rate rises over N updates
                          (default 200 for small)
+  --volume-warmup N      stage 1's first N updates train the language model only, the volume
+                         blocks and projector held (default 0: off)
+  --volume-ramp N        after it, their learning rate rises over N updates
+  --slice-stack N        stage 0's images are stacks of N consecutive slices, each encoded alone,
+                         read together by the language model (their captions in order, the
+                         questions about the stack; default 1: single slices)
   --no-slice-questions   stage 0 trains on captions only; by default it also asks each slice the
                          volume's presence, side and contrast questions, answered from the
                          findings on that slice (--slice-questions: on, the default)
+  --stage0-batch N       images per stage 0 update (default 16 for small, 8 for tiny)
   --stage1-batch N       samples per stage 1 update (default 32 for small, 4 for tiny)
   --per-volume K         stage 1 draws its samples K at a time from one study and encodes each
                          volume once (K divides --stage1-batch; default 8 for small, 1 for tiny)
+  --accum A,B,C          micro-batches per update of stages 0, 1, 2 (default 1,1,1): each
+                         update's batch is split into that many parts whose
+                         gradients are merged in a fixed order, run data parallel on up to that
+                         many of --threads; the bits depend on A,B,C, not on the threads
+  --stage2-lm-scale X    stage 2 trains the language model and projector at X times its rate (the
+                         experts, routers and task gates at the full rate; default 1)
   --no-mirror            do not add the left-right mirrored copy of every example (sides swapped
                          in its texts); mirroring is on by default
   --data-seed S          master seed of the synthetic dataset (default 2026)
@@ -80,11 +93,17 @@ example (the shipped checkpoint, docs/TRAINING.md):
     studies: { type: "string" },
     "vision-warmup": { type: "string" },
     "vision-ramp": { type: "string" },
+    "volume-warmup": { type: "string" },
+    "slice-stack": { type: "string" },
+    "volume-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
     "slice-questions": { type: "boolean" },
     "no-slice-questions": { type: "boolean" },
+    "stage0-batch": { type: "string" },
     "stage1-batch": { type: "string" },
     "per-volume": { type: "string" },
+    accum: { type: "string" },
+    "stage2-lm-scale": { type: "string" },
     "data-seed": { type: "string" },
     resume: { type: "string" },
     "state-dir": { type: "string" },
@@ -113,14 +132,27 @@ example (the shipped checkpoint, docs/TRAINING.md):
       if (v["data-seed"]) o = { ...o, dataSeed: integer("train", "data-seed", v["data-seed"], 0, 0xffffffff) };
       if (v["vision-warmup"]) o = { ...o, visionWarmup: integer("train", "vision-warmup", v["vision-warmup"], 0, 1e9) };
       if (v["vision-ramp"]) o = { ...o, visionRamp: integer("train", "vision-ramp", v["vision-ramp"], 0, 1e9) };
+      if (v["volume-warmup"]) o = { ...o, volumeWarmup: integer("train", "volume-warmup", v["volume-warmup"], 0, 1e9) };
+      if (v["volume-ramp"]) o = { ...o, volumeRamp: integer("train", "volume-ramp", v["volume-ramp"], 0, 1e9) };
+      if (v["slice-stack"]) o = { ...o, sliceStack: integer("train", "slice-stack", v["slice-stack"], 1, 4096) };
       if (v["no-mirror"]) o = { ...o, mirror: false };
       if (v["slice-questions"] && v["no-slice-questions"]) throw new UsageError("tgh-moe train: give --slice-questions or --no-slice-questions, not both");
       if (v["slice-questions"]) o = { ...o, sliceQuestions: true };
       if (v["no-slice-questions"]) o = { ...o, sliceQuestions: false };
+      if (v["stage0-batch"]) o = withStage(o, "stage0", { batch: integer("train", "stage0-batch", v["stage0-batch"], 1, 4096) });
       o = withStage1Batch(o, v["stage1-batch"], v["per-volume"]);
     }
-    if (v.lr !== undefined) o = resume ? laterPeaks(o, v.lr, recipeMark(resume).phase) : withPeaks(o, v.lr);
+    const before = o;
+    if (v.accum !== undefined) o = withAccum(o, v.accum);
+    if (v.lr !== undefined) o = withPeaks(o, v.lr);
+    if (v["stage2-lm-scale"] !== undefined) {
+      const x = Number(v["stage2-lm-scale"]);
+      if (!(x >= 0 && x <= 1)) throw new UsageError(`tgh-moe train: --stage2-lm-scale: expected a number in [0, 1], got ${JSON.stringify(v["stage2-lm-scale"])}`);
+      o = withStage(o, "stage2", { lmScale: x });
+    }
+    if (resume) keepStarted(before, o, recipeMark(resume).phase);
     o = canonicalRecipe(o);
+    checkRecipe(o); // before rendering the data: a batch that --accum does not divide fails now
     const given = explicitSteps(v);
     if (given) o = withSteps(o, { ...stepsOf(o), ...given });
     const budget = v["budget-minutes"] === undefined ? null : Number(v["budget-minutes"]);
@@ -139,7 +171,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     let msPerUpdate: Record<StageKey, number> | null = null;
     if (budget !== null) {
       const t1 = Date.now();
-      msPerUpdate = timeStages(be, d, o);
+      msPerUpdate = await timeStages(be, d, o, 2, undefined, be.threads);
       timings.calibration = (Date.now() - t1) / 1000;
       const left = budget * 60 - (Date.now() - started) / 1000;
       const trainSeconds = left * 0.95 - 15; // the final save, and the slower first updates
@@ -170,6 +202,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
         progress.line(`${phase}: done (${t.step} updates, ${formatDuration(timings[phase])}); checkpoint ${file}`);
       },
       periodic: every > 0 ? { every, run: (_phase, t) => saveCheckpoint(`${base}.resume.safetensors`, trainerState(t, tokJson)) } : undefined,
+      threads: be.threads,
     }, resume);
     if (!result) return EXIT.internal;
 
@@ -182,7 +215,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     const logFile = v.log ?? out.replace(/\.safetensors$/, "") + ".json";
     const log = {
       command: `tgh-moe train ${process.argv.slice(3).join(" ")}`.trim(),
-      reproduce: `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed} --vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${stage1BatchFlags(o)} --stage0-steps ${o.stages.stage0.steps} --stage1-steps ${o.stages.stage1.steps} --stage2-steps ${o.stages.stage2.steps} --lr ${o.stages.stage0.peak},${o.stages.stage1.peak},${o.stages.stage2.peak} --dtype ${dtype} --out ${out}`,
+      reproduce: reproduceLine(o, dtype, out),
       options: o, output: { file: out, bytes: bytes.length, sha256, dtype }, tokenizerVocab: d.tok.vocabSize,
       msPerUpdate, seconds: { ...timings, total: (Date.now() - started) / 1000 }, resumedFrom: v.resume ?? null,
       node: process.version, finished: new Date().toISOString(), curve: { columns: ["step", "loss", "ce", "balance", "task"], ...curve },
@@ -203,27 +236,43 @@ function withStage1Batch(o: RecipeOptions, batch: unknown, perVolume: unknown): 
   return { ...o, stages: { ...o.stages, stage1: { ...stage1, batch: b, ...(k > 1 ? { perVolume: k } : {}) } } };
 }
 
-/** The reproduce line's stage 1 batch flags (always spelled out: the defaults differ per preset). */
-function stage1BatchFlags(o: RecipeOptions): string {
-  const s = o.stages.stage1;
-  return ` --stage1-batch ${s.batch} --per-volume ${s.perVolume ?? 1}`;
+/** The command that makes the same bits from scratch (batch flags always spelled out: the defaults differ per preset). */
+function reproduceLine(o: RecipeOptions, dtype: string, out: string): string {
+  const { stage0, stage1, stage2 } = o.stages;
+  const lmScale = stage2.lmScale ?? 1;
+  return [
+    `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed}`,
+    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}`,
+    `--stage0-batch ${stage0.batch} --stage1-batch ${stage1.batch} --per-volume ${stage1.perVolume ?? 1} --accum ${[stage0, stage1, stage2].map((x) => x.accum ?? 1).join(",")}${lmScale !== 1 ? ` --stage2-lm-scale ${lmScale}` : ""}`,
+    `--stage0-steps ${stage0.steps} --stage1-steps ${stage1.steps} --stage2-steps ${stage2.steps} --lr ${stage0.peak},${stage1.peak},${stage2.peak} --dtype ${dtype} --out ${out}`,
+  ].join(" ");
+}
+
+/** --accum A,B,C: micro-batches per update of stages 0, 1 and 2 (each divides its stage's batch; checkRecipe). */
+function withAccum(o: RecipeOptions, text: string): RecipeOptions {
+  const a = text.split(",").map(Number);
+  if (a.length !== 3 || a.some((x) => !(Number.isInteger(x) && x >= 1 && x <= 4096))) throw new UsageError(`tgh-moe train: --accum: expected three integers >= 1 for stages 0, 1, 2 (e.g. 2,2,2), got ${JSON.stringify(text)}`);
+  const { stage0, stage1, stage2 } = o.stages;
+  return { ...o, stages: { stage0: { ...stage0, accum: a[0] }, stage1: { ...stage1, accum: a[1] }, stage2: { ...stage2, accum: a[2] } } };
 }
 
 /** The stages a phase has started (their settings are in the checkpoint's weights and optimizer). */
 const STARTED: Record<PhaseName, StageKey[]> = { stage0: ["stage0"], stage1: ["stage0", "stage1"], stage12: ["stage0", "stage1", "stage2"], stage2: ["stage0", "stage1", "stage2"] };
 
 /**
- * --lr on --resume: only the stages the checkpoint has not started may change, so that the run is
- * still the one its reproduce line (with the new rates) gives from scratch.
+ * On --resume only the settings of stages the checkpoint has not started may change (--lr, --accum,
+ * --stage2-lm-scale), so that the run is still the one its reproduce line gives from scratch.
  */
-function laterPeaks(o: RecipeOptions, text: string, phase: PhaseName): RecipeOptions {
-  const next = withPeaks(o, text);
+function keepStarted(before: RecipeOptions, after: RecipeOptions, phase: PhaseName): void {
   for (const k of STARTED[phase]) {
-    if (next.stages[k].peak !== o.stages[k].peak) {
-      throw new UsageError(`tgh-moe train: --lr: the checkpoint is at ${phase}, so ${k}'s peak must stay ${o.stages[k].peak}, got ${next.stages[k].peak} (only stages not yet started may change on --resume)`);
-    }
+    const x = JSON.stringify(canonicalRecipe(before).stages[k]), y = JSON.stringify(canonicalRecipe(after).stages[k]);
+    if (x !== y) throw new UsageError(`tgh-moe train: the checkpoint is at ${phase}, so ${k}'s settings must stay ${x}, got ${y} (only stages not yet started may change on --resume)`);
   }
-  return next;
+}
+
+/** The options with some settings of one stage replaced. */
+function withStage(o: RecipeOptions, k: StageKey, change: Partial<StageSettings>): RecipeOptions {
+  return { ...o, stages: { ...o.stages, [k]: { ...o.stages[k], ...change } } };
 }
 
 /** --lr A,B,C: the peak learning rates of stages 0, 1 and 2. */

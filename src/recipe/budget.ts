@@ -6,24 +6,28 @@
  */
 import type { Backend } from "../backend/backend.js";
 import { initParams } from "../model/params.js";
-import { phaseExamples, phaseTrainer, type RecipeData, type RecipeOptions, type StageKey } from "./recipe.js";
+import { phaseExamples, phaseTrainer, withThreads, type RecipeData, type RecipeOptions, type StageKey } from "./recipe.js";
 import { phaseConfig } from "./stages.js";
 
 /** Shares of the training time per stage (stage 2's share is unused by the dense variant). */
 export const STAGE_SHARES: Record<StageKey, number> = { stage0: 0.2, stage1: 0.6, stage2: 0.2 };
 
-/** Milliseconds per update of each stage: one warm-up update, then the mean of `timed` updates. */
-export function timeStages(be: Backend, d: RecipeData, o: RecipeOptions, timed = 2, now = () => performance.now()): Record<StageKey, number> {
+/** Milliseconds per update of each stage (data parallel on `threads`, as the run): one warm-up update, then the mean of `timed` updates. */
+export async function timeStages(be: Backend, d: RecipeData, o: RecipeOptions, timed = 2, now = () => performance.now(), threads = 1): Promise<Record<StageKey, number>> {
   const out = {} as Record<StageKey, number>;
   for (const stage of ["stage0", "stage1", "stage2"] as const) {
     const variant = o.variant === "token-moe" ? "token-moe" : "tgh";
     const probe: RecipeOptions = { ...o, variant, stages: { ...o.stages, [stage]: { ...o.stages[stage], steps: timed + 1 } } };
-    const t = phaseTrainer(be, d, probe, stage, initParams(phaseConfig(d.cfg, stage, variant), o.seed + 1));
-    const data = phaseExamples(d, probe, stage);
-    t.trainStep(data);
-    const t0 = now();
-    for (let k = 0; k < timed; k++) t.trainStep(data);
-    out[stage] = (now() - t0) / timed;
+    const t = await withThreads(phaseTrainer(be, d, probe, stage, initParams(phaseConfig(d.cfg, stage, variant), o.seed + 1)), threads);
+    try {
+      const data = phaseExamples(d, probe, stage);
+      t.trainStep(data);
+      const t0 = now();
+      for (let k = 0; k < timed; k++) t.trainStep(data);
+      out[stage] = (now() - t0) / timed;
+    } finally {
+      t.close();
+    }
   }
   return out;
 }

@@ -26,6 +26,8 @@ export const REPORT_PROMPTS = [
 ] as const;
 /** The stage 0 prompt: a slice and its caption. */
 export const SLICE_PROMPT = "Describe this slice.";
+/** The stage 0 prompt of a stack of slices (several images in one sequence): their captions in order. */
+export const STACK_PROMPT = "Describe these slices.";
 
 /** One study of the pool: its texts and truth, and its model input [1, D, H, W] in [0, 1]. */
 export interface PoolStudy {
@@ -52,8 +54,8 @@ export function loadPool(dataSeed: number, split: SplitName, count: number, pre:
 }
 
 /** Every text the tokenizer is trained on: reports, questions (with options), answers, captions, prompts. */
-export function corpus(pool: readonly PoolStudy[]): string[] {
-  const texts: string[] = [...REPORT_PROMPTS, SLICE_PROMPT];
+export function corpus(pool: readonly PoolStudy[], stack = 1): string[] {
+  const texts: string[] = [...REPORT_PROMPTS, SLICE_PROMPT, ...(stack > 1 ? [STACK_PROMPT] : [])];
   for (const { study } of pool) {
     texts.push(study.report, ...study.captions);
     for (const q of study.questions) texts.push(formatQuestion(q), formatAnswer(q));
@@ -86,20 +88,30 @@ export function mirrorVolume(v: F32Tensor): F32Tensor {
  * that never learns to name what it sees has nothing to hand on to the 3D one. With `mirror`, every
  * slice also appears mirrored with "left" and "right" swapped in its caption: the same picture with
  * the other side named, so that naming the side pays only by looking.
+ *
+ * With `stack` > 1 the images are stacks of `stack` consecutive slices ([1, stack, H, W]; the 2D
+ * encoder still sees each slice alone, the language model reads stack x m tokens, as a 2D model
+ * shown several images): the captions in order, "1: ...; 2: ...", under STACK_PROMPT, and the
+ * questions asked of the stack's slices together (sliceQuestions). The 3D model hands its language
+ * model (D / depth_patch / depth_pool) groups of image tokens; a 2D model that has only ever read one
+ * image of m tokens does not find a finding among four such groups (measured, docs/RESULTS.md).
  */
-export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false, questions = false): Sample[] {
-  const m = imageTokens(cfg2d, 1);
+export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false, questions = false, stack = 1): Sample[] {
+  const m = imageTokens(cfg2d, stack);
   const out: Sample[] = [];
   for (const { study, volume } of pool) {
     const [, D, H, W] = volume.shape;
+    if (D % stack !== 0) throw new ValueError(`sliceExamples: stack: expected a divisor of the ${D} slices, got ${stack}`);
     const views = mirror ? [volume, mirrorVolume(volume)] : [volume];
-    for (let k = 0; k < D; k++) {
-      const shows = study.findings.some((f) => f.slices.includes(k));
+    for (let k = 0; k < D; k += stack) {
+      const ks = Array.from({ length: stack }, (_, i) => k + i);
+      const shows = study.findings.some((f) => f.slices.some((x) => ks.includes(x)));
+      const caption = stack === 1 ? study.captions[k] : ks.map((x, i) => `${i + 1}: ${study.captions[x]}`).join("; ");
       views.forEach((v, i) => {
-        const slice = new Tensor("f32", [1, 1, H, W], v.data.subarray(k * H * W, (k + 1) * H * W));
+        const image = new Tensor("f32", [1, stack, H, W], v.data.subarray(k * H * W, (k + stack) * H * W));
         const text = i === 0 ? (t: string) => t : mirrorText;
-        const examples: Sample[] = [{ volume: slice, ids: trainingSequence(cfg2d, tok, m, SLICE_PROMPT, text(study.captions[k])), task: TASK.report }];
-        if (questions) for (const [q, a] of sliceQuestions(study, k)) examples.push({ volume: slice, ids: trainingSequence(cfg2d, tok, m, q, text(a)), task: TASK.vqa });
+        const examples: Sample[] = [{ volume: image, ids: trainingSequence(cfg2d, tok, m, stack === 1 ? SLICE_PROMPT : STACK_PROMPT, text(caption)), task: TASK.report }];
+        if (questions) for (const [q, a] of sliceQuestions(study, k, stack)) examples.push({ volume: image, ids: trainingSequence(cfg2d, tok, m, q, text(a)), task: TASK.vqa });
         for (let r = 0; r < (shows ? findingRepeat : 1); r++) out.push(...examples);
       });
     }
@@ -116,9 +128,11 @@ const SIDE_OF: Partial<Record<FindingKind, string>> = { effusion: OPEN.effusionS
  * the slice shows, "is there ...?" -> "yes" and, for effusions and nodules, the side ("left",
  * "right", "both"); one kind it does not show (rotating with k) -> "no", on every slice that shows
  * a finding and every other slice that shows none; the contrast question on every fourth slice.
+ * With `stack` > 1: the same about slices k .. k+stack-1 together, rotating with the stack's index.
  */
-export function sliceQuestions(study: Pick<Study, "findings" | "contrast">, k: number): [string, string][] {
-  const on = study.findings.filter((f) => f.slices.includes(k));
+export function sliceQuestions(study: Pick<Study, "findings" | "contrast">, k0: number, stack = 1): [string, string][] {
+  const on = study.findings.filter((f) => f.slices.some((x) => x >= k0 && x < k0 + stack));
+  const k = Math.floor(k0 / stack);
   const kinds: FindingKind[] = ["effusion", "nodule", "cyst"];
   const qa: [string, string][] = [];
   for (const kind of kinds) {

@@ -24,6 +24,18 @@ export interface StageSettings {
   peak: number;
   /** Stage 1 only: the batch's samples come perVolume at a time from one study, each volume encoded once (Trainer perVolume). Absent: 1. */
   perVolume?: number;
+  /**
+   * Micro-batches per update: the batch is split into `accum` micro-batches of batch/accum samples
+   * whose gradients are merged in a fixed order (Trainer accum); they run data parallel on up to
+   * `accum` threads with the same bits on any thread count. Absent: 1 (one micro-batch).
+   */
+  accum?: number;
+  /**
+   * The language model's and projector's learning rate as a fraction of the stage's (absent: 1).
+   * Stage 2 at 0.2: the new experts, routers and task gates learn at the full rate while what stage
+   * 1 taught the language model to read moves less.
+   */
+  lmScale?: number;
 }
 export type StageKey = "stage0" | "stage1" | "stage2";
 
@@ -41,7 +53,10 @@ export interface RecipeOptions {
   // The two below are absent when off (canonicalRecipe), so that runs made before them keep their bytes.
   visionWarmup?: number; // stage 0's first updates train the language model only (stages.ts VISION_WARMUP_FREEZE)
   visionRamp?: number; // after the warm-up the encoder's learning rate rises linearly over this many updates
+  volumeWarmup?: number; // stage 1's first updates train the language model only (stages.ts VOLUME_WARMUP_FREEZE)
+  volumeRamp?: number; // after it, the volume blocks' and projector's learning rate rises linearly over this many updates
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
+  sliceStack?: number; // stage 0's images are stacks of this many consecutive slices (data.ts sliceExamples); absent: 1
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
@@ -65,10 +80,13 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, mirror, sliceQuestions, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
-    preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat,
-    ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}), warmup, vocab,
+    preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap, findingSliceRepeat,
+    ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
+    ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), warmup, vocab,
   };
 }
 
@@ -105,7 +123,7 @@ export interface RecipeData {
 export function prepareData(o: RecipeOptions, onPool?: (done: number, count: number) => void): RecipeData {
   const pre = presetFor(o.preset);
   const pool = loadPool(o.dataSeed, "train", o.studies, pre, onPool);
-  const tok = trainBpe(corpus(pool), o.vocab);
+  const tok = trainBpe(corpus(pool, o.sliceStack ?? 1), o.vocab);
   const cfg = recipeConfig(o.preset, tok);
   return { pre, pool, tok, cfg, examples: new Map() };
 }
@@ -115,21 +133,32 @@ export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName)
   const key = phase === "stage0" ? "slices" : "tasks";
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, phase, o.variant);
-    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, o.mirror ?? false, o.sliceQuestions ?? false) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, o.mirror ?? false));
+    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, o.mirror ?? false, o.sliceQuestions ?? false, o.sliceStack ?? 1) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, o.mirror ?? false));
   }
   return d.examples.get(key)!;
 }
 
+/**
+ * Runs the trainer's micro-batches data parallel on up to `threads` threads (at most the phase's
+ * micro-batches per update; the bits do not depend on it). Returns the trainer.
+ */
+export async function withThreads(t: Trainer, threads: number): Promise<Trainer> {
+  const n = Math.min(threads, t.opts.accum);
+  if (n > 1) await t.useThreads(n);
+  return t;
+}
+
 /** A fresh trainer for a phase over `params` (its own seed, schedule and freezing). */
 export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase: PhaseName, params: Params): Trainer {
-  const s = phaseSettings(o, phase), cfg = phaseConfig(d.cfg, phase, o.variant);
+  const s = phaseSettings(o, phase), cfg = phaseConfig(d.cfg, phase, o.variant), accum = s.accum ?? 1;
   const warmup = Math.min(s.steps, Math.max(1, Math.round(o.warmup * s.steps)));
-  const warmFreeze = phaseWarmFreeze(phase, o.visionWarmup ?? 0, o.visionRamp ?? 0);
+  const warmFreeze = phaseWarmFreeze(phase, o);
   const opts: RecipeTrainOptions = {
     ...trainOptions({
-      seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch, freeze: phaseFreeze(cfg, phase),
+      seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch / accum, accum, freeze: phaseFreeze(cfg, phase),
       schedule: { peak: s.peak, warmup, total: s.steps, floor: s.peak / 10 },
       ...(warmFreeze ? { warmFreeze } : {}), ...((s.perVolume ?? 1) > 1 ? { perVolume: s.perVolume } : {}),
+      ...((s.lmScale ?? 1) !== 1 ? { lrScale: [{ match: "lm.*", scale: s.lmScale! }, { match: "projector.*", scale: s.lmScale! }] } : {}),
     }),
     recipe: { options: o, phase },
   };
@@ -158,6 +187,8 @@ export interface RecipeHooks {
   /** Tests: stop (returning null) once this phase has made this many updates. */
   stopAt?: { phase: PhaseName; step: number };
   now?: () => number; // ms clock for tokens/s and ETA
+  /** Threads for data-parallel micro-batches (withThreads); absent or 1: the calling thread runs them. */
+  threads?: number;
 }
 
 /** The recipe from the start, or from a checkpoint it wrote. Returns the trained model of the last phase (null when stopped by `stopAt`). */
@@ -172,27 +203,38 @@ export async function runRecipe(be: Backend, d: RecipeData, o: RecipeOptions, ho
   } else {
     trainer = phaseTrainer(be, d, o, phases[0], initParams(phaseConfig(d.cfg, phases[0], o.variant), o.seed));
   }
-  const now = hooks.now ?? (() => Date.now());
   for (;;) {
-    const phase = phases[i], s = phaseSettings(o, phase), data = phaseExamples(d, o, phase);
-    const tokensPerUpdate = (s.batch * data.reduce((n, x) => n + x.ids.length, 0)) / data.length;
-    const t0 = now(), step0 = trainer.step;
-    while (trainer.step < s.steps) {
-      if (hooks.stopAt && hooks.stopAt.phase === phase && hooks.stopAt.step === trainer.step) return null;
-      const r = trainer.trainStep(data);
-      hooks.onStep?.(phase, r, trainer);
-      const dt = (now() - t0) / 1000, done = trainer.step - step0;
-      hooks.onProgress?.({
-        phase, index: i + 1, phases: phases.length, step: trainer.step, total: s.steps, report: r,
-        tokensPerSecond: dt > 0 ? (done * tokensPerUpdate) / dt : 0, etaSeconds: dt > 0 ? ((s.steps - trainer.step) * dt) / done : NaN,
-      });
-      if (hooks.periodic && trainer.step % hooks.periodic.every === 0 && trainer.step < s.steps) await hooks.periodic.run(phase, trainer);
+    const phase = phases[i];
+    await withThreads(trainer, hooks.threads ?? 1);
+    try {
+      if (!(await trainPhase(d, o, hooks, phases, i, trainer))) return null;
+      await hooks.onPhaseEnd?.(phase, trainer);
+    } finally {
+      trainer.close();
     }
-    await hooks.onPhaseEnd?.(phase, trainer);
     if (++i === phases.length) return { cfg: trainer.cfg, params: trainer.params };
-    const params = advance(trainer.params, d.cfg, phase, phases[i], o.variant, o.seed);
-    trainer = phaseTrainer(be, d, o, phases[i], params);
+    trainer = phaseTrainer(be, d, o, phases[i], advance(trainer.params, d.cfg, phase, phases[i], o.variant, o.seed));
   }
+}
+
+/** The updates of phase `phases[i]` from the trainer's step on; false when stopped by `stopAt`. */
+async function trainPhase(d: RecipeData, o: RecipeOptions, hooks: RecipeHooks, phases: readonly PhaseName[], i: number, trainer: Trainer): Promise<boolean> {
+  const now = hooks.now ?? (() => Date.now());
+  const phase = phases[i], s = phaseSettings(o, phase), data = phaseExamples(d, o, phase);
+  const tokensPerUpdate = (s.batch * data.reduce((n, x) => n + x.ids.length, 0)) / data.length;
+  const t0 = now(), step0 = trainer.step;
+  while (trainer.step < s.steps) {
+    if (hooks.stopAt && hooks.stopAt.phase === phase && hooks.stopAt.step === trainer.step) return false;
+    const r = trainer.trainStep(data);
+    hooks.onStep?.(phase, r, trainer);
+    const dt = (now() - t0) / 1000, done = trainer.step - step0;
+    hooks.onProgress?.({
+      phase, index: i + 1, phases: phases.length, step: trainer.step, total: s.steps, report: r,
+      tokensPerSecond: dt > 0 ? (done * tokensPerUpdate) / dt : 0, etaSeconds: dt > 0 ? ((s.steps - trainer.step) * dt) / done : NaN,
+    });
+    if (hooks.periodic && trainer.step % hooks.periodic.every === 0 && trainer.step < s.steps) await hooks.periodic.run(phase, trainer);
+  }
+  return true;
 }
 
 /** Checks a recipe's options (CLI and resumed checkpoints). */
@@ -202,11 +244,18 @@ export function checkRecipe(o: RecipeOptions): void {
     if (!Number.isInteger(s.steps) || s.steps < 0 || !Number.isInteger(s.batch) || s.batch < 1 || !(s.peak > 0)) {
       throw new ValueError(`recipe: ${k}: expected steps >= 0, batch >= 1 (integers) and peak > 0, got ${JSON.stringify(s)}`);
     }
+    if (s.lmScale !== undefined && !(s.lmScale >= 0 && s.lmScale <= 1)) throw new ValueError(`recipe: ${k}: lmScale: expected a number in [0, 1], got ${s.lmScale}`);
+    const a = s.accum ?? 1;
+    if (!(Number.isInteger(a) && a >= 1 && s.batch % a === 0)) throw new ValueError(`recipe: ${k}: accum: expected an integer >= 1 dividing the batch ${s.batch}, got ${JSON.stringify(s.accum)}`);
     const k2 = s.perVolume ?? 1;
-    if (!(Number.isInteger(k2) && k2 >= 1 && s.batch % k2 === 0) || (k !== "stage1" && k2 !== 1)) {
-      throw new ValueError(`recipe: ${k}: perVolume: expected ${k === "stage1" ? "an integer >= 1 dividing the batch" : "1 (only stage 1's encoder does not read the text)"}, got ${JSON.stringify(s.perVolume)} (batch ${s.batch})`);
+    if (!(Number.isInteger(k2) && k2 >= 1 && (s.batch / a) % k2 === 0) || (k !== "stage1" && k2 !== 1)) {
+      throw new ValueError(`recipe: ${k}: perVolume: expected ${k === "stage1" ? "an integer >= 1 dividing the micro-batch (batch / accum)" : "1 (only stage 1's encoder does not read the text)"}, got ${JSON.stringify(s.perVolume)} (batch ${s.batch}, accum ${a})`);
     }
   }
-  if (o.visionWarmup !== undefined && !(Number.isInteger(o.visionWarmup) && o.visionWarmup >= 0)) throw new ValueError(`recipe: visionWarmup: expected an integer >= 0, got ${o.visionWarmup}`);
+  if (o.sliceStack !== undefined && !(Number.isInteger(o.sliceStack) && o.sliceStack >= 1)) throw new ValueError(`recipe: sliceStack: expected an integer >= 1, got ${o.sliceStack}`);
+  for (const k of ["visionWarmup", "visionRamp", "volumeWarmup", "volumeRamp"] as const) {
+    const x = o[k];
+    if (x !== undefined && !(Number.isInteger(x) && x >= 0)) throw new ValueError(`recipe: ${k}: expected an integer >= 0, got ${x}`);
+  }
   if (!Number.isInteger(o.studies) || o.studies < 1) throw new ValueError(`recipe: studies: expected a positive integer, got ${o.studies}`);
 }

@@ -72,10 +72,22 @@ export function phaseFreeze(cfg: ModelConfig, phase: PhaseName): FreezeSpec {
  */
 export const VISION_WARMUP_FREEZE: FreezeSpec = { train: ["lm.*"] };
 
-/** The warm-up freeze of a phase (stage 0 only), or null. */
-export function phaseWarmFreeze(phase: PhaseName, visionWarmup: number, ramp = 0): { steps: number; freeze: FreezeSpec; ramp?: number } | null {
-  if (phase !== "stage0" || visionWarmup <= 0) return null;
-  return { steps: visionWarmup, freeze: VISION_WARMUP_FREEZE, ...(ramp > 0 ? { ramp } : {}) };
+/**
+ * Stage 1 (and the one-stage variant's stage 1+2) starts with the volume blocks still, for the same
+ * reason one stage later: right after the transfer the language model meets image tokens of a new
+ * kind (64 tokens that each pool 8 slices) and question forms the 2D model never answered, and its
+ * large first gradients reach the volume blocks, which then flatten the tokens towards a constant
+ * (measured: a transferred model whose answers did not depend on the volume stayed so when
+ * everything trained from the first update, and read it when the language model learnt alone first).
+ */
+export const VOLUME_WARMUP_FREEZE: FreezeSpec = { train: ["lm.*"] };
+
+/** The warm-up freeze of a phase: stage 0 holds the encoder (visionWarmup), stage 1 and stage 1+2 the volume blocks (volumeWarmup); null when none. */
+export function phaseWarmFreeze(phase: PhaseName, w: { visionWarmup?: number; visionRamp?: number; volumeWarmup?: number; volumeRamp?: number }): { steps: number; freeze: FreezeSpec; ramp?: number } | null {
+  const [steps, ramp, freeze] = phase === "stage0" ? [w.visionWarmup ?? 0, w.visionRamp ?? 0, VISION_WARMUP_FREEZE]
+    : phase === "stage1" || phase === "stage12" ? [w.volumeWarmup ?? 0, w.volumeRamp ?? 0, VOLUME_WARMUP_FREEZE] : [0, 0, {}];
+  if (steps <= 0) return null;
+  return { steps, freeze, ...(ramp > 0 ? { ramp } : {}) };
 }
 
 /**
