@@ -33,3 +33,20 @@ export function decodeModel(bytes: Uint8Array): ModelObject {
   const T = schema().lookupType("onnx.ModelProto");
   return T.toObject(T.decode(bytes), { longs: Number, defaults: false, arrays: true }) as ModelObject;
 }
+
+/** ModelProto.metadata_props of encoded bytes, reading only that field (the weights are skipped, not copied). */
+export function readMetadata(bytes: Uint8Array): Map<string, string> {
+  const entry = schema().lookupType("onnx.StringStringEntryProto");
+  const r = protobuf.Reader.create(bytes);
+  const out = new Map<string, string>();
+  while (r.pos < r.len) {
+    const tag = r.uint32();
+    if (tag >>> 3 === 14 && (tag & 7) === 2) {
+      const e = entry.decode(r.bytes()) as unknown as { key: string; value: string };
+      out.set(e.key, e.value);
+    } else {
+      r.skipType(tag & 7);
+    }
+  }
+  return out;
+}
