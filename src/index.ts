@@ -60,6 +60,15 @@ export { readVolumeFiles, type CtVolume, type ReadVolumeOptions, type VolumeFile
 export { preprocess, preprocessPreset, type PreprocessPreset, type VolumeLike } from "./preprocess/index.js";
 export { SANITY, inputWarnings, type SanityInput } from "./preprocess/sanity.js";
 
+// ONNX export: the same model as standard ONNX graphs for onnxruntime (CPU, CUDA, WebGPU), checked against golden files
+export { ONNX_FILES, exportOnnx, type ExportOptions, type OnnxExport } from "./export/build.js";
+export { EXTERNAL_DATA_THRESHOLD, OPSET, type EncodedModel } from "./export/graph.js";
+export { readExportSource, type ExportSource } from "./export/source.js";
+export { OnnxSessions, type GraphBytes, type OnnxCache, type SessionOptions } from "./export/session.js";
+export { verifyGoldenOnnx, type VerifyOnnxOptions } from "./export/verify.js";
+export { generateOnnx, type OnnxGenerateOptions, type OnnxGenerateResult } from "./export/generate.js";
+export { readOnnxFolder, writeOnnxFolder } from "./export/files.js";
+
 // figures: routing maps (PNG, no canvas), the PNG codec and the expert palette behind them
 export {
   renderRoutingMap, routingMap, routingMapLayout, routingMaps,

@@ -30,10 +30,12 @@ export interface ExportOptions {
   externalThreshold?: number;
   /** Computes the rotary tables (default: the wasm backend). */
   backend?: Backend;
+  /** "all" (default) or "encoder" alone (then only its weights are needed: vision.*, moe.text_proj.*, projector.*, lm.embed.weight). */
+  graphs?: "all" | "encoder";
 }
 
 export interface OnnxExport {
-  /** encoder.onnx, lm.onnx, and their data files when external, by file name. */
+  /** encoder.onnx and lm.onnx (unless graphs "encoder") by file name, each with its external data when there is some. */
   files: Map<string, EncodedModel>;
   depth: number;
   opset: number;
@@ -41,7 +43,8 @@ export interface OnnxExport {
 
 /** Both graphs for the model (config validated; weights checked against it). */
 export async function exportOnnx(cfg: ModelConfig, params: Params, o: ExportOptions = {}): Promise<OnnxExport> {
-  checkParams(params, cfg);
+  const all = (o.graphs ?? "all") === "all";
+  if (all) checkParams(params, cfg); // the encoder alone reads its weights by name (getParam: a missing one is named)
   const v = cfg.vision, unit = v.depthPatch * cfg.projector.depthPool;
   const depth = o.depth ?? 4 * unit;
   if (!Number.isInteger(depth) || depth < unit || depth % unit !== 0) {
@@ -62,6 +65,7 @@ export async function exportOnnx(cfg: ModelConfig, params: Params, o: ExportOpti
   for (const a of acts) enc.output(a.name, a);
   files.set(ONNX_FILES.encoder, enc.finish({ dataFile: `${ONNX_FILES.encoder}.data`, externalThreshold: o.externalThreshold, metadata, docString: "TGH-MoE vision encoder, TGH-MoE and projector" }));
 
+  if (!all) return { files, depth, opset: OPSET };
   const lm = new Graph("tgh-moe-lm", storage);
   lmGraph(lm, params, cfg, be);
   files.set(ONNX_FILES.lm, lm.finish({ dataFile: `${ONNX_FILES.lm}.data`, externalThreshold: o.externalThreshold, metadata, docString: "TGH-MoE language model with KV cache" }));

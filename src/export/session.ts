@@ -15,16 +15,18 @@ type Ort = typeof import("onnxruntime-web");
 type OrtSession = Awaited<ReturnType<Ort["InferenceSession"]["create"]>>;
 type OrtTensor = InstanceType<Ort["Tensor"]>;
 
+/** The onnxruntime-web package name: imported by name at run time, so bundles of this library do not pull it in. */
+const ORT_PACKAGE = "onnxruntime-web";
 let ortModule: Promise<Ort> | null = null;
-/** onnxruntime-web, one thread, no proxy worker; a FormatError-free ValueError when it is not installed. */
+/** onnxruntime-web, no proxy worker; a ValueError naming the package when it is not installed. */
 async function loadOrt(): Promise<Ort> {
-  ortModule ??= import("onnxruntime-web").then((ort) => {
+  ortModule ??= (import(/* @vite-ignore */ ORT_PACKAGE) as Promise<Ort>).then((ort) => {
     ort.env.wasm.proxy = false;
     ort.env.logLevel = "error";
     return ort;
   }, () => {
     ortModule = null;
-    throw new ValueError("onnx: onnxruntime-web: expected the package to be installed (npm install onnxruntime-web), got nothing");
+    throw new ValueError(`onnx: ${ORT_PACKAGE}: expected the package to be installed (npm install ${ORT_PACKAGE}) or passed as the ort option, got nothing`);
   });
   return ortModule;
 }
@@ -39,6 +41,8 @@ export interface SessionOptions {
   executionProviders?: string[];
   /** Threads of the WASM provider (fixed by onnxruntime when its wasm starts; default 1). */
   threads?: number;
+  /** The onnxruntime-web module to use (a page's own import); default: imported by name. */
+  ort?: unknown;
 }
 
 /** The KV cache of lm.onnx: per layer keys and values [B, KV, P, dh]. */
@@ -49,7 +53,7 @@ export class OnnxSessions {
 
   /** Opens both graphs; `cfg` is the model's (its shapes size the empty cache). */
   static async open(cfg: ModelConfig, files: { encoder: GraphBytes; lm: GraphBytes }, o: SessionOptions = {}): Promise<OnnxSessions> {
-    const ort = await loadOrt();
+    const ort = (o.ort as Ort | undefined) ?? await loadOrt();
     if (o.threads !== undefined) ort.env.wasm.numThreads = o.threads;
     else if (!ort.env.wasm.numThreads) ort.env.wasm.numThreads = 1;
     const open = async (name: string, f: GraphBytes) => {
@@ -65,9 +69,10 @@ export class OnnxSessions {
     return new OnnxSessions(ort, cfg, await open(ONNX_FILES.encoder, files.encoder), await open(ONNX_FILES.lm, files.lm));
   }
 
-  /** volume [B, 1, D, H, W], ids [B, L] -> every output of encoder.onnx by name (act.*), as our Tensors. */
-  async encode(volume: F32Tensor, ids: I32Tensor): Promise<Map<string, Tensor>> {
-    const res = await this.encoder.run({ volume: this.f32(volume), ids: this.i64(ids) });
+  /** volume [B, 1, D, H, W], ids [B, L] -> the outputs of encoder.onnx by name (act.*; all, or those asked), as our Tensors. */
+  async encode(volume: F32Tensor, ids: I32Tensor, outputs?: string[]): Promise<Map<string, Tensor>> {
+    const feeds = { volume: this.f32(volume), ids: this.i64(ids) };
+    const res = outputs ? await this.encoder.run(feeds, outputs) : await this.encoder.run(feeds);
     return new Map(Object.entries(res).map(([name, t]) => [name, fromOrt(t)]));
   }
 
