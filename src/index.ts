@@ -37,7 +37,7 @@ export { trainBpe, type TrainOptions } from "./tokenizer/train.js";
 // golden vectors (section 8): write one, verify any one
 export {
   GOLDEN_ATOL, GOLDEN_RTOL, GOLDEN_SPEC, actSlots, formatReport, makeGolden, routingMargins, verifyGolden,
-  type Golden, type GoldenOptions, type RoutingMargins, type TensorCheck, type VerifyOptions, type VerifyReport,
+  type Golden, type GoldenOptions, type RecomputeInput, type RoutingMargins, type TensorCheck, type VerifyOptions, type VerifyReport,
 } from "./golden.js";
 
 // the model object: load a checkpoint, generate with a KV cache, encode; write a checkpoint
