@@ -31,9 +31,10 @@ options:
   options: { backend: { type: "string", default: "wasm" }, onnx: { type: "string" } },
   positionals: [1, 1],
   async run(v, [file], io) {
+    const backend = backendOption("verify", v.backend); // checked first: a usage error before any file is read
     const report = v.onnx !== undefined
       ? await verifyGoldenOnnx(await readBytes(file), await readOnnxFolder(v.onnx), { file })
-      : await verifyGolden(await readBytes(file), { backend: await createBackend(backendOption("verify", v.backend)), file });
+      : await verifyGolden(await readBytes(file), { backend: await createBackend(backend), file });
     for (const line of formatReport(report)) io.out(line);
     return report.pass ? EXIT.ok : EXIT.mismatch;
   },
