@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { setDefaultThreads } from "../src/backend/index.js";
 import { benchArgs, fmt, peak, printTable, setArgs } from "./harness.js";
 
-const FILES = ["matmul", "attention", "elementwise", "rows", "misc", "model", "e2e", "threads"] as const;
+const FILES = ["matmul", "attention", "elementwise", "rows", "misc", "model", "e2e", "export", "threads"] as const;
 
 async function exists(url: URL): Promise<boolean> {
   try {

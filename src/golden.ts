@@ -10,7 +10,7 @@ export {
   GOLDEN_ATOL, GOLDEN_BATCH, GOLDEN_RTOL, MAX_DRAWS, MAX_GOLDEN_PARAMS, MIN_MARGINS, goldenInitStd, makeGolden,
   type Golden, type GoldenOptions, type WeightDtype,
 } from "./golden/make.js";
-export { formatReport, verifyGolden, type TokenizerCheck, type VerifyOptions, type VerifyReport } from "./golden/verify.js";
+export { formatReport, verifyGolden, type RecomputeInput, type TokenizerCheck, type VerifyOptions, type VerifyReport } from "./golden/verify.js";
 export { compareTensor, formatCheck, type TensorCheck } from "./golden/compare.js";
 export { routingMargins, type RoutingMargins } from "./golden/margins.js";
 export { goldenCorpus, goldenTokenizer } from "./golden/corpus.js";

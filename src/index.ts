@@ -37,7 +37,7 @@ export { trainBpe, type TrainOptions } from "./tokenizer/train.js";
 // golden vectors (section 8): write one, verify any one
 export {
   GOLDEN_ATOL, GOLDEN_RTOL, GOLDEN_SPEC, actSlots, formatReport, makeGolden, routingMargins, verifyGolden,
-  type Golden, type GoldenOptions, type RoutingMargins, type TensorCheck, type VerifyOptions, type VerifyReport,
+  type Golden, type GoldenOptions, type RecomputeInput, type RoutingMargins, type TensorCheck, type VerifyOptions, type VerifyReport,
 } from "./golden.js";
 
 // the model object: load a checkpoint, generate with a KV cache, encode; write a checkpoint
@@ -59,6 +59,15 @@ export { isDicom, readDicomSeries, type DicomMeta, type DicomVolume, type ReadDi
 export { readVolumeFiles, type CtVolume, type ReadVolumeOptions, type VolumeFile } from "./io/volume.js";
 export { preprocess, preprocessPreset, type PreprocessPreset, type VolumeLike } from "./preprocess/index.js";
 export { SANITY, inputWarnings, type SanityInput } from "./preprocess/sanity.js";
+
+// ONNX export: the same model as standard ONNX graphs for onnxruntime (CPU, CUDA, WebGPU), checked against golden files
+export { ONNX_FILES, exportOnnx, type ExportOptions, type OnnxExport } from "./export/build.js";
+export { EXTERNAL_DATA_THRESHOLD, OPSET, type EncodedModel } from "./export/graph.js";
+export { readExportSource, type ExportSource } from "./export/source.js";
+export { OnnxSessions, type GraphBytes, type OnnxCache, type SessionOptions } from "./export/session.js";
+export { verifyGoldenOnnx, type VerifyOnnxOptions } from "./export/verify.js";
+export { generateOnnx, type OnnxGenerateOptions, type OnnxGenerateResult } from "./export/generate.js";
+export { readOnnxFolder, writeOnnxFolder } from "./export/files.js";
 
 // figures: routing maps (PNG, no canvas), the PNG codec and the expert palette behind them
 export {

@@ -23,6 +23,7 @@ export const COMMANDS: readonly CommandEntry[] = [
   { name: "run", summary: "answer a prompt about a CT volume (NIfTI): report or question, progress, JSON, routing map", load: () => import("./run.js") },
   { name: "train", summary: "train TGH-MoE with the two-stage recipe (stage 0 2D, stage 1 dense, stage 2 MoE) on the synthetic benchmark", load: () => import("./train.js") },
   { name: "eval", summary: "evaluate a checkpoint on a split of the synthetic benchmark: report, QA and finding metrics, routing per task", load: () => import("./eval.js") },
+  { name: "export-onnx", summary: "export a checkpoint or golden file to ONNX: encoder.onnx (vision, TGH-MoE, projector) and lm.onnx (KV cache)", load: () => import("./export-onnx.js") },
   { name: "route-map", summary: "draw which expert every patch of a CT volume is routed to (vision encoder only), as a PNG", load: () => import("./routing.js") },
 ];
 

@@ -23,6 +23,20 @@ export interface VerifyOptions {
   backend?: BackendName | Backend;
   /** Label for messages (the file name). Default "golden". */
   file?: string;
+  /**
+   * Recomputes the act.* another way (the exported ONNX graphs: src/export/verify.ts) instead of our
+   * forward; `recomputedOn` names it in the report. Same checks, same comparison, same report.
+   */
+  recompute?: (input: RecomputeInput) => Promise<Map<string, Tensor>>;
+  recomputedOn?: string;
+}
+
+/** What a recompute hook gets: the file's config, weights and inputs, already checked. */
+export interface RecomputeInput {
+  cfg: ModelConfig;
+  params: Params;
+  volume: F32Tensor;
+  ids: I32Tensor;
 }
 
 /** The tokenizer cross-check: metadata `tokenizer` re-encodes metadata `prompt` to the prompt ids. */
@@ -53,7 +67,7 @@ export interface VerifyReport {
 /** Loads, recomputes, compares. Throws FormatError on a malformed file; never throws on a mismatch. */
 export async function verifyGolden(bytes: Uint8Array, o: VerifyOptions = {}): Promise<VerifyReport> {
   const file = o.file ?? "golden";
-  const be = typeof o.backend === "object" ? o.backend : await createBackend(o.backend ?? "wasm");
+  const be = o.recompute ? null : typeof o.backend === "object" ? o.backend : await createBackend(o.backend ?? "wasm");
   const { cfg, meta, expected, ignored } = readLayout(bytes, file);
   const atol = tolerance(meta, "atol", file), rtol = tolerance(meta, "rtol", file);
   const loaded = loadChecked(bytes, expected, { file });
@@ -63,9 +77,9 @@ export async function verifyGolden(bytes: Uint8Array, o: VerifyOptions = {}): Pr
 
   let acts: Map<string, Tensor>;
   try {
-    acts = forward(be, params, cfg, { volume, ids }, { acts: true }).acts!;
+    acts = be ? forward(be, params, cfg, { volume, ids }, { acts: true }).acts! : await o.recompute!({ cfg, params, volume, ids });
   } catch (e) {
-    if (e instanceof TghError) throw new FormatError(`${file}: inputs: they do not fit the config: ${e.message}`);
+    if (e instanceof TghError && be) throw new FormatError(`${file}: inputs: they do not fit the config: ${e.message}`);
     throw e;
   }
   const tensors = actSlots(cfg, volume.dim(0), volume.dim(2), ids.dim(1)).map((s) =>
@@ -73,7 +87,7 @@ export async function verifyGolden(bytes: Uint8Array, o: VerifyOptions = {}): Pr
   const tokenizer = checkTokenizer(meta, cfg, ids, file);
   const firstDivergence = tensors.find((t) => !t.pass)?.name ?? null;
   return {
-    file, backend: be.name, atol, rtol, config: cfg, producedBy: meta.get("backend") ?? "", tensors, ignored, tokenizer, firstDivergence,
+    file, backend: be?.name ?? o.recomputedOn ?? "recompute", atol, rtol, config: cfg, producedBy: meta.get("backend") ?? "", tensors, ignored, tokenizer, firstDivergence,
     pass: firstDivergence === null && (!tokenizer.checked || tokenizer.pass),
   };
 }

@@ -42,11 +42,11 @@ export async function readText(path: string | URL): Promise<string> {
 let tmpCounter = 0;
 
 /**
- * Writes `data` at `path` atomically: `.<name>.tmp-<pid>-<n>` in the same folder is written and
+ * Writes `data` (bytes, text, or chunks written in order) at `path` atomically: `.<name>.tmp-<pid>-<n>` in the same folder is written and
  * fsynced, renamed over `path`, and the folder is fsynced so the rename survives a power loss. On
  * any error the temporary file is removed and `path` is untouched.
  */
-export async function writeAtomic(path: string, data: Uint8Array | string): Promise<void> {
+export async function writeAtomic(path: string, data: Uint8Array | string | Uint8Array[]): Promise<void> {
   const fs = await nodeFs();
   const { basename, dirname, join } = await import("node:path");
   const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${tmpCounter++}`);
@@ -54,7 +54,8 @@ export async function writeAtomic(path: string, data: Uint8Array | string): Prom
     try {
       const fh = await fs.open(tmp, "w");
       try {
-        await fh.writeFile(data);
+        if (Array.isArray(data)) for (const chunk of data) await fh.writeFile(chunk); // each from the current position, whole
+        else await fh.writeFile(data);
         await fh.sync();
       } finally {
         await fh.close();
