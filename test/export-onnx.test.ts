@@ -2,7 +2,7 @@
 // committed golden file (F32 and F16 weights, inline and external data), of a soft-routing golden
 // file and of random configs covering every switch; ties in the router resolve to the lower expert
 // as ours do; a perturbed weight fails verify at the tensor it feeds; the CLI's exit codes; and the
-// shipped checkpoint's greedy answers on two sample CTs are ours token for token.
+// shipped checkpoint's greedy answers on the four sample CTs are ours token for token.
 import fc from "fast-check";
 import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -220,12 +220,13 @@ describe("CLI", () => {
 });
 
 describe("the shipped checkpoint", () => {
-  it("greedy answers on two sample CTs equal generate's token for token", async () => {
+  it("greedy answers on the four sample CTs (a report and a question each) equal generate's token for token", async () => {
     const model = await loadModel(CHECKPOINT.pathname);
     const exp = await exportOnnx(model.cfg, model.params, { depth: model.preprocess!.grid[0], backend: model.backend });
     const s = await OnnxSessions.open(model.cfg, graphsOf(exp));
     try {
-      for (const [name, prompt] of [["ct-2026-000064", "Describe the findings of this chest CT."], ["ct-2026-000037", "Is there a pleural effusion?"]]) {
+      const names = ["ct-2026-000064", "ct-2026-000089", "ct-2026-000037", "ct-2026-000046"];
+      for (const [name, prompt] of names.flatMap((n) => [[n, "Describe the findings of this chest CT."], [n, "Are there any pulmonary nodules?"]])) {
         const volume = model.prepareVolume(readNifti(new Uint8Array(await readFile(new URL(`${name}.nii.gz`, SAMPLES)))));
         const ours = await model.generate({ volume, prompt, maxNewTokens: 64 });
         const theirs = await generateOnnx(s, model.cfg, model.tokenizer, { volume, prompt, maxNewTokens: 64 });

@@ -4,9 +4,8 @@
  * state may be there and are not needed). Also the default volume depth: a golden file's input,
  * else a checkpoint's preprocess grid, else none.
  */
-import { FormatError, TghError } from "../errors.js";
 import { loadChecked, parseHeader, type Expected } from "../io/safetensors.js";
-import { fromSpecJson, type ModelConfig } from "../model/config.js";
+import { configOfMetadata, type ModelConfig } from "../model/config.js";
 import { paramSpecs, type Params } from "../model/params.js";
 import type { F32Tensor } from "../tensor.js";
 
@@ -19,15 +18,7 @@ export interface ExportSource {
 
 export function readExportSource(bytes: Uint8Array, file: string): ExportSource {
   const header = parseHeader(bytes, file);
-  const text = header.metadata.get("config");
-  if (text === undefined) throw new FormatError(`${file}: __metadata__.config: missing (expected a checkpoint or a golden file)`);
-  let cfg: ModelConfig;
-  try {
-    cfg = fromSpecJson(text);
-  } catch (e) {
-    if (e instanceof TghError) throw new FormatError(`${file}: __metadata__.config: ${e.message}`);
-    throw e;
-  }
+  const cfg = configOfMetadata(header.metadata.get("config"), file, "expected a checkpoint or a golden file");
   const expected = new Map<string, Expected>();
   for (const [name, shape] of paramSpecs(cfg)) expected.set(name, { shape, dtype: "f32" });
   const loaded = loadChecked(bytes, expected, { file, allowUnknown: true });

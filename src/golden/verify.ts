@@ -9,7 +9,7 @@ import type { Backend } from "../backend/backend.js";
 import { createBackend, type BackendName } from "../backend/index.js";
 import { FormatError, TghError, fmtShape } from "../errors.js";
 import { loadChecked, parseHeader, type Expected } from "../io/safetensors.js";
-import { fromSpecJson, type ModelConfig } from "../model/config.js";
+import { configOfMetadata, type ModelConfig } from "../model/config.js";
 import { forward } from "../model/model.js";
 import { paramSpecs, type Params } from "../model/params.js";
 import type { F32Tensor, I32Tensor, Tensor } from "../tensor.js";
@@ -100,15 +100,7 @@ function readLayout(bytes: Uint8Array, file: string): { cfg: ModelConfig; meta: 
   if (spec !== GOLDEN_SPEC) {
     throw new FormatError(`${file}: __metadata__.spec: expected ${JSON.stringify(GOLDEN_SPEC)}, got ${spec === undefined ? "nothing" : JSON.stringify(spec)}`);
   }
-  const text = meta.get("config");
-  if (text === undefined) throw new FormatError(`${file}: __metadata__.config: missing (the section 9 JSON)`);
-  let cfg: ModelConfig;
-  try {
-    cfg = fromSpecJson(text);
-  } catch (e) {
-    if (e instanceof TghError) throw new FormatError(`${file}: __metadata__.config: ${e.message}`);
-    throw e;
-  }
+  const cfg = configOfMetadata(meta.get("config"), file, "the section 9 JSON");
   const info = new Map(header.tensors.map((t) => [t.name, t]));
   const vol = info.get(INPUT_VOLUME)?.shape, idsShape = info.get(INPUT_IDS)?.shape;
   if (!vol || vol.length !== 5) throw new FormatError(`${file}: ${INPUT_VOLUME}: expected a tensor [B, 1, D, H, W], got ${vol ? fmtShape(vol) : "nothing"}`);

@@ -5,7 +5,7 @@
  * E experts · T tasks · k top-k · L text tokens · V vocab.
  */
 import { ACTIVATIONS, type Activation } from "../backend/backend.js";
-import { ValueError } from "../errors.js";
+import { FormatError, TghError, ValueError } from "../errors.js";
 import { checkConfigLimits } from "./limits.js";
 
 import type { LmConfig, ModelConfig, MoeConfig, PresetName, ProjectorConfig, TokenIds, VisionConfig } from "./config-types.js";
@@ -52,6 +52,17 @@ export function toSpecJson(cfg: ModelConfig): Record<string, Record<string, unkn
   const g = cfg.moe.guidance;
   if (g !== undefined && g !== OPTIONAL_KEYS.moe.guidance.default) out.moe.guidance = g;
   return out;
+}
+
+/** A file's `__metadata__.config` text -> the config; missing or invalid: a FormatError naming the file and the field (`missing` says what was expected). */
+export function configOfMetadata(text: string | undefined, file: string, missing: string): ModelConfig {
+  if (text === undefined) throw new FormatError(`${file}: __metadata__.config: missing (${missing})`);
+  try {
+    return fromSpecJson(text);
+  } catch (e) {
+    if (e instanceof TghError) throw new FormatError(`${file}: __metadata__.config: ${e.message}`);
+    throw e;
+  }
 }
 
 /** Parses and validates the section 9 object (or its JSON text). Unknown or missing keys throw. */
