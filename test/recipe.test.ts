@@ -137,6 +137,18 @@ describe("warm-up freezes (stage 0: the encoder; stage 1: the volume blocks)", (
       expect(phaseWarmFreeze(phase, { visionWarmup: 300 })).toBeNull();
     }
   });
+  it("stage 1 and stage 1+2 with alignWarmup: the language model is held and the volume blocks and projector train, then it joins over alignRamp", () => {
+    for (const phase of ["stage1", "stage12"] as const) {
+      const w = phaseWarmFreeze(phase, { visionWarmup: 300, alignWarmup: 80, alignRamp: 40 })!;
+      expect([w.steps, w.ramp]).toEqual([80, 40]);
+      const trains = trainableBy(w.freeze);
+      expect(["lm.embed.weight", "lm.blocks.3.mlp.down.weight", "lm.norm.weight"].some(trains)).toBe(false);
+      expect(["vision.blocks.5.attn.qkv.weight", "projector.fc1.weight", "projector.fc2.bias"].every(trains)).toBe(true);
+    }
+    expect(phaseWarmFreeze("stage0", { visionWarmup: 0, alignWarmup: 80 })).toBeNull();
+    expect(phaseWarmFreeze("stage2", { alignWarmup: 80 })).toBeNull();
+    expect(() => checkRecipe({ ...defaultRecipe("tiny", 0), volumeWarmup: 10, alignWarmup: 10 })).toThrow(/at most one of the two stage 1 warm-ups/);
+  });
 
   it("canonicalRecipe leaves the switches that are off out (a run made before them stores the same bytes) and keeps the key order", () => {
     const before = ["preset", "seed", "dataSeed", "studies", "variant", "stages", "reportRepeat", "answerCap", "findingSliceRepeat", "warmup", "vocab"];

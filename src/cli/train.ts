@@ -49,6 +49,10 @@ options:
   --volume-warmup N      stage 1's first N updates train the language model only, the volume
                          blocks and projector held (default 0: off)
   --volume-ramp N        after it, their learning rate rises over N updates
+  --align-warmup N       stage 1's first N updates train the volume blocks and projector only, the
+                         language model held, so that its loss falls only through the image
+                         tokens (feature alignment; default 0: off; not with --volume-warmup)
+  --align-ramp N         after it, the language model's learning rate rises over N updates
   --slice-stack N        stage 0's images are stacks of N consecutive slices, each encoded alone,
                          read together by the language model (their captions in order, the
                          questions about the stack; default 1: single slices)
@@ -94,6 +98,8 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "vision-warmup": { type: "string" },
     "vision-ramp": { type: "string" },
     "volume-warmup": { type: "string" },
+    "align-warmup": { type: "string" },
+    "align-ramp": { type: "string" },
     "slice-stack": { type: "string" },
     "volume-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
@@ -132,8 +138,6 @@ example (the shipped checkpoint, docs/TRAINING.md):
       if (v["data-seed"]) o = { ...o, dataSeed: integer("train", "data-seed", v["data-seed"], 0, 0xffffffff) };
       if (v["vision-warmup"]) o = { ...o, visionWarmup: integer("train", "vision-warmup", v["vision-warmup"], 0, 1e9) };
       if (v["vision-ramp"]) o = { ...o, visionRamp: integer("train", "vision-ramp", v["vision-ramp"], 0, 1e9) };
-      if (v["volume-warmup"]) o = { ...o, volumeWarmup: integer("train", "volume-warmup", v["volume-warmup"], 0, 1e9) };
-      if (v["volume-ramp"]) o = { ...o, volumeRamp: integer("train", "volume-ramp", v["volume-ramp"], 0, 1e9) };
       if (v["slice-stack"]) o = { ...o, sliceStack: integer("train", "slice-stack", v["slice-stack"], 1, 4096) };
       if (v["no-mirror"]) o = { ...o, mirror: false };
       if (v["slice-questions"] && v["no-slice-questions"]) throw new UsageError("tgh-moe train: give --slice-questions or --no-slice-questions, not both");
@@ -143,6 +147,10 @@ example (the shipped checkpoint, docs/TRAINING.md):
       o = withStage1Batch(o, v["stage1-batch"], v["per-volume"]);
     }
     const before = o;
+    o = withStage1Warmup(o, v);
+    if (resume && recipeMark(resume).phase !== "stage0" && JSON.stringify(stage1Warmup(before)) !== JSON.stringify(stage1Warmup(o))) {
+      throw new UsageError(`tgh-moe train: the checkpoint is at ${recipeMark(resume).phase}, so stage 1's warm-up must stay ${JSON.stringify(stage1Warmup(before))}, got ${JSON.stringify(stage1Warmup(o))}`);
+    }
     if (v.accum !== undefined) o = withAccum(o, v.accum);
     if (v.lr !== undefined) o = withPeaks(o, v.lr);
     if (v["stage2-lm-scale"] !== undefined) {
@@ -242,7 +250,7 @@ function reproduceLine(o: RecipeOptions, dtype: string, out: string): string {
   const lmScale = stage2.lmScale ?? 1;
   return [
     `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed}`,
-    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}`,
+    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}`,
     `--stage0-batch ${stage0.batch} --stage1-batch ${stage1.batch} --per-volume ${stage1.perVolume ?? 1} --accum ${[stage0, stage1, stage2].map((x) => x.accum ?? 1).join(",")}${lmScale !== 1 ? ` --stage2-lm-scale ${lmScale}` : ""}`,
     `--stage0-steps ${stage0.steps} --stage1-steps ${stage1.steps} --stage2-steps ${stage2.steps} --lr ${stage0.peak},${stage1.peak},${stage2.peak} --dtype ${dtype} --out ${out}`,
   ].join(" ");
@@ -268,6 +276,18 @@ function keepStarted(before: RecipeOptions, after: RecipeOptions, phase: PhaseNa
     const x = JSON.stringify(canonicalRecipe(before).stages[k]), y = JSON.stringify(canonicalRecipe(after).stages[k]);
     if (x !== y) throw new UsageError(`tgh-moe train: the checkpoint is at ${phase}, so ${k}'s settings must stay ${x}, got ${y} (only stages not yet started may change on --resume)`);
   }
+}
+
+/** --volume-warmup, --volume-ramp, --align-warmup, --align-ramp: stage 1's warm-up (may change on a resume from stage 0). */
+function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): RecipeOptions {
+  const keys = [["volume-warmup", "volumeWarmup"], ["volume-ramp", "volumeRamp"], ["align-warmup", "alignWarmup"], ["align-ramp", "alignRamp"]] as const;
+  for (const [flag, key] of keys) if (v[flag] !== undefined) o = { ...o, [key]: integer("train", flag, v[flag] as string, 0, 1e9) };
+  return o;
+}
+
+/** The settings of stage 1's warm-up, absent ones as 0. */
+function stage1Warmup(o: RecipeOptions): number[] {
+  return [o.volumeWarmup ?? 0, o.volumeRamp ?? 0, o.alignWarmup ?? 0, o.alignRamp ?? 0];
 }
 
 /** The options with some settings of one stage replaced. */

@@ -55,6 +55,8 @@ export interface RecipeOptions {
   visionRamp?: number; // after the warm-up the encoder's learning rate rises linearly over this many updates
   volumeWarmup?: number; // stage 1's first updates train the language model only (stages.ts VOLUME_WARMUP_FREEZE)
   volumeRamp?: number; // after it, the volume blocks' and projector's learning rate rises linearly over this many updates
+  alignWarmup?: number; // stage 1's first updates train the volume blocks and projector only, the language model held (stages.ts ALIGN_WARMUP_FREEZE)
+  alignRamp?: number; // after it, the language model's learning rate rises linearly over this many updates
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   sliceStack?: number; // stage 0's images are stacks of this many consecutive slices (data.ts sliceExamples); absent: 1
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
@@ -80,12 +82,13 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap, findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
-    ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
+    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
     ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), warmup, vocab,
   };
 }
@@ -253,9 +256,10 @@ export function checkRecipe(o: RecipeOptions): void {
     }
   }
   if (o.sliceStack !== undefined && !(Number.isInteger(o.sliceStack) && o.sliceStack >= 1)) throw new ValueError(`recipe: sliceStack: expected an integer >= 1, got ${o.sliceStack}`);
-  for (const k of ["visionWarmup", "visionRamp", "volumeWarmup", "volumeRamp"] as const) {
+  for (const k of ["visionWarmup", "visionRamp", "volumeWarmup", "volumeRamp", "alignWarmup", "alignRamp"] as const) {
     const x = o[k];
     if (x !== undefined && !(Number.isInteger(x) && x >= 0)) throw new ValueError(`recipe: ${k}: expected an integer >= 0, got ${x}`);
   }
+  if ((o.volumeWarmup ?? 0) > 0 && (o.alignWarmup ?? 0) > 0) throw new ValueError(`recipe: volumeWarmup and alignWarmup: expected at most one of the two stage 1 warm-ups, got ${o.volumeWarmup} and ${o.alignWarmup}`);
   if (!Number.isInteger(o.studies) || o.studies < 1) throw new ValueError(`recipe: studies: expected a positive integer, got ${o.studies}`);
 }

@@ -82,10 +82,30 @@ export const VISION_WARMUP_FREEZE: FreezeSpec = { train: ["lm.*"] };
  */
 export const VOLUME_WARMUP_FREEZE: FreezeSpec = { train: ["lm.*"] };
 
-/** The warm-up freeze of a phase: stage 0 holds the encoder (visionWarmup), stage 1 and stage 1+2 the volume blocks (volumeWarmup); null when none. */
-export function phaseWarmFreeze(phase: PhaseName, w: { visionWarmup?: number; visionRamp?: number; volumeWarmup?: number; volumeRamp?: number }): { steps: number; freeze: FreezeSpec; ramp?: number } | null {
+/**
+ * The other way round (LLaVA's first stage, feature alignment): stage 1 starts with the language
+ * model still, so that the only way its loss can fall is through the image tokens. A language model
+ * that learns alone first learns each question's most frequent answer (measured, docs/RESULTS.md);
+ * a still one already answers the 2D model's slice questions from its image tokens, and the volume
+ * blocks and projector learn to hand it tokens it reads.
+ */
+export const ALIGN_WARMUP_FREEZE: FreezeSpec = { freeze: ["lm.*"] };
+
+export interface WarmupOptions {
+  visionWarmup?: number;
+  visionRamp?: number;
+  volumeWarmup?: number;
+  volumeRamp?: number;
+  alignWarmup?: number;
+  alignRamp?: number;
+}
+
+/** The warm-up freeze of a phase: stage 0 holds the encoder (visionWarmup), stage 1 and stage 1+2 the volume blocks (volumeWarmup) or the language model (alignWarmup); null when none. */
+export function phaseWarmFreeze(phase: PhaseName, w: WarmupOptions): { steps: number; freeze: FreezeSpec; ramp?: number } | null {
+  const stage1 = phase === "stage1" || phase === "stage12";
   const [steps, ramp, freeze] = phase === "stage0" ? [w.visionWarmup ?? 0, w.visionRamp ?? 0, VISION_WARMUP_FREEZE]
-    : phase === "stage1" || phase === "stage12" ? [w.volumeWarmup ?? 0, w.volumeRamp ?? 0, VOLUME_WARMUP_FREEZE] : [0, 0, {}];
+    : stage1 && (w.alignWarmup ?? 0) > 0 ? [w.alignWarmup!, w.alignRamp ?? 0, ALIGN_WARMUP_FREEZE]
+    : stage1 ? [w.volumeWarmup ?? 0, w.volumeRamp ?? 0, VOLUME_WARMUP_FREEZE] : [0, 0, {}];
   if (steps <= 0) return null;
   return { steps, freeze, ...(ramp > 0 ? { ramp } : {}) };
 }
