@@ -190,6 +190,35 @@ export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: 
   return out;
 }
 
+/** The open questions stage 0 also asks of single slices (sliceQuestions): their words are the 2D model's. */
+export const FOCUS_TEMPLATES: readonly string[] = ["effusion-present", "nodule-present", "cyst-present", "effusion-side", "nodule-side", "contrast"];
+
+/**
+ * Stage 1's focus examples (the recipe's focusWarmup): only the open questions of FOCUS_TEMPLATES,
+ * which the 2D model already answers about a slice, each answer of a question type repeated until it
+ * is as frequent as the type's most frequent one (answerRepeats without a cap), mirrored with
+ * `mirror`. Nothing here can be learnt from the words: no new answer form, and no answer more
+ * frequent than another, so the loss falls only by reading the volume.
+ */
+export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror = false): Sample[] {
+  const asked = pool.map((p) => p.study.questions.filter((q) => q.kind === "open" && FOCUS_TEMPLATES.includes(q.template)));
+  const repeats = answerRepeats(asked.flat(), Number.MAX_SAFE_INTEGER);
+  const out: Sample[] = [];
+  let i = 0;
+  pool.forEach(({ volume }, s) => {
+    const m = imageTokens(cfg, volume.dim(1));
+    const views: [F32Tensor, (t: string) => string][] = mirror ? [[volume, (t) => t], [mirrorVolume(volume), mirrorText]] : [[volume, (t) => t]];
+    for (const [v, text] of views) {
+      asked[s].forEach((q, j) => {
+        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(formatAnswer(q))), task: TASK.vqa };
+        for (let r = 0; r < repeats[i + j]; r++) out.push(example);
+      });
+    }
+    i += asked[s].length;
+  });
+  return out;
+}
+
 /** The preprocessing preset of a model preset name (the grid of the training data). */
 export function presetFor(name: string): PreprocessPreset {
   return preprocessPreset(name);

@@ -14,7 +14,7 @@ import { BpeTokenizer } from "../tokenizer/bpe.js";
 import { trainBpe } from "../tokenizer/train.js";
 import { resumeTrainer, type CheckpointState } from "../train/checkpoint.js";
 import { Trainer, trainOptions, type Sample, type StepReport, type TrainOptions } from "../train/trainer.js";
-import { corpus, loadPool, presetFor, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
+import { corpus, focusExamples, loadPool, presetFor, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, recipeConfig, type PhaseName, type Variant } from "./stages.js";
 
 /** Updates, samples per update and peak learning rate of one stage. */
@@ -57,6 +57,7 @@ export interface RecipeOptions {
   volumeRamp?: number; // after it, the volume blocks' and projector's learning rate rises linearly over this many updates
   alignWarmup?: number; // stage 1's first updates train the volume blocks and projector only, the language model held (stages.ts ALIGN_WARMUP_FREEZE)
   alignRamp?: number; // after it, the language model's learning rate rises linearly over this many updates
+  focusWarmup?: number; // stage 1's first updates draw only the 2D model's questions, answers balanced (data.ts focusExamples)
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   sliceStack?: number; // stage 0's images are stacks of this many consecutive slices (data.ts sliceExamples); absent: 1
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
@@ -82,13 +83,13 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap, findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
-    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
     ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), warmup, vocab,
   };
 }
@@ -120,7 +121,7 @@ export interface RecipeData {
   pool: PoolStudy[];
   tok: BpeTokenizer;
   cfg: ModelConfig; // the final 3D config (TGH-MoE, guidance "text")
-  examples: Map<"slices" | "tasks", Sample[]>;
+  examples: Map<"slices" | "tasks" | "focus", Sample[]>;
 }
 
 export function prepareData(o: RecipeOptions, onPool?: (done: number, count: number) => void): RecipeData {
@@ -131,12 +132,14 @@ export function prepareData(o: RecipeOptions, onPool?: (done: number, count: num
   return { pre, pool, tok, cfg, examples: new Map() };
 }
 
-/** The examples a phase draws from (built once per run). */
-export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName): Sample[] {
-  const key = phase === "stage0" ? "slices" : "tasks";
+/** The examples a phase draws from at update `step` (built once per run): stage 1's first focusWarmup updates draw the focus examples. */
+export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
+  const focus = (phase === "stage1" || phase === "stage12") && step < (o.focusWarmup ?? 0);
+  const key = phase === "stage0" ? "slices" : focus ? "focus" : "tasks";
   if (!d.examples.has(key)) {
-    const cfg = phaseConfig(d.cfg, phase, o.variant);
-    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, o.mirror ?? false, o.sliceQuestions ?? false, o.sliceStack ?? 1) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, o.mirror ?? false));
+    const cfg = phaseConfig(d.cfg, phase, o.variant), mirror = o.mirror ?? false;
+    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
+      : key === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, mirror));
   }
   return d.examples.get(key)!;
 }
@@ -223,12 +226,12 @@ export async function runRecipe(be: Backend, d: RecipeData, o: RecipeOptions, ho
 /** The updates of phase `phases[i]` from the trainer's step on; false when stopped by `stopAt`. */
 async function trainPhase(d: RecipeData, o: RecipeOptions, hooks: RecipeHooks, phases: readonly PhaseName[], i: number, trainer: Trainer): Promise<boolean> {
   const now = hooks.now ?? (() => Date.now());
-  const phase = phases[i], s = phaseSettings(o, phase), data = phaseExamples(d, o, phase);
-  const tokensPerUpdate = (s.batch * data.reduce((n, x) => n + x.ids.length, 0)) / data.length;
+  const phase = phases[i], s = phaseSettings(o, phase), all = phaseExamples(d, o, phase);
+  const tokensPerUpdate = (s.batch * all.reduce((n, x) => n + x.ids.length, 0)) / all.length;
   const t0 = now(), step0 = trainer.step;
   while (trainer.step < s.steps) {
     if (hooks.stopAt && hooks.stopAt.phase === phase && hooks.stopAt.step === trainer.step) return false;
-    const r = trainer.trainStep(data);
+    const r = trainer.trainStep(phaseExamples(d, o, phase, trainer.step));
     hooks.onStep?.(phase, r, trainer);
     const dt = (now() - t0) / 1000, done = trainer.step - step0;
     hooks.onProgress?.({
@@ -256,7 +259,7 @@ export function checkRecipe(o: RecipeOptions): void {
     }
   }
   if (o.sliceStack !== undefined && !(Number.isInteger(o.sliceStack) && o.sliceStack >= 1)) throw new ValueError(`recipe: sliceStack: expected an integer >= 1, got ${o.sliceStack}`);
-  for (const k of ["visionWarmup", "visionRamp", "volumeWarmup", "volumeRamp", "alignWarmup", "alignRamp"] as const) {
+  for (const k of ["visionWarmup", "visionRamp", "volumeWarmup", "volumeRamp", "alignWarmup", "alignRamp", "focusWarmup"] as const) {
     const x = o[k];
     if (x !== undefined && !(Number.isInteger(x) && x >= 0)) throw new ValueError(`recipe: ${k}: expected an integer >= 0, got ${x}`);
   }
