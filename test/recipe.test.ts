@@ -11,7 +11,9 @@ import type { Backend } from "../src/backend/backend.js";
 import { forward } from "../src/model/model.js";
 import { initParams, type Params } from "../src/model/params.js";
 import { evaluate } from "../src/recipe/evaluate.js";
-import { mirrorText, mirrorVolume, sliceExamples, taskExamples } from "../src/recipe/data.js";
+import { FOCUS_TEMPLATES, focusExamples, mirrorText, mirrorVolume, sliceExamples, taskExamples, trainingSequence } from "../src/recipe/data.js";
+import { formatAnswer, formatQuestion } from "../src/data/index.js";
+import { imageTokens } from "../src/model/projector.js";
 import { canonicalRecipe, checkRecipe, defaultRecipe, phaseExamples, phaseTrainer, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, type PhaseName } from "../src/recipe/stages.js";
 import { checkpointBytes, parseCheckpoint, trainerState, type CheckpointState } from "../src/train/checkpoint.js";
@@ -183,6 +185,48 @@ describe("stage settings: lmScale and accum", () => {
     expect(() => checkRecipe({ ...quick, stages: { ...quick.stages, stage1: { ...s1, batch: 8, accum: 2, perVolume: 8 } } })).toThrow("perVolume: expected an integer >= 1 dividing the micro-batch");
     expect(() => checkRecipe({ ...quick, stages: { ...quick.stages, stage2: { ...quick.stages.stage2, lmScale: 1.5 } } })).toThrow("stage2: lmScale: expected a number in [0, 1], got 1.5");
     expect(() => checkRecipe({ ...quick, stages: { ...quick.stages, stage1: { ...s1, batch: 8, accum: 2, perVolume: 4 } } })).not.toThrow();
+  });
+});
+
+describe("stage 1's focus warm-up", () => {
+  it("focus examples: exactly the open questions of the six templates the 2D model answers, each answer of a template as often as its most frequent one", () => {
+    const cfg3d = phaseConfig(d.cfg, "stage1", "tgh"), m = imageTokens(cfg3d, d.pool[0].volume.dim(1));
+    const ex = focusExamples(d.pool, cfg3d, d.tok, false);
+    const asked = d.pool.flatMap((p) => p.study.questions.filter((q) => q.kind === "open" && FOCUS_TEMPLATES.includes(q.template)).map((q) => ({ q, volume: p.volume })));
+    expect(asked.length).toBeGreaterThan(0);
+    // every example is one of them (its volume and its sequence), and every one of them appears
+    const key = (v: unknown, ids: readonly number[]) => `${d.pool.findIndex((p) => p.volume === v)}|${ids.join(",")}`;
+    const want = new Map(asked.map(({ q, volume }) => [key(volume, trainingSequence(cfg3d, d.tok, m, formatQuestion(q), formatAnswer(q))), q]));
+    const seen = new Map<string, number>();
+    for (const x of ex) {
+      const k = key(x.volume, x.ids);
+      expect(want.has(k), "an example that is not a focus question").toBe(true);
+      expect(x.task).toBe(1);
+      seen.set(k, (seen.get(k) ?? 0) + 1);
+    }
+    expect(seen.size).toBe(want.size);
+    // per template: the answer counts after repetition are each within a factor 1.5 of the largest (round(nmax / n) copies)
+    for (const t of FOCUS_TEMPLATES) {
+      const counts = new Map<string, number>();
+      for (const [k, q] of want) if (q.template === t) counts.set(q.answerText, (counts.get(q.answerText) ?? 0) + seen.get(k)!);
+      const c = [...counts.values()];
+      if (c.length > 1) expect(Math.max(...c) / Math.min(...c)).toBeLessThanOrEqual(1.5);
+    }
+    expect(focusExamples(d.pool, cfg3d, d.tok, true).length).toBe(2 * ex.length);
+  });
+
+  it("phaseExamples: stage 1 and stage 1+2 draw the focus examples for their first focusWarmup updates, then the task examples; stage 0 and stage 2 never", () => {
+    const dd: RecipeData = { ...d, examples: new Map() }, o = { ...quick, focusWarmup: 3 };
+    const focus = phaseExamples(dd, o, "stage1", 0), tasks = phaseExamples(dd, o, "stage1", 3);
+    expect(focus).not.toBe(tasks);
+    expect(phaseExamples(dd, o, "stage1", 2)).toBe(focus);
+    expect(phaseExamples(dd, o, "stage12", 0)).toBe(focus);
+    expect(phaseExamples(dd, o, "stage2", 0)).toBe(tasks);
+    expect(phaseExamples(dd, o, "stage1")).toBe(tasks); // no step: the phase's main examples
+    expect(phaseExamples(dd, quick, "stage1", 0)).toBe(tasks);
+    expect(focus.every((x) => x.task === 1)).toBe(true);
+    expect(canonicalRecipe(o).focusWarmup).toBe(3);
+    expect(Object.keys(canonicalRecipe({ ...o, focusWarmup: 0 }))).not.toContain("focusWarmup");
   });
 });
 

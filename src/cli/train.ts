@@ -56,6 +56,8 @@ options:
   --focus-warmup N       stage 1's first N updates draw only the questions the 2D model answers
                          about slices (presence, side, contrast), each answer as frequent as the
                          others, so that only reading the volume lowers their loss (default 0: off)
+  --focus-share S        after it, stages 1 and 2 draw about this share of their samples from those
+                         questions, the rest from the reports and all questions (default 0)
   --slice-stack N        stage 0's images are stacks of N consecutive slices, each encoded alone,
                          read together by the language model (their captions in order, the
                          questions about the stack; default 1: single slices)
@@ -104,6 +106,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "align-warmup": { type: "string" },
     "align-ramp": { type: "string" },
     "focus-warmup": { type: "string" },
+    "focus-share": { type: "string" },
     "slice-stack": { type: "string" },
     "volume-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
@@ -254,7 +257,7 @@ function reproduceLine(o: RecipeOptions, dtype: string, out: string): string {
   const lmScale = stage2.lmScale ?? 1;
   return [
     `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed}`,
-    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.focusWarmup ? ` --focus-warmup ${o.focusWarmup}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}`,
+    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.focusWarmup ? ` --focus-warmup ${o.focusWarmup}` : ""}${o.focusShare ? ` --focus-share ${o.focusShare}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}`,
     `--stage0-batch ${stage0.batch} --stage1-batch ${stage1.batch} --per-volume ${stage1.perVolume ?? 1} --accum ${[stage0, stage1, stage2].map((x) => x.accum ?? 1).join(",")}${lmScale !== 1 ? ` --stage2-lm-scale ${lmScale}` : ""}`,
     `--stage0-steps ${stage0.steps} --stage1-steps ${stage1.steps} --stage2-steps ${stage2.steps} --lr ${stage0.peak},${stage1.peak},${stage2.peak} --dtype ${dtype} --out ${out}`,
   ].join(" ");
@@ -286,12 +289,17 @@ function keepStarted(before: RecipeOptions, after: RecipeOptions, phase: PhaseNa
 function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): RecipeOptions {
   const keys = [["volume-warmup", "volumeWarmup"], ["volume-ramp", "volumeRamp"], ["align-warmup", "alignWarmup"], ["align-ramp", "alignRamp"], ["focus-warmup", "focusWarmup"]] as const;
   for (const [flag, key] of keys) if (v[flag] !== undefined) o = { ...o, [key]: integer("train", flag, v[flag] as string, 0, 1e9) };
+  if (v["focus-share"] !== undefined) {
+    const x = Number(v["focus-share"]);
+    if (!(x >= 0 && x < 1)) throw new UsageError(`tgh-moe train: --focus-share: expected a number in [0, 1), got ${JSON.stringify(v["focus-share"])}`);
+    o = { ...o, focusShare: x };
+  }
   return o;
 }
 
 /** The settings of stage 1's warm-up, absent ones as 0. */
 function stage1Warmup(o: RecipeOptions): number[] {
-  return [o.volumeWarmup ?? 0, o.volumeRamp ?? 0, o.alignWarmup ?? 0, o.alignRamp ?? 0, o.focusWarmup ?? 0];
+  return [o.volumeWarmup ?? 0, o.volumeRamp ?? 0, o.alignWarmup ?? 0, o.alignRamp ?? 0, o.focusWarmup ?? 0, o.focusShare ?? 0];
 }
 
 /** The options with some settings of one stage replaced. */

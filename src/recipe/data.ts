@@ -219,6 +219,18 @@ export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok:
   return out;
 }
 
+/**
+ * The task examples with the focus examples added, each focus example repeated so that they make up
+ * about `share` of the list (share in [0, 1); the repeats are round(share / (1 - share) * tasks /
+ * focus), at least 1): a uniform draw then takes a focus example with probability ~share.
+ */
+export function mixedExamples(tasks: readonly Sample[], focus: readonly Sample[], share: number): Sample[] {
+  if (!(share >= 0 && share < 1)) throw new ValueError(`mixedExamples: share: expected a number in [0, 1), got ${share}`);
+  if (share === 0 || focus.length === 0) return [...tasks];
+  const r = Math.max(1, Math.round((share / (1 - share)) * (tasks.length / focus.length)));
+  return [...tasks, ...Array.from({ length: r }, () => focus).flat()];
+}
+
 /** The preprocessing preset of a model preset name (the grid of the training data). */
 export function presetFor(name: string): PreprocessPreset {
   return preprocessPreset(name);

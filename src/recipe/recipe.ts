@@ -14,7 +14,7 @@ import { BpeTokenizer } from "../tokenizer/bpe.js";
 import { trainBpe } from "../tokenizer/train.js";
 import { resumeTrainer, type CheckpointState } from "../train/checkpoint.js";
 import { Trainer, trainOptions, type Sample, type StepReport, type TrainOptions } from "../train/trainer.js";
-import { corpus, focusExamples, loadPool, presetFor, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
+import { corpus, focusExamples, loadPool, mixedExamples, presetFor, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, recipeConfig, type PhaseName, type Variant } from "./stages.js";
 
 /** Updates, samples per update and peak learning rate of one stage. */
@@ -58,6 +58,7 @@ export interface RecipeOptions {
   alignWarmup?: number; // stage 1's first updates train the volume blocks and projector only, the language model held (stages.ts ALIGN_WARMUP_FREEZE)
   alignRamp?: number; // after it, the language model's learning rate rises linearly over this many updates
   focusWarmup?: number; // stage 1's first updates draw only the 2D model's questions, answers balanced (data.ts focusExamples)
+  focusShare?: number; // after it, this share of the samples of stages 1 and 2 are focus examples (mixedExamples)
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   sliceStack?: number; // stage 0's images are stacks of this many consecutive slices (data.ts sliceExamples); absent: 1
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
@@ -83,13 +84,13 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap, findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
-    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
     ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), warmup, vocab,
   };
 }
@@ -121,7 +122,7 @@ export interface RecipeData {
   pool: PoolStudy[];
   tok: BpeTokenizer;
   cfg: ModelConfig; // the final 3D config (TGH-MoE, guidance "text")
-  examples: Map<"slices" | "tasks" | "focus", Sample[]>;
+  examples: Map<"slices" | "tasks" | "focus" | "mixed", Sample[]>;
 }
 
 export function prepareData(o: RecipeOptions, onPool?: (done: number, count: number) => void): RecipeData {
@@ -132,14 +133,23 @@ export function prepareData(o: RecipeOptions, onPool?: (done: number, count: num
   return { pre, pool, tok, cfg, examples: new Map() };
 }
 
-/** The examples a phase draws from at update `step` (built once per run): stage 1's first focusWarmup updates draw the focus examples. */
+/**
+ * The examples a phase draws from at update `step` (each list built once per run): stage 1's first
+ * focusWarmup updates draw the focus examples; with focusShare, stages 1 and 2 then draw the task
+ * and focus examples mixed (mixedExamples); otherwise the task examples.
+ */
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
   const focus = (phase === "stage1" || phase === "stage12") && step < (o.focusWarmup ?? 0);
-  const key = phase === "stage0" ? "slices" : focus ? "focus" : "tasks";
+  return examplesOf(d, o, phase === "stage0" ? "slices" : focus ? "focus" : (o.focusShare ?? 0) > 0 ? "mixed" : "tasks");
+}
+
+function examplesOf(d: RecipeData, o: RecipeOptions, key: "slices" | "tasks" | "focus" | "mixed"): Sample[] {
   if (!d.examples.has(key)) {
-    const cfg = phaseConfig(d.cfg, phase, o.variant), mirror = o.mirror ?? false;
+    const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
     d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
-      : key === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror) : taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, mirror));
+      : key === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
+      : key === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, mirror)
+      : mixedExamples(examplesOf(d, o, "tasks"), examplesOf(d, o, "focus"), o.focusShare ?? 0));
   }
   return d.examples.get(key)!;
 }
@@ -263,6 +273,7 @@ export function checkRecipe(o: RecipeOptions): void {
     const x = o[k];
     if (x !== undefined && !(Number.isInteger(x) && x >= 0)) throw new ValueError(`recipe: ${k}: expected an integer >= 0, got ${x}`);
   }
+  if (o.focusShare !== undefined && !(o.focusShare >= 0 && o.focusShare < 1)) throw new ValueError(`recipe: focusShare: expected a number in [0, 1), got ${o.focusShare}`);
   if ((o.volumeWarmup ?? 0) > 0 && (o.alignWarmup ?? 0) > 0) throw new ValueError(`recipe: volumeWarmup and alignWarmup: expected at most one of the two stage 1 warm-ups, got ${o.volumeWarmup} and ${o.alignWarmup}`);
   if (!Number.isInteger(o.studies) || o.studies < 1) throw new ValueError(`recipe: studies: expected a positive integer, got ${o.studies}`);
 }
