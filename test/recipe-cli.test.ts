@@ -122,7 +122,7 @@ describe("a tiny run end to end", () => {
     expect(bad).toMatchObject({ code: EXIT.usage, err: expect.stringContaining(`the checkpoint is at stage1, so stage1's settings must stay {"steps":3,"batch":4,"peak":0.0005}, got {"steps":3,"batch":4,"peak":0.0004}`) });
 
     // stage 1's warm-up may change on a resume from the stage 0 checkpoint (the bytes of that run from scratch), not later
-    const align = ["--align-warmup", "2", "--align-ramp", "1"];
+    const align = ["--align-warmup", "2", "--align-ramp", "1", "--focus-warmup", "1", "--focus-share", "0.25"];
     const aResumed = join(dir, "align-resumed.safetensors"), aFresh = join(dir, "align-fresh.safetensors");
     const r5 = await cli("train", "--resume", join(dir, "m.stage0.safetensors"), ...align, "--out", aResumed, "--quiet");
     expect(r5.code, r5.err).toBe(EXIT.ok);
@@ -130,8 +130,8 @@ describe("a tiny run end to end", () => {
     expect(r6.code, r6.err).toBe(EXIT.ok);
     expect(Buffer.compare(await readFile(aResumed), await readFile(aFresh))).toBe(0);
     expect(Buffer.compare(await readFile(aResumed), await readFile(out))).not.toBe(0);
-    expect(JSON.parse(await readFile(join(dir, "align-fresh.json"), "utf8")).reproduce).toContain("--volume-warmup 0 --align-warmup 2 --align-ramp 1");
-    expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...align, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 1's warm-up must stay [0,0,0,0], got [0,0,2,1]") });
+    expect(JSON.parse(await readFile(join(dir, "align-fresh.json"), "utf8")).reproduce).toContain("--volume-warmup 0 --align-warmup 2 --align-ramp 1 --focus-warmup 1 --focus-share 0.25");
+    expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...align, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 1's warm-up must stay [0,0,0,0,0,0], got [0,0,2,1,1,0.25]") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--volume-warmup", "2", "--align-warmup", "2", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("at most one of the two stage 1 warm-ups") });
 
     const e = await cli("eval", "--checkpoint", out, "--count", "1", "--max-tokens", "8", "--json", "--quiet");

@@ -11,7 +11,7 @@ import type { Backend } from "../src/backend/backend.js";
 import { forward } from "../src/model/model.js";
 import { initParams, type Params } from "../src/model/params.js";
 import { evaluate } from "../src/recipe/evaluate.js";
-import { FOCUS_TEMPLATES, focusExamples, mirrorText, mirrorVolume, sliceExamples, taskExamples, trainingSequence } from "../src/recipe/data.js";
+import { FOCUS_TEMPLATES, focusExamples, mixedExamples, mirrorText, mirrorVolume, sliceExamples, taskExamples, trainingSequence } from "../src/recipe/data.js";
 import { formatAnswer, formatQuestion } from "../src/data/index.js";
 import { imageTokens } from "../src/model/projector.js";
 import { canonicalRecipe, checkRecipe, defaultRecipe, phaseExamples, phaseTrainer, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
@@ -225,8 +225,31 @@ describe("stage 1's focus warm-up", () => {
     expect(phaseExamples(dd, o, "stage1")).toBe(tasks); // no step: the phase's main examples
     expect(phaseExamples(dd, quick, "stage1", 0)).toBe(tasks);
     expect(focus.every((x) => x.task === 1)).toBe(true);
+    const mixed = phaseExamples(dd, { ...o, focusShare: 0.5 }, "stage1", 3);
+    expect(phaseExamples(dd, { ...o, focusShare: 0.5 }, "stage2", 0)).toBe(mixed);
+    expect(mixed.slice(0, tasks.length)).toEqual(tasks);
+    expect(new Set(mixed.slice(tasks.length))).toEqual(new Set(focus));
     expect(canonicalRecipe(o).focusWarmup).toBe(3);
     expect(Object.keys(canonicalRecipe({ ...o, focusWarmup: 0 }))).not.toContain("focusWarmup");
+  });
+});
+
+describe("mixedExamples", () => {
+  const item = (i: number) => ({ volume: d.pool[0].volume, ids: [i], task: 1 });
+  it("adds the focus examples, each repeated round(share / (1 - share) * tasks / focus) times (at least once), after the task examples", () => {
+    const tasks = Array.from({ length: 90 }, (_, i) => item(i)), focus = Array.from({ length: 7 }, (_, i) => item(100 + i));
+    for (const [share, r] of [[0.5, 13], [0.25, 4], [0.01, 1]] as const) {
+      const m = mixedExamples(tasks, focus, share);
+      expect(m.length).toBe(90 + 7 * r);
+      expect(m.slice(0, 90)).toEqual(tasks);
+      for (const f of focus) expect(m.filter((x) => x === f).length).toBe(r);
+    }
+    expect(mixedExamples(tasks, focus, 0)).toEqual(tasks);
+    expect(mixedExamples(tasks, [], 0.5)).toEqual(tasks);
+  });
+  it("a share outside [0, 1) is an error that names it", () => {
+    expect(() => mixedExamples([item(0)], [item(1)], 1)).toThrow(/share: expected a number in \[0, 1\), got 1/);
+    expect(() => checkRecipe({ ...defaultRecipe("tiny", 0), focusShare: -0.1 })).toThrow(/focusShare: expected a number in \[0, 1\), got -0.1/);
   });
 });
 
