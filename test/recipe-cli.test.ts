@@ -104,13 +104,17 @@ describe("a tiny run end to end", () => {
 
     // --lr, --accum and --stage2-lm-scale on resume change only the stages not yet started, and give the bytes of that run from scratch
     const lr = ["--lr", "0.001,0.0005,0.0002", "--accum", "1,1,2", "--stage2-lm-scale", "0.5"];
-    const resumed = join(dir, "lr-resumed.safetensors"), fresh = join(dir, "lr-fresh.safetensors");
-    const r3 = await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...lr, "--out", resumed, "--quiet");
-    expect(r3.code, r3.err).toBe(EXIT.ok);
-    const r4 = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", ...steps, ...lr, "--out", fresh, "--quiet");
-    expect(r4.code, r4.err).toBe(EXIT.ok);
-    expect(Buffer.compare(await readFile(resumed), await readFile(fresh))).toBe(0);
-    expect(Buffer.compare(await readFile(resumed), await readFile(out))).not.toBe(0); // stage 2 did change
+    /** A resume from `checkpoint` with `flags`, and the same run from scratch: the same bytes, not those of the run without the flags. */
+    const resumeIsFresh = async (name: string, checkpoint: string, flags: string[]) => {
+      const resumed = join(dir, `${name}-resumed.safetensors`), fresh = join(dir, `${name}-fresh.safetensors`);
+      const a = await cli("train", "--resume", join(dir, checkpoint), ...flags, "--out", resumed, "--quiet");
+      expect(a.code, a.err).toBe(EXIT.ok);
+      const b = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", ...steps, ...flags, "--out", fresh, "--quiet");
+      expect(b.code, b.err).toBe(EXIT.ok);
+      expect(Buffer.compare(await readFile(resumed), await readFile(fresh))).toBe(0);
+      expect(Buffer.compare(await readFile(resumed), await readFile(out))).not.toBe(0); // the flags did change the run
+    };
+    await resumeIsFresh("lr", "m.stage1.safetensors", lr);
     const relog = JSON.parse(await readFile(join(dir, "lr-resumed.json"), "utf8"));
     expect(relog.reproduce).toContain("--accum 1,1,2 --stage2-lm-scale 0.5 --stage0-steps 4");
     expect(relog.reproduce).toContain("--lr 0.001,0.0005,0.0002");
@@ -123,13 +127,7 @@ describe("a tiny run end to end", () => {
 
     // stage 1's warm-up may change on a resume from the stage 0 checkpoint (the bytes of that run from scratch), not later
     const align = ["--align-warmup", "2", "--align-ramp", "1", "--focus-warmup", "1", "--focus-share", "0.25"];
-    const aResumed = join(dir, "align-resumed.safetensors"), aFresh = join(dir, "align-fresh.safetensors");
-    const r5 = await cli("train", "--resume", join(dir, "m.stage0.safetensors"), ...align, "--out", aResumed, "--quiet");
-    expect(r5.code, r5.err).toBe(EXIT.ok);
-    const r6 = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", ...steps, ...align, "--out", aFresh, "--quiet");
-    expect(r6.code, r6.err).toBe(EXIT.ok);
-    expect(Buffer.compare(await readFile(aResumed), await readFile(aFresh))).toBe(0);
-    expect(Buffer.compare(await readFile(aResumed), await readFile(out))).not.toBe(0);
+    await resumeIsFresh("align", "m.stage0.safetensors", align);
     expect(JSON.parse(await readFile(join(dir, "align-fresh.json"), "utf8")).reproduce).toContain("--volume-warmup 0 --align-warmup 2 --align-ramp 1 --focus-warmup 1 --focus-share 0.25");
     expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...align, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 1's warm-up must stay [0,0,0,0,0,0], got [0,0,2,1,1,0.25]") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--volume-warmup", "2", "--align-warmup", "2", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("at most one of the two stage 1 warm-ups") });
