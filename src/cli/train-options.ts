@@ -37,7 +37,7 @@ export function withAccum(o: RecipeOptions, text: string): RecipeOptions {
 }
 
 /** The stages a phase has started (their settings are in the checkpoint's weights and optimizer). */
-export const STARTED: Record<PhaseName, StageKey[]> = { stage0: ["stage0"], stage1: ["stage0", "stage1"], stage12: ["stage0", "stage1", "stage2"], stage2: ["stage0", "stage1", "stage2"] };
+const STARTED: Record<PhaseName, StageKey[]> = { stage0: ["stage0"], stage1: ["stage0", "stage1"], stage12: ["stage0", "stage1", "stage2"], stage2: ["stage0", "stage1", "stage2"] };
 
 /**
  * On --resume only the settings of stages the checkpoint has not started may change (--lr, --accum,
@@ -50,7 +50,7 @@ export function keepStarted(before: RecipeOptions, after: RecipeOptions, phase: 
   }
 }
 
-/** --volume-warmup, --volume-ramp, --align-warmup, --align-ramp: stage 1's warm-up (may change on a resume from stage 0). */
+/** --volume-warmup, --volume-ramp, --align-warmup, --align-ramp, --focus-warmup, --focus-share: stage 1's warm-up (may change on a resume from stage 0). */
 export function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): RecipeOptions {
   const keys = [["volume-warmup", "volumeWarmup"], ["volume-ramp", "volumeRamp"], ["align-warmup", "alignWarmup"], ["align-ramp", "alignRamp"], ["focus-warmup", "focusWarmup"]] as const;
   for (const [flag, key] of keys) if (v[flag] !== undefined) o = { ...o, [key]: integer("train", flag, v[flag] as string, 0, 1e9) };
