@@ -11,7 +11,8 @@ import type { Backend } from "../src/backend/backend.js";
 import { forward } from "../src/model/model.js";
 import { initParams, type Params } from "../src/model/params.js";
 import { evaluate } from "../src/recipe/evaluate.js";
-import { FOCUS_TEMPLATES, focusExamples, mixedExamples, mirrorText, mirrorVolume, sliceExamples, taskExamples, trainingSequence } from "../src/recipe/data.js";
+import { parseChoice } from "../src/eval/metrics.js";
+import { answerTarget, FOCUS_TEMPLATES, focusExamples, mixedExamples, mirrorText, mirrorVolume, sliceExamples, taskExamples, trainingSequence } from "../src/recipe/data.js";
 import { formatAnswer, formatQuestion } from "../src/data/index.js";
 import { imageTokens } from "../src/model/projector.js";
 import { canonicalRecipe, checkRecipe, defaultRecipe, phaseExamples, phaseTrainer, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
@@ -231,6 +232,37 @@ describe("stage 1's focus warm-up", () => {
     expect(new Set(mixed.slice(tasks.length))).toEqual(new Set(focus));
     expect(canonicalRecipe(o).focusWarmup).toBe(3);
     expect(Object.keys(canonicalRecipe({ ...o, focusWarmup: 0 }))).not.toContain("focusWarmup");
+  });
+});
+
+describe("closed answers as option text", () => {
+  it("closedText: every closed question's target is its option text alone, which the answer parser reads as the right letter (mirrored too); open questions and reports unchanged", () => {
+    const cfg3d = phaseConfig(d.cfg, "stage1", "tgh");
+    const letters = taskExamples(d.pool, cfg3d, d.tok, 2, 4, true), texts = taskExamples(d.pool, cfg3d, d.tok, 2, 4, true, true);
+    expect(texts.length).toBe(letters.length);
+    const answer = (ids: readonly number[]) => d.tok.decode(ids.slice(ids.indexOf(d.cfg.tokens.sep) + 1, -1));
+    const prompt = (ids: readonly number[]) => d.tok.decode(ids.slice(ids.indexOf(d.cfg.tokens.imgEnd) + 1, ids.indexOf(d.cfg.tokens.sep)));
+    let closed = 0;
+    letters.forEach((a, i) => {
+      const b = texts[i], lines = prompt(a.ids).split("\n");
+      expect(prompt(b.ids)).toBe(prompt(a.ids));
+      const options = lines.slice(1).map((l) => l.slice(3)); // "A. left" -> "left"
+      if (a.task === 1 && options.length === 4) {
+        closed++;
+        const [letter, text] = [answer(a.ids).slice(0, 1), answer(a.ids).slice(3)];
+        expect(answer(b.ids)).toBe(text);
+        expect(parseChoice(answer(b.ids), options)).toBe(letter);
+      } else expect(b.ids).toEqual(a.ids);
+    });
+    expect(closed).toBeGreaterThan(0);
+    expect(canonicalRecipe({ ...quick, closedText: true }).closedText).toBe(true);
+    expect(Object.keys(canonicalRecipe({ ...quick, closedText: false }))).not.toContain("closedText");
+  });
+  it("answerTarget: 'B. left' by default, the option text with closedText, open answers unchanged", () => {
+    const qs = d.pool[0].study.questions, c = qs.find((q) => q.kind === "closed")!, o = qs.find((q) => q.kind === "open")!;
+    expect(answerTarget(c)).toBe(`${c.answer}. ${c.answerText}`);
+    expect(answerTarget(c, true)).toBe(c.answerText);
+    expect(answerTarget(o, true)).toBe(o.answer);
   });
 });
 

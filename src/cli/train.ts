@@ -59,6 +59,9 @@ options:
                          others, so that only reading the volume lowers their loss (default 0: off)
   --focus-share S        after it, stages 1 and 2 draw about this share of their samples from those
                          questions, the rest from the reports and all questions (default 0)
+  --closed-text          stages 1 and 2 train the closed (A-D) questions to answer with the
+                         option's text alone ("left", not "B. left"): the model no longer has to
+                         look the letter up; the scoring reads the text as that option
   --slice-stack N        stage 0's images are stacks of N consecutive slices, each encoded alone,
                          read together by the language model (their captions in order, the
                          questions about the stack; default 1: single slices)
@@ -108,6 +111,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "align-ramp": { type: "string" },
     "focus-warmup": { type: "string" },
     "focus-share": { type: "string" },
+    "closed-text": { type: "boolean" },
     "slice-stack": { type: "string" },
     "volume-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },

@@ -162,12 +162,21 @@ export function answerRepeats(questions: readonly Question[], cap: number): numb
 }
 
 /**
+ * The text a question is trained to answer: formatAnswer ("B. left" for closed questions), or with
+ * `closedText` the option text alone ("left"), which the answer parser also reads as that option
+ * (src/eval/qa.ts parseChoice, rule 3): the model then never has to look a letter up.
+ */
+export function answerTarget(q: Question, closedText = false): string {
+  return closedText && q.kind === "closed" ? q.answerText : formatAnswer(q);
+}
+
+/**
  * Stages 1 and 2: per study its report (one of REPORT_PROMPTS, chosen by the study index) with
- * task 0, repeated `reportRepeat` times, and every question (formatQuestion -> formatAnswer) with
+ * task 0, repeated `reportRepeat` times, and every question (formatQuestion -> answerTarget) with
  * task 1, repeated as answerRepeats says (at most `answerCap` copies; 1: no balancing). With
  * `mirror`, each study appears a second time mirrored left-right, every text with its sides swapped.
  */
-export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1, mirror = false): Sample[] {
+export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1, mirror = false, closedText = false): Sample[] {
   const repeats = answerRepeats(pool.flatMap((p) => p.study.questions), answerCap);
   const out: Sample[] = [];
   let i = 0;
@@ -181,7 +190,7 @@ export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: 
         out.push({ volume: v, ids: trainingSequence(cfg, tok, m, prompt, text(study.report)), task: TASK.report });
       }
       study.questions.forEach((q, j) => {
-        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(formatAnswer(q))), task: TASK.vqa };
+        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(answerTarget(q, closedText))), task: TASK.vqa };
         for (let r = 0; r < repeats[i + j]; r++) out.push(example);
       });
     }

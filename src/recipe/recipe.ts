@@ -59,6 +59,7 @@ export interface RecipeOptions {
   alignRamp?: number; // after it, the language model's learning rate rises linearly over this many updates
   focusWarmup?: number; // stage 1's first updates draw only the 2D model's questions, answers balanced (data.ts focusExamples)
   focusShare?: number; // after it, this share of the samples of stages 1 and 2 are focus examples (mixedExamples)
+  closedText?: boolean; // stages 1 and 2 train closed questions to answer with the option text alone, no letter (data.ts answerTarget)
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   sliceStack?: number; // stage 0's images are stacks of this many consecutive slices (data.ts sliceExamples); absent: 1
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
@@ -84,13 +85,13 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, closedText, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap, findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
-    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
     ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), warmup, vocab,
   };
 }
@@ -148,7 +149,7 @@ function examplesOf(d: RecipeData, o: RecipeOptions, key: "slices" | "tasks" | "
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
     d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
       : key === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
-      : key === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, mirror)
+      : key === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, mirror, o.closedText ?? false)
       : mixedExamples(examplesOf(d, o, "tasks"), examplesOf(d, o, "focus"), o.focusShare ?? 0));
   }
   return d.examples.get(key)!;
