@@ -230,6 +230,16 @@ describe("stage 1's focus warm-up", () => {
     expect(phaseExamples(dd, { ...o, focusShare: 0.5 }, "stage2", 0)).toBe(mixed);
     expect(mixed.slice(0, tasks.length)).toEqual(tasks);
     expect(new Set(mixed.slice(tasks.length))).toEqual(new Set(focus));
+    // stage 2 with its own share: the task examples (0) or its own mix; stage 1 keeps focusShare
+    const own = { ...o, focusShare: 0.5, stage2FocusShare: 0 };
+    expect(phaseExamples(dd, own, "stage1", 3)).toBe(mixed);
+    expect(phaseExamples(dd, own, "stage2", 0)).toBe(tasks);
+    const quarter = phaseExamples(dd, { ...own, stage2FocusShare: 0.25 }, "stage2", 0);
+    expect(quarter.length).toBeLessThan(mixed.length);
+    expect(quarter.slice(0, tasks.length)).toEqual(tasks);
+    expect(canonicalRecipe(own).stage2FocusShare).toBe(0);
+    expect(Object.keys(canonicalRecipe({ ...own, stage2FocusShare: 0.5 }))).not.toContain("stage2FocusShare");
+    expect(() => checkRecipe({ ...quick, stage2FocusShare: 1 })).toThrow(/stage2FocusShare: expected a number in \[0, 1\), got 1/);
     expect(canonicalRecipe(o).focusWarmup).toBe(3);
     expect(Object.keys(canonicalRecipe({ ...o, focusWarmup: 0 }))).not.toContain("focusWarmup");
   });

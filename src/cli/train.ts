@@ -12,7 +12,7 @@ import { makeFolder, writeAtomic } from "../io/fs.js";
 import { PRESET_NAMES, type PresetName } from "../model/config.js";
 import { paramCount } from "../model/params.js";
 import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
-import { canonicalRecipe, checkRecipe, defaultRecipe, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
+import { canonicalRecipe, checkRecipe, defaultRecipe, focusShareOf, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
 import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
 import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
 import { backendOption, defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
@@ -58,7 +58,8 @@ options:
                          about slices (presence, side, contrast), each answer as frequent as the
                          others, so that only reading the volume lowers their loss (default 0: off)
   --focus-share S        after it, stages 1 and 2 draw about this share of their samples from those
-                         questions, the rest from the reports and all questions (default 0)
+                         questions, the rest from the reports and all questions (default 0);
+                         S1,S2 gives stages 1 and 2 their own shares
   --closed-text          stages 1 and 2 train the closed (A-D) questions to answer with the
                          option's text alone ("left", not "B. left"): the model no longer has to
                          look the letter up; the scoring reads the text as that option
@@ -162,6 +163,9 @@ example (the shipped checkpoint, docs/TRAINING.md):
     o = withStage1Warmup(o, v);
     if (resume && recipeMark(resume).phase !== "stage0" && JSON.stringify(stage1Warmup(before)) !== JSON.stringify(stage1Warmup(o))) {
       throw new UsageError(`tgh-moe train: the checkpoint is at ${recipeMark(resume).phase}, so stage 1's warm-up must stay ${JSON.stringify(stage1Warmup(before))}, got ${JSON.stringify(stage1Warmup(o))}`);
+    }
+    if (resume && recipeMark(resume).phase === "stage2" && focusShareOf(before, "stage2") !== focusShareOf(o, "stage2")) {
+      throw new UsageError(`tgh-moe train: the checkpoint is at ${recipeMark(resume).phase}, so stage 2's focus share must stay ${focusShareOf(before, "stage2")}, got ${focusShareOf(o, "stage2")}`);
     }
     if (v.accum !== undefined) o = withAccum(o, v.accum);
     if (v.lr !== undefined) o = withPeaks(o, v.lr);

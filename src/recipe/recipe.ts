@@ -59,6 +59,7 @@ export interface RecipeOptions {
   alignRamp?: number; // after it, the language model's learning rate rises linearly over this many updates
   focusWarmup?: number; // stage 1's first updates draw only the 2D model's questions, answers balanced (data.ts focusExamples)
   focusShare?: number; // after it, this share of the samples of stages 1 and 2 are focus examples (mixedExamples)
+  stage2FocusShare?: number; // stage 2's share when it differs from focusShare (absent: focusShare)
   closedText?: boolean; // stages 1 and 2 train closed questions to answer with the option text alone, no letter (data.ts answerTarget)
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   sliceStack?: number; // stage 0's images are stacks of this many consecutive slices (data.ts sliceExamples); absent: 1
@@ -85,13 +86,13 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, closedText, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap, findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
-    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
     ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), warmup, vocab,
   };
 }
@@ -123,7 +124,7 @@ export interface RecipeData {
   pool: PoolStudy[];
   tok: BpeTokenizer;
   cfg: ModelConfig; // the final 3D config (TGH-MoE, guidance "text")
-  examples: Map<"slices" | "tasks" | "focus" | "mixed", Sample[]>;
+  examples: Map<string, Sample[]>; // "slices", "tasks", "focus", "mixed <share>"
 }
 
 export function prepareData(o: RecipeOptions, onPool?: (done: number, count: number) => void): RecipeData {
@@ -134,23 +135,28 @@ export function prepareData(o: RecipeOptions, onPool?: (done: number, count: num
   return { pre, pool, tok, cfg, examples: new Map() };
 }
 
-/**
- * The examples a phase draws from at update `step` (each list built once per run): stage 1's first
- * focusWarmup updates draw the focus examples; with focusShare, stages 1 and 2 then draw the task
- * and focus examples mixed (mixedExamples); otherwise the task examples.
- */
-export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
-  const focus = (phase === "stage1" || phase === "stage12") && step < (o.focusWarmup ?? 0);
-  return examplesOf(d, o, phase === "stage0" ? "slices" : focus ? "focus" : (o.focusShare ?? 0) > 0 ? "mixed" : "tasks");
+/** The share of focus examples a phase draws after stage 1's warm-up (stage 2: stage2FocusShare when given). */
+export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
+  return phase === "stage0" ? 0 : phase === "stage2" ? (o.stage2FocusShare ?? o.focusShare ?? 0) : (o.focusShare ?? 0);
 }
 
-function examplesOf(d: RecipeData, o: RecipeOptions, key: "slices" | "tasks" | "focus" | "mixed"): Sample[] {
+/**
+ * The examples a phase draws from at update `step` (each list built once per run): stage 1's first
+ * focusWarmup updates draw the focus examples; with a focus share (focusShareOf), stages 1 and 2
+ * then draw the task and focus examples mixed (mixedExamples); otherwise the task examples.
+ */
+export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
+  const focus = (phase === "stage1" || phase === "stage12") && step < (o.focusWarmup ?? 0), share = focusShareOf(o, phase);
+  return examplesOf(d, o, phase === "stage0" ? "slices" : focus ? "focus" : share > 0 ? `mixed ${share}` : "tasks");
+}
+
+function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
     d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
       : key === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
       : key === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, mirror, o.closedText ?? false)
-      : mixedExamples(examplesOf(d, o, "tasks"), examplesOf(d, o, "focus"), o.focusShare ?? 0));
+      : mixedExamples(examplesOf(d, o, "tasks"), examplesOf(d, o, "focus"), Number(key.slice("mixed ".length))));
   }
   return d.examples.get(key)!;
 }
@@ -274,7 +280,10 @@ export function checkRecipe(o: RecipeOptions): void {
     const x = o[k];
     if (x !== undefined && !(Number.isInteger(x) && x >= 0)) throw new ValueError(`recipe: ${k}: expected an integer >= 0, got ${x}`);
   }
-  if (o.focusShare !== undefined && !(o.focusShare >= 0 && o.focusShare < 1)) throw new ValueError(`recipe: focusShare: expected a number in [0, 1), got ${o.focusShare}`);
+  for (const k of ["focusShare", "stage2FocusShare"] as const) {
+    const x = o[k];
+    if (x !== undefined && !(x >= 0 && x < 1)) throw new ValueError(`recipe: ${k}: expected a number in [0, 1), got ${x}`);
+  }
   if ((o.volumeWarmup ?? 0) > 0 && (o.alignWarmup ?? 0) > 0) throw new ValueError(`recipe: volumeWarmup and alignWarmup: expected at most one of the two stage 1 warm-ups, got ${o.volumeWarmup} and ${o.alignWarmup}`);
   if (!Number.isInteger(o.studies) || o.studies < 1) throw new ValueError(`recipe: studies: expected a positive integer, got ${o.studies}`);
 }
