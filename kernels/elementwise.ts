@@ -1,12 +1,13 @@
 // Elementwise kernels (add, mul, scale, addBias) and activations (gelu_tanh, quick_gelu, silu,
-// swiglu) with their backward, over f32 arrays, f32x4 SIMD with a scalar tail. Not the model:
-// src/backend/backend.ts and grad.ts call these. Every kernel: pointers (usize) and sizes in, output
-// first; a forward's out may alias an input (each element is read before it is written), a
-// backward's outputs never do. Transcendentals come from ./lib/math, whose scalar and f32x4 forms give
+// swiglu) with their backward, and the AdamW step (adamw, in place), over f32 arrays, f32x4 SIMD with
+// a scalar tail. Not the model: src/backend/backend.ts and grad.ts call these. Every kernel: pointers
+// (usize) and sizes in, output first; a forward's out may alias an input (each element is read before
+// it is written), a backward's outputs never do. Transcendentals come from ./lib/math, whose scalar and f32x4 forms give
 // the same bits, so a value's result does not depend on whether it falls in a SIMD body or a tail.
 export { heap_base, memory_base } from "./lib/heap";
 import { clamp1, clamp4, geluGrad1, geluGrad4, gelu1, gelu4, NEG_MAX, quick1, quick4, quickGrad1, quickGrad4, silu1, silu4, siluGrad1, siluGrad4 } from "./lib/act";
 import { sigmoidf, sigmoidf4 } from "./lib/math";
+import { AdamwOpts } from "./lib/opts";
 
 // ---------------------------------------------------------------- arithmetic
 
@@ -192,5 +193,40 @@ export function swiglu_backward(dgate: usize, dup: usize, gate: usize, up: usize
     const grad = s + gc * (s * (<f32>1.0 - s));
     store<f32>(dgate + o, (d * load<f32>(up + o)) * grad);
     store<f32>(dup + o, d * (max<f32>(g, NEG_MAX) * s));
+  }
+}
+
+// ---------------------------------------------------------------- optimizer
+
+// One AdamW step in place over n elements (w, m, v written; g read), every operation one f32
+// rounding (IEEE mul, add, sub, div, sqrt; no fused multiply-add), in this order:
+//   m[i] = b1*m[i] + c1*g[i];  v[i] = b2*v[i] + c2*(g[i]*g[i]);
+//   w[i] = w[i]*decay - stepSize*(m[i] / (sqrt(v[i])/bc2Sqrt + eps));
+// Lanes: four elements, the same operations per lane, so the tail's scalar form gives the same bits.
+export function adamw(w: usize, m: usize, v: usize, g: usize, opts: usize, n: i32): void {
+  const o = changetype<AdamwOpts>(opts);
+  const decay = o.decay, b1 = o.b1, c1 = o.c1, b2 = o.b2, c2 = o.c2, step = o.stepSize, bc2 = o.bc2Sqrt, eps = o.eps;
+  const decay4 = f32x4.splat(decay), b14 = f32x4.splat(b1), c14 = f32x4.splat(c1), b24 = f32x4.splat(b2), c24 = f32x4.splat(c2);
+  const step4 = f32x4.splat(step), bc24 = f32x4.splat(bc2), eps4 = f32x4.splat(eps);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const k = <usize>i << 2;
+    const gi = v128.load(g + k);
+    const mi = f32x4.add(f32x4.mul(b14, v128.load(m + k)), f32x4.mul(c14, gi));
+    const vi = f32x4.add(f32x4.mul(b24, v128.load(v + k)), f32x4.mul(c24, f32x4.mul(gi, gi)));
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(vi), bc24), eps4);
+    v128.store(m + k, mi);
+    v128.store(v + k, vi);
+    v128.store(w + k, f32x4.sub(f32x4.mul(v128.load(w + k), decay4), f32x4.mul(step4, f32x4.div(mi, denom))));
+  }
+  for (; i < n; i++) {
+    const k = <usize>i << 2;
+    const gi = load<f32>(g + k);
+    const mi = b1 * load<f32>(m + k) + c1 * gi;
+    const vi = b2 * load<f32>(v + k) + c2 * (gi * gi);
+    const denom = sqrt<f32>(vi) / bc2 + eps;
+    store<f32>(m + k, mi);
+    store<f32>(v + k, vi);
+    store<f32>(w + k, load<f32>(w + k) * decay - step * (mi / denom));
   }
 }

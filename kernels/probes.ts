@@ -3,7 +3,7 @@
 export { heap_base, memory_base } from "./lib/heap";
 import { expShiftedRows4 } from "./lib/attn_exp";
 import { expf, expf4, sigmoidf, sigmoidf4, tanhf, tanhf4 } from "./lib/math";
-import { AttentionOpts, MatmulOpts, PatchOpts, RopeOpts } from "./lib/opts";
+import { AdamwOpts, AttentionOpts, MatmulOpts, PatchOpts, RopeOpts } from "./lib/opts";
 import { cos64, exp64, log64, sin64, sincos2f32 } from "./lib/trig";
 
 // ---------------------------------------------------------------- lib/math over an array
@@ -150,4 +150,18 @@ export function probe_patch_opts(ptr: usize, out: usize): i32 {
   i = field(out, i, offsetof<PatchOpts>("channels"), o.channels);
   i = field(out, i, offsetof<PatchOpts>("patch"), o.patch);
   return field(out, i, offsetof<PatchOpts>("tdepth"), o.tdepth);
+}
+
+/** AdamwOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+export function probe_adamw_opts(ptr: usize, out: usize): i32 {
+  const o = changetype<AdamwOpts>(ptr);
+  store<f64>(out, <f64>offsetof<AdamwOpts>());
+  let i = field(out, 0, offsetof<AdamwOpts>("decay"), o.decay);
+  i = field(out, i, offsetof<AdamwOpts>("b1"), o.b1);
+  i = field(out, i, offsetof<AdamwOpts>("c1"), o.c1);
+  i = field(out, i, offsetof<AdamwOpts>("b2"), o.b2);
+  i = field(out, i, offsetof<AdamwOpts>("c2"), o.c2);
+  i = field(out, i, offsetof<AdamwOpts>("stepSize"), o.stepSize);
+  i = field(out, i, offsetof<AdamwOpts>("bc2Sqrt"), o.bc2Sqrt);
+  return field(out, i, offsetof<AdamwOpts>("eps"), o.eps);
 }

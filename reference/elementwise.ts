@@ -1,9 +1,9 @@
 /**
- * Reference elementwise ops, activations and their derivatives (backward): the scalar oracle for
- * kernels/elementwise.ts. Plain loops in float64 with JS Math.exp, one rounding to float32 per
- * output; never optimised.
+ * Reference elementwise ops, activations and their derivatives (backward), and the AdamW step: the
+ * scalar oracle for kernels/elementwise.ts. Plain loops in float64 with JS Math.exp, one rounding to
+ * float32 per output (AdamW: per operation); never optimised.
  */
-import type { F32, Kernels } from "../src/backend/kernels.js";
+import type { AdamwScalars, F32, Kernels } from "../src/backend/kernels.js";
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
@@ -122,7 +122,24 @@ function swigluBackward(dgate: F32, dup: F32, gate: F32, up: F32, dy: F32, n: nu
   }
 }
 
+// ---------------------------------------------------------------- optimizer
+
+const f = Math.fround;
+
+/** AdamW in place: every operation rounded to float32 (Math.fround), scalars taken as float32. */
+function adamw(w: F32, m: F32, v: F32, g: F32, n: number, s: AdamwScalars): void {
+  const decay = f(s.decay), b1 = f(s.b1), c1 = f(s.c1), b2 = f(s.b2), c2 = f(s.c2);
+  const stepSize = f(s.stepSize), bc2Sqrt = f(s.bc2Sqrt), eps = f(s.eps);
+  for (let i = 0; i < n; i++) {
+    const gi = g[i];
+    m[i] = f(f(b1 * m[i]) + f(c1 * gi));
+    v[i] = f(f(b2 * v[i]) + f(c2 * f(gi * gi)));
+    const denom = f(f(f(Math.sqrt(v[i])) / bc2Sqrt) + eps);
+    w[i] = f(f(w[i] * decay) - f(stepSize * f(m[i] / denom)));
+  }
+}
+
 export const elementwiseReference: Pick<Kernels, "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu" |
-  "geluTanhBackward" | "quickGeluBackward" | "siluBackward" | "swigluBackward"> = {
-  add, mul, scale, addBias, geluTanh, quickGelu, silu, swiglu, geluTanhBackward, quickGeluBackward, siluBackward, swigluBackward,
+  "geluTanhBackward" | "quickGeluBackward" | "siluBackward" | "swigluBackward" | "adamw"> = {
+  add, mul, scale, addBias, geluTanh, quickGelu, silu, swiglu, geluTanhBackward, quickGeluBackward, siluBackward, swigluBackward, adamw,
 };

@@ -49,6 +49,26 @@ describe("elementwise argument checks", () => {
     throwsTyped(() => b.addBias(f(2, 3), f(1, 3)), ShapeError, "addBias", "bias", "[3]", "got [1, 3]");
     throwsTyped(() => b.addBias(f(), f(1)), ShapeError, "addBias", "x", "rank 1..8", "got []");
   });
+  it("adamw: f32 w, m, v of g's shape, apart in memory, finite scalars", () => {
+    const s = { decay: 1, b1: 0.9, c1: 0.1, b2: 0.95, c2: 0.05, stepSize: 1e-3, bc2Sqrt: 0.2, eps: 1e-8 };
+    throwsTyped(() => b.adamw(f(2, 3), f(2, 3), f(6), f(2, 3), s), ShapeError, "adamw", "v", "shape of g [2, 3]", "got [6]");
+    throwsTyped(() => b.adamw(f(5), f(4), f(4), f(4), s), ShapeError, "adamw", "w", "shape of g [4]", "got [5]");
+    throwsTyped(() => b.adamw(f(4), f(4), f(4), f(3), s), ShapeError, "adamw", "w", "shape of g [3]", "got [4]");
+    throwsTyped(() => b.adamw(f(4), i(4) as never, f(4), f(4), s), DTypeError, "adamw", "m", "f32", "got i32 [4]");
+    const w = f(4);
+    throwsTyped(() => b.adamw(w, f(4), w, f(4), s), ValueError, "adamw", "v", "apart from w", "overlapping");
+    const half = new Float32Array(6);
+    throwsTyped(() => b.adamw(f(4), new Tensor("f32", [4], half.subarray(0, 4)), new Tensor("f32", [4], half.subarray(2, 6)), f(4), s), ValueError, "adamw", "v", "apart from m");
+    for (const k of ["eps", "stepSize", "decay"] as const) {
+      throwsTyped(() => b.adamw(f(4), f(4), f(4), f(4), { ...s, [k]: NaN }), ValueError, "adamw", k, "finite", "got NaN");
+    }
+    // success: the first moment after a step from zero is c1 g; disjoint views of one buffer are fine
+    const m = f(2);
+    b.adamw(fromArray([2], [1, 1]), m, f(2), fromArray([2], [1, -1]), s);
+    expect(Array.from(m.data)).toEqual([Math.fround(0.1), -Math.fround(0.1)]);
+    const buf = new Float32Array(8), at = (k: number) => new Tensor("f32", [2], buf.subarray(2 * k, 2 * k + 2));
+    b.adamw(at(0), at(1), at(2), at(3), s);
+  });
   it("act: a known name and an f32 tensor", () => {
     throwsTyped(() => b.act("relu" as never, f(2)), ValueError, "act", "name", "gelu_tanh, quick_gelu, silu", "got relu");
     throwsTyped(() => b.act("silu", i(2) as never), DTypeError, "silu", "x", "f32", "got i32");

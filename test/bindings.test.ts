@@ -116,7 +116,7 @@ describe("options structs", () => {
 
   it("are written where the kernels read them: offsets, sizes and values against offsetof (kernels/probes.ts)", async () => {
     const probes = await loadProbes();
-    expect(Object.keys(OPTS_STRUCTS).sort()).toEqual(["AttentionOpts", "MatmulOpts", "PatchOpts", "RopeOpts"]);
+    expect(Object.keys(OPTS_STRUCTS).sort()).toEqual(["AdamwOpts", "AttentionOpts", "MatmulOpts", "PatchOpts", "RopeOpts"]);
     for (const s of Object.values(OPTS_STRUCTS) as OptsStruct<unknown>[]) {
       const name = `probe_${snake(s.name)}`;
       const probe = (probes.k as unknown as Record<string, ((ptr: number, out: number) => number) | undefined>)[name];

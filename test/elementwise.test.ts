@@ -1,5 +1,5 @@
 /**
- * Elementwise ops and activations: wasm kernels against the float64 reference (shapes drawn first),
+ * Elementwise ops, activations and the AdamW step: wasm kernels against the reference (shapes drawn first),
  * extreme inputs, invariants (limits, bounds, monotonicity), scalar/SIMD bit identity, determinism,
  * and the accuracy of the kernels/lib/math polynomials (exp, sigmoid, tanh) in ulps, and their
  * bits pinned by a hash.
@@ -7,8 +7,10 @@
 import fc from "fast-check";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Activation, Backend } from "../src/backend/backend.js";
+import type { AdamwScalars } from "../src/backend/kernels.js";
 import type { WasmModule } from "../src/backend/wasm/runtime.js";
 import type { ProbesKernels } from "./util/dev-bindings.js";
+import { Rng } from "../src/rng.js";
 import { Tensor, type F32Tensor } from "../src/tensor.js";
 import { referenceBackend, wasmBackend } from "./util/backends.js";
 import { loadProbes } from "./util/probes.js";
@@ -142,6 +144,46 @@ describe("activations", () => {
         if (y[i] < y[i - 1] - ulp(y[i - 1])) throw new Error(`${name} decreases at x=${x.data[i]}: ${y[i - 1]} -> ${y[i]}`);
       }
     }
+  });
+});
+
+describe("adamw (in place)", () => {
+  /** n values of every kind: +-0, denormals, tiny, ordinary and large magnitudes up to 1.5e30 (no NaN can arise). */
+  function mixed(seed: number, n: number, sign = true): Float32Array {
+    const r = new Rng(seed), mags = [0, 1e-45, 1e-40, 1e-30, 1e-8, 1e-3, 1, 1e3, 1e20, 1e30];
+    return Float32Array.from({ length: n }, () => mags[r.int(mags.length)] * (0.5 + r.uniform()) * (sign && r.int(2) ? -1 : 1));
+  }
+  /** The optimizer's scalars (src/train/adamw.ts), rounded to float32 or left as float64 (the kernels round them). */
+  const scalars = fc.record({
+    lr: fc.constantFrom(0, 1e-5, 3e-4, 1e-2, 0.1), t: fc.integer({ min: 1, max: 10000 }), b1: fc.constantFrom(0, 0.5, 0.9),
+    b2: fc.constantFrom(0.95, 0.999), eps: fc.constantFrom(1e-8, 1e-6), wd: fc.constantFrom(0, 0.01), rounded: fc.boolean(),
+  }).map(({ lr, t, b1, b2, eps, wd, rounded }): AdamwScalars => {
+    const r = rounded ? Math.fround : (x: number) => x;
+    return {
+      decay: r(1 - lr * wd), b1: r(b1), c1: r(1 - b1), b2: r(b2), c2: r(1 - b2),
+      stepSize: r(lr / (1 - b1 ** t)), bc2Sqrt: r(Math.sqrt(1 - b2 ** t)), eps: r(eps),
+    };
+  });
+  /** One step on both backends from the same state; w, m, v must agree bit for bit, g stay untouched. */
+  function same(n: number, seed: number, s: AdamwScalars): void {
+    const state = [mixed(seed, n), mixed(seed + 1, n), mixed(seed + 2, n, false), mixed(seed + 3, n)]; // w, m, v >= 0, g
+    const [ws, wr] = [0, 1].map(() => state.map((a) => t([n], a.slice())));
+    wasm.adamw(ws[0], ws[1], ws[2], ws[3], s);
+    ref.adamw(wr[0], wr[1], wr[2], wr[3], s);
+    ["w", "m", "v"].forEach((name, i) => {
+      expect(ws[i].data.some(Number.isNaN), `adamw ${name}: NaN`).toBe(false);
+      assertSameBits(`adamw ${name} (n=${n})`, ws[i].data, wr[i].data);
+    });
+    assertSameBits("adamw g untouched", ws[3].data, state[3]);
+  }
+
+  // Tolerance: none. Every operation is one IEEE float32 rounding (f32x4 lanes, scalar tail and the
+  // reference's Math.fround alike), so the bits must agree, n % 4 != 0 and n = 0 included.
+  it("equals the reference bit for bit (zeros, signs, denormals, large magnitudes; any length)", () => {
+    check(fc.record({ n: fc.oneof(fc.constant(0), dim(70)), seed: dataSeed, s: scalars }), ({ n, seed, s }) => same(n, seed, s));
+  });
+  it("equals the reference bit for bit on a long array (split over the backend's threads, if any)", () => {
+    check(scalars, (s) => same(100_003, 11, s), 3);
   });
 });
 

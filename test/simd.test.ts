@@ -19,7 +19,7 @@ const HOT: Record<string, readonly string[]> = {
   attention: ["attention"],
   elementwise: [
     "add", "mul", "scale", "add_bias", "gelu_tanh", "quick_gelu", "silu", "swiglu",
-    "gelu_tanh_backward", "quick_gelu_backward", "silu_backward", "swiglu_backward",
+    "gelu_tanh_backward", "quick_gelu_backward", "silu_backward", "swiglu_backward", "adamw",
   ],
   rows: ["softmax", "layer_norm", "rms_norm", "sum_rows", "mean_rows", "max_rows", "softmax_backward", "layer_norm_backward", "rms_norm_backward"],
   rope: ["rope"],

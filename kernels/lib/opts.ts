@@ -91,3 +91,27 @@ export class PatchOpts {
   /** Patch size in depth. */
   tdepth: i32;
 }
+
+/**
+ * The scalars of one `adamw` step (kernels/elementwise.ts), each a float32 as the optimizer rounded
+ * it: m <- b1 m + c1 g, v <- b2 v + c2 g g, w <- w decay - stepSize (m / (sqrt(v) / bc2Sqrt + eps)).
+ */
+// @ts-ignore: decorator
+@unmanaged
+export class AdamwOpts {
+  /** 1 - lr * weightDecay (1 for a tensor that does not decay). */
+  decay: f32;
+  /** beta1. */
+  b1: f32;
+  /** 1 - beta1. */
+  c1: f32;
+  /** beta2. */
+  b2: f32;
+  /** 1 - beta2. */
+  c2: f32;
+  /** lr / (1 - beta1^t). */
+  stepSize: f32;
+  /** sqrt(1 - beta2^t). */
+  bc2Sqrt: f32;
+  eps: f32;
+}

@@ -5,11 +5,13 @@
  */
 import { ShapeError, ValueError, assertFinite, fmtShape } from "../errors.js";
 import { Tensor, type F32Tensor, type I32Tensor } from "../tensor.js";
-import { attentionDims, expectDType, expectIndices, expectPositive, expectRank, expectSameShape, expectShape, lead, patchEmbedDims, ropeDims } from "./checks.js";
-import type { Kernels } from "./kernels.js";
+import { attentionDims, expectDisjoint, expectDType, expectIndices, expectPositive, expectRank, expectSameShape, expectShape, lead, patchEmbedDims, ropeDims } from "./checks.js";
+import type { AdamwScalars, Kernels } from "./kernels.js";
 import { ACTIVATIONS, type Activation, type AttentionOptions, type MatmulOptions, type RopeOptions, type SoftmaxOptions } from "./options.js";
 
 export { ACTIVATIONS, type Activation, type AttentionOptions, type MatmulOptions, type RopeOptions, type SoftmaxOptions } from "./options.js";
+
+const ADAMW_SCALARS = ["decay", "b1", "c1", "b2", "c2", "stepSize", "bc2Sqrt", "eps"] as const satisfies readonly (keyof AdamwScalars)[];
 
 export class Backend {
   constructor(readonly kernels: Kernels) {}
@@ -98,6 +100,20 @@ export class Backend {
     const out = new Tensor("f32", a.shape);
     this.kernels.scale(out.data, a.data, s, a.size);
     return out;
+  }
+  /**
+   * One AdamW step in place: w, m, v (f32, of g's shape, no two sharing memory) updated from the
+   * gradient g; the scalars are taken as float32 (Kernels.adamw). Each operation is one IEEE float32
+   * rounding, so every backend gives the same bits.
+   */
+  adamw(w: F32Tensor, m: F32Tensor, v: F32Tensor, g: F32Tensor, s: AdamwScalars): void {
+    const op = "adamw";
+    const ts = [["g", g], ["w", w], ["m", m], ["v", v]] as const;
+    for (const [name, t] of ts) expectDType(op, name, t, "f32");
+    for (const [name, t] of ts.slice(1)) expectSameShape(op, g, "g", t, name);
+    expectDisjoint(op, ts);
+    for (const k of ADAMW_SCALARS) assertFinite(op, k, s[k]);
+    this.kernels.adamw(w.data, m.data, v.data, g.data, g.size, s);
   }
   /** x [..., c] + bias [c] */
   addBias(x: F32Tensor, bias: F32Tensor): F32Tensor {

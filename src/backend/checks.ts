@@ -30,6 +30,18 @@ export function expectSameShape(op: string, a: Tensor, aName: string, b: Tensor,
   }
 }
 
+/** The tensors' data share no memory (the operands of an in-place op that reads and writes several). */
+export function expectDisjoint(op: string, ts: readonly (readonly [string, Tensor])[]): void {
+  for (let i = 0; i < ts.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const a = ts[j][1].data, b = ts[i][1].data;
+      if (a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength && a.byteLength && b.byteLength) {
+        throw new ValueError(`${op}: ${ts[i][0]}: expected memory apart from ${ts[j][0]}, got an overlapping view`);
+      }
+    }
+  }
+}
+
 export function expectIndices(op: string, name: string, idx: Int32Array, limit: number): void {
   for (let i = 0; i < idx.length; i++) {
     const v = idx[i];

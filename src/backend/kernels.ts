@@ -97,6 +97,26 @@ export interface AttentionDims {
   maskBatch: number;
 }
 
+/**
+ * The scalars of one AdamW step (see `Kernels.adamw`), each taken as a float32 (Math.fround), as
+ * the optimizer rounds them (src/train/adamw.ts).
+ */
+export interface AdamwScalars {
+  /** 1 - lr * weightDecay (1: no decay). */
+  decay: number;
+  b1: number;
+  /** 1 - b1 */
+  c1: number;
+  b2: number;
+  /** 1 - b2 */
+  c2: number;
+  /** lr / (1 - b1^t) */
+  stepSize: number;
+  /** sqrt(1 - b2^t) */
+  bc2Sqrt: number;
+  eps: number;
+}
+
 export interface Kernels {
   readonly name: string;
   /** Threads the kernels run on (absent: 1). Any count gives the same bits. */
@@ -126,6 +146,13 @@ export interface Kernels {
   silu(out: F32, x: F32, n: number): void;
   /** out = silu(gate) * up (SwiGLU's product) */
   swiglu(out: F32, gate: F32, up: F32, n: number): void;
+
+  /**
+   * One AdamW step in place over n elements (w, m, v written, g read; none alias), every operation
+   * a float32 rounding, in this order: m = b1 m + c1 g; v = b2 v + c2 (g g);
+   * w = w decay - stepSize (m / (sqrt(v) / bc2Sqrt + eps)).
+   */
+  adamw(w: F32, m: F32, v: F32, g: F32, n: number, s: AdamwScalars): void;
 
   // ---- rows
   softmax(out: F32, x: F32, d: SoftmaxDims): void;

@@ -55,6 +55,8 @@ export interface ProbesKernels {
   probe_rope_opts(ptr: Ptr, out: Ptr): number;
   /** PatchOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
   probe_patch_opts(ptr: Ptr, out: Ptr): number;
+  /** AdamwOpts at `ptr` as the kernels read it: its bytes, then offset and value per field (see above). */
+  probe_adamw_opts(ptr: Ptr, out: Ptr): number;
   /** The end of this module's static data (__heap_base): the JS-side arena starts at or above it. */
   heap_base(): number;
   /** Where this module's static data begins (--memoryBase: its slot in the shared memory of a threaded backend; 0 otherwise). */
@@ -77,6 +79,7 @@ export function bindProbes(exports: WebAssembly.Exports): ProbesKernels {
     probe_attention_opts: kernel(exports, "probes", "probe_attention_opts", 2),
     probe_rope_opts: kernel(exports, "probes", "probe_rope_opts", 2),
     probe_patch_opts: kernel(exports, "probes", "probe_patch_opts", 2),
+    probe_adamw_opts: kernel(exports, "probes", "probe_adamw_opts", 2),
     heap_base: unsigned(kernel(exports, "probes", "heap_base", 0)),
     memory_base: unsigned(kernel(exports, "probes", "memory_base", 0)),
   };

@@ -1,15 +1,16 @@
 /**
  * Adapter for kernels/elementwise.ts: copies operands into the module's memory, runs the kernel
  * in place over the first operand's copy (the kernels allow out == input), copies the result out.
- * The backward kernels write into their own buffers (they never write over an input). Threaded:
- * contiguous element ranges (multiples of 16), rows for add_bias; elementwise, so any split gives
- * the same bits.
+ * The backward kernels write into their own buffers (they never write over an input); adamw updates
+ * the copies of w, m, v in place and copies the three out. Threaded: contiguous element ranges
+ * (multiples of 16), rows for add_bias; elementwise, so any split gives the same bits.
  */
 import type { F32, Kernels } from "../kernels.js";
+import { ADAMW_OPTS } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 type ElementwiseOps = "add" | "mul" | "scale" | "addBias" | "geluTanh" | "quickGelu" | "silu" | "swiglu" |
-  "geluTanhBackward" | "quickGeluBackward" | "siluBackward" | "swigluBackward";
+  "geluTanhBackward" | "quickGeluBackward" | "siluBackward" | "swigluBackward" | "adamw";
 
 /** Estimated single-thread nanoseconds per element: arithmetic ops, and ops with an exp or tanh. */
 const NS_SIMPLE = 0.3, NS_TRANSCENDENTAL = 1.5;
@@ -69,6 +70,17 @@ export function elementwiseWasm(mod: KernelModule<"elementwise">): Pick<Kernels,
         const pa = mod.put(a.subarray(0, n));
         mod.split("scale", { total: n, grain: 16, work: n * NS_SIMPLE }, (lo, hi) => [pa + lo * 4, pa + lo * 4, Math.fround(s), hi - lo]);
         mod.read(pa, out.subarray(0, n));
+      });
+    },
+    adamw(w, m, v, g, n, s) {
+      if (n === 0) return;
+      mod.scope(() => {
+        const pw = mod.put(w.subarray(0, n)), pm = mod.put(m.subarray(0, n)), pv = mod.put(v.subarray(0, n)), pg = mod.put(g.subarray(0, n));
+        const opts = mod.putOpts(ADAMW_OPTS, s);
+        mod.split("adamw", { total: n, grain: 16, work: n * NS_SIMPLE * 4 }, (lo, hi) => [pw + lo * 4, pm + lo * 4, pv + lo * 4, pg + lo * 4, opts, hi - lo]);
+        mod.read(pw, w.subarray(0, n));
+        mod.read(pm, m.subarray(0, n));
+        mod.read(pv, v.subarray(0, n));
       });
     },
     addBias(out, x, bias, rows, cols) {

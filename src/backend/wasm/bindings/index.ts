@@ -11,7 +11,7 @@
  */
 import { MATMUL_OPTS, bindMatmul, type MatmulKernels } from "./matmul.js";
 import { ATTENTION_OPTS, bindAttention, type AttentionKernels } from "./attention.js";
-import { bindElementwise, type ElementwiseKernels } from "./elementwise.js";
+import { ADAMW_OPTS, bindElementwise, type ElementwiseKernels } from "./elementwise.js";
 import { bindRows, type RowsKernels } from "./rows.js";
 import { ROPE_OPTS, bindRope, type RopeKernels } from "./rope.js";
 import { PATCH_OPTS, bindPatch, type PatchKernels } from "./patch.js";
@@ -30,6 +30,7 @@ export * from "./attention_backward.js";
 
 /** Every options struct by name. */
 export const OPTS_STRUCTS = {
+  AdamwOpts: ADAMW_OPTS,
   AttentionOpts: ATTENTION_OPTS,
   MatmulOpts: MATMUL_OPTS,
   PatchOpts: PATCH_OPTS,
