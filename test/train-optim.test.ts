@@ -1,6 +1,7 @@
 /**
- * The optimiser side of training: AdamW against steps computed by hand, weight decay on matrices
- * only, untouched parameters without gradients, bias-correction powers, clipping by global norm,
+ * The optimiser side of training: AdamW against steps computed by hand and, on both backends, against
+ * its former JS loop bit for bit, weight decay on matrices only, untouched parameters without
+ * gradients, bias-correction powers, clipping by global norm (and its former sum's bits),
  * the warm-up + cosine schedule, and the stage freezing presets.
  */
 import { describe, expect, it } from "vitest";
@@ -11,6 +12,8 @@ import { ADAMW_DEFAULTS, AdamW, clipGradNorm, decays, powInt } from "../src/trai
 import { stageSpec, trainableNames } from "../src/train/freeze.js";
 import { Grads } from "../src/train/grads.js";
 import { lrAt, type Schedule } from "../src/train/schedule.js";
+import { Rng } from "../src/rng.js";
+import { wasmBackend } from "./util/backends.js";
 import { assertSameBits, assertClose, shaped } from "./util/close.js";
 
 /** A two-tensor "model": a [2, 2] matrix (decays) and a [2] bias (does not). */
@@ -21,6 +24,41 @@ function gradsFor(params: Params, g: Record<string, number[]>): Grads {
   const grads = new Grads(params, (n) => n in g);
   for (const [n, v] of Object.entries(g)) grads.slot(n).data.set(v);
   return grads;
+}
+
+const f = Math.fround;
+/** AdamW.updateOne's former scalar loop, before the elementwise step became a backend op: the bit oracle. */
+class FormerAdamW {
+  readonly m = new Map<string, Float32Array>();
+  readonly v = new Map<string, Float32Array>();
+  readonly steps = new Map<string, number>();
+  update(params: Params, grads: Grads, lr: number, scaleOf: (name: string) => number): void {
+    const { beta1, beta2, eps, weightDecay } = ADAMW_DEFAULTS;
+    for (const name of grads.names()) {
+      const p = params.get(name)!, w = p.data, gd = grads.get(name)!.data, rate = lr * scaleOf(name);
+      if (!this.m.has(name)) (this.m.set(name, new Float32Array(w.length)), this.v.set(name, new Float32Array(w.length)));
+      const m = this.m.get(name)!, v = this.v.get(name)!, t = (this.steps.get(name) ?? 0) + 1;
+      this.steps.set(name, t);
+      const decay = f(1 - rate * (decays(p.shape) ? weightDecay : 0));
+      const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2);
+      const stepSize = f(rate / (1 - powInt(beta1, t))), bc2Sqrt = f(Math.sqrt(1 - powInt(beta2, t))), e = f(eps);
+      for (let i = 0; i < w.length; i++) {
+        const gi = gd[i];
+        m[i] = f(f(b1 * m[i]) + f(c1 * gi));
+        v[i] = f(f(b2 * v[i]) + f(c2 * f(gi * gi)));
+        const denom = f(f(f(Math.sqrt(v[i])) / bc2Sqrt) + e);
+        w[i] = f(f(w[i] * decay) - f(stepSize * f(m[i] / denom)));
+      }
+    }
+  }
+}
+/** clipGradNorm as it was (for...of sum), the bit oracle of the indexed one. */
+function formerClip(grads: Grads, maxNorm: number): number {
+  let sq = 0;
+  for (const name of grads.names()) for (const x of grads.get(name)!.data) sq += x * x;
+  const norm = Math.sqrt(sq), coef = maxNorm / (norm + 1e-6);
+  if (coef < 1) for (const name of grads.names()) grads.get(name)!.data.forEach((x, i, d) => (d[i] = f(x * f(coef))));
+  return norm;
 }
 
 describe("AdamW", () => {
@@ -75,6 +113,31 @@ describe("AdamW", () => {
     expect(powInt(0.9, 2)).toBe(0.9 * 0.9);
   });
 
+  it("on either backend gives the bits of the former JS loop (partial gradients, lr scales, several steps)", async () => {
+    const cfg = preset("tiny"), rng = new Rng(17);
+    const [former, onRef, onWasm] = [0, 1, 2].map(() => initParams(cfg, 3));
+    const oracle = new FormerAdamW(), opts = [new AdamW(), new AdamW(ADAMW_DEFAULTS, await wasmBackend())];
+    const scaleOf = (name: string) => (name.endsWith(".bias") ? 0.5 : 1);
+    for (let step = 0; step < 4; step++) {
+      const names = [...former.keys()].filter(() => rng.int(4) > 0); // about a quarter get no gradient this step
+      const grads = gradsFor(former, Object.fromEntries(names.map((n) => [n, Array.from(rng.fill(former.get(n)!.size, -0.1, 0.1))])));
+      const lr = 1e-3 * (step + 1);
+      oracle.update(former, grads, lr, scaleOf);
+      opts[0].update(onRef, grads, lr, scaleOf);
+      opts[1].update(onWasm, grads, lr, scaleOf);
+    }
+    for (const [i, p] of [onRef, onWasm].entries()) {
+      const opt = opts[i], label = i ? "wasm" : "reference";
+      for (const [name, w] of former) {
+        assertSameBits(`${label} ${name}`, p.get(name)!.data, w.data);
+        expect(opt.steps.get(name), name).toBe(oracle.steps.get(name));
+        if (!oracle.m.has(name)) continue;
+        assertSameBits(`${label} m ${name}`, opt.m.get(name)!.data, oracle.m.get(name)!);
+        assertSameBits(`${label} v ${name}`, opt.v.get(name)!.data, oracle.v.get(name)!);
+      }
+    }
+  });
+
   it("rejects bad settings", () => {
     expect(() => new AdamW({ ...ADAMW_DEFAULTS, beta2: 1 })).toThrow(/beta2/);
     const params = tiny([1, 1, 1, 1], [1, 1]);
@@ -93,6 +156,17 @@ describe("clipGradNorm", () => {
     let sq = 0;
     for (const n of grads.names()) for (const x of grads.get(n)!.data) sq += x * x;
     assertClose("clipped norm", Math.sqrt(sq), 1, { atol: 1e-6, rtol: 0 });
+  });
+
+  it("gives the bits of the former for...of sum (norm and clipped gradients)", () => {
+    const params = initParams(preset("tiny"), 5), rng = new Rng(9);
+    for (const maxNorm of [1e9, 0.5]) {
+      const names = [...params.keys()].filter(() => rng.int(3) > 0);
+      const g = Object.fromEntries(names.map((n) => [n, Array.from(rng.fill(params.get(n)!.size, -0.05, 0.05))]));
+      const grads = gradsFor(params, g), oracle = gradsFor(params, g);
+      expect(clipGradNorm(grads, maxNorm)).toBe(formerClip(oracle, maxNorm));
+      for (const n of names) assertSameBits(`clipped ${n}`, grads.get(n)!.data, oracle.get(n)!.data);
+    }
   });
 
   it("leaves gradients below the norm bit for bit", () => {

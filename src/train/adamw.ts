@@ -1,9 +1,12 @@
 /**
  * AdamW (decoupled weight decay) with the spec's settings, and gradient clipping by global norm.
- * Plain TS in float32 arithmetic (Math.fround after every operation): an O(parameters) pass, memory-
- * bound, whose every result is pinned bit for bit (IEEE + - * / sqrt, one rounding each), so a
- * resumed run reproduces an uninterrupted one on any engine. Not a kernel, not a scheduler.
+ * The optimizer keeps the state (moments, step counts) and forms each step's scalars; the elementwise
+ * pass is the backend's `adamw` op, float32 arithmetic whose every result is pinned bit for bit
+ * (IEEE + - * / sqrt, one rounding each) on either backend, so a resumed run reproduces an
+ * uninterrupted one on any engine. Not a scheduler.
  */
+import { Backend } from "../backend/backend.js";
+import { referenceKernels } from "../backend/reference.js";
 import { ValueError } from "../errors.js";
 import type { Params } from "../model/params.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
@@ -53,7 +56,8 @@ export class AdamW {
   readonly v = new Map<string, F32Tensor>();
   readonly steps = new Map<string, number>();
 
-  constructor(readonly cfg: AdamWConfig = ADAMW_DEFAULTS) {
+  /** `be`: the backend that runs the elementwise step (the trainer's; default: the reference, same bits). */
+  constructor(readonly cfg: AdamWConfig = ADAMW_DEFAULTS, private readonly be: Backend = new Backend(referenceKernels)) {
     for (const k of ["beta1", "beta2"] as const) {
       if (!(cfg[k] >= 0 && cfg[k] < 1)) throw new ValueError(`AdamW: ${k}: expected a number in [0, 1), got ${cfg[k]}`);
     }
@@ -75,21 +79,15 @@ export class AdamW {
       this.m.set(name, new Tensor("f32", p.shape));
       this.v.set(name, new Tensor("f32", p.shape));
     }
-    const m = this.m.get(name)!.data, v = this.v.get(name)!.data, w = p.data, gd = g.data;
     const t = (this.steps.get(name) ?? 0) + 1;
-    this.steps.set(name, t);
-    const decay = f(1 - lr * (decays(p.shape) ? weightDecay : 0));
-    const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2);
-    const stepSize = f(lr / (1 - powInt(beta1, t)));
-    const bc2Sqrt = f(Math.sqrt(1 - powInt(beta2, t)));
-    const e = f(eps);
-    for (let i = 0; i < w.length; i++) {
-      const gi = gd[i];
-      m[i] = f(f(b1 * m[i]) + f(c1 * gi));
-      v[i] = f(f(b2 * v[i]) + f(c2 * f(gi * gi)));
-      const denom = f(f(f(Math.sqrt(v[i])) / bc2Sqrt) + e);
-      w[i] = f(f(w[i] * decay) - f(stepSize * f(m[i] / denom)));
-    }
+    this.be.adamw(p, this.m.get(name)!, this.v.get(name)!, g, {
+      decay: f(1 - lr * (decays(p.shape) ? weightDecay : 0)),
+      b1: f(beta1), c1: f(1 - beta1), b2: f(beta2), c2: f(1 - beta2),
+      stepSize: f(lr / (1 - powInt(beta1, t))),
+      bc2Sqrt: f(Math.sqrt(1 - powInt(beta2, t))),
+      eps: f(eps),
+    });
+    this.steps.set(name, t); // after the step: a rejected one (ShapeError) counts nothing
   }
 }
 
@@ -101,7 +99,10 @@ export class AdamW {
  */
 export function clipGradNorm(grads: Grads, maxNorm: number): number {
   let sq = 0;
-  for (const name of grads.names()) for (const x of grads.get(name)!.data) sq += x * x;
+  for (const name of grads.names()) {
+    const d = grads.get(name)!.data;
+    for (let i = 0; i < d.length; i++) sq += d[i] * d[i]; // indexed: for...of over a typed array is several times slower
+  }
   const norm = Math.sqrt(sq);
   const coef = maxNorm / (norm + 1e-6);
   if (coef < 1) {

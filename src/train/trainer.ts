@@ -103,7 +103,7 @@ export class Trainer {
     if (opts.warmFreeze?.ramp !== undefined && !(Number.isInteger(opts.warmFreeze.ramp) && opts.warmFreeze.ramp >= 0)) {
       throw new ValueError(`Trainer: warmFreeze.ramp: expected an integer >= 0, got ${opts.warmFreeze.ramp}`);
     }
-    this.optimizer = new AdamW({ beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay });
+    this.optimizer = new AdamW({ beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weightDecay }, be);
     this.rng = new Rng(opts.seed);
     this.trainable = trainableBy(opts.freeze);
     const warm = opts.warmFreeze ? trainableBy(opts.warmFreeze.freeze) : () => true;
