@@ -242,10 +242,10 @@ async function main(): Promise<void> {
   console.log(`   ${((performance.now() - t0) / 1000).toFixed(1)} s in total`);
   if (!o.checkpoint && ckpt.trained) {
     console.log("\n   What this checkpoint can and cannot do (docs/RESULTS.md, 50 test studies): it reads the volume for");
-    console.log("   pleural effusions and, less well, nodules: another study's volume (whose truth differs) changes 16% of");
-    console.log("   its answers, 52% of the effusion ones, and \"Is there a pleural effusion?\" is 72% right (majority 66%). It does");
-    console.log("   not read sides, sizes, cysts or contrast; its A-D answers mostly pair an option's text with another");
-    console.log("   option's letter (15% right, majority 56%); its reports name no finding. A research demo on");
+    console.log("   pleural effusions and, less well, nodules: \"Is there a pleural effusion?\" is 82% right (majority 66%),");
+    console.log("   and another study's volume (whose truth differs) changes 54% of those answers. It does not read sides,");
+    console.log("   sizes, counts, cysts or contrast: there it answers from the words alone. Its A-D answers are option");
+    console.log("   texts, 28% right (majority 56%); its reports mostly follow the template. A research demo on");
     console.log("   synthetic phantoms: nothing it says is a reading of a real scan.");
   }
 }
