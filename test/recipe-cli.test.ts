@@ -129,11 +129,13 @@ describe("a tiny run end to end", () => {
     const align = ["--align-warmup", "2", "--align-ramp", "1", "--focus-warmup", "1", "--focus-share", "0.25", "--closed-text"];
     await resumeIsFresh("align", "m.stage0.safetensors", align);
     expect(JSON.parse(await readFile(join(dir, "align-fresh.json"), "utf8")).reproduce).toContain("--volume-warmup 0 --align-warmup 2 --align-ramp 1 --focus-warmup 1 --focus-share 0.25 --closed-text");
-    expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...align, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 1's warm-up must stay [0,0,0,0,0,0,0], got [0,0,2,1,1,0.25,1]") });
-    // stage 2's own focus share may change on a resume from the stage 1 checkpoint, not from stage 2's
-    await resumeIsFresh("share2", "m.stage1.safetensors", ["--focus-share", "0,0.25"]);
-    expect(JSON.parse(await readFile(join(dir, "share2-fresh.json"), "utf8")).reproduce).toContain("--focus-share 0,0.25");
-    expect(await cli("train", "--resume", join(dir, "m.stage2.safetensors"), "--focus-share", "0,0.25", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 2's focus share must stay 0, got 0.25") });
+    expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...align, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 1's warm-up must stay [0,0,0,0,0,0,0,4], got [0,0,2,1,1,0.25,1,4]") });
+    // stage 2's own focus share and answer cap may change on a resume from the stage 1 checkpoint, not from stage 2's
+    await resumeIsFresh("share2", "m.stage1.safetensors", ["--focus-share", "0,0.25", "--answer-cap", "4,1"]);
+    expect(JSON.parse(await readFile(join(dir, "share2-fresh.json"), "utf8")).reproduce).toContain("--focus-share 0,0.25 --answer-cap 4,1");
+    expect(await cli("train", "--resume", join(dir, "m.stage2.safetensors"), "--focus-share", "0,0.25", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 2's focus share and answer cap must stay [0,4], got [0.25,4]") });
+    expect(await cli("train", "--resume", join(dir, "m.stage2.safetensors"), "--answer-cap", "4,2", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("must stay [0,4], got [0,2]") });
+    expect(await cli("train", "--preset", "tiny", ...steps, "--answer-cap", "0", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--answer-cap: expected N or N1,N2") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--focus-share", "0.5,1", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--focus-share: expected S or S1,S2") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--volume-warmup", "2", "--align-warmup", "2", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("at most one of the two stage 1 warm-ups") });
 

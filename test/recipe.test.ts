@@ -240,6 +240,15 @@ describe("stage 1's focus warm-up", () => {
     expect(canonicalRecipe(own).stage2FocusShare).toBe(0);
     expect(Object.keys(canonicalRecipe({ ...own, stage2FocusShare: 0.5 }))).not.toContain("stage2FocusShare");
     expect(() => checkRecipe({ ...quick, stage2FocusShare: 1 })).toThrow(/stage2FocusShare: expected a number in \[0, 1\), got 1/);
+    // stage 2 with its own answer cap: its own task examples (fewer copies of rare answers), stage 1 unchanged
+    const capped = { ...quick, stage2AnswerCap: 1 };
+    expect(phaseExamples(dd, capped, "stage1", 3)).toBe(tasks);
+    const plain = phaseExamples(dd, capped, "stage2", 0);
+    expect(plain.length).toBeLessThan(tasks.length);
+    expect(plain).toEqual(taskExamples(d.pool, phaseConfig(d.cfg, "stage1", "tgh"), d.tok, quick.reportRepeat, 1, quick.mirror ?? false));
+    expect(canonicalRecipe(capped).stage2AnswerCap).toBe(1);
+    expect(Object.keys(canonicalRecipe({ ...capped, stage2AnswerCap: quick.answerCap }))).not.toContain("stage2AnswerCap");
+    expect(() => checkRecipe({ ...quick, stage2AnswerCap: 0 })).toThrow(/stage2AnswerCap: expected an integer >= 1, got 0/);
     expect(canonicalRecipe(o).focusWarmup).toBe(3);
     expect(Object.keys(canonicalRecipe({ ...o, focusWarmup: 0 }))).not.toContain("focusWarmup");
   });

@@ -49,6 +49,7 @@ export interface RecipeOptions {
   stages: Record<StageKey, StageSettings>;
   reportRepeat: number; // each report appears this many times among the stage 1/2 examples
   answerCap: number; // questions with a rare answer appear up to this many times (data.ts answerRepeats; 1: off)
+  stage2AnswerCap?: number; // stage 2's cap when it differs from answerCap (absent: answerCap)
   findingSliceRepeat: number; // stage 0 slices that show a finding appear this many times
   // The two below are absent when off (canonicalRecipe), so that runs made before them keep their bytes.
   visionWarmup?: number; // stage 0's first updates train the language model only (stages.ts VISION_WARMUP_FREEZE)
@@ -86,10 +87,11 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
-    preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap, findingSliceRepeat,
+    preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap,
+    ...(stage2AnswerCap !== undefined && stage2AnswerCap !== answerCap ? { stage2AnswerCap } : {}), findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
     ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
@@ -124,7 +126,7 @@ export interface RecipeData {
   pool: PoolStudy[];
   tok: BpeTokenizer;
   cfg: ModelConfig; // the final 3D config (TGH-MoE, guidance "text")
-  examples: Map<string, Sample[]>; // "slices", "tasks", "focus", "mixed <share>"
+  examples: Map<string, Sample[]>; // by examplesOf's key
 }
 
 export function prepareData(o: RecipeOptions, onPool?: (done: number, count: number) => void): RecipeData {
@@ -133,6 +135,11 @@ export function prepareData(o: RecipeOptions, onPool?: (done: number, count: num
   const tok = trainBpe(corpus(pool, o.sliceStack ?? 1), o.vocab);
   const cfg = recipeConfig(o.preset, tok);
   return { pre, pool, tok, cfg, examples: new Map() };
+}
+
+/** The answer cap of a phase's task examples (stage 2: stage2AnswerCap when given). */
+export function answerCapOf(o: RecipeOptions, phase: PhaseName): number {
+  return phase === "stage2" ? (o.stage2AnswerCap ?? o.answerCap ?? 1) : (o.answerCap ?? 1);
 }
 
 /** The share of focus examples a phase draws after stage 1's warm-up (stage 2: stage2FocusShare when given). */
@@ -146,17 +153,19 @@ export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
  * then draw the task and focus examples mixed (mixedExamples); otherwise the task examples.
  */
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
-  const focus = (phase === "stage1" || phase === "stage12") && step < (o.focusWarmup ?? 0), share = focusShareOf(o, phase);
-  return examplesOf(d, o, phase === "stage0" ? "slices" : focus ? "focus" : share > 0 ? `mixed ${share}` : "tasks");
+  const focus = (phase === "stage1" || phase === "stage12") && step < (o.focusWarmup ?? 0), share = focusShareOf(o, phase), cap = answerCapOf(o, phase);
+  return examplesOf(d, o, phase === "stage0" ? "slices" : focus ? "focus" : share > 0 ? `mixed ${cap} ${share}` : `tasks ${cap}`);
 }
 
+/** key: "slices", "focus", "tasks <cap>" or "mixed <cap> <share>". */
 function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
-    d.examples.set(key, key === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
-      : key === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
-      : key === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, o.answerCap ?? 1, mirror, o.closedText ?? false)
-      : mixedExamples(examplesOf(d, o, "tasks"), examplesOf(d, o, "focus"), Number(key.slice("mixed ".length))));
+    const [kind, cap, share] = key.split(" ");
+    d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
+      : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
+      : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, Number(cap), mirror, o.closedText ?? false)
+      : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
   }
   return d.examples.get(key)!;
 }
@@ -279,6 +288,10 @@ export function checkRecipe(o: RecipeOptions): void {
   for (const k of ["visionWarmup", "visionRamp", "volumeWarmup", "volumeRamp", "alignWarmup", "alignRamp", "focusWarmup"] as const) {
     const x = o[k];
     if (x !== undefined && !(Number.isInteger(x) && x >= 0)) throw new ValueError(`recipe: ${k}: expected an integer >= 0, got ${x}`);
+  }
+  for (const k of ["answerCap", "stage2AnswerCap"] as const) {
+    const x = o[k];
+    if (x !== undefined && !(Number.isInteger(x) && x >= 1)) throw new ValueError(`recipe: ${k}: expected an integer >= 1, got ${x}`);
   }
   for (const k of ["focusShare", "stage2FocusShare"] as const) {
     const x = o[k];
