@@ -249,6 +249,19 @@ describe("stage 1's focus warm-up", () => {
     expect(canonicalRecipe(capped).stage2AnswerCap).toBe(1);
     expect(Object.keys(canonicalRecipe({ ...capped, stage2AnswerCap: quick.answerCap }))).not.toContain("stage2AnswerCap");
     expect(() => checkRecipe({ ...quick, stage2AnswerCap: 0 })).toThrow(/stage2AnswerCap: expected an integer >= 1, got 0/);
+    // stage 2 with the focus questions balanced and the others not: the focus questions' copies as with cap 4, the others' as with cap 1
+    const cfg3d = phaseConfig(d.cfg, "stage1", "tgh");
+    const split = phaseExamples(dd, { ...capped, stage2FocusCap: quick.answerCap }, "stage2", 0);
+    const count = (xs: readonly { ids: readonly number[] }[]) => { const m = new Map<string, number>(); for (const x of xs) m.set(x.ids.join(","), (m.get(x.ids.join(",")) ?? 0) + 1); return m; };
+    const c4 = count(tasks), c1 = count(plain), cs = count(split);
+    const focusIds = new Set(focusExamples(d.pool, cfg3d, d.tok, quick.mirror ?? false).map((x) => x.ids.join(",")));
+    let differs = 0;
+    for (const [k, n] of cs) {
+      expect(n).toBe(focusIds.has(k) ? c4.get(k) : c1.get(k));
+      if (c4.get(k) !== c1.get(k)) differs++;
+    }
+    expect(differs).toBeGreaterThan(0);
+    expect(canonicalRecipe({ ...capped, stage2FocusCap: 1 })).not.toHaveProperty("stage2FocusCap");
     expect(canonicalRecipe(o).focusWarmup).toBe(3);
     expect(Object.keys(canonicalRecipe({ ...o, focusWarmup: 0 }))).not.toContain("focusWarmup");
   });

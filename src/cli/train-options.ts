@@ -22,7 +22,7 @@ export function reproduceLine(o: RecipeOptions, dtype: string, out: string): str
   const lmScale = stage2.lmScale ?? 1;
   return [
     `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed}`,
-    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.focusWarmup ? ` --focus-warmup ${o.focusWarmup}` : ""}${o.focusShare || o.stage2FocusShare !== undefined ? ` --focus-share ${o.focusShare ?? 0}${o.stage2FocusShare !== undefined ? `,${o.stage2FocusShare}` : ""}` : ""}${o.closedText ? " --closed-text" : ""}${o.answerCap !== 4 || o.stage2AnswerCap !== undefined ? ` --answer-cap ${o.answerCap}${o.stage2AnswerCap !== undefined ? `,${o.stage2AnswerCap}` : ""}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}`,
+    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.focusWarmup ? ` --focus-warmup ${o.focusWarmup}` : ""}${o.focusShare || o.stage2FocusShare !== undefined ? ` --focus-share ${o.focusShare ?? 0}${o.stage2FocusShare !== undefined ? `,${o.stage2FocusShare}` : ""}` : ""}${o.closedText ? " --closed-text" : ""}${o.answerCap !== 4 || o.stage2AnswerCap !== undefined ? ` --answer-cap ${o.answerCap}${o.stage2AnswerCap !== undefined ? `,${o.stage2AnswerCap}` : ""}` : ""}${o.stage2FocusCap !== undefined ? ` --stage2-focus-cap ${o.stage2FocusCap}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}`,
     `--stage0-batch ${stage0.batch} --stage1-batch ${stage1.batch} --per-volume ${stage1.perVolume ?? 1} --accum ${[stage0, stage1, stage2].map((x) => x.accum ?? 1).join(",")}${lmScale !== 1 ? ` --stage2-lm-scale ${lmScale}` : ""}`,
     `--stage0-steps ${stage0.steps} --stage1-steps ${stage1.steps} --stage2-steps ${stage2.steps} --lr ${stage0.peak},${stage1.peak},${stage2.peak} --dtype ${dtype} --out ${out}`,
   ].join(" ");
@@ -67,6 +67,7 @@ export function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): 
     const { stage2AnswerCap: _, ...rest } = o;
     o = { ...rest, answerCap: x[0], ...(x.length === 2 ? { stage2AnswerCap: x[1] } : {}) };
   }
+  if (v["stage2-focus-cap"] !== undefined) o = { ...o, stage2FocusCap: integer("train", "stage2-focus-cap", v["stage2-focus-cap"] as string, 1, 1000) };
   return o;
 }
 

@@ -12,7 +12,7 @@ import { makeFolder, writeAtomic } from "../io/fs.js";
 import { PRESET_NAMES, type PresetName } from "../model/config.js";
 import { paramCount } from "../model/params.js";
 import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
-import { canonicalRecipe, checkRecipe, answerCapOf, defaultRecipe, focusShareOf, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
+import { canonicalRecipe, checkRecipe, answerCapOf, defaultRecipe, focusCapOf, focusShareOf, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
 import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
 import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
 import { backendOption, defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
@@ -63,6 +63,8 @@ options:
   --answer-cap N         a question whose answer is rare appears up to N times in stages 1 and 2,
                          so that every answer of a question is about as frequent (default 4; 1:
                          the answers as generated); N1,N2 gives stages 1 and 2 their own caps
+  --stage2-focus-cap N   stage 2's cap for the questions of --focus-warmup (presence, side, contrast;
+                         default: stage 2's answer cap): keep those balanced while the others are not
   --closed-text          stages 1 and 2 train the closed (A-D) questions to answer with the
                          option's text alone ("left", not "B. left"): the model no longer has to
                          look the letter up; the scoring reads the text as that option
@@ -117,6 +119,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "focus-share": { type: "string" },
     "closed-text": { type: "boolean" },
     "answer-cap": { type: "string" },
+    "stage2-focus-cap": { type: "string" },
     "slice-stack": { type: "string" },
     "volume-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
@@ -169,8 +172,8 @@ example (the shipped checkpoint, docs/TRAINING.md):
       throw new UsageError(`tgh-moe train: the checkpoint is at ${recipeMark(resume).phase}, so stage 1's warm-up must stay ${JSON.stringify(stage1Warmup(before))}, got ${JSON.stringify(stage1Warmup(o))}`);
     }
     if (resume && recipeMark(resume).phase === "stage2") {
-      const was = [focusShareOf(before, "stage2"), answerCapOf(before, "stage2")], now = [focusShareOf(o, "stage2"), answerCapOf(o, "stage2")];
-      if (JSON.stringify(was) !== JSON.stringify(now)) throw new UsageError(`tgh-moe train: the checkpoint is at stage2, so stage 2's focus share and answer cap must stay ${JSON.stringify(was)}, got ${JSON.stringify(now)}`);
+      const was = [focusShareOf(before, "stage2"), answerCapOf(before, "stage2"), focusCapOf(before, "stage2")], now = [focusShareOf(o, "stage2"), answerCapOf(o, "stage2"), focusCapOf(o, "stage2")];
+      if (JSON.stringify(was) !== JSON.stringify(now)) throw new UsageError(`tgh-moe train: the checkpoint is at stage2, so stage 2's focus share, answer cap and focus cap must stay ${JSON.stringify(was)}, got ${JSON.stringify(now)}`);
     }
     if (v.accum !== undefined) o = withAccum(o, v.accum);
     if (v.lr !== undefined) o = withPeaks(o, v.lr);

@@ -173,11 +173,13 @@ export function answerTarget(q: Question, closedText = false): string {
 /**
  * Stages 1 and 2: per study its report (one of REPORT_PROMPTS, chosen by the study index) with
  * task 0, repeated `reportRepeat` times, and every question (formatQuestion -> answerTarget) with
- * task 1, repeated as answerRepeats says (at most `answerCap` copies; 1: no balancing). With
+ * task 1, repeated as answerRepeats says (at most `answerCap` copies, `focusCap` for the focus
+ * questions, isFocus; 1: no balancing). With
  * `mirror`, each study appears a second time mirrored left-right, every text with its sides swapped.
  */
-export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1, mirror = false, closedText = false): Sample[] {
-  const repeats = answerRepeats(pool.flatMap((p) => p.study.questions), answerCap);
+export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1, mirror = false, closedText = false, focusCap = answerCap): Sample[] {
+  const all = pool.flatMap((p) => p.study.questions), capped = answerRepeats(all, answerCap), focused = answerRepeats(all, focusCap);
+  const repeats = all.map((q, i) => (isFocus(q) ? focused[i] : capped[i]));
   const out: Sample[] = [];
   let i = 0;
   for (const { study, volume } of pool) {
@@ -202,6 +204,11 @@ export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: 
 /** The open questions stage 0 also asks of single slices (sliceQuestions): their words are the 2D model's. */
 export const FOCUS_TEMPLATES: readonly string[] = ["effusion-present", "nodule-present", "cyst-present", "effusion-side", "nodule-side", "contrast"];
 
+/** Whether a question is one of the focus questions (an open question of FOCUS_TEMPLATES). */
+export function isFocus(q: Question): boolean {
+  return q.kind === "open" && FOCUS_TEMPLATES.includes(q.template);
+}
+
 /**
  * Stage 1's focus examples (the recipe's focusWarmup): only the open questions of FOCUS_TEMPLATES,
  * which the 2D model already answers about a slice, each answer of a question type repeated until it
@@ -210,7 +217,7 @@ export const FOCUS_TEMPLATES: readonly string[] = ["effusion-present", "nodule-p
  * frequent than another, so the loss falls only by reading the volume.
  */
 export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror = false): Sample[] {
-  const asked = pool.map((p) => p.study.questions.filter((q) => q.kind === "open" && FOCUS_TEMPLATES.includes(q.template)));
+  const asked = pool.map((p) => p.study.questions.filter(isFocus));
   const repeats = answerRepeats(asked.flat(), Number.MAX_SAFE_INTEGER);
   const out: Sample[] = [];
   let i = 0;

@@ -50,6 +50,7 @@ export interface RecipeOptions {
   reportRepeat: number; // each report appears this many times among the stage 1/2 examples
   answerCap: number; // questions with a rare answer appear up to this many times (data.ts answerRepeats; 1: off)
   stage2AnswerCap?: number; // stage 2's cap when it differs from answerCap (absent: answerCap)
+  stage2FocusCap?: number; // stage 2's cap for the focus questions (data.ts isFocus) when it differs from its answer cap
   findingSliceRepeat: number; // stage 0 slices that show a finding appear this many times
   // The two below are absent when off (canonicalRecipe), so that runs made before them keep their bytes.
   visionWarmup?: number; // stage 0's first updates train the language model only (stages.ts VISION_WARMUP_FREEZE)
@@ -87,11 +88,12 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap,
-    ...(stage2AnswerCap !== undefined && stage2AnswerCap !== answerCap ? { stage2AnswerCap } : {}), findingSliceRepeat,
+    ...(stage2AnswerCap !== undefined && stage2AnswerCap !== answerCap ? { stage2AnswerCap } : {}),
+    ...(stage2FocusCap !== undefined && stage2FocusCap !== (stage2AnswerCap ?? answerCap) ? { stage2FocusCap } : {}), findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
     ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
@@ -142,6 +144,11 @@ export function answerCapOf(o: RecipeOptions, phase: PhaseName): number {
   return phase === "stage2" ? (o.stage2AnswerCap ?? o.answerCap ?? 1) : (o.answerCap ?? 1);
 }
 
+/** The answer cap of a phase's focus questions (stage 2: stage2FocusCap when given). */
+export function focusCapOf(o: RecipeOptions, phase: PhaseName): number {
+  return phase === "stage2" ? (o.stage2FocusCap ?? answerCapOf(o, phase)) : answerCapOf(o, phase);
+}
+
 /** The share of focus examples a phase draws after stage 1's warm-up (stage 2: stage2FocusShare when given). */
 export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
   return phase === "stage0" ? 0 : phase === "stage2" ? (o.stage2FocusShare ?? o.focusShare ?? 0) : (o.focusShare ?? 0);
@@ -153,18 +160,18 @@ export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
  * then draw the task and focus examples mixed (mixedExamples); otherwise the task examples.
  */
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
-  const focus = (phase === "stage1" || phase === "stage12") && step < (o.focusWarmup ?? 0), share = focusShareOf(o, phase), cap = answerCapOf(o, phase);
+  const focus = (phase === "stage1" || phase === "stage12") && step < (o.focusWarmup ?? 0), share = focusShareOf(o, phase), cap = `${answerCapOf(o, phase)}/${focusCapOf(o, phase)}`;
   return examplesOf(d, o, phase === "stage0" ? "slices" : focus ? "focus" : share > 0 ? `mixed ${cap} ${share}` : `tasks ${cap}`);
 }
 
-/** key: "slices", "focus", "tasks <cap>" or "mixed <cap> <share>". */
+/** key: "slices", "focus", "tasks <cap>/<focus cap>" or "mixed <cap>/<focus cap> <share>". */
 function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
     const [kind, cap, share] = key.split(" ");
     d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
       : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
-      : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, Number(cap), mirror, o.closedText ?? false)
+      : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, Number(cap.split("/")[0]), mirror, o.closedText ?? false, Number(cap.split("/")[1]))
       : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
   }
   return d.examples.get(key)!;
@@ -289,7 +296,7 @@ export function checkRecipe(o: RecipeOptions): void {
     const x = o[k];
     if (x !== undefined && !(Number.isInteger(x) && x >= 0)) throw new ValueError(`recipe: ${k}: expected an integer >= 0, got ${x}`);
   }
-  for (const k of ["answerCap", "stage2AnswerCap"] as const) {
+  for (const k of ["answerCap", "stage2AnswerCap", "stage2FocusCap"] as const) {
     const x = o[k];
     if (x !== undefined && !(Number.isInteger(x) && x >= 1)) throw new ValueError(`recipe: ${k}: expected an integer >= 1, got ${x}`);
   }
