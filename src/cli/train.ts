@@ -12,7 +12,7 @@ import { makeFolder, writeAtomic } from "../io/fs.js";
 import { PRESET_NAMES, type PresetName } from "../model/config.js";
 import { paramCount } from "../model/params.js";
 import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
-import { canonicalRecipe, checkRecipe, answerCapOf, defaultRecipe, focusCapOf, focusShareOf, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
+import { answerCapOf, canonicalRecipe, checkRecipe, defaultRecipe, focusCapOf, focusShareOf, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
 import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
 import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
 import { backendOption, defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";

@@ -168,10 +168,10 @@ export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName,
 function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
-    const [kind, cap, share] = key.split(" ");
+    const [kind, cap, share] = key.split(" "), [answerCap, focusCap] = (cap ?? "").split("/").map(Number);
     d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
       : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
-      : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, Number(cap.split("/")[0]), mirror, o.closedText ?? false, Number(cap.split("/")[1]))
+      : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap)
       : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
   }
   return d.examples.get(key)!;
