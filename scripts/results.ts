@@ -5,12 +5,18 @@
  * Compute is shared where the recipe allows: per seed, one tgh run gives (c) and its stage 1
  * checkpoint is (a); (b) resumes from that stage 1 checkpoint, (d) from its stage 0 checkpoint.
  * The first tgh run turns --budget-minutes into step counts; every other run uses those counts.
+ * `--recipe` adds training flags to the tgh and one-stage runs (stage 1's warm-ups and shares).
+ * The grid resumes: a job whose output is in --dir is not run again, and a tgh run starts from
+ * the furthest of its stage checkpoints found there (seed<s>-tgh.stage0/1.safetensors).
  *
  *   npx tsx scripts/results.ts --budget-minutes 5 --seeds 0,1,2 --count 12 --parallel 2 --dir scratch/results
  *   npx tsx scripts/results.ts --steps 60,150,100 ...     (explicit step counts: no calibration, seeds in parallel)
+ *   npx tsx scripts/results.ts --steps 1200,600,600 --count 50 --recipe "--focus-warmup 150 --focus-share 0.25,0 --closed-text"
  */
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { availableParallelism } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { resultsTable, summarize, summarizeValues } from "../src/eval/metrics.js";
@@ -21,11 +27,13 @@ const { values: a } = parseArgs({
   options: {
     "budget-minutes": { type: "string", default: "5" }, seeds: { type: "string", default: "0,1,2" },
     count: { type: "string", default: "12" }, parallel: { type: "string", default: "2" },
-    studies: { type: "string", default: "200" }, dir: { type: "string", default: "scratch/results" },
+    studies: { type: "string" }, dir: { type: "string", default: "scratch/results" },
     steps: { type: "string" }, // "s0,s1,s2": skip the calibration
+    recipe: { type: "string", default: "" },
   },
 });
 const seeds = a.seeds!.split(",").map(Number), dir = a.dir!, parallel = Number(a.parallel);
+const recipe = a.recipe!.split(/\s+/).filter(Boolean), threads = String(Math.max(1, Math.floor(availableParallelism() / parallel)));
 const VARIANTS = [["dense", "(a) dense (stage 1)"], ["token-moe", "(b) token-level MoE"], ["tgh", "(c) TGH-MoE, two stages"], ["one-stage", "(d) TGH-MoE, one stage"]] as const;
 
 function run(args: string[], log: string): Promise<void> {
@@ -74,28 +82,30 @@ async function schedule(jobs: { id: string; deps: string[]; run: () => Promise<v
 
 await mkdir(dir, { recursive: true });
 const ck = (s: number, what: string) => join(dir, `seed${s}-${what}`);
-const common = (s: number) => ["--preset", "small", "--seed", String(s), "--studies", a.studies!, "--checkpoint-every", "0", "--state-dir", dir, "--quiet"];
+const common = (s: number) => ["--preset", "small", "--seed", String(s), ...(a.studies ? ["--studies", a.studies] : []), "--checkpoint-every", "0", "--state-dir", dir, "--threads", threads, "--quiet"];
+/** The tgh run's start: the furthest stage checkpoint already in dir, else from scratch. */
+const tghStart = (s: number) => [1, 0].map((k) => `${ck(s, "tgh")}.stage${k}.safetensors`).find(existsSync);
+/** A job that is skipped when its output exists (the grid resumes). */
+const job = (id: string, deps: string[], out: string, go: () => Promise<void>) => ({ id, deps, run: () => (existsSync(out) ? Promise.resolve() : go()) });
 let steps: string[] | null = a.steps ? a.steps.split(",") : null;
 const stepArgs = () => ["--stage0-steps", steps![0], "--stage1-steps", steps![1], "--stage2-steps", steps![2]];
-const evalJob = (s: number, variant: string, file: string, dep: string) => ({
-  id: `eval ${variant} ${s}`, deps: [dep],
-  run: () => run(["eval", "--checkpoint", file, "--preset", "small", "--count", a.count!, "--json", "--quiet"], ck(s, `eval-${variant}.json`)),
-});
+const evalJob = (s: number, variant: string, file: string, dep: string) => job(`eval ${variant} ${s}`, [dep], ck(s, `eval-${variant}.json`),
+  () => run(["eval", "--checkpoint", file, "--preset", "small", "--count", a.count!, "--threads", threads, "--json", "--quiet"], ck(s, `eval-${variant}.json`)));
+if (!steps && seeds.some((s) => tghStart(s))) throw new Error(`results: ${dir} holds stage checkpoints of a tgh run: give their --steps`);
 const jobs = [];
 for (const s of seeds) {
   const first = s === seeds[0] && !steps;
-  jobs.push({
-    id: `tgh ${s}`, deps: s === seeds[0] || steps ? [] : [`tgh ${seeds[0]}`],
-    run: async () => {
-      await run(["train", ...common(s), ...(first ? ["--budget-minutes", a["budget-minutes"]!] : stepArgs()), "--out", `${ck(s, "tgh")}.safetensors`], `${ck(s, "tgh")}.log`);
-      if (first) {
-        const o = JSON.parse(await readFile(`${ck(s, "tgh")}.json`, "utf8")).options;
-        steps = [o.stages.stage0.steps, o.stages.stage1.steps, o.stages.stage2.steps].map(String);
-      }
-    },
-  });
-  jobs.push({ id: `token-moe ${s}`, deps: [`tgh ${s}`], run: () => run(["train", ...common(s), ...stepArgs(), "--variant", "token-moe", "--resume", `${ck(s, "tgh")}.stage1.safetensors`, "--out", `${ck(s, "token-moe")}.safetensors`], `${ck(s, "token-moe")}.log`) });
-  jobs.push({ id: `one-stage ${s}`, deps: [`tgh ${s}`], run: () => run(["train", ...common(s), ...stepArgs(), "--variant", "one-stage", "--resume", `${ck(s, "tgh")}.stage0.safetensors`, "--out", `${ck(s, "one-stage")}.safetensors`], `${ck(s, "one-stage")}.log`) });
+  jobs.push(job(`tgh ${s}`, s === seeds[0] || steps ? [] : [`tgh ${seeds[0]}`], `${ck(s, "tgh")}.safetensors`, async () => {
+    const start = tghStart(s), from = start ? ["--resume", start, ...stepArgs()] : [...common(s), ...(first ? ["--budget-minutes", a["budget-minutes"]!] : stepArgs())];
+    await run(["train", ...from, ...recipe, "--threads", threads, "--out", `${ck(s, "tgh")}.safetensors`], `${ck(s, "tgh")}.log`);
+    if (first) {
+      const o = JSON.parse(await readFile(`${ck(s, "tgh")}.json`, "utf8")).options;
+      steps = [o.stages.stage0.steps, o.stages.stage1.steps, o.stages.stage2.steps].map(String);
+    }
+  }));
+  const resumed = (variant: string, from: string, extra: string[]) => job(`${variant} ${s}`, [`tgh ${s}`], `${ck(s, variant)}.safetensors`,
+    () => run(["train", "--resume", `${ck(s, "tgh")}.${from}.safetensors`, ...stepArgs(), "--variant", variant, ...extra, "--threads", threads, "--out", `${ck(s, variant)}.safetensors`], `${ck(s, variant)}.log`));
+  jobs.push(resumed("token-moe", "stage1", []), resumed("one-stage", "stage0", recipe));
   jobs.push(evalJob(s, "dense", `${ck(s, "tgh")}.stage1.safetensors`, `tgh ${s}`));
   jobs.push(evalJob(s, "tgh", `${ck(s, "tgh")}.safetensors`, `tgh ${s}`));
   jobs.push(evalJob(s, "token-moe", `${ck(s, "token-moe")}.safetensors`, `token-moe ${s}`));
@@ -119,6 +129,16 @@ const lines = [
   `steps ${steps!.join(", ")} (stage 0, 1, 2; ${how}), ${a.studies} training studies; seeds ${seeds.join(", ")}; ${a.count} test studies each; grid wall time ${Math.round((Date.now() - t0) / 60000)} min`,
   "", resultsTable(rows, cols, { scale: 100, digits: 1 }, "variant"),
 ];
+// reading: the question types a blind model cannot answer above its majority, and the swap on them
+const READ = [["effusion", "presence", "open"], ["effusion", "side", "closed"], ["nodule", "presence", "open"], ["nodule", "side", "closed"]] as const;
+const row = (r: EvalResult, [f, aspect, form]: (typeof READ)[number]) => r.questions.find((x) => x.finding === f && x.aspect === aspect && x.form === form)!;
+lines.push("", "Question types that need the image: accuracy, and answers changed by the image swap (%; mean ± sd over seeds)", "");
+lines.push(`| variant | ${READ.map(([f, aspect, form]) => `${f} ${aspect} (${form}) | changed`).join(" | ")} |`, `| :--- |${READ.map(() => " ---: | ---: |").join("")}`);
+for (const [v, label] of VARIANTS) {
+  const rs = results.get(v)!;
+  lines.push(`| ${label} | ${READ.map((t) => `${fmt(rs.map((r) => row(r, t).model))} | ${fmt(rs.map((r) => row(r, t).swapChanged ?? 0))}`).join(" | ")} |`);
+}
+lines.push(`| majority answer | ${READ.map((t) => `${fmt([row(results.get("tgh")![0], t).majority])} | -`).join(" | ")} |`);
 // paired per study: the share of its questions answered right, mean over seeds, (c) minus each other variant
 const perStudy = (v: string) => {
   const rs = results.get(v)!;

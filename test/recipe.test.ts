@@ -15,7 +15,7 @@ import { parseChoice } from "../src/eval/metrics.js";
 import { answerTarget, FOCUS_TEMPLATES, focusExamples, mixedExamples, mirrorText, mirrorVolume, sliceExamples, taskExamples, trainingSequence } from "../src/recipe/data.js";
 import { formatAnswer, formatQuestion } from "../src/data/index.js";
 import { imageTokens } from "../src/model/projector.js";
-import { canonicalRecipe, checkRecipe, defaultRecipe, phaseExamples, phaseTrainer, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
+import { canonicalRecipe, checkRecipe, defaultRecipe, phaseExamples, phaseSettings, phaseTrainer, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, type PhaseName } from "../src/recipe/stages.js";
 import { checkpointBytes, parseCheckpoint, trainerState, type CheckpointState } from "../src/train/checkpoint.js";
 import { trainableBy } from "../src/train/freeze.js";
@@ -370,6 +370,9 @@ describe("variants", () => {
     const trains = trainableBy(phaseFreeze(one.out.cfg, "stage12"));
     expect(["vision.blocks.3.moe.shared.0.fc1.weight", "moe.text_proj.weight", "lm.norm.weight"].every(trains)).toBe(true);
     expect(trains("vision.blocks.0.attn.qkv.weight")).toBe(false);
+    // one volume per sample, as many volumes per update as stage 1 (batch / perVolume) at stage 2's batch
+    const opts = { ...quick, stages: { ...quick.stages, stage1: { ...quick.stages.stage1, batch: 32, perVolume: 8, peak: 3e-4 }, stage2: { ...quick.stages.stage2, batch: 4, accum: 2, peak: 1e-4 } } };
+    expect(phaseSettings(opts, "stage12")).toEqual({ steps: quick.stages.stage1.steps + quick.stages.stage2.steps, batch: 4, accum: 2, peak: 3e-4 });
     const tok = await runRecipe(be, d, { ...quick, variant: "token-moe" });
     expect(tok!.cfg.moe.guidance).toBe("none");
     expect([...tok!.params.keys()].some((n) => /task_gate|text_proj/.test(n))).toBe(false);

@@ -115,11 +115,16 @@ export function recipeMark(s: CheckpointState): RecipeMark {
   return mark;
 }
 
-/** Settings of a phase: stage12 runs stage 1's batch and rate for the updates of stages 1 and 2 together. */
+/**
+ * Settings of a phase. stage12 runs the updates of stages 1 and 2 together at stage 1's rate and
+ * stage 2's batch: the MoE model's encoder reads the text, so each sample encodes its own volume,
+ * and stage 2's batch encodes as many volumes per update as stage 1's (batch / perVolume). The
+ * one-stage variant so encodes as many volumes as the two stages, on fewer questions.
+ */
 export function phaseSettings(o: RecipeOptions, phase: PhaseName): StageSettings {
   if (phase !== "stage12") return o.stages[phase];
-  const { perVolume: _, ...stage1 } = o.stages.stage1; // the MoE model's encoder reads the text: one volume per sample
-  return { ...stage1, steps: o.stages.stage1.steps + o.stages.stage2.steps };
+  const { perVolume: _, ...stage1 } = o.stages.stage1, { batch, accum } = o.stages.stage2;
+  return { ...stage1, batch, ...(accum !== undefined ? { accum } : {}), steps: o.stages.stage1.steps + o.stages.stage2.steps };
 }
 
 /** The data of a run: the pool, the tokenizer trained on its texts, the model config. */
