@@ -5,13 +5,13 @@
  * Compute is shared where the recipe allows: per seed, one tgh run gives (c) and its stage 1
  * checkpoint is (a); (b) resumes from that stage 1 checkpoint, (d) from its stage 0 checkpoint.
  * The first tgh run turns --budget-minutes into step counts; every other run uses those counts.
- * `--recipe` adds training flags to the tgh and one-stage runs (stage 1's warm-ups and shares).
+ * `--recipe="..."` adds training flags to the tgh and one-stage runs (stage 1's warm-ups and shares).
  * The grid resumes: a job whose output is in --dir is not run again, and a tgh run starts from
  * the furthest of its stage checkpoints found there (seed<s>-tgh.stage0/1.safetensors).
  *
  *   npx tsx scripts/results.ts --budget-minutes 5 --seeds 0,1,2 --count 12 --parallel 2 --dir scratch/results
  *   npx tsx scripts/results.ts --steps 60,150,100 ...     (explicit step counts: no calibration, seeds in parallel)
- *   npx tsx scripts/results.ts --steps 1200,600,600 --count 50 --recipe "--focus-warmup 150 --focus-share 0.25,0 --closed-text"
+ *   npx tsx scripts/results.ts --steps 1200,600,600 --count 50 --recipe="--focus-warmup 150 --focus-share 0.25,0 --closed-text"
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -126,7 +126,7 @@ const cols = [
 const rows = VARIANTS.map(([v, label]) => ({ label, metrics: summarize(definedMetrics(results.get(v)!.map((r) => r.metrics))) }));
 const how = a.steps ? "given" : `from a ${a["budget-minutes"]} min budget (the calibrating tgh run)`;
 const lines = [
-  `steps ${steps!.join(", ")} (stage 0, 1, 2; ${how}), ${a.studies} training studies; seeds ${seeds.join(", ")}; ${a.count} test studies each; grid wall time ${Math.round((Date.now() - t0) / 60000)} min`,
+  `steps ${steps!.join(", ")} (stage 0, 1, 2; ${how}), ${a.studies ?? "the preset's"} training studies${recipe.length ? `, recipe flags ${recipe.join(" ")}` : ""}; seeds ${seeds.join(", ")}; ${results.get("tgh")![0].counts.studies} test studies each; grid wall time ${Math.round((Date.now() - t0) / 60000)} min`,
   "", resultsTable(rows, cols, { scale: 100, digits: 1 }, "variant"),
 ];
 // reading: the question types a blind model cannot answer above its majority, and the swap on them
