@@ -93,8 +93,7 @@ describe("closed questions answered by choice", () => {
     answer: "B", answerText: "right",
   } as Question;
   it("answers 'L. text' of the option whose likelier form scores best, which the answer parser reads as that option", () => {
-    const volume5 = volume.reshape([1, 4, 32, 32]);
-    const pick = chooseOption(model, volume5, q);
+    const pick = chooseOption(model, volume, q);
     const forms = q.options!.flatMap((t, i) => [`${"ABCD"[i]}. ${t}`, t]);
     const { scores } = choose(model, { volume, prompt: [q.question, ...q.options!.map((o, i) => `${"ABCD"[i]}. ${o}`)].join("\n"), candidates: forms, task: 1 });
     const per = q.options!.map((_, i) => Math.max(scores[2 * i], scores[2 * i + 1]));

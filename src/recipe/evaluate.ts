@@ -99,7 +99,7 @@ export async function evaluate(model: GenerateModel, pre: PreprocessPreset, o: E
         rec.swap = { partner: partner.id, prediction: other, changed: other.trim() !== prediction.trim(), right: answeredRight(partner.truth, other) };
       }
       if (chosen(q)) {
-        const pick = chooseOption(model, volume, q);
+        const pick = chooseOption(model, volume.reshape([1, ...volume.shape]), q);
         rec.chosen = { prediction: pick, right: answeredRight(q, pick) };
         o.onProgress?.(++done, total);
       }
@@ -142,10 +142,11 @@ function summaryMetrics(hyps: string[], refs: string[], found: { tp: number; fp:
  * A closed question answered by choice: each option in both forms the answer parser reads as it
  * ("B. left" and "left"; src/eval/qa.ts) is scored by the model's likelihood (choose), an option
  * scores its likelier form, and the best option (ties to the lower letter) is answered "B. left".
+ * volume [1, 1, D, H, W], preprocessed.
  */
 export function chooseOption(model: GenerateModel, volume: F32Tensor, q: Question): string {
   const options = q.options!, forms = options.flatMap((text, i) => [`${"ABCD"[i]}. ${text}`, text]);
-  const { scores } = choose(model, { volume: volume.reshape([1, ...volume.shape]), prompt: formatQuestion(q), candidates: forms, task: TASK.vqa });
+  const { scores } = choose(model, { volume, prompt: formatQuestion(q), candidates: forms, task: TASK.vqa });
   let best = 0;
   for (let i = 1; i < options.length; i++) if (Math.max(scores[2 * i], scores[2 * i + 1]) > Math.max(scores[2 * best], scores[2 * best + 1])) best = i;
   return forms[2 * best];
