@@ -1,6 +1,6 @@
 /**
- * The public model object: load a checkpoint (bytes, URL, or a path in Node), then `generate` and
- * `encode`; and `makeCheckpoint`, which writes one. The same code runs in Node and in browsers.
+ * The public model object: load a checkpoint (bytes, URL, or a path in Node), then `generate`,
+ * `choose` and `encode`; and `makeCheckpoint`, which writes one. The same code runs in Node and in browsers.
  * A checkpoint is one safetensors file: every weight under its spec name, and in `__metadata__`
  * `config` (section 9 JSON), `tokenizer` (BpeTokenizer JSON), optionally `preprocess` (a preset of
  * src/preprocess/presets.ts). Training checkpoints load too; their `optim.*` tensors are skipped.
@@ -14,6 +14,7 @@ import type { Backend } from "./backend/backend.js";
 import { createBackend, type BackendName } from "./backend/index.js";
 import { FormatError, TghError, ValueError } from "./errors.js";
 import { checkTokenizer, generate, taskIndex, type GenerateOptions, type GenerateResult } from "./generate.js";
+import { choose, type ChooseOptions, type ChooseResult } from "./generate/choose.js";
 import { encodePrefix, promptBatch, promptTokens } from "./generate/prefix.js";
 import {
   loadChecked, loadCheckedSource, parseHeader, readHeaderSource, writeSafetensors,
@@ -61,6 +62,12 @@ export interface ModelGenerateResult extends GenerateResult {
   /** Input sanity (src/preprocess/sanity.ts) and the reader's own warnings; [] for a preprocessed Tensor. */
   warnings: string[];
 }
+export interface ModelChooseOptions extends Omit<ChooseOptions, "volume"> {
+  volume: VolumeInput; // as in ModelGenerateOptions
+}
+export interface ModelChooseResult extends ChooseResult {
+  warnings: string[]; // as ModelGenerateResult.warnings
+}
 /** A volume ready for the model, and what was worth knowing about the input. */
 export interface PreparedInput {
   volume: F32Tensor; // [1, 1, D, H, W]
@@ -101,6 +108,16 @@ export class TghModel implements ModelContents {
   async generate(o: ModelGenerateOptions): Promise<ModelGenerateResult> {
     const input = this.prepareInput(o.volume, "generate");
     return { ...(await generate(this, { ...o, volume: input.volume })), warnings: input.warnings };
+  }
+
+  /**
+   * Chooses among candidate answers to `prompt` about one volume: the candidate the model finds
+   * likeliest (log-likelihood of its tokens and <eos>; src/generate/choose.ts), e.g. the options of
+   * a multiple-choice question. Synchronous: one encoding, one prefill, one short pass per candidate.
+   */
+  choose(o: ModelChooseOptions): ModelChooseResult {
+    const input = this.prepareInput(o.volume, "choose");
+    return { ...choose(this, { ...o, volume: input.volume }), warnings: input.warnings };
   }
 
   /** The vision features the language model reads, and the routing, for volumes and prompts. */

@@ -44,7 +44,7 @@ export {
 export {
   LOADABLE_FORMATS, MODEL_FORMAT, TghModel, loadModel, makeCheckpoint, parseModel,
   type CheckpointContents, type EncodeRequest, type EncodeResult, type LoadModelOptions, type ModelContents,
-  type ModelGenerateOptions, type ModelGenerateResult, type ModelSource, type PreparedInput, type VolumeInput,
+  type ModelChooseOptions, type ModelChooseResult, type ModelGenerateOptions, type ModelGenerateResult, type ModelSource, type PreparedInput, type VolumeInput,
 } from "./api.js";
 export { DEFAULT_CHECKPOINT, DEFAULT_CHECKPOINT_NAME, defaultCheckpointUrl } from "./shipped.js";
 export {
@@ -52,6 +52,7 @@ export {
   type GenerateModel, type GenerateOptions, type GenerateProgress, type GenerateResult, type GeneratedToken,
   type Sampler, type SamplingOptions, type StopReason,
 } from "./generate.js";
+export { choose, logProb, type ChooseOptions, type ChooseResult } from "./generate/choose.js";
 export { KvCache, lmExtend, type ExtendOptions } from "./model/decode.js";
 // what generate takes as a volume: a NIfTI file or a DICOM series, preprocessed with a checkpoint's preset
 export { readNifti, type NiftiVolume, type ReadNiftiOptions } from "./io/nifti.js";

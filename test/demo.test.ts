@@ -46,7 +46,11 @@ describe("npm run demo", () => {
     expect(r.stdout).not.toContain(samples[2].id);
     expect(r.stdout.match(/^ {9}model: .* {3}truth: ".*" {3}[✓✗]$/gm)).toHaveLength(2 * 3);
     expect(r.stdout.match(/^ {3}generated report \((\d+) tokens, /gm)).toHaveLength(2);
-    expect(r.stdout).toMatch(/^ {3}closed questions: \d\/\d right · open questions: \d\/\d exact$/m);
+    expect(r.stdout).toMatch(/^ {3}closed questions: \d\/\d right \(\d\/\d chosen among the options\) · open questions: \d\/\d exact$/m);
+    // every closed question is also answered by choice: "L. text" of one of its options
+    const closedAsked = r.stdout.match(/^ {3}\[A-D\] /gm)?.length ?? 0;
+    expect(closedAsked).toBeGreaterThan(0);
+    expect(r.stdout.match(/^ {9}chosen among the options by likelihood: "[A-D]\. [^"]+" [✓✗]$/gm)?.length).toBe(closedAsked);
     expect(r.stdout).toMatch(/^ {3}report findings \(strict\): precision (\d\.\d\d|undefined), recall (\d\.\d\d|undefined), F1 (\d\.\d\d|undefined)$/m);
     expect(r.stdout).toMatch(/^ {3}blind baselines on the same \d+ questions: majority answer \d+\/\d+ · text-only \d+\/\d+ · model \d+\/\d+$/m);
     expect(r.stdout).toMatch(/^ {3}image swap: \d+\/\d+ answers changed/m);

@@ -72,6 +72,25 @@ describe("sliceExamples with questions", () => {
     for (const t of texts) expect(textsMirrored).toContain(mirrorText(t));
     expect(withQ.filter((e) => e.task === 1).length).toBe(withQ.length - plain.length);
   });
+
+  it("with sideRepeat 3 every side question appears three times, every other example as before", () => {
+    const some = pool.filter(({ study }) => study.findings.some((f) => f.kind !== "cyst")).slice(0, 3);
+    const once = sliceExamples(some, cfg, tok, 2, true, true, 1, 1), thrice = sliceExamples(some, cfg, tok, 2, true, true, 1, 3);
+    const count = (ex: typeof once) => {
+      const c = new Map<string, number>();
+      for (const e of ex) c.set(text(e.ids), (c.get(text(e.ids)) ?? 0) + 1);
+      return c;
+    };
+    const a = count(once), b = count(thrice);
+    let sides = 0;
+    for (const [t, n] of a) {
+      const side = t.includes(OPEN.effusionSide) || t.includes(OPEN.noduleSide);
+      expect(b.get(t), t).toBe(side ? 3 * n : n);
+      sides += side ? n : 0;
+    }
+    expect(sides).toBeGreaterThan(0);
+    expect(thrice.length).toBe(once.length + 2 * sides);
+  });
 });
 
 describe("slice stacks (stage 0 with several slices per image)", () => {

@@ -386,16 +386,18 @@ describe("evaluation", () => {
   it("a tiny checkpoint on 2 test studies: every metric in [0, 1], counts, routing shares sum to 1 per task and layer", async () => {
     const out = await runRecipe(be, d, quick);
     const model = await loadModel(makeCheckpoint({ cfg: out!.cfg, params: out!.params, tokenizer: d.tok, preprocess: d.pre }), { backend: be });
-    const r = await evaluate(model, d.pre, { split: "test", count: 2, dataSeed: base.dataSeed, maxReportTokens: 12, maxAnswerTokens: 4, swap: true, baselineStudies: 20 });
+    const r = await evaluate(model, d.pre, { split: "test", count: 2, dataSeed: base.dataSeed, maxReportTokens: 12, maxAnswerTokens: 4, swap: true, choose: true, baselineStudies: 20 });
     expect(r.counts.studies).toBe(2);
     expect(r.counts.closed + r.counts.open).toBeGreaterThan(10);
-    for (const k of ["bleu1", "bleu4", "rougeL", "meteor", "findingsRecall", "findingsF1", "closedAccuracy", "openExactMatch", "openF1", "closedMajority", "openTextOnly", "imageSwapChanged"]) {
+    for (const k of ["bleu1", "bleu4", "rougeL", "meteor", "findingsRecall", "findingsF1", "closedAccuracy", "openExactMatch", "openF1", "closedMajority", "openTextOnly", "imageSwapChanged", "closedChosen"]) {
       expect(r.metrics[k], k).toBeGreaterThanOrEqual(0);
       expect(r.metrics[k], k).toBeLessThanOrEqual(1);
     }
     // every question is in one row of the per-type table; swaps only where a partner's truth differs
     expect(r.questions.reduce((n, q) => n + q.n, 0)).toBe(r.counts.closed + r.counts.open);
     expect(r.counts.swapped).toBeGreaterThan(0);
+    // closed rows are also answered by choice, open ones are not
+    for (const q of r.questions) expect(q.chosen === null, q.row).toBe(q.form === "open");
     expect(r.questions.reduce((n, q) => n + q.swapN, 0)).toBe(r.counts.swapped);
     expect(r.studies.map((x) => x.asked).reduce((a, b) => a + b, 0)).toBe(r.counts.closed + r.counts.open);
     expect(r.routing.map((x) => x.layer)).toEqual([2, 3]);

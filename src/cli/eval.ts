@@ -26,7 +26,9 @@ top-1 expert is g<group>.e<expert>, and how often the task gate picks the task's
 Blind baselines and the image-swap test (docs/EVAL.md): each question type (finding x aspect x
 closed/open) is scored beside the majority answer and a text-only predictor (the answer most often
 right for the exact prompt in ${EVAL_DEFAULTS.baselineStudies} training studies), and every question is asked again with
-the volume of another study whose true answer differs: the share of answers that change.
+the volume of another study whose true answer differs: the share of answers that change. Each
+closed question is also answered by choice ("chosen"): the option the model finds likeliest, in
+either form the answer parser reads ("B. left" or "left"), so letter and text always agree.
 
 options:
   --checkpoint FILE     model (default ${DEFAULT_CHECKPOINT} in the package root)
@@ -37,6 +39,7 @@ options:
   --preset NAME         preprocessing preset if the checkpoint has none (${PREPROCESS_PRESET_NAMES.join(", ")})
   --backend NAME        wasm (default) or reference
   --no-swap             skip the image-swap test (about half the decoding time)
+  --no-choose           skip the answers by choice among the options
   --json                one JSON object {checkpoint, split, counts, metrics, questions, routing, studies, examples}
   --quiet               no progress on stderr`,
   options: {
@@ -49,6 +52,7 @@ options:
     backend: { type: "string", default: "wasm" },
     json: { type: "boolean" },
     "no-swap": { type: "boolean" },
+    "no-choose": { type: "boolean" },
     quiet: { type: "boolean" },
   },
   positionals: [0, 0],
@@ -65,7 +69,7 @@ options:
     if (!pre) throw new UsageError(`tgh-moe eval: ${file} stores no preprocessing preset; give --preset`);
     const r = await evaluate(model, pre, {
       split, count, dataSeed, maxReportTokens, maxAnswerTokens: EVAL_DEFAULTS.maxAnswerTokens,
-      swap: v["no-swap"] !== true, baselineStudies: EVAL_DEFAULTS.baselineStudies,
+      swap: v["no-swap"] !== true, choose: v["no-choose"] !== true, baselineStudies: EVAL_DEFAULTS.baselineStudies,
       onProgress: (done, total) => progress.count(`eval: ${done}/${total} prompts`, done, total),
     });
     if (v.json) io.out(JSON.stringify({ checkpoint: file, split, dataSeed, ...r }, null, 1));
@@ -82,9 +86,9 @@ export function evalTables(file: string, split: string, r: EvalResult): string {
   const c = r.counts;
   const out = [`${file} on ${c.studies} ${split} studies: ${c.reports} reports, ${c.closed} closed and ${c.open} open questions (${c.swapped} also asked on a swapped volume)`, ""];
   out.push(markdownTable(["metric", "value"], Object.entries(r.metrics).map(([k, x]) => [k, x === null ? "undefined" : pct(x, 2)])));
-  out.push("Per question type (%): model, majority answer, text-only, and the image swap (answers changed / right for the other study, of n swapped)", "");
-  out.push(markdownTable(["finding", "aspect", "form", "n", "model", "majority", "text-only", "swap n", "changed", "right"], r.questions.map((q) => [
-    q.finding, q.aspect, q.form, String(q.n), pct(q.model), pct(q.majority), pct(q.textOnly), String(q.swapN), pct(q.swapChanged), pct(q.swapRight),
+  out.push("Per question type (%): model (generated; closed also chosen among the options), majority answer, text-only, and the image swap (answers changed / right for the other study, of n swapped)", "");
+  out.push(markdownTable(["finding", "aspect", "form", "n", "model", "chosen", "majority", "text-only", "swap n", "changed", "right"], r.questions.map((q) => [
+    q.finding, q.aspect, q.form, String(q.n), pct(q.model), pct(q.chosen), pct(q.majority), pct(q.textOnly), String(q.swapN), pct(q.swapChanged), pct(q.swapRight),
   ])));
   for (const layer of r.routing) {
     const experts = expertKeys(layer);

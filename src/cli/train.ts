@@ -71,6 +71,8 @@ options:
   --slice-stack N        stage 0's images are stacks of N consecutive slices, each encoded alone,
                          read together by the language model (their captions in order, the
                          questions about the stack; default 1: single slices)
+  --slice-side-repeat N  stage 0's side questions ("Which side is the pleural effusion on?", "Which
+                         lung has a nodule?") appear N times (default 1)
   --no-slice-questions   stage 0 trains on captions only; by default it also asks each slice the
                          volume's presence, side and contrast questions, answered from the
                          findings on that slice (--slice-questions: on, the default)
@@ -122,6 +124,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "answer-cap": { type: "string" },
     "stage2-focus-cap": { type: "string" },
     "slice-stack": { type: "string" },
+    "slice-side-repeat": { type: "string" },
     "volume-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
     "slice-questions": { type: "boolean" },
@@ -154,12 +157,16 @@ example (the shipped checkpoint, docs/TRAINING.md):
     if (resume && !phasesOf(o.variant).includes(recipeMark(resume).phase)) {
       throw new UsageError(`tgh-moe train: --variant ${o.variant}: the checkpoint is at ${recipeMark(resume).phase}, which this variant does not have`);
     }
+    const fresh = ["studies", "data-seed", "vision-warmup", "vision-ramp", "slice-stack", "slice-side-repeat", "no-mirror", "slice-questions", "no-slice-questions", "stage0-batch", "stage1-batch", "per-volume"] as const;
+    const ignored = resume ? fresh.filter((f) => v[f] !== undefined && v[f] !== false) : [];
+    if (ignored.length > 0) throw new UsageError(`tgh-moe train: --${ignored[0]} is set when a run starts from scratch and cannot be given with --resume (the checkpoint keeps its run's value)`);
     if (!resume) {
       if (v.studies) o = { ...o, studies: integer("train", "studies", v.studies, 1, 1e6) };
       if (v["data-seed"]) o = { ...o, dataSeed: integer("train", "data-seed", v["data-seed"], 0, 0xffffffff) };
       if (v["vision-warmup"]) o = { ...o, visionWarmup: integer("train", "vision-warmup", v["vision-warmup"], 0, 1e9) };
       if (v["vision-ramp"]) o = { ...o, visionRamp: integer("train", "vision-ramp", v["vision-ramp"], 0, 1e9) };
       if (v["slice-stack"]) o = { ...o, sliceStack: integer("train", "slice-stack", v["slice-stack"], 1, 4096) };
+      if (v["slice-side-repeat"]) o = { ...o, sliceSideRepeat: integer("train", "slice-side-repeat", v["slice-side-repeat"], 1, 1000) };
       if (v["no-mirror"]) o = { ...o, mirror: false };
       if (v["slice-questions"] && v["no-slice-questions"]) throw new UsageError("tgh-moe train: give --slice-questions or --no-slice-questions, not both");
       if (v["slice-questions"]) o = { ...o, sliceQuestions: true };

@@ -17,6 +17,8 @@ export interface AnswerRecord {
   textOnlyRight: boolean;
   /** The same prompt on another study's volume whose truth differs (absent when no study qualifies). */
   swap?: { partner: string; prediction: string; changed: boolean; right: boolean };
+  /** A closed question answered by choice among its options (src/generate/choose.ts), beside the generated answer. */
+  chosen?: { prediction: string; right: boolean };
 }
 
 export interface QuestionTypeRow {
@@ -26,6 +28,7 @@ export interface QuestionTypeRow {
   form: "closed" | "open";
   n: number;
   model: number; // accuracy (closed: letter and text agree; open: exact match)
+  chosen: number | null; // closed: accuracy of the answer chosen among the options by likelihood (null: open, or not run)
   majority: number;
   textOnly: number;
   swapN: number; // questions with a swap partner
@@ -49,11 +52,12 @@ export function questionTable(records: readonly AnswerRecord[]): QuestionTypeRow
 }
 
 /** The same scores over a set of records (a whole form, or everything). */
-export function scores(rs: readonly AnswerRecord[]): Pick<QuestionTypeRow, "model" | "majority" | "textOnly" | "swapN" | "swapChanged" | "swapRight"> {
+export function scores(rs: readonly AnswerRecord[]): Pick<QuestionTypeRow, "model" | "chosen" | "majority" | "textOnly" | "swapN" | "swapChanged" | "swapRight"> {
   const share = (f: (r: AnswerRecord) => boolean, of: readonly AnswerRecord[]) => (of.length === 0 ? null : of.filter(f).length / of.length);
   const swapped = rs.filter((r) => r.swap !== undefined);
   return {
-    model: share((r) => r.right, rs) ?? 0, majority: share((r) => r.majorityRight, rs) ?? 0, textOnly: share((r) => r.textOnlyRight, rs) ?? 0,
+    model: share((r) => r.right, rs) ?? 0, chosen: share((r) => r.chosen!.right, rs.filter((r) => r.chosen !== undefined)),
+    majority: share((r) => r.majorityRight, rs) ?? 0, textOnly: share((r) => r.textOnlyRight, rs) ?? 0,
     swapN: swapped.length, swapChanged: share((r) => r.swap!.changed, swapped), swapRight: share((r) => r.swap!.right, swapped),
   };
 }

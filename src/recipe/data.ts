@@ -95,8 +95,12 @@ export function mirrorVolume(v: F32Tensor): F32Tensor {
  * questions asked of the stack's slices together (sliceQuestions). The 3D model hands its language
  * model (D / depth_patch / depth_pool) groups of image tokens; a 2D model that has only ever read one
  * image of m tokens does not find a finding among four such groups (measured, docs/RESULTS.md).
+ *
+ * With `questions` the slice questions (sliceQuestions) follow each caption; the side questions
+ * appear `sideRepeat` times: about one example in thirteen is a side question, too few for the 2D
+ * model to learn sides in stage 0 (measured, docs/RESULTS.md).
  */
-export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false, questions = false, stack = 1): Sample[] {
+export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false, questions = false, stack = 1, sideRepeat = 1): Sample[] {
   const m = imageTokens(cfg2d, stack);
   const out: Sample[] = [];
   for (const { study, volume } of pool) {
@@ -111,7 +115,12 @@ export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, to
         const image = new Tensor("f32", [1, stack, H, W], v.data.subarray(k * H * W, (k + stack) * H * W));
         const text = i === 0 ? (t: string) => t : mirrorText;
         const examples: Sample[] = [{ volume: image, ids: trainingSequence(cfg2d, tok, m, stack === 1 ? SLICE_PROMPT : STACK_PROMPT, text(caption)), task: TASK.report }];
-        if (questions) for (const [q, a] of sliceQuestions(study, k, stack)) examples.push({ volume: image, ids: trainingSequence(cfg2d, tok, m, q, text(a)), task: TASK.vqa });
+        if (questions) {
+          for (const [q, a] of sliceQuestions(study, k, stack)) {
+            const example = { volume: image, ids: trainingSequence(cfg2d, tok, m, q, text(a)), task: TASK.vqa };
+            for (let r = 0; r < (SIDE_QUESTIONS.has(q) ? sideRepeat : 1); r++) examples.push(example);
+          }
+        }
         for (let r = 0; r < (shows ? findingRepeat : 1); r++) out.push(...examples);
       });
     }
@@ -121,6 +130,7 @@ export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, to
 
 const PRESENT: Record<FindingKind, string> = { effusion: OPEN.effusionPresent, nodule: OPEN.nodulePresent, cyst: OPEN.cystPresent };
 const SIDE_OF: Partial<Record<FindingKind, string>> = { effusion: OPEN.effusionSide, nodule: OPEN.noduleSide };
+const SIDE_QUESTIONS = new Set(Object.values(SIDE_OF));
 
 /**
  * Stage 0's questions about slice k, in the words of the volume's open questions (the 2D model

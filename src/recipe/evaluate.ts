@@ -9,6 +9,7 @@
  */
 import { countMatches, extractFindings, formatQuestion, prf, splitOf, studyTexts, type Question, type SplitName } from "../data/index.js";
 import { generate, taskName, type GenerateModel } from "../generate.js";
+import { choose } from "../generate/choose.js";
 import { answeredRight, BlindBaselines } from "../eval/blind.js";
 import { closedAccuracy, openQaScores, reportMetrics, type ClosedItem, type OpenItem } from "../eval/metrics.js";
 import { questionTable, scores, type AnswerRecord, type QuestionTypeRow } from "../eval/question-table.js";
@@ -24,10 +25,11 @@ export interface EvalOptions {
   maxReportTokens: number;
   maxAnswerTokens: number;
   swap: boolean; // the image-swap test (one more answer per question that has a partner)
+  choose: boolean; // closed questions also answered by choice among their options (chooseOption)
   baselineStudies: number; // training studies the blind baselines count answers over
   onProgress?: (done: number, total: number) => void;
 }
-export const EVAL_DEFAULTS = { split: "test" as SplitName, count: 50, dataSeed: 2026, maxReportTokens: 200, maxAnswerTokens: 24, swap: true, baselineStudies: 2000 };
+export const EVAL_DEFAULTS = { split: "test" as SplitName, count: 50, dataSeed: 2026, maxReportTokens: 200, maxAnswerTokens: 24, swap: true, choose: true, baselineStudies: 2000 };
 
 /** Per MoE layer and true task: the share of tokens whose top-1 expert is `g<group>.e<e>`, and how often the task gate chose the task's group. */
 export interface LayerRouting {
@@ -64,7 +66,8 @@ export async function evaluate(model: GenerateModel, pre: PreprocessPreset, o: E
   const found = { tp: 0, fp: 0, fn: 0 }, lenient = { tp: 0, fp: 0, fn: 0 };
   const examples: EvalResult["examples"] = [];
   const swaps = pool.map((_, a) => pool[a].study.questions.map((q) => (o.swap ? swapPartner(pool, a, q) : null)));
-  const total = pool.reduce((n, p, a) => n + 1 + p.study.questions.length + swaps[a].filter((x) => x !== null).length, 0);
+  const chosen = (q: Question) => o.choose && q.kind === "closed";
+  const total = pool.reduce((n, p, a) => n + 1 + p.study.questions.length + swaps[a].filter((x) => x !== null).length + p.study.questions.filter(chosen).length, 0);
   let done = 0;
   const ask = async (volume: F32Tensor, prompt: string, task: number, max: number, traced = true) => {
     const r = await generate(model, { volume: volume.reshape([1, ...volume.shape]), prompt, maxNewTokens: max });
@@ -95,6 +98,11 @@ export async function evaluate(model: GenerateModel, pre: PreprocessPreset, o: E
         const other = await ask(partner.volume, prompt, TASK.vqa, o.maxAnswerTokens, false);
         rec.swap = { partner: partner.id, prediction: other, changed: other.trim() !== prediction.trim(), right: answeredRight(partner.truth, other) };
       }
+      if (chosen(q)) {
+        const pick = chooseOption(model, volume.reshape([1, ...volume.shape]), q);
+        rec.chosen = { prediction: pick, right: answeredRight(q, pick) };
+        o.onProgress?.(++done, total);
+      }
       records.push(rec);
       right += rec.right ? 1 : 0;
       if (examples.length < 4) examples.push({ id: study.id, prompt, output: prediction, reference: q.kind === "closed" ? `${q.answer}. ${q.answerText}` : q.answer });
@@ -123,11 +131,25 @@ function summaryMetrics(hyps: string[], refs: string[], found: { tp: number; fp:
   return {
     ...reportMetrics(hyps, refs),
     findingsPrecision: strict.precision, findingsRecall: strict.recall, findingsF1: strict.f1, findingsF1Lenient: loose.f1,
-    closedAccuracy: closedItems.length ? closedAccuracy(closedItems).accuracy : null,
+    closedAccuracy: closedItems.length ? closedAccuracy(closedItems).accuracy : null, closedChosen: c.chosen,
     openExactMatch: openItems.length ? openQaScores(openItems).exactMatch : null, openF1: openItems.length ? openQaScores(openItems).f1 : null,
     closedMajority: c.majority, closedTextOnly: c.textOnly, openMajority: op.majority, openTextOnly: op.textOnly,
     imageSwapChanged: all.swapChanged, imageSwapRight: all.swapRight,
   };
+}
+
+/**
+ * A closed question answered by choice: each option in both forms the answer parser reads as it
+ * ("B. left" and "left"; src/eval/qa.ts) is scored by the model's likelihood (choose), an option
+ * scores its likelier form, and the best option (ties to the lower letter) is answered "B. left".
+ * volume [1, 1, D, H, W], preprocessed.
+ */
+export function chooseOption(model: GenerateModel, volume: F32Tensor, q: Question): string {
+  const options = q.options!, forms = options.flatMap((text, i) => [`${"ABCD"[i]}. ${text}`, text]);
+  const { scores } = choose(model, { volume, prompt: formatQuestion(q), candidates: forms, task: TASK.vqa });
+  let best = 0;
+  for (let i = 1; i < options.length; i++) if (Math.max(scores[2 * i], scores[2 * i + 1]) > Math.max(scores[2 * best], scores[2 * best + 1])) best = i;
+  return forms[2 * best];
 }
 
 /** The questions of the first `count` training studies (texts only: nothing is rendered). */

@@ -65,6 +65,7 @@ export interface RecipeOptions {
   closedText?: boolean; // stages 1 and 2 train closed questions to answer with the option text alone, no letter (data.ts answerTarget)
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   sliceStack?: number; // stage 0's images are stacks of this many consecutive slices (data.ts sliceExamples); absent: 1
+  sliceSideRepeat?: number; // stage 0's side questions appear this many times (data.ts sliceExamples); absent: 1
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
@@ -88,7 +89,7 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap,
@@ -97,7 +98,7 @@ export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
     ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
-    ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), warmup, vocab,
+    ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), ...((sliceSideRepeat ?? 1) > 1 ? { sliceSideRepeat } : {}), warmup, vocab,
   };
 }
 
@@ -174,7 +175,7 @@ function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
     const [kind, cap, share] = key.split(" "), [answerCap, focusCap] = (cap ?? "").split("/").map(Number);
-    d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1)
+    d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1, o.sliceSideRepeat ?? 1)
       : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
       : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap)
       : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
@@ -297,6 +298,7 @@ export function checkRecipe(o: RecipeOptions): void {
     }
   }
   if (o.sliceStack !== undefined && !(Number.isInteger(o.sliceStack) && o.sliceStack >= 1)) throw new ValueError(`recipe: sliceStack: expected an integer >= 1, got ${o.sliceStack}`);
+  if (o.sliceSideRepeat !== undefined && !(Number.isInteger(o.sliceSideRepeat) && o.sliceSideRepeat >= 1)) throw new ValueError(`recipe: sliceSideRepeat: expected an integer >= 1, got ${o.sliceSideRepeat}`);
   for (const k of ["visionWarmup", "visionRamp", "volumeWarmup", "volumeRamp", "alignWarmup", "alignRamp", "focusWarmup"] as const) {
     const x = o[k];
     if (x !== undefined && !(Number.isInteger(x) && x >= 0)) throw new ValueError(`recipe: ${k}: expected an integer >= 0, got ${x}`);
