@@ -11,18 +11,15 @@
  * generation loop (src/generate.ts).
  * Legend: L text tokens · V vocab · d = lm width · m image tokens · n candidate tokens.
  */
-import type { Backend } from "../backend/backend.js";
 import { exp, log } from "../detmath.js";
 import { ValueError } from "../errors.js";
-import { taskIndex } from "../generate.js";
-import type { ModelConfig } from "../model/config.js";
+import { taskIndex, type GenerateModel } from "../generate.js";
 import { KvCache, lmExtend } from "../model/decode.js";
 import { checkVolume } from "../model/model.js";
 import type { MoeTrace } from "../model/moe.js";
-import { getParam, type Params } from "../model/params.js";
+import { getParam } from "../model/params.js";
 import { CONTEXT_TOKENS } from "../model/limits.js";
 import { fromInts, type F32Tensor } from "../tensor.js";
-import type { BpeTokenizer } from "../tokenizer/bpe.js";
 import { encodePrefix, promptSequence, promptTokens } from "./prefix.js";
 
 export interface ChooseOptions {
@@ -41,7 +38,7 @@ export interface ChooseResult {
   routing: MoeTrace[];
 }
 
-export function choose(model: { cfg: ModelConfig; params: Params; tokenizer: BpeTokenizer; backend: Backend }, o: ChooseOptions): ChooseResult {
+export function choose(model: GenerateModel, o: ChooseOptions): ChooseResult {
   const { cfg, params, tokenizer, backend: be } = model;
   if (!Array.isArray(o.candidates) || o.candidates.length === 0 || o.candidates.some((c) => typeof c !== "string")) {
     throw new ValueError(`choose: candidates: expected a non-empty list of strings, got ${JSON.stringify(o.candidates)}`);

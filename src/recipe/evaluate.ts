@@ -7,7 +7,7 @@
  * Not the metrics themselves, not the CLI (src/cli/eval.ts).
  * Legend: B batch · M = D*S tokens per sample · E experts · T tasks · k top-k.
  */
-import { countMatches, extractFindings, formatQuestion, prf, splitOf, studyTexts, type Question, type SplitName } from "../data/index.js";
+import { countMatches, extractFindings, formatQuestion, LETTERS, prf, splitOf, studyTexts, type Question, type SplitName } from "../data/index.js";
 import { generate, taskName, type GenerateModel } from "../generate.js";
 import { choose } from "../generate/choose.js";
 import { answeredRight, BlindBaselines } from "../eval/blind.js";
@@ -145,7 +145,7 @@ function summaryMetrics(hyps: string[], refs: string[], found: { tp: number; fp:
  * volume [1, 1, D, H, W], preprocessed.
  */
 export function chooseOption(model: GenerateModel, volume: F32Tensor, q: Question): string {
-  const options = q.options!, forms = options.flatMap((text, i) => [`${"ABCD"[i]}. ${text}`, text]);
+  const options = q.options!, forms = options.flatMap((text, i) => [`${LETTERS[i]}. ${text}`, text]);
   const { scores } = choose(model, { volume, prompt: formatQuestion(q), candidates: forms, task: TASK.vqa });
   let best = 0;
   for (let i = 1; i < options.length; i++) if (Math.max(scores[2 * i], scores[2 * i + 1]) > Math.max(scores[2 * best], scores[2 * best + 1])) best = i;
