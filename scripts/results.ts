@@ -1,9 +1,9 @@
 /**
- * The ablation grid of docs/RESULTS.md: variants (a) dense, (b) token-moe, (c) tgh, (d) one-stage,
+ * The ablation grid of docs/RESULTS.md: variants (a) dense, (a2) dense-stage2, (b) token-moe, (c) tgh, (d) one-stage,
  * each over several seeds, trained with `tgh-moe train` at a stated budget and scored with
  * `tgh-moe eval --json` on the test split; prints the tables (mean ± sample std over seeds).
  * Compute is shared where the recipe allows: per seed, one tgh run gives (c) and its stage 1
- * checkpoint is (a); (b) resumes from that stage 1 checkpoint, (d) from its stage 0 checkpoint.
+ * checkpoint is (a); (a2) and (b) resume from that stage 1 checkpoint, (d) from its stage 0 checkpoint.
  * The first tgh run turns --budget-minutes into step counts; every other run uses those counts.
  * `--recipe="..."` adds training flags to the tgh and one-stage runs (stage 1's warm-ups and shares).
  * The grid resumes: a job whose output is in --dir is not run again, and a tgh run starts from
@@ -34,7 +34,7 @@ const { values: a } = parseArgs({
 });
 const seeds = a.seeds!.split(",").map(Number), dir = a.dir!, parallel = Number(a.parallel);
 const recipe = a.recipe!.split(/\s+/).filter(Boolean), threads = String(Math.max(1, Math.floor(availableParallelism() / parallel)));
-const VARIANTS = [["dense", "(a) dense (stage 1)"], ["token-moe", "(b) token-level MoE"], ["tgh", "(c) TGH-MoE, two stages"], ["one-stage", "(d) TGH-MoE, one stage"]] as const;
+const VARIANTS = [["dense", "(a) dense (stage 1)"], ["dense-stage2", "(a2) dense, stage 2 too"], ["token-moe", "(b) token-level MoE"], ["tgh", "(c) TGH-MoE, two stages"], ["one-stage", "(d) TGH-MoE, one stage"]] as const;
 
 function run(args: string[], log: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -105,10 +105,11 @@ for (const s of seeds) {
   }));
   const resumed = (variant: string, from: string, extra: string[]) => job(`${variant} ${s}`, [`tgh ${s}`], `${ck(s, variant)}.safetensors`,
     () => run(["train", "--resume", `${ck(s, "tgh")}.${from}.safetensors`, ...stepArgs(), "--variant", variant, ...extra, "--threads", threads, "--out", `${ck(s, variant)}.safetensors`], `${ck(s, variant)}.log`));
-  jobs.push(resumed("token-moe", "stage1", []), resumed("one-stage", "stage0", recipe));
+  jobs.push(resumed("token-moe", "stage1", []), resumed("dense-stage2", "stage1", []), resumed("one-stage", "stage0", recipe));
   jobs.push(evalJob(s, "dense", `${ck(s, "tgh")}.stage1.safetensors`, `tgh ${s}`));
   jobs.push(evalJob(s, "tgh", `${ck(s, "tgh")}.safetensors`, `tgh ${s}`));
   jobs.push(evalJob(s, "token-moe", `${ck(s, "token-moe")}.safetensors`, `token-moe ${s}`));
+  jobs.push(evalJob(s, "dense-stage2", `${ck(s, "dense-stage2")}.safetensors`, `dense-stage2 ${s}`));
   jobs.push(evalJob(s, "one-stage", `${ck(s, "one-stage")}.safetensors`, `one-stage ${s}`));
 }
 const t0 = Date.now();

@@ -214,6 +214,21 @@ describe("stage 1's focus warm-up", () => {
       if (c.length > 1) expect(Math.max(...c) / Math.min(...c)).toBeLessThanOrEqual(1.5);
     }
     expect(focusExamples(d.pool, cfg3d, d.tok, true).length).toBe(2 * ex.length);
+    // sideRepeat: each side question's examples 3 times as many, every other example as before
+    const tripled = focusExamples(d.pool, cfg3d, d.tok, false, 3), count = (xs: typeof ex) => {
+      const c = new Map<string, number>();
+      for (const x of xs) c.set(key(x.volume, x.ids), (c.get(key(x.volume, x.ids)) ?? 0) + 1);
+      return c;
+    };
+    const c1 = count(ex), c3 = count(tripled);
+    expect([...c3.keys()].sort()).toEqual([...c1.keys()].sort());
+    let sides = 0;
+    for (const [k, q] of want) {
+      const side = q.template === "effusion-side" || q.template === "nodule-side";
+      sides += side ? 1 : 0;
+      expect(c3.get(k), `${q.template}: ${k}`).toBe(c1.get(k)! * (side ? 3 : 1));
+    }
+    expect(sides).toBeGreaterThan(0);
   });
 
   it("phaseExamples: stage 1 and stage 1+2 draw the focus examples for their first focusWarmup updates, then the task examples; stage 0 and stage 2 never", () => {
@@ -379,6 +394,23 @@ describe("variants", () => {
     // its checkpoint round-trips the switch
     const m = await loadModel(makeCheckpoint({ cfg: tok!.cfg, params: tok!.params, tokenizer: d.tok }), { backend: be });
     expect(m.cfg.moe.guidance).toBe("none");
+  });
+  it("dense-stage2: stage 2 on the dense model starts from stage 1's weights and trains only the MLPs of moe_layers, the projector and the LM", async () => {
+    expect(phasesOf("dense-stage2")).toEqual(["stage0", "stage1", "stage2"]);
+    const r = await recorded({ ...quick, variant: "dense-stage2" });
+    expect(r.out.cfg.vision.moeLayers).toEqual([]);
+    expect(r.losses.get("stage2")!.length).toBe(quick.stages.stage2.steps);
+    const s1 = r.ends.get("stage1")!, s2 = r.ends.get("stage2")!;
+    expect([...s2.keys()]).toEqual([...s1.keys()]);
+    const trains = trainableBy(phaseFreeze(d.cfg, "stage2", "dense-stage2"));
+    const moved = [...s2.keys()].filter((n) => s2.get(n)!.data.some((x, i) => !Object.is(x, s1.get(n)!.data[i])));
+    expect(moved.length).toBeGreaterThan(0);
+    for (const n of moved) expect(trains(n), n).toBe(true);
+    // the MLPs of moe_layers (2, 3 for tiny) train, the other MLPs and the attention of those blocks do not
+    expect(moved).toContain("vision.blocks.3.mlp.fc2.weight");
+    expect(moved).toContain("projector.fc1.weight");
+    expect(trains("vision.blocks.1.mlp.fc1.weight")).toBe(false);
+    expect(trains("vision.blocks.3.attn.qkv.weight")).toBe(false);
   });
 });
 

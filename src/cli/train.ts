@@ -40,7 +40,8 @@ options:
   --stage0-steps N       updates of stage 0 (2D slices); likewise --stage1-steps, --stage2-steps
   --lr A,B,C             peak learning rates of stages 0, 1, 2 (default 1e-3,5e-4,5e-4)
   --variant V            ${VARIANTS.join(", ")} (default tgh): dense stops after stage 1;
-                         token-moe routes tokens without text guidance or task level; one-stage
+                         dense-stage2 runs stage 2 on the dense model (the MLPs of moe_layers
+                         train in place of the experts); token-moe routes tokens without text guidance or task level; one-stage
                          upcycles right after the transfer and trains stages 1+2 at once
   --studies N            training studies in the pool (default 800 for small)
   --vision-warmup N      stage 0's first N updates train the language model only (default 300 for
@@ -57,6 +58,8 @@ options:
   --focus-warmup N       stage 1's first N updates draw only the questions the 2D model answers
                          about slices (presence, side, contrast), each answer as frequent as the
                          others, so that only reading the volume lowers their loss (default 0: off)
+  --focus-side-repeat N  those questions that ask a side (effusion, nodule) appear N times, in the
+                         warm-up and in --focus-share's samples (default 1)
   --focus-share S        after it, stages 1 and 2 draw about this share of their samples from those
                          questions, the rest from the reports and all questions (default 0);
                          S1,S2 gives stages 1 and 2 their own shares
@@ -119,6 +122,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "align-warmup": { type: "string" },
     "align-ramp": { type: "string" },
     "focus-warmup": { type: "string" },
+    "focus-side-repeat": { type: "string" },
     "focus-share": { type: "string" },
     "closed-text": { type: "boolean" },
     "answer-cap": { type: "string" },

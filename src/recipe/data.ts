@@ -214,6 +214,9 @@ export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: 
 /** The open questions stage 0 also asks of single slices (sliceQuestions): their words are the 2D model's. */
 export const FOCUS_TEMPLATES: readonly string[] = ["effusion-present", "nodule-present", "cyst-present", "effusion-side", "nodule-side", "contrast"];
 
+/** The focus templates that ask a finding's side. */
+const SIDE_TEMPLATES: readonly string[] = ["effusion-side", "nodule-side"];
+
 /** Whether a question is one of the focus questions (an open question of FOCUS_TEMPLATES). */
 export function isFocus(q: Question): boolean {
   return q.kind === "open" && FOCUS_TEMPLATES.includes(q.template);
@@ -224,9 +227,10 @@ export function isFocus(q: Question): boolean {
  * which the 2D model already answers about a slice, each answer of a question type repeated until it
  * is as frequent as the type's most frequent one (answerRepeats without a cap), mirrored with
  * `mirror`. Nothing here can be learnt from the words: no new answer form, and no answer more
- * frequent than another, so the loss falls only by reading the volume.
+ * frequent than another, so the loss falls only by reading the volume. The side questions
+ * (effusion, nodule) then appear `sideRepeat` times (the recipe's focusSideRepeat).
  */
-export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror = false): Sample[] {
+export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror = false, sideRepeat = 1): Sample[] {
   const asked = pool.map((p) => p.study.questions.filter(isFocus));
   const repeats = answerRepeats(asked.flat(), Number.MAX_SAFE_INTEGER);
   const out: Sample[] = [];
@@ -237,7 +241,7 @@ export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok:
     for (const [v, text] of views) {
       asked[s].forEach((q, j) => {
         const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(formatAnswer(q))), task: TASK.vqa };
-        for (let r = 0; r < repeats[i + j]; r++) out.push(example);
+        for (let r = 0; r < repeats[i + j] * (SIDE_TEMPLATES.includes(q.template) ? sideRepeat : 1); r++) out.push(example);
       });
     }
     i += asked[s].length;

@@ -60,6 +60,7 @@ export interface RecipeOptions {
   alignWarmup?: number; // stage 1's first updates train the volume blocks and projector only, the language model held (stages.ts ALIGN_WARMUP_FREEZE)
   alignRamp?: number; // after it, the language model's learning rate rises linearly over this many updates
   focusWarmup?: number; // stage 1's first updates draw only the 2D model's questions, answers balanced (data.ts focusExamples)
+  focusSideRepeat?: number; // the focus examples' side questions appear this many times (data.ts focusExamples); absent: 1
   focusShare?: number; // after it, this share of the samples of stages 1 and 2 are focus examples (mixedExamples)
   stage2FocusShare?: number; // stage 2's share when it differs from focusShare (absent: focusShare)
   closedText?: boolean; // stages 1 and 2 train closed questions to answer with the option text alone, no letter (data.ts answerTarget)
@@ -89,7 +90,7 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap,
@@ -97,7 +98,7 @@ export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
     ...(stage2FocusCap !== undefined && stage2FocusCap !== (stage2AnswerCap ?? answerCap) ? { stage2FocusCap } : {}), findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
-    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...((focusSideRepeat ?? 1) > 1 ? { focusSideRepeat } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
     ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), ...((sliceSideRepeat ?? 1) > 1 ? { sliceSideRepeat } : {}), warmup, vocab,
   };
 }
@@ -176,7 +177,7 @@ function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
     const [kind, cap, share] = key.split(" "), [answerCap, focusCap] = (cap ?? "").split("/").map(Number);
     d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1, o.sliceSideRepeat ?? 1)
-      : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror)
+      : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror, o.focusSideRepeat ?? 1)
       : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap)
       : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
   }
@@ -200,7 +201,7 @@ export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase
   const warmFreeze = phaseWarmFreeze(phase, o);
   const opts: RecipeTrainOptions = {
     ...trainOptions({
-      seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch / accum, accum, freeze: phaseFreeze(cfg, phase),
+      seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch / accum, accum, freeze: phaseFreeze(d.cfg, phase, o.variant),
       schedule: { peak: s.peak, warmup, total: s.steps, floor: s.peak / 10 },
       ...(warmFreeze ? { warmFreeze } : {}), ...((s.perVolume ?? 1) > 1 ? { perVolume: s.perVolume } : {}),
       ...((s.lmScale ?? 1) !== 1 ? { lrScale: [{ match: "lm.*", scale: s.lmScale! }, { match: "projector.*", scale: s.lmScale! }] } : {}),
@@ -298,6 +299,7 @@ export function checkRecipe(o: RecipeOptions): void {
     }
   }
   if (o.sliceStack !== undefined && !(Number.isInteger(o.sliceStack) && o.sliceStack >= 1)) throw new ValueError(`recipe: sliceStack: expected an integer >= 1, got ${o.sliceStack}`);
+  if (o.focusSideRepeat !== undefined && !(Number.isInteger(o.focusSideRepeat) && o.focusSideRepeat >= 1)) throw new ValueError(`recipe: focusSideRepeat: expected an integer >= 1, got ${o.focusSideRepeat}`);
   if (o.sliceSideRepeat !== undefined && !(Number.isInteger(o.sliceSideRepeat) && o.sliceSideRepeat >= 1)) throw new ValueError(`recipe: sliceSideRepeat: expected an integer >= 1, got ${o.sliceSideRepeat}`);
   for (const k of ["visionWarmup", "visionRamp", "volumeWarmup", "volumeRamp", "alignWarmup", "alignRamp", "focusWarmup"] as const) {
     const x = o[k];

@@ -1,7 +1,7 @@
 /**
  * The stages of the training recipe (spec section 7) as data: which model each trains (2D, dense
  * 3D, TGH-MoE), what is frozen, and how the parameters pass from one stage to the next (transfer
- * to 3D, upcycling). The four ablation variants are four plans over the same stages. No loop here.
+ * to 3D, upcycling). The ablation variants are plans over the same stages. No loop here.
  * Legend: D,H,W volume · C width · E experts · T tasks.
  */
 import { ValueError } from "../errors.js";
@@ -12,9 +12,14 @@ import { upcycle } from "../model/upcycle.js";
 import type { BpeTokenizer } from "../tokenizer/bpe.js";
 import { stageSpec, type FreezeSpec } from "../train/freeze.js";
 
-/** (c) tgh: stages 0, 1, 2; (a) dense: stages 0, 1; (b) token-moe: stage 2 without text guidance or task level; (d) one-stage: upcycle after the transfer, one stage. */
-export type Variant = "tgh" | "dense" | "token-moe" | "one-stage";
-export const VARIANTS: readonly Variant[] = ["tgh", "dense", "token-moe", "one-stage"];
+/**
+ * (c) tgh: stages 0, 1, 2; (a) dense: stages 0, 1; (a2) dense-stage2: stages 0, 1, 2 with stage 2 on
+ * the dense model (the MLPs of moe_layers train where the experts would: the same data and updates
+ * without the MoE); (b) token-moe: stage 2 without text guidance or task level; (d) one-stage:
+ * upcycle after the transfer, one stage.
+ */
+export type Variant = "tgh" | "dense" | "dense-stage2" | "token-moe" | "one-stage";
+export const VARIANTS: readonly Variant[] = ["tgh", "dense", "dense-stage2", "token-moe", "one-stage"];
 
 /** stage0: 2D on slices; stage1: dense 3D, task-shared; stage2: TGH-MoE, task-specific; stage12: (d)'s single 3D stage. */
 export type PhaseName = "stage0" | "stage1" | "stage2" | "stage12";
@@ -42,7 +47,7 @@ export function configMoe(cfg: ModelConfig, variant: Variant): ModelConfig {
 /** The model a phase trains. */
 export function phaseConfig(cfg: ModelConfig, phase: PhaseName, variant: Variant): ModelConfig {
   if (phase === "stage0") return config2d(cfg);
-  if (phase === "stage1") return configDense(cfg);
+  if (phase === "stage1" || variant === "dense-stage2") return configDense(cfg);
   return configMoe(cfg, variant);
 }
 
@@ -56,10 +61,13 @@ export function phasesOf(variant: Variant): PhaseName[] {
 /**
  * What trains in a phase (src/train/freeze.ts stageSpec): stage12 trains the union of stages 1
  * and 2 on the MoE model, i.e. stage 1's freezing (slice blocks and the patch embedding frozen).
+ * dense-stage2's stage 2 trains what stage 2 trains with the MLPs of moe_layers in place of the
+ * experts. `cfg` is the recipe's model (its moe_layers as the preset has them).
  */
-export function phaseFreeze(cfg: ModelConfig, phase: PhaseName): FreezeSpec {
+export function phaseFreeze(cfg: ModelConfig, phase: PhaseName, variant: Variant = "tgh"): FreezeSpec {
   if (phase === "stage0") return stageSpec(cfg, 0);
   if (phase === "stage1" || phase === "stage12") return stageSpec(cfg, 1);
+  if (variant === "dense-stage2") return { train: [...cfg.vision.moeLayers.map((l) => `vision.blocks.${l}.mlp.*`), "projector.*", "lm.*"] };
   return stageSpec(cfg, 2);
 }
 
@@ -121,7 +129,7 @@ export function advance(params: Params, cfg: ModelConfig, from: PhaseName, next:
     volumeLayers: v.volumeLayers, depthPatch: v.depthPatch, depthPool: cfg.projector.depthPool, rope: v.rope, ropeSections: v.ropeSections,
   }).params;
   if (from === "stage0" && next === "stage1") return to3d(params);
-  if (from === "stage1" && next === "stage2") return upcycle(params, configMoe(cfg, variant), seed);
+  if (from === "stage1" && next === "stage2") return variant === "dense-stage2" ? new Map(params) : upcycle(params, configMoe(cfg, variant), seed);
   if (from === "stage0" && next === "stage12") return upcycle(to3d(params), configMoe(cfg, variant), seed);
   throw new ValueError(`advance: no transition from ${from} to ${next}`);
 }
