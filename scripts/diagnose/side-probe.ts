@@ -1,0 +1,81 @@
+/**
+ * Diagnosis: where is the side of a finding in the image tokens the language model reads? For a
+ * training checkpoint (a stage 0 one is first transferred to 3D), on N test studies:
+ *  - column: is the half of the image a token covers (left or right columns of the merged grid)
+ *    linearly readable from that token's projector output alone? (class-mean probe, trained on the
+ *    first half of the studies, AUC on the second half)
+ *  - side: for each study whose effusions (or nodules) are all on one side, and its mirror (side
+ *    flipped), a class-mean probe of the side from (a) the mean of its image tokens (the content
+ *    with the token order thrown away) and (b) all tokens in order (content and position);
+ *    leave-one-study-out AUC.
+ *   npx tsx scripts/diagnose/side-probe.ts CHECKPOINT.safetensors [N]
+ * Legend: m image tokens · d = lm width.
+ */
+import { readFile } from "node:fs/promises";
+import { createBackend } from "../../src/backend/index.ts";
+import { forward } from "../../src/model/model.ts";
+import { imageTokens } from "../../src/model/projector.ts";
+import { mirrorVolume, trainingSequence } from "../../src/recipe/data.ts";
+import { advance, configDense, recipeConfig } from "../../src/recipe/stages.ts";
+import { fromInts, type F32Tensor, type Tensor } from "../../src/tensor.ts";
+import { BpeTokenizer } from "../../src/tokenizer/bpe.ts";
+import { parseCheckpoint } from "../../src/train/checkpoint.ts";
+import { auc, testStudies } from "./answers.ts";
+
+const s = parseCheckpoint(new Uint8Array(await readFile(process.argv[2])));
+const tok = BpeTokenizer.deserialize(s.tokenizer!);
+let cfg = s.cfg, params = s.params;
+if (cfg.vision.volumeLayers === 0) {
+  const full = recipeConfig("small", tok);
+  params = advance(params, full, "stage0", "stage1", "dense", 0);
+  cfg = configDense(full);
+}
+const be = await createBackend("wasm", { threads: 1 });
+const pool = testStudies(Number(process.argv[3] ?? 100));
+const m = imageTokens(cfg, pool[0].volume.dim(1)), d = cfg.lm.width, n = cfg.vision.image / cfg.vision.patch / 2; // tokens: (depth, row, column) of an n x n grid
+const ids = trainingSequence(cfg, tok, m, "Which side is the pleural effusion on?", "left");
+const task = cfg.vision.moeLayers.length ? [1] : null;
+
+/** act.projector [m, d] of one volume [1, D, H, W]. */
+function tokens(v: F32Tensor): Float32Array {
+  const out = forward(be, params, cfg, { volume: v.reshape([1, ...v.shape]), ids: fromInts([1, ids.length], ids), task }, { acts: true });
+  return (out.acts!.get("act.projector") as Tensor<"f32">).data.slice();
+}
+
+/** Scores of held-out rows under the class-mean direction sum_i y_i x_i / n of the training rows. */
+function classMean(train: { x: ArrayLike<number>; y: number }[], test: { x: ArrayLike<number> }[]): number[] {
+  const w = new Float64Array(train[0].x.length);
+  for (const r of train) for (let j = 0; j < w.length; j++) w[j] += (r.y * r.x[j]) / train.length;
+  return test.map((r) => { let sc = 0; for (let j = 0; j < w.length; j++) sc += w[j] * r.x[j]; return sc; });
+}
+
+const own = pool.map((p) => tokens(p.volume));
+{ // column half of each token, from its content
+  const rows = own.flatMap((t, st) => Array.from({ length: m }, (_, p) => ({ x: t.subarray(p * d, (p + 1) * d), y: p % n < n / 2 ? 1 : -1, st })));
+  const half = Math.floor(pool.length / 2), test = rows.filter((r) => r.st >= half);
+  const sc = classMean(rows.filter((r) => r.st < half), test);
+  console.log(`column half of a token from its own content: AUC ${auc(sc, test.map((r) => (r.y > 0 ? 1 : 0))).toFixed(3)} (${test.length} held-out tokens)`);
+}
+for (const kind of ["effusion", "nodule"] as const) {
+  const rows: { pooled: number[]; full: Float32Array; y: number; st: number }[] = [];
+  pool.forEach(({ study, volume }, st) => {
+    const sides = new Set(study.findings.filter((f) => f.kind === kind).map((f) => f.side));
+    if (sides.size !== 1) return;
+    const y = sides.has("left") ? 1 : -1;
+    for (const [t, yy] of [[own[st], y], [tokens(mirrorVolume(volume)), -y]] as const) {
+      const pooled = new Array<number>(d).fill(0);
+      for (let p = 0; p < m; p++) for (let c = 0; c < d; c++) pooled[c] += t[p * d + c] / m;
+      rows.push({ pooled, full: t, y: yy, st });
+    }
+  });
+  for (const which of ["pooled", "full"] as const) {
+    const sc: number[] = [], lab: number[] = [];
+    for (const st of new Set(rows.map((r) => r.st))) {
+      const test = rows.filter((r) => r.st === st);
+      sc.push(...classMean(rows.filter((r) => r.st !== st).map((r) => ({ x: r[which], y: r.y })), test.map((r) => ({ x: r[which] }))));
+      lab.push(...test.map((r) => (r.y > 0 ? 1 : 0)));
+    }
+    const what = which === "pooled" ? "the mean of the tokens (content only)" : "all tokens in order (content and position)";
+    console.log(`${kind} side from ${what}: AUC ${auc(sc, lab).toFixed(3)} (${rows.length / 2} studies and their mirrors, leave-one-study-out)`);
+  }
+}
