@@ -12,6 +12,7 @@
  *   npx tsx scripts/results.ts --budget-minutes 5 --seeds 0,1,2 --count 12 --parallel 2 --dir scratch/results
  *   npx tsx scripts/results.ts --steps 60,150,100 ...     (explicit step counts: no calibration, seeds in parallel)
  *   npx tsx scripts/results.ts --steps 1200,600,600 --count 50 --recipe="--focus-warmup 150 --focus-share 0.25,0 --closed-text"
+ *   ... --variants dense,token-moe       (only these variants and tgh: their jobs and tables)
  */
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -30,11 +31,15 @@ const { values: a } = parseArgs({
     studies: { type: "string" }, dir: { type: "string", default: "scratch/results" },
     steps: { type: "string" }, // "s0,s1,s2": skip the calibration
     recipe: { type: "string", default: "" },
+    variants: { type: "string", default: "dense,dense-stage2,token-moe,tgh,one-stage" }, // tgh is always in
   },
 });
 const seeds = a.seeds!.split(",").map(Number), dir = a.dir!, parallel = Number(a.parallel);
 const recipe = a.recipe!.split(/\s+/).filter(Boolean), threads = String(Math.max(1, Math.floor(availableParallelism() / parallel)));
-const VARIANTS = [["dense", "(a) dense (stage 1)"], ["dense-stage2", "(a2) dense, stage 2 too"], ["token-moe", "(b) token-level MoE"], ["tgh", "(c) TGH-MoE, two stages"], ["one-stage", "(d) TGH-MoE, one stage"]] as const;
+const ALL_VARIANTS = [["dense", "(a) dense (stage 1)"], ["dense-stage2", "(a2) dense, stage 2 too"], ["token-moe", "(b) token-level MoE"], ["tgh", "(c) TGH-MoE, two stages"], ["one-stage", "(d) TGH-MoE, one stage"]] as const;
+const wanted = new Set([...a.variants!.split(","), "tgh"]);
+for (const v of wanted) if (!ALL_VARIANTS.some(([x]) => x === v)) throw new Error(`results: --variants: unknown variant ${v}; expected some of ${ALL_VARIANTS.map(([x]) => x).join(",")}`);
+const VARIANTS = ALL_VARIANTS.filter(([v]) => wanted.has(v));
 
 function run(args: string[], log: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -105,12 +110,15 @@ for (const s of seeds) {
   }));
   const resumed = (variant: string, from: string, extra: string[]) => job(`${variant} ${s}`, [`tgh ${s}`], `${ck(s, variant)}.safetensors`,
     () => run(["train", "--resume", `${ck(s, "tgh")}.${from}.safetensors`, ...stepArgs(), "--variant", variant, ...extra, "--threads", threads, "--out", `${ck(s, variant)}.safetensors`], `${ck(s, variant)}.log`));
-  jobs.push(resumed("token-moe", "stage1", []), resumed("dense-stage2", "stage1", []), resumed("one-stage", "stage0", recipe));
-  jobs.push(evalJob(s, "dense", `${ck(s, "tgh")}.stage1.safetensors`, `tgh ${s}`));
-  jobs.push(evalJob(s, "tgh", `${ck(s, "tgh")}.safetensors`, `tgh ${s}`));
-  jobs.push(evalJob(s, "token-moe", `${ck(s, "token-moe")}.safetensors`, `token-moe ${s}`));
-  jobs.push(evalJob(s, "dense-stage2", `${ck(s, "dense-stage2")}.safetensors`, `dense-stage2 ${s}`));
-  jobs.push(evalJob(s, "one-stage", `${ck(s, "one-stage")}.safetensors`, `one-stage ${s}`));
+  const perSeed = [
+    resumed("token-moe", "stage1", []), resumed("dense-stage2", "stage1", []), resumed("one-stage", "stage0", recipe),
+    evalJob(s, "dense", `${ck(s, "tgh")}.stage1.safetensors`, `tgh ${s}`),
+    evalJob(s, "tgh", `${ck(s, "tgh")}.safetensors`, `tgh ${s}`),
+    evalJob(s, "token-moe", `${ck(s, "token-moe")}.safetensors`, `token-moe ${s}`),
+    evalJob(s, "dense-stage2", `${ck(s, "dense-stage2")}.safetensors`, `dense-stage2 ${s}`),
+    evalJob(s, "one-stage", `${ck(s, "one-stage")}.safetensors`, `one-stage ${s}`),
+  ];
+  jobs.push(...perSeed.filter((j) => wanted.has(j.id.split(" ").at(-2)!)));
 }
 const t0 = Date.now();
 await schedule(jobs);
