@@ -2,7 +2,8 @@
  * Experiment: can the 3D model (a stage 1 training checkpoint) learn the side of a finding? Continues
  * it on STUDIES training studies (mirrored) with MODE "side": the side questions of the focus
  * examples alone (effusion and nodule side), or MODE "focusN": every focus example with the side
- * questions N times (data.ts focusExamples); batch 8, warm-up 10 updates then cosine from PEAK, one
+ * questions N times (data.ts focusExamples), or MODE "mixed": stage 1's mix (reports and every
+ * question, answer cap 4, closed answers as text, a quarter focus examples with sides 4 times); batch 8, warm-up 10 updates then cosine from PEAK, one
  * thread, stage 1's freezing. Every 50 updates: the mean training loss of those updates and the CE
  * of 48 held-out side questions (test studies, mirrored). Read the result with first-answers.ts
  * (docs/RESULTS.md "Sides").
@@ -14,7 +15,7 @@ import { OPEN } from "../../src/data/index.ts";
 import { forward } from "../../src/model/model.ts";
 import { streamSeed } from "../../src/model/params.ts";
 import { preprocessPreset } from "../../src/preprocess/index.ts";
-import { focusExamples, loadPool } from "../../src/recipe/data.ts";
+import { focusExamples, loadPool, mixedExamples, taskExamples } from "../../src/recipe/data.ts";
 import { phaseFreeze } from "../../src/recipe/stages.ts";
 import { BpeTokenizer } from "../../src/tokenizer/bpe.ts";
 import { parseCheckpoint, saveCheckpoint, trainerState } from "../../src/train/checkpoint.ts";
@@ -27,7 +28,7 @@ const tok = BpeTokenizer.deserialize(s1.tokenizer!), cfg = s1.cfg;
 const text = (ids: Int32Array | number[]) => tok.decode(Array.from(ids), { skipSpecials: true });
 const isSide = (x: Sample) => [OPEN.effusionSide, OPEN.noduleSide].some((q) => text(x.ids).startsWith(q));
 const pool = loadPool(2026, "train", Number(studies), preprocessPreset("small"));
-const data = mode === "side" ? focusExamples(pool, cfg, tok, true).filter(isSide) : focusExamples(pool, cfg, tok, true, Number(mode.slice("focus".length)));
+const data = mode === "mixed" ? mixedExamples(taskExamples(pool, cfg, tok, 4, 4, true, true), focusExamples(pool, cfg, tok, true, 4), 0.25) : mode === "side" ? focusExamples(pool, cfg, tok, true).filter(isSide) : focusExamples(pool, cfg, tok, true, Number(mode.slice("focus".length)));
 // held out: distinct side questions of test studies (an example and its balancing copies count once)
 const held = [...new Set(focusExamples(loadPool(2026, "test", 60, preprocessPreset("small")), cfg, tok, true).filter(isSide))].slice(0, 48);
 console.error(`${data.length} training examples (${mode}); ${held.length} held-out side questions`);
