@@ -110,15 +110,13 @@ for (const s of seeds) {
   }));
   const resumed = (variant: string, from: string, extra: string[]) => job(`${variant} ${s}`, [`tgh ${s}`], `${ck(s, variant)}.safetensors`,
     () => run(["train", "--resume", `${ck(s, "tgh")}.${from}.safetensors`, ...stepArgs(), "--variant", variant, ...extra, "--threads", threads, "--out", `${ck(s, variant)}.safetensors`], `${ck(s, variant)}.log`));
-  const perSeed = [
-    resumed("token-moe", "stage1", []), resumed("dense-stage2", "stage1", []), resumed("one-stage", "stage0", recipe),
-    evalJob(s, "dense", `${ck(s, "tgh")}.stage1.safetensors`, `tgh ${s}`),
-    evalJob(s, "tgh", `${ck(s, "tgh")}.safetensors`, `tgh ${s}`),
-    evalJob(s, "token-moe", `${ck(s, "token-moe")}.safetensors`, `token-moe ${s}`),
-    evalJob(s, "dense-stage2", `${ck(s, "dense-stage2")}.safetensors`, `dense-stage2 ${s}`),
-    evalJob(s, "one-stage", `${ck(s, "one-stage")}.safetensors`, `one-stage ${s}`),
-  ];
-  jobs.push(...perSeed.filter((j) => wanted.has(j.id.split(" ").at(-2)!)));
+  // each variant's training job (tgh's is above; dense is tgh's stage 1) and its evaluation
+  const train = { "token-moe": resumed("token-moe", "stage1", []), "dense-stage2": resumed("dense-stage2", "stage1", []), "one-stage": resumed("one-stage", "stage0", recipe) };
+  for (const [v] of VARIANTS) {
+    if (v in train) jobs.push(train[v as keyof typeof train]);
+    const trained = v === "dense" ? ck(s, "tgh") + ".stage1" : ck(s, v);
+    jobs.push(evalJob(s, v, `${trained}.safetensors`, v === "dense" ? `tgh ${s}` : `${v} ${s}`));
+  }
 }
 const t0 = Date.now();
 await schedule(jobs);

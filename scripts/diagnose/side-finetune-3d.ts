@@ -3,8 +3,8 @@
  * it on STUDIES training studies (mirrored) with MODE "side": the side questions of the focus
  * examples alone (effusion and nodule side), or MODE "focusN": every focus example with the side
  * questions N times (data.ts focusExamples), or MODE "mixed": stage 1's mix (reports and every
- * question, answer cap 4, closed answers as text, a quarter focus examples with sides 4 times); batch 8, warm-up 10 updates then cosine from PEAK, one
- * thread, stage 1's freezing. Every 50 updates: the mean training loss of those updates and the CE
+ * question, answer cap 4, closed answers as text, a quarter focus examples with sides 4 times).
+ * Batch 8, warm-up 10 updates then cosine from PEAK, one thread, stage 1's freezing. Every 50 updates: the mean training loss of those updates and the CE
  * of 48 held-out side questions (test studies, mirrored). Read the result with first-answers.ts
  * (docs/RESULTS.md "Sides").
  *   npx tsx scripts/diagnose/side-finetune-3d.ts STAGE1.safetensors OUT.safetensors [UPDATES=600] [STUDIES=300] [PEAK=5e-4] [MODE=side]

@@ -41,8 +41,9 @@ options:
   --lr A,B,C             peak learning rates of stages 0, 1, 2 (default 1e-3,5e-4,5e-4)
   --variant V            ${VARIANTS.join(", ")} (default tgh): dense stops after stage 1;
                          dense-stage2 runs stage 2 on the dense model (the MLPs of moe_layers
-                         train in place of the experts); token-moe routes tokens without text guidance or task level; one-stage
-                         upcycles right after the transfer and trains stages 1+2 at once
+                         train in place of the experts); token-moe routes tokens without text
+                         guidance or task level; one-stage upcycles right after the transfer and
+                         trains stages 1+2 at once
   --studies N            training studies in the pool (default 800 for small)
   --vision-warmup N      stage 0's first N updates train the language model only (default 300 for
                          small; 0: encoder and projector train from the first update)
