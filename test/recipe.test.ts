@@ -13,7 +13,7 @@ import { initParams, type Params } from "../src/model/params.js";
 import { evaluate } from "../src/recipe/evaluate.js";
 import { parseChoice } from "../src/eval/metrics.js";
 import { answerTarget, FOCUS_TEMPLATES, focusExamples, mixedExamples, mirrorText, mirrorVolume, sliceExamples, taskExamples, trainingSequence } from "../src/recipe/data.js";
-import { formatAnswer, formatQuestion } from "../src/data/index.js";
+import { formatAnswer, formatQuestion, OPEN } from "../src/data/index.js";
 import { imageTokens } from "../src/model/projector.js";
 import { canonicalRecipe, checkRecipe, defaultRecipe, phaseExamples, phaseSettings, phaseTrainer, prepareData, runRecipe, type RecipeData, type RecipeOptions } from "../src/recipe/recipe.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, type PhaseName } from "../src/recipe/stages.js";
@@ -279,6 +279,27 @@ describe("stage 1's focus warm-up", () => {
     expect(canonicalRecipe({ ...capped, stage2FocusCap: 1 })).not.toHaveProperty("stage2FocusCap");
     expect(canonicalRecipe(o).focusWarmup).toBe(3);
     expect(Object.keys(canonicalRecipe({ ...o, focusWarmup: 0 }))).not.toContain("focusWarmup");
+  });
+
+  it("phaseExamples: with sideWarmup, the updates after the focus warm-up draw the focus examples' side questions alone, then the phase's usual examples", () => {
+    const dd: RecipeData = { ...d, examples: new Map() }, o = { ...quick, focusWarmup: 3, sideWarmup: 2, focusSideRepeat: 4 };
+    const focus = phaseExamples(dd, o, "stage1", 0), sides = phaseExamples(dd, o, "stage1", 3), tasks = phaseExamples(dd, o, "stage1", 5);
+    expect(phaseExamples(dd, o, "stage1", 2)).toBe(focus);
+    expect(phaseExamples(dd, o, "stage1", 4)).toBe(sides);
+    expect(phaseExamples(dd, o, "stage12", 4)).toBe(sides);
+    expect(phaseExamples(dd, o, "stage2", 3)).toBe(tasks);
+    expect(phaseExamples(dd, o, "stage1")).toBe(tasks);
+    expect(phaseExamples(dd, { ...o, focusWarmup: 0 }, "stage1", 1)).toBe(sides); // without a focus warm-up the side updates come first
+    // the side examples: every side question of the focus examples, with the focus examples' answer balancing, once (not focusSideRepeat times)
+    const cfg3d = phaseConfig(d.cfg, "stage1", "tgh"), text = (ids: readonly number[]) => d.tok.decode([...ids], { skipSpecials: true });
+    const isSide = (ids: readonly number[]) => [OPEN.effusionSide, OPEN.noduleSide].some((q) => text(ids).startsWith(q));
+    const want = focusExamples(d.pool, cfg3d, d.tok, quick.mirror ?? false).filter((x) => isSide(x.ids));
+    expect(want.length).toBeGreaterThan(0);
+    expect(sides).toEqual(want);
+    expect(focus.filter((x) => isSide(x.ids)).length).toBe(4 * want.length);
+    expect(canonicalRecipe(o).sideWarmup).toBe(2);
+    expect(Object.keys(canonicalRecipe({ ...o, sideWarmup: 0 }))).not.toContain("sideWarmup");
+    expect(() => checkRecipe({ ...quick, sideWarmup: 1.5 })).toThrow(/sideWarmup: expected an integer >= 0, got 1.5/);
   });
 });
 

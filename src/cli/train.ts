@@ -61,6 +61,8 @@ options:
                          others, so that only reading the volume lowers their loss (default 0: off)
   --focus-side-repeat N  those questions that ask a side (effusion, nodule) appear N times, in the
                          warm-up and in --focus-share's samples (default 1)
+  --side-warmup N        after --focus-warmup, stage 1's next N updates draw only those side
+                         questions, answers balanced (default 0: off)
   --focus-share S        after it, stages 1 and 2 draw about this share of their samples from those
                          questions, the rest from the reports and all questions (default 0);
                          S1,S2 gives stages 1 and 2 their own shares
@@ -124,6 +126,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "align-ramp": { type: "string" },
     "focus-warmup": { type: "string" },
     "focus-side-repeat": { type: "string" },
+    "side-warmup": { type: "string" },
     "focus-share": { type: "string" },
     "closed-text": { type: "boolean" },
     "answer-cap": { type: "string" },

@@ -215,7 +215,7 @@ export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: 
 export const FOCUS_TEMPLATES: readonly string[] = ["effusion-present", "nodule-present", "cyst-present", "effusion-side", "nodule-side", "contrast"];
 
 /** The focus templates that ask a finding's side. */
-const SIDE_TEMPLATES: readonly string[] = ["effusion-side", "nodule-side"];
+export const SIDE_TEMPLATES: readonly string[] = ["effusion-side", "nodule-side"];
 
 /** Whether a question is one of the focus questions (an open question of FOCUS_TEMPLATES). */
 export function isFocus(q: Question): boolean {
@@ -228,10 +228,11 @@ export function isFocus(q: Question): boolean {
  * is as frequent as the type's most frequent one (answerRepeats without a cap), mirrored with
  * `mirror`. Nothing here can be learnt from the words: no new answer form, and no answer more
  * frequent than another, so the loss falls only by reading the volume. The side questions
- * (effusion, nodule) then appear `sideRepeat` times (the recipe's focusSideRepeat).
+ * (effusion, nodule) then appear `sideRepeat` times (the recipe's focusSideRepeat). `templates`
+ * narrows the questions to some of FOCUS_TEMPLATES (SIDE_TEMPLATES: the recipe's sideWarmup).
  */
-export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror = false, sideRepeat = 1): Sample[] {
-  const asked = pool.map((p) => p.study.questions.filter(isFocus));
+export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror = false, sideRepeat = 1, templates: readonly string[] = FOCUS_TEMPLATES): Sample[] {
+  const asked = pool.map((p) => p.study.questions.filter((q) => isFocus(q) && templates.includes(q.template)));
   const repeats = answerRepeats(asked.flat(), Number.MAX_SAFE_INTEGER);
   const out: Sample[] = [];
   let i = 0;
