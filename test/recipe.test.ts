@@ -300,6 +300,19 @@ describe("stage 1's focus warm-up", () => {
     expect(canonicalRecipe(o).sideWarmup).toBe(2);
     expect(Object.keys(canonicalRecipe({ ...o, sideWarmup: 0 }))).not.toContain("sideWarmup");
     expect(() => checkRecipe({ ...quick, sideWarmup: 1.5 })).toThrow(/sideWarmup: expected an integer >= 0, got 1.5/);
+    // sideClosed: the open side questions as above plus every closed side question (its option text with closedText), "neither side" among the answers
+    const oc = { ...o, sideClosed: true, closedText: true }, both = phaseExamples(dd, oc, "stage1", 3);
+    expect(phaseExamples(dd, oc, "stage1", 0)).toBe(focus);
+    const answer = (ids: readonly number[]) => d.tok.decode(ids.slice(ids.indexOf(d.cfg.tokens.sep) + 1, -1));
+    const closedAsked = d.pool.flatMap((p) => p.study.questions.filter((q) => q.kind === "closed" && (q.template === "effusion-side" || q.template === "nodule-side")));
+    expect(closedAsked.length).toBeGreaterThan(0);
+    const closedOnes = both.filter((x) => !isSide(x.ids));
+    expect(both.filter((x) => isSide(x.ids))).toEqual(want); // the open ones, unchanged and in order
+    expect(new Set(closedOnes.map((x) => text(x.ids).split("?")[0]))).toEqual(new Set(closedAsked.map((q) => q.question.split("?")[0])));
+    expect(closedOnes.some((x) => answer(x.ids) === "neither side")).toBe(true);
+    expect(closedOnes.every((x) => ["left", "right", "both sides", "neither side"].includes(answer(x.ids)))).toBe(true);
+    expect(canonicalRecipe(oc).sideClosed).toBe(true);
+    expect(Object.keys(canonicalRecipe({ ...oc, sideWarmup: 0 }))).not.toContain("sideClosed");
   });
 });
 

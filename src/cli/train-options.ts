@@ -22,7 +22,7 @@ export function reproduceLine(o: RecipeOptions, dtype: string, out: string): str
   const lmScale = stage2.lmScale ?? 1;
   return [
     `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed}`,
-    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.focusWarmup ? ` --focus-warmup ${o.focusWarmup}` : ""}${(o.focusSideRepeat ?? 1) > 1 ? ` --focus-side-repeat ${o.focusSideRepeat}` : ""}${o.sideWarmup ? ` --side-warmup ${o.sideWarmup}` : ""}${o.focusShare || o.stage2FocusShare !== undefined ? ` --focus-share ${o.focusShare ?? 0}${o.stage2FocusShare !== undefined ? `,${o.stage2FocusShare}` : ""}` : ""}${o.closedText ? " --closed-text" : ""}${o.answerCap !== 4 || o.stage2AnswerCap !== undefined ? ` --answer-cap ${o.answerCap}${o.stage2AnswerCap !== undefined ? `,${o.stage2AnswerCap}` : ""}` : ""}${o.stage2FocusCap !== undefined ? ` --stage2-focus-cap ${o.stage2FocusCap}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}${(o.sliceSideRepeat ?? 1) > 1 ? ` --slice-side-repeat ${o.sliceSideRepeat}` : ""}`,
+    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.focusWarmup ? ` --focus-warmup ${o.focusWarmup}` : ""}${(o.focusSideRepeat ?? 1) > 1 ? ` --focus-side-repeat ${o.focusSideRepeat}` : ""}${o.sideWarmup ? ` --side-warmup ${o.sideWarmup}${o.sideClosed ? " --side-closed" : ""}` : ""}${o.focusShare || o.stage2FocusShare !== undefined ? ` --focus-share ${o.focusShare ?? 0}${o.stage2FocusShare !== undefined ? `,${o.stage2FocusShare}` : ""}` : ""}${o.closedText ? " --closed-text" : ""}${o.answerCap !== 4 || o.stage2AnswerCap !== undefined ? ` --answer-cap ${o.answerCap}${o.stage2AnswerCap !== undefined ? `,${o.stage2AnswerCap}` : ""}` : ""}${o.stage2FocusCap !== undefined ? ` --stage2-focus-cap ${o.stage2FocusCap}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}${(o.sliceSideRepeat ?? 1) > 1 ? ` --slice-side-repeat ${o.sliceSideRepeat}` : ""}`,
     `--stage0-batch ${stage0.batch} --stage1-batch ${stage1.batch} --per-volume ${stage1.perVolume ?? 1} --accum ${[stage0, stage1, stage2].map((x) => x.accum ?? 1).join(",")}${lmScale !== 1 ? ` --stage2-lm-scale ${lmScale}` : ""}`,
     `--stage0-steps ${stage0.steps} --stage1-steps ${stage1.steps} --stage2-steps ${stage2.steps} --lr ${stage0.peak},${stage1.peak},${stage2.peak} --dtype ${dtype} --out ${out}`,
   ].join(" ");
@@ -50,7 +50,7 @@ export function keepStarted(before: RecipeOptions, after: RecipeOptions, phase: 
   }
 }
 
-/** --volume-warmup, --volume-ramp, --align-warmup, --align-ramp, --focus-warmup, --focus-side-repeat, --side-warmup, --focus-share, --closed-text, --answer-cap: how stage 1 starts and what stages 1 and 2 draw (may change on a resume from stage 0; stage 2's own share and cap also on one from stage 1). */
+/** --volume-warmup, --volume-ramp, --align-warmup, --align-ramp, --focus-warmup, --focus-side-repeat, --side-warmup, --side-closed, --focus-share, --closed-text, --answer-cap: how stage 1 starts and what stages 1 and 2 draw (may change on a resume from stage 0; stage 2's own share and cap also on one from stage 1). */
 export function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): RecipeOptions {
   const keys = [["volume-warmup", "volumeWarmup"], ["volume-ramp", "volumeRamp"], ["align-warmup", "alignWarmup"], ["align-ramp", "alignRamp"], ["focus-warmup", "focusWarmup"], ["side-warmup", "sideWarmup"]] as const;
   for (const [flag, key] of keys) if (v[flag] !== undefined) o = { ...o, [key]: integer("train", flag, v[flag] as string, 0, 1e9) };
@@ -62,6 +62,7 @@ export function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): 
     o = { ...rest, focusShare: x[0], ...(x.length === 2 ? { stage2FocusShare: x[1] } : {}) };
   }
   if (v["closed-text"]) o = { ...o, closedText: true };
+  if (v["side-closed"]) o = { ...o, sideClosed: true };
   if (v["answer-cap"] !== undefined) {
     const x = String(v["answer-cap"]).split(",").map(Number);
     if (x.length > 2 || !x.every((c) => Number.isInteger(c) && c >= 1 && c <= 1000)) throw new UsageError(`tgh-moe train: --answer-cap: expected N or N1,N2 (stages 1 and 2), integers in [1, 1000], got ${JSON.stringify(v["answer-cap"])}`);
@@ -74,7 +75,7 @@ export function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): 
 
 /** The settings of stage 1's warm-up and of what stage 1 draws, absent ones as 0 (stage 2's own focus share and answer cap: focusShareOf, answerCapOf). */
 export function stage1Warmup(o: RecipeOptions): number[] {
-  return [o.volumeWarmup ?? 0, o.volumeRamp ?? 0, o.alignWarmup ?? 0, o.alignRamp ?? 0, o.focusWarmup ?? 0, o.focusSideRepeat ?? 1, o.sideWarmup ?? 0, o.focusShare ?? 0, o.closedText ? 1 : 0, o.answerCap];
+  return [o.volumeWarmup ?? 0, o.volumeRamp ?? 0, o.alignWarmup ?? 0, o.alignRamp ?? 0, o.focusWarmup ?? 0, o.focusSideRepeat ?? 1, o.sideWarmup ?? 0, o.sideClosed ? 1 : 0, o.focusShare ?? 0, o.closedText ? 1 : 0, o.answerCap];
 }
 
 /** The options with some settings of one stage replaced. */

@@ -63,6 +63,8 @@ options:
                          warm-up and in --focus-share's samples (default 1)
   --side-warmup N        after --focus-warmup, stage 1's next N updates draw only those side
                          questions, answers balanced (default 0: off)
+  --side-closed          those updates also draw the closed side questions (asked of every study,
+                         "neither side" where there is no finding)
   --focus-share S        after it, stages 1 and 2 draw about this share of their samples from those
                          questions, the rest from the reports and all questions (default 0);
                          S1,S2 gives stages 1 and 2 their own shares
@@ -128,6 +130,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "focus-warmup": { type: "string" },
     "focus-side-repeat": { type: "string" },
     "side-warmup": { type: "string" },
+    "side-closed": { type: "boolean" },
     "focus-share": { type: "string" },
     "closed-text": { type: "boolean" },
     "answer-cap": { type: "string" },

@@ -232,7 +232,22 @@ export function isFocus(q: Question): boolean {
  * narrows the questions to some of FOCUS_TEMPLATES (SIDE_TEMPLATES: the recipe's sideWarmup).
  */
 export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror = false, sideRepeat = 1, templates: readonly string[] = FOCUS_TEMPLATES): Sample[] {
-  const asked = pool.map((p) => p.study.questions.filter((q) => isFocus(q) && templates.includes(q.template)));
+  return balancedExamples(pool, cfg, tok, mirror, (q) => isFocus(q) && templates.includes(q.template), (q) => (SIDE_TEMPLATES.includes(q.template) ? sideRepeat : 1));
+}
+
+/**
+ * The side phase with closed questions too (the recipe's sideClosed): every question of
+ * SIDE_TEMPLATES, open (asked where the finding is) and closed (asked of every study, "neither
+ * side" where there is none; answered with the option text under `closedText`), answers balanced
+ * within each template and form as in focusExamples, mirrored with `mirror`.
+ */
+export function sideExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror = false, closedText = false): Sample[] {
+  return balancedExamples(pool, cfg, tok, mirror, (q) => SIDE_TEMPLATES.includes(q.template), () => 1, closedText);
+}
+
+/** The questions `pick` keeps, each answer balanced (answerRepeats, no cap) and `copies(q)` times more, mirrored with `mirror`. */
+function balancedExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, mirror: boolean, pick: (q: Question) => boolean, copies: (q: Question) => number, closedText = false): Sample[] {
+  const asked = pool.map((p) => p.study.questions.filter(pick));
   const repeats = answerRepeats(asked.flat(), Number.MAX_SAFE_INTEGER);
   const out: Sample[] = [];
   let i = 0;
@@ -241,8 +256,8 @@ export function focusExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok:
     const views: [F32Tensor, (t: string) => string][] = mirror ? [[volume, (t) => t], [mirrorVolume(volume), mirrorText]] : [[volume, (t) => t]];
     for (const [v, text] of views) {
       asked[s].forEach((q, j) => {
-        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(formatAnswer(q))), task: TASK.vqa };
-        for (let r = 0; r < repeats[i + j] * (SIDE_TEMPLATES.includes(q.template) ? sideRepeat : 1); r++) out.push(example);
+        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(answerTarget(q, closedText))), task: TASK.vqa };
+        for (let r = 0; r < repeats[i + j] * copies(q); r++) out.push(example);
       });
     }
     i += asked[s].length;

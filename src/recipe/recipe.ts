@@ -14,7 +14,7 @@ import { BpeTokenizer } from "../tokenizer/bpe.js";
 import { trainBpe } from "../tokenizer/train.js";
 import { resumeTrainer, type CheckpointState } from "../train/checkpoint.js";
 import { Trainer, trainOptions, type Sample, type StepReport, type TrainOptions } from "../train/trainer.js";
-import { corpus, focusExamples, loadPool, mixedExamples, presetFor, SIDE_TEMPLATES, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
+import { corpus, focusExamples, loadPool, mixedExamples, presetFor, SIDE_TEMPLATES, sideExamples, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, recipeConfig, type PhaseName, type Variant } from "./stages.js";
 
 /** Updates, samples per update and peak learning rate of one stage. */
@@ -62,6 +62,7 @@ export interface RecipeOptions {
   focusWarmup?: number; // stage 1's first updates draw only the 2D model's questions, answers balanced (data.ts focusExamples)
   focusSideRepeat?: number; // the focus examples' side questions appear this many times (data.ts focusExamples); absent: 1
   sideWarmup?: number; // after the focus warm-up, stage 1's next updates draw only the focus examples' side questions (data.ts focusExamples)
+  sideClosed?: boolean; // those updates also draw the closed side questions (data.ts sideExamples)
   focusShare?: number; // after it, this share of the samples of stages 1 and 2 are focus examples (mixedExamples)
   stage2FocusShare?: number; // stage 2's share when it differs from focusShare (absent: focusShare)
   closedText?: boolean; // stages 1 and 2 train closed questions to answer with the option text alone, no letter (data.ts answerTarget)
@@ -91,7 +92,7 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, sideWarmup, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, sideWarmup, sideClosed, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap,
@@ -99,7 +100,7 @@ export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
     ...(stage2FocusCap !== undefined && stage2FocusCap !== (stage2AnswerCap ?? answerCap) ? { stage2FocusCap } : {}), findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
-    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...((focusSideRepeat ?? 1) > 1 ? { focusSideRepeat } : {}), ...(sideWarmup ? { sideWarmup } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...((focusSideRepeat ?? 1) > 1 ? { focusSideRepeat } : {}), ...(sideWarmup ? { sideWarmup } : {}), ...(sideWarmup && sideClosed ? { sideClosed } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
     ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), ...((sliceSideRepeat ?? 1) > 1 ? { sliceSideRepeat } : {}), warmup, vocab,
   };
 }
@@ -165,24 +166,24 @@ export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
 /**
  * The examples a phase draws from at update `step` (each list built once per run): stage 1's first
  * focusWarmup updates draw the focus examples, its next sideWarmup updates their side questions
- * alone; with a focus share (focusShareOf), stages 1 and 2 then draw the task and focus examples
+ * alone (with sideClosed, the closed side questions too); with a focus share (focusShareOf), stages 1 and 2 then draw the task and focus examples
  * mixed (mixedExamples); otherwise the task examples.
  */
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
   const first = phase === "stage1" || phase === "stage12", focusEnd = o.focusWarmup ?? 0, sideEnd = focusEnd + (o.sideWarmup ?? 0);
   const share = focusShareOf(o, phase), cap = `${answerCapOf(o, phase)}/${focusCapOf(o, phase)}`;
-  const key = phase === "stage0" ? "slices" : first && step < focusEnd ? "focus" : first && step < sideEnd ? "sides" : share > 0 ? `mixed ${cap} ${share}` : `tasks ${cap}`;
+  const key = phase === "stage0" ? "slices" : first && step < focusEnd ? "focus" : first && step < sideEnd ? (o.sideClosed ? "sides closed" : "sides") : share > 0 ? `mixed ${cap} ${share}` : `tasks ${cap}`;
   return examplesOf(d, o, key);
 }
 
-/** key: "slices", "focus", "sides", "tasks <cap>/<focus cap>" or "mixed <cap>/<focus cap> <share>". */
+/** key: "slices", "focus", "sides", "sides closed", "tasks <cap>/<focus cap>" or "mixed <cap>/<focus cap> <share>". */
 function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
     const [kind, cap, share] = key.split(" "), [answerCap, focusCap] = (cap ?? "").split("/").map(Number);
     d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1, o.sliceSideRepeat ?? 1)
       : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror, o.focusSideRepeat ?? 1)
-      : kind === "sides" ? focusExamples(d.pool, cfg, d.tok, mirror, 1, SIDE_TEMPLATES)
+      : kind === "sides" ? (cap === "closed" ? sideExamples(d.pool, cfg, d.tok, mirror, o.closedText ?? false) : focusExamples(d.pool, cfg, d.tok, mirror, 1, SIDE_TEMPLATES))
       : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap)
       : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
     if (d.examples.get(key)!.length === 0) throw new ValueError(`recipe: ${kind === "sides" ? "sideWarmup" : "examples"}: expected training studies that ask ${kind === "sides" ? "a side question" : "something"}, got none among ${d.pool.length} studies`);
