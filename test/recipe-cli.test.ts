@@ -137,6 +137,7 @@ describe("a tiny run end to end", () => {
     expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...align, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 1's warm-up must stay [0,0,0,0,0,1,0,0,0,0,4], got [0,0,2,1,1,3,1,1,0.25,1,4]") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--focus-side-repeat", "0", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--focus-side-repeat") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--side-warmup", "-1", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--side-warmup") });
+    expect(await cli("train", "--preset", "tiny", ...steps, "--side-closed", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--side-closed: expected with --side-warmup N > 0 (the side phase it adds to), got --side-warmup 0") });
     // stage 2's own focus share and answer cap may change on a resume from the stage 1 checkpoint, not from stage 2's
     await resumeIsFresh("share2", "m.stage1.safetensors", ["--focus-share", "0,0.25", "--answer-cap", "4,1", "--stage2-focus-cap", "3"]);
     expect(JSON.parse(await readFile(join(dir, "share2-fresh.json"), "utf8")).reproduce).toContain("--focus-share 0,0.25 --answer-cap 4,1 --stage2-focus-cap 3");

@@ -313,6 +313,7 @@ describe("stage 1's focus warm-up", () => {
     expect(closedOnes.every((x) => ["left", "right", "both sides", "neither side"].includes(answer(x.ids)))).toBe(true);
     expect(canonicalRecipe(oc).sideClosed).toBe(true);
     expect(Object.keys(canonicalRecipe({ ...oc, sideWarmup: 0 }))).not.toContain("sideClosed");
+    expect(() => checkRecipe({ ...quick, sideClosed: true })).toThrow(/sideClosed: expected a side phase \(sideWarmup > 0\) for the closed side questions, got sideWarmup 0/);
   });
 });
 

@@ -62,7 +62,10 @@ export function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): 
     o = { ...rest, focusShare: x[0], ...(x.length === 2 ? { stage2FocusShare: x[1] } : {}) };
   }
   if (v["closed-text"]) o = { ...o, closedText: true };
-  if (v["side-closed"]) o = { ...o, sideClosed: true };
+  if (v["side-closed"]) {
+    if (!((o.sideWarmup ?? 0) > 0)) throw new UsageError(`tgh-moe train: --side-closed: expected with --side-warmup N > 0 (the side phase it adds to), got --side-warmup ${o.sideWarmup ?? 0}`);
+    o = { ...o, sideClosed: true };
+  }
   if (v["answer-cap"] !== undefined) {
     const x = String(v["answer-cap"]).split(",").map(Number);
     if (x.length > 2 || !x.every((c) => Number.isInteger(c) && c >= 1 && c <= 1000)) throw new UsageError(`tgh-moe train: --answer-cap: expected N or N1,N2 (stages 1 and 2), integers in [1, 1000], got ${JSON.stringify(v["answer-cap"])}`);

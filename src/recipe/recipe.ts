@@ -166,8 +166,9 @@ export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
 /**
  * The examples a phase draws from at update `step` (each list built once per run): stage 1's first
  * focusWarmup updates draw the focus examples, its next sideWarmup updates their side questions
- * alone (with sideClosed, the closed side questions too); with a focus share (focusShareOf), stages 1 and 2 then draw the task and focus examples
- * mixed (mixedExamples); otherwise the task examples.
+ * alone (with sideClosed, the closed side questions too); with a focus share (focusShareOf),
+ * stages 1 and 2 then draw the task and focus examples mixed (mixedExamples); otherwise the task
+ * examples.
  */
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
   const first = phase === "stage1" || phase === "stage12", focusEnd = o.focusWarmup ?? 0, sideEnd = focusEnd + (o.sideWarmup ?? 0);
@@ -320,6 +321,7 @@ export function checkRecipe(o: RecipeOptions): void {
     const x = o[k];
     if (x !== undefined && !(x >= 0 && x < 1)) throw new ValueError(`recipe: ${k}: expected a number in [0, 1), got ${x}`);
   }
+  if (o.sideClosed && !((o.sideWarmup ?? 0) > 0)) throw new ValueError(`recipe: sideClosed: expected a side phase (sideWarmup > 0) for the closed side questions, got sideWarmup ${o.sideWarmup ?? 0}`);
   if ((o.volumeWarmup ?? 0) > 0 && (o.alignWarmup ?? 0) > 0) throw new ValueError(`recipe: volumeWarmup and alignWarmup: expected at most one of the two stage 1 warm-ups, got ${o.volumeWarmup} and ${o.alignWarmup}`);
   if (!Number.isInteger(o.studies) || o.studies < 1) throw new ValueError(`recipe: studies: expected a positive integer, got ${o.studies}`);
 }
