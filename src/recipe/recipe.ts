@@ -187,7 +187,7 @@ function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
       : kind === "sides" ? (cap === "closed" ? sideExamples(d.pool, cfg, d.tok, mirror, o.closedText ?? false) : focusExamples(d.pool, cfg, d.tok, mirror, 1, SIDE_TEMPLATES))
       : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap)
       : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
-    if (d.examples.get(key)!.length === 0) throw new ValueError(`recipe: ${kind === "sides" ? "sideWarmup" : "examples"}: expected training studies that ask ${kind === "sides" ? "a side question" : "something"}, got none among ${d.pool.length} studies`);
+    if (kind === "sides" && d.examples.get(key)!.length === 0) throw new ValueError(`recipe: sideWarmup: expected training studies that ask a side question, got none among ${d.pool.length} studies`);
   }
   return d.examples.get(key)!;
 }
