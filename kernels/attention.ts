@@ -154,18 +154,20 @@ function packV(call: Call, vh: usize, kw: i32): void {
 }
 
 /**
- * Packs one head's keys (rows kw floats apart): Kt[j / BK][d][j % BK] = k[j][d], zero for the keys
- * past nk in the last tile (their scores are then finite, and replaced by -inf in prepareRow).
+ * Packs one head's keys (rows kw floats apart) in panels of 8 keys: within key tile t = j / BK,
+ * Kt[t][(j % BK) / 8][d][j % 8] = k[j][d], zero for the keys past nk in the last tile (their
+ * scores are then finite, and replaced by -inf in prepareRow). A panel (dh x 8 floats) is what one
+ * score micro-kernel reads, front to back.
  */
 function packK(call: Call, kh: usize, kw: i32): void {
   const nk = call.nk, dh = call.dh, Kt = call.Kt;
   const nkp = roundUp(nk, BK);
-  const row = <usize>kw * 4;
-  // K in 4 x 4 blocks: keys j..j+3 x channels d..d+3 -> Kt[d..d+3][j..j+3]
+  const row = <usize>kw * 4, prow: usize = 32; // bytes between a panel's channels
+  // K in 4 x 4 blocks: keys j..j+3 x channels d..d+3 -> panel rows d..d+3, lanes j % 8 .. j % 8 + 3
   //   rows [a0 a1 a2 a3] [b0 ..] [c0 ..] [e0 ..]  ->  [a0 b0 c0 e0] [a1 b1 c1 e1] [a2 ..] [a3 ..]
   let j = 0;
   for (; j + 4 <= nk; j += 4) {
-    const kt = Kt + (<usize>(j / BK) * BK * dh + <usize>(j % BK)) * 4;
+    const kt = Kt + keyOffset(j, dh);
     const r0 = kh + <usize>j * row, r1 = r0 + row, r2 = r1 + row, r3 = r2 + row;
     let d = 0;
     for (; d + 4 <= dh; d += 4) {
@@ -173,14 +175,14 @@ function packK(call: Call, kh: usize, kw: i32): void {
       const a = v128.load(r0 + o), b = v128.load(r1 + o), c = v128.load(r2 + o), e = v128.load(r3 + o);
       const ab01 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), ce01 = v128.shuffle<i32>(c, e, 0, 4, 1, 5);
       const ab23 = v128.shuffle<i32>(a, b, 2, 6, 3, 7), ce23 = v128.shuffle<i32>(c, e, 2, 6, 3, 7);
-      const t = kt + <usize>d * SROW;
+      const t = kt + <usize>d * prow;
       v128.store(t, v128.shuffle<i64>(ab01, ce01, 0, 2));
-      v128.store(t + SROW, v128.shuffle<i64>(ab01, ce01, 1, 3));
-      v128.store(t + 2 * SROW, v128.shuffle<i64>(ab23, ce23, 0, 2));
-      v128.store(t + 3 * SROW, v128.shuffle<i64>(ab23, ce23, 1, 3));
+      v128.store(t + prow, v128.shuffle<i64>(ab01, ce01, 1, 3));
+      v128.store(t + 2 * prow, v128.shuffle<i64>(ab23, ce23, 0, 2));
+      v128.store(t + 3 * prow, v128.shuffle<i64>(ab23, ce23, 1, 3));
     }
     for (; d < dh; d++) { // leftover channels
-      const t = kt + <usize>d * SROW, o = <usize>d << 2;
+      const t = kt + <usize>d * prow, o = <usize>d << 2;
       store<f32>(t, load<f32>(r0 + o));
       store<f32>(t, load<f32>(r1 + o), 4);
       store<f32>(t, load<f32>(r2 + o), 8);
@@ -188,11 +190,19 @@ function packK(call: Call, kh: usize, kw: i32): void {
     }
   }
   for (; j < nkp; j++) { // leftover keys, then zeros up to the end of the last tile
-    const kt = Kt + (<usize>(j / BK) * BK * dh + <usize>(j % BK)) * 4;
+    const kt = Kt + keyOffset(j, dh);
     for (let d = 0; d < dh; d++) {
-      store<f32>(kt + <usize>d * SROW, j < nk ? load<f32>(kh + <usize>j * row + (<usize>d << 2)) : 0);
+      store<f32>(kt + <usize>d * prow, j < nk ? load<f32>(kh + <usize>j * row + (<usize>d << 2)) : 0);
     }
   }
+}
+
+/** Byte offset in Kt of key j's channel 0 (tile j / BK, panel (j % BK) / 8, lane j % 8). */
+// @ts-ignore: decorator
+@inline
+function keyOffset(j: i32, dh: i32): usize {
+  const jj = j % BK;
+  return (<usize>(j - jj) * dh + <usize>(jj >> 3) * dh * 8 + <usize>(jj & 7)) * 4;
 }
 
 /**
@@ -230,11 +240,11 @@ function block(call: Call, V: usize, vs: usize, qh: usize, oh: usize, mb: usize,
     // S = scale * Q K^T on 4 x 8 micro-blocks, then 1 x 32 for the last rows
     for (let rb = 0; rb < n4r; rb += 4) {
       const qp = Qp + <usize>rb * dh * 4;
-      for (let c = 0; c < n8; c += 8) scores4x8(S + <usize>rb * SROW + (<usize>c << 2), qp, kt + (<usize>c << 2), dh, vscale);
+      for (let c = 0; c < n8; c += 8) scores4x8(S + <usize>rb * SROW + (<usize>c << 2), qp, kt + <usize>c * dh * 4, dh, vscale);
     }
     for (let r = n4r; r < nr; r++) {
       const qp = Qp + (<usize>(r >> 2) * dh * 4 + <usize>(r & 3)) * 4;
-      for (let c = 0; c < n8; c += 32) scores1x32(S + <usize>r * SROW + (<usize>c << 2), qp, kt + (<usize>c << 2), dh, vscale); // Kt and S rows hold BK = 128 keys
+      for (let c = 0; c < n8; c += 32) scores1x32(S + <usize>r * SROW + (<usize>c << 2), qp, kt + <usize>c * dh * 4, dh, vscale); // Kt and S rows hold BK = 128 keys
     }
     // mask, causal limit, online softmax: per row max and rescale, then exp over 4 rows at once
     for (let r = 0; r < nr; r++) {

@@ -6,7 +6,8 @@
 // Packed layouts (f32; keys past nk and query rows past nq are zero; "4": the query rows of one
 // micro-block):
 //   Qp [BQ/4][dh][4]      queries of a block, 4 rows interleaved per d (one splat per row)
-//   Kt [dh][BK]           one key tile, transposed: the BK keys of a channel are contiguous
+//   Kt [BK/8][dh][8]      one key tile, transposed in panels of 8 keys: a panel's 8 keys of a channel are
+//                         contiguous, and a panel (what one score micro-kernel reads) is too
 //   Vp [BK][dhp]          one value tile, rows padded to dhp = roundup(dh, 4) (the pad never reaches the output);
 //                         blocks of 1..3 rows read v in place instead (rows kw floats apart, dh = dhp)
 //   S  [BQ][BK]           scores, then probabilities P, of the block
@@ -23,7 +24,7 @@ const SROW: usize = <usize>BK * 4;
  * Scores of 4 queries x 8 keys, scaled:
  *   for r < 4, c < 8: S[r][c] = scale * sum_d Qp[d][r] * Kt[d][c]
  * Per channel d, lanes: [k_c0, k_c1, k_c2, k_c3] * splat(q_r)  -> 8 accumulators of 4 keys.
- * `s` points at S[r0][c0], `qp` at the micro-block of Qp, `kt` at Kt[0][c0].
+ * `s` points at S[r0][c0], `qp` at the micro-block of Qp, `kt` at the panel of keys c0..c0+7.
  */
 // @ts-ignore: decorator
 @inline
@@ -48,7 +49,7 @@ export function scores4x8(s: usize, qp: usize, kt: usize, dh: i32, scale: v128):
     a30 = f32x4.add(a30, f32x4.mul(x, k0));
     a31 = f32x4.add(a31, f32x4.mul(x, k1));
     qp += 16;
-    kt += SROW;
+    kt += 32;
   }
   v128.store(s, f32x4.mul(a00, scale));
   v128.store(s, f32x4.mul(a01, scale), 16);
@@ -65,25 +66,30 @@ export function scores4x8(s: usize, qp: usize, kt: usize, dh: i32, scale: v128):
  * micro-block), 32 keys per call so that 8 independent sums hide the add latency:
  *   for c < 32: S[r][c] = scale * sum_d Qp[d][r] * Kt[d][c]
  * in the same order as scores4x8, so a row gets the same bits from either kernel. `qp` points at
- * row r's lane of its Qp micro-block.
+ * row r's lane of its Qp micro-block, `kt` at the first of the four panels (keys c0..c0+31).
  */
 // @ts-ignore: decorator
 @inline
 export function scores1x32(s: usize, qp: usize, kt: usize, dh: i32, scale: v128): void {
   let a0 = f32x4.splat(0), a1 = f32x4.splat(0), a2 = f32x4.splat(0), a3 = f32x4.splat(0);
   let a4 = f32x4.splat(0), a5 = f32x4.splat(0), a6 = f32x4.splat(0), a7 = f32x4.splat(0);
+  const ps = <usize>dh * 32; // bytes between two panels
+  let k0 = kt, k1 = kt + ps, k2 = k1 + ps, k3 = k2 + ps;
   for (let d = 0; d < dh; d++) {
     const x = v128.load32_splat(qp);
-    a0 = f32x4.add(a0, f32x4.mul(x, v128.load(kt)));
-    a1 = f32x4.add(a1, f32x4.mul(x, v128.load(kt, 16)));
-    a2 = f32x4.add(a2, f32x4.mul(x, v128.load(kt, 32)));
-    a3 = f32x4.add(a3, f32x4.mul(x, v128.load(kt, 48)));
-    a4 = f32x4.add(a4, f32x4.mul(x, v128.load(kt, 64)));
-    a5 = f32x4.add(a5, f32x4.mul(x, v128.load(kt, 80)));
-    a6 = f32x4.add(a6, f32x4.mul(x, v128.load(kt, 96)));
-    a7 = f32x4.add(a7, f32x4.mul(x, v128.load(kt, 112)));
+    a0 = f32x4.add(a0, f32x4.mul(x, v128.load(k0)));
+    a1 = f32x4.add(a1, f32x4.mul(x, v128.load(k0, 16)));
+    a2 = f32x4.add(a2, f32x4.mul(x, v128.load(k1)));
+    a3 = f32x4.add(a3, f32x4.mul(x, v128.load(k1, 16)));
+    a4 = f32x4.add(a4, f32x4.mul(x, v128.load(k2)));
+    a5 = f32x4.add(a5, f32x4.mul(x, v128.load(k2, 16)));
+    a6 = f32x4.add(a6, f32x4.mul(x, v128.load(k3)));
+    a7 = f32x4.add(a7, f32x4.mul(x, v128.load(k3, 16)));
     qp += 16;
-    kt += SROW;
+    k0 += 32;
+    k1 += 32;
+    k2 += 32;
+    k3 += 32;
   }
   v128.store(s, f32x4.mul(a0, scale));
   v128.store(s, f32x4.mul(a1, scale), 16);
