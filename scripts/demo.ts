@@ -249,12 +249,13 @@ async function main(): Promise<void> {
   console.log(`   ${((performance.now() - t0) / 1000).toFixed(1)} s in total`);
   if (!o.checkpoint && ckpt.trained) {
     console.log("\n   What this checkpoint can and cannot do (docs/RESULTS.md, 50 test studies): it reads the volume for");
-    console.log("   pleural effusions and their side: \"Is there a pleural effusion?\" is 82% right (majority 66%), and");
-    console.log("   another study's volume (whose truth differs) changes 72% of those answers; the side of an effusion is");
-    console.log("   77% right (majority 53%). It does not read nodules, sizes, counts, cysts or contrast: there it answers");
-    console.log("   from the words alone. Its A-D answers are option texts, 18% right, 27% when it chooses among the");
-    console.log("   options (majority 56%): it names a side where there is no finding. Its reports follow the template,");
-    console.log("   often garbled. A research demo on synthetic phantoms: nothing it says is a reading of a real scan.");
+    console.log("   pleural effusions and their side: \"Is there a pleural effusion?\" is 84% right (majority 66%), and");
+    console.log("   another study's volume (whose truth differs) changes 58% of those answers; asked on which side it is");
+    console.log("   (left, right, both sides, neither side), 80% right (majority 66%). It does not read nodules, sizes,");
+    console.log("   counts, cysts or contrast: there it mostly gives the most frequent answer. Open answers are 57%");
+    console.log("   exact, A-D answers 57% right when it chooses among the options (majority 54% and 56%). Its reports");
+    console.log("   follow the template, often garbled, and name no finding of the volume.");
+    console.log("   A research demo on synthetic phantoms: nothing it says is a reading of a real scan.");
   }
 }
 
