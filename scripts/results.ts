@@ -5,7 +5,8 @@
  * Compute is shared where the recipe allows: per seed, one tgh run gives (c) and its stage 1
  * checkpoint is (a); (a2) and (b) resume from that stage 1 checkpoint, (d) from its stage 0 checkpoint.
  * The first tgh run turns --budget-minutes into step counts; every other run uses those counts.
- * `--recipe="..."` adds training flags to the tgh and one-stage runs (stage 1's warm-ups and shares).
+ * `--recipe="..."` adds training flags to every run (stage 1's warm-ups and shares, stage 2's answer
+ * caps): the variants resumed from the tgh run's stage 1 get the same stage 2 settings as (c).
  * The grid resumes: a job whose output is in --dir is not run again, and a tgh run starts from
  * the furthest of its stage checkpoints found there (seed<s>-tgh.stage0/1.safetensors).
  *
@@ -111,7 +112,7 @@ for (const s of seeds) {
   const resumed = (variant: string, from: string, extra: string[]) => job(`${variant} ${s}`, [`tgh ${s}`], `${ck(s, variant)}.safetensors`,
     () => run(["train", "--resume", `${ck(s, "tgh")}.${from}.safetensors`, ...stepArgs(), "--variant", variant, ...extra, "--threads", threads, "--out", `${ck(s, variant)}.safetensors`], `${ck(s, variant)}.log`));
   // each variant's training job (tgh's is above; dense is tgh's stage 1) and its evaluation
-  const train = { "token-moe": resumed("token-moe", "stage1", []), "dense-stage2": resumed("dense-stage2", "stage1", []), "one-stage": resumed("one-stage", "stage0", recipe) };
+  const train = { "token-moe": resumed("token-moe", "stage1", recipe), "dense-stage2": resumed("dense-stage2", "stage1", recipe), "one-stage": resumed("one-stage", "stage0", recipe) };
   for (const [v] of VARIANTS) {
     if (v in train) jobs.push(train[v as keyof typeof train]);
     const trained = v === "dense" ? ck(s, "tgh") + ".stage1" : ck(s, v);
