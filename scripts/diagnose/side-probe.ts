@@ -7,6 +7,9 @@
  *  - side: for each study whose effusions (or nodules) are all on one side, and its mirror (side
  *    flipped), a class-mean probe of the side from (a) the mean of its image tokens (the content
  *    with the token order thrown away) and (b) all tokens in order (content and position);
+ *    leave-one-study-out AUC;
+ *  - presence: whether the study has an effusion (a nodule, a cyst), from (a) and (b), a ridge
+ *    regression probe (linear kernel, centred, lambda = 0.1 x the mean squared norm of a row),
  *    leave-one-study-out AUC.
  *   npx tsx scripts/diagnose/side-probe.ts CHECKPOINT.safetensors [N]
  * Legend: m image tokens · d = lm width.
@@ -77,5 +80,39 @@ for (const kind of ["effusion", "nodule"] as const) {
     }
     const what = which === "pooled" ? "the mean of the tokens (content only)" : "all tokens in order (content and position)";
     console.log(`${kind} side from ${what}: AUC ${auc(sc, lab).toFixed(3)} (${rows.length / 2} studies and their mirrors, leave-one-study-out)`);
+  }
+}
+/** Score of one held-out row under ridge regression of y on the training rows (dual form: K = X X^T, centred). */
+function ridge(train: { x: ArrayLike<number>; y: number }[], test: ArrayLike<number>): number {
+  const n = train.length, dim = train[0].x.length, mean = new Float64Array(dim);
+  for (const r of train) for (let j = 0; j < dim; j++) mean[j] += r.x[j] / n;
+  const X = train.map((r) => Float64Array.from({ length: dim }, (_, j) => r.x[j] - mean[j]));
+  const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => { let t = 0; for (let j = 0; j < dim; j++) t += a[j] * b[j]; return t; };
+  const K = X.map((a) => X.map((b) => dot(a, b)));
+  const lambda = (0.1 * K.reduce((t, row, i) => t + row[i], 0)) / n;
+  // solve (K + lambda I) alpha = y - mean(y) by Gaussian elimination with partial pivoting
+  const ym = train.reduce((t, r) => t + r.y, 0) / n;
+  const A = K.map((row, i) => [...row.map((v, j) => v + (i === j ? lambda : 0)), train[i].y - ym]);
+  for (let c = 0; c < n; c++) {
+    let p = c;
+    for (let r = c + 1; r < n; r++) if (Math.abs(A[r][c]) > Math.abs(A[p][c])) p = r;
+    [A[c], A[p]] = [A[p], A[c]];
+    for (let r = c + 1; r < n; r++) { const f = A[r][c] / A[c][c]; for (let k = c; k <= n; k++) A[r][k] -= f * A[c][k]; }
+  }
+  const alpha = new Float64Array(n);
+  for (let r = n - 1; r >= 0; r--) { let t = A[r][n]; for (let k = r + 1; k < n; k++) t -= A[r][k] * alpha[k]; alpha[r] = t / A[r][r]; }
+  const xt = Float64Array.from({ length: dim }, (_, j) => test[j] - mean[j]);
+  return X.reduce((t, row, i) => t + alpha[i] * dot(row, xt), 0);
+}
+for (const kind of ["effusion", "nodule", "cyst"] as const) {
+  const rows = pool.map(({ study }, st) => {
+    const pooled = new Array<number>(d).fill(0);
+    for (let p = 0; p < m; p++) for (let c = 0; c < d; c++) pooled[c] += own[st][p * d + c] / m;
+    return { pooled, full: own[st], y: study.findings.some((f) => f.kind === kind) ? 1 : -1, st };
+  });
+  for (const which of ["pooled", "full"] as const) {
+    const sc = rows.map((r) => ridge(rows.filter((o) => o.st !== r.st).map((o) => ({ x: o[which], y: o.y })), r[which]));
+    const what = which === "pooled" ? "the mean of the tokens" : "all tokens in order";
+    console.log(`${kind} presence from ${what}: AUC ${auc(sc, rows.map((r) => (r.y > 0 ? 1 : 0))).toFixed(3)} (${rows.filter((r) => r.y > 0).length} of ${rows.length} studies with one, leave-one-study-out)`);
   }
 }
