@@ -115,21 +115,24 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
       if (u + perHead <= u0 || u >= u1) continue; // none of this head's units
       const kvOff = (<usize>b * nk * kw + <usize>kh * dh) * 4; // [b, 0, kh*dh]
       packK(call, k + kvOff, kw);
-      // V rows as the P V step reads them: Vp (packed, vs = dhp floats apart) or v itself (kw apart)
-      let V: usize, vs: usize;
+      // V as the P V step reads it: key j's channels e..e+3 at V + j * vs + (e / 4) * cs; Vp (packed
+      // in panels of 4 channels: vs = 16 bytes, cs = a panel) or v itself (vs = a row, cs = 16 bytes)
+      let V: usize, vs: usize, cs: usize;
       if (vInPlace) {
         V = v + kvOff;
         vs = <usize>kw * 4;
+        cs = 16;
       } else {
         packV(call, v + kvOff, kw);
         V = call.Vp;
-        vs = <usize>dhp * 4;
+        vs = 16;
+        cs = <usize>nkp * 16;
       }
       for (let g0 = 0; g0 < group; g0 += gpb) {
         const off = (<usize>b * nq * qw + <usize>(kh * group + g0) * dh) * 4; // [b, 0, h*dh]
         const ng = min(gpb, group - g0);
         for (let i0 = 0; i0 < nq; i0 += BQ) {
-          if (u >= u0 && u < u1) block(call, V, vs, q + off, out + off, mb, scale, i0, min(BQ, nq - i0), ng);
+          if (u >= u0 && u < u1) block(call, V, vs, cs, q + off, out + off, mb, scale, i0, min(BQ, nq - i0), ng);
           u++;
         }
       }
@@ -138,18 +141,20 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
 }
 
 /**
- * Packs one head's values (rows kw floats apart): Vp[j][d] = v[j][d]. Pad columns past dh are left
- * as they are: they only reach O's pad columns, never written out.
+ * Packs one head's values (rows kw floats apart) in panels of 4 channels: Vp[d / 4][j][d % 4] =
+ * v[j][d], panels nkp keys long, so that each P V micro-kernel reads its channels of consecutive
+ * keys front to back. Lanes past dh in the last panel are left as they are: they only reach O's pad
+ * columns, never written out.
  */
 function packV(call: Call, vh: usize, kw: i32): void {
-  const nk = call.nk, dh = call.dh, dhp = call.dhp, Vp = call.Vp;
-  const row = <usize>kw * 4, vrow = <usize>dhp * 4;
+  const nk = call.nk, dh = call.dh, Vp = call.Vp;
+  const row = <usize>kw * 4, ps = <usize>roundUp(nk, BK) * 16; // bytes per panel
   const dh4 = dh & ~3;
   for (let j = 0; j < nk; j++) { // a loop, not memory.copy: a call per row costs more than the row
-    const src = vh + <usize>j * row, dst = Vp + <usize>j * vrow;
+    const src = vh + <usize>j * row, dst = Vp + (<usize>j << 4);
     let d = 0;
-    for (; d < dh4; d += 4) v128.store(dst + (<usize>d << 2), v128.load(src + (<usize>d << 2)));
-    for (; d < dh; d++) store<f32>(dst + (<usize>d << 2), load<f32>(src + (<usize>d << 2)));
+    for (; d < dh4; d += 4) v128.store(dst + <usize>(d >> 2) * ps, v128.load(src + (<usize>d << 2)));
+    for (; d < dh; d++) store<f32>(dst + <usize>(d >> 2) * ps + (<usize>(d & 3) << 2), load<f32>(src + (<usize>d << 2)));
   }
 }
 
@@ -212,7 +217,7 @@ function keyOffset(j: i32, dh: i32): usize {
  * (no padding rows): each row's arithmetic is the same in both, so its bits do not depend on
  * how rows are grouped (query independence, KV-cache decode = full forward).
  */
-function block(call: Call, V: usize, vs: usize, qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32, ng: i32): void {
+function block(call: Call, V: usize, vs: usize, cs: usize, qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32, ng: i32): void {
   const nq = call.nq, nk = call.nk, dh = call.dh, dhp = call.dhp, qw = call.qw, causal = call.causal;
   const Kt = call.Kt, Qp = call.Qp, S = call.S, O = call.O, M = call.M, L = call.L, C = call.C, X = call.X;
   const nr = nb * ng, n4r = nr & ~3;
@@ -261,10 +266,10 @@ function block(call: Call, V: usize, vs: usize, qh: usize, oh: usize, mb: usize,
     for (let rb = 0; rb < n4r; rb += 4) {
       const o = O + <usize>rb * vstride, p = S + <usize>rb * SROW, c = C + (<usize>rb << 2);
       let e = 0;
-      for (; e + 8 <= dhp; e += 8) pv4x8(o + (<usize>e << 2), vstride, c, p, vt + (<usize>e << 2), vs, kvis);
-      if (e < dhp) pv4x4(o + (<usize>e << 2), vstride, c, p, vt + (<usize>e << 2), vs, kvis);
+      for (; e + 8 <= dhp; e += 8) pv4x8(o + (<usize>e << 2), vstride, c, p, vt + <usize>(e >> 2) * cs, vs, cs, kvis);
+      if (e < dhp) pv4x4(o + (<usize>e << 2), vstride, c, p, vt + <usize>(e >> 2) * cs, vs, kvis);
     }
-    for (let r = n4r; r < nr; r++) pv1(O + <usize>r * vstride, C + (<usize>r << 2), S + <usize>r * SROW, vt, vs, dhp, kvis);
+    for (let r = n4r; r < nr; r++) pv1(O + <usize>r * vstride, C + (<usize>r << 2), S + <usize>r * SROW, vt, vs, cs, dhp, kvis);
   }
   // out = O / l; a row that saw no key (l = 0) stays zero, not 0/0
   for (let r = 0; r < nr; r++) {

@@ -8,8 +8,10 @@
 //   Qp [BQ/4][dh][4]      queries of a block, 4 rows interleaved per d (one splat per row)
 //   Kt [BK/8][dh][8]      one key tile, transposed in panels of 8 keys: a panel's 8 keys of a channel are
 //                         contiguous, and a panel (what one score micro-kernel reads) is too
-//   Vp [BK][dhp]          one value tile, rows padded to dhp = roundup(dh, 4) (the pad never reaches the output);
-//                         blocks of 1..3 rows read v in place instead (rows kw floats apart, dh = dhp)
+//   Vp [dhp/4][nkp][4]    one head's values in panels of 4 channels (dhp = roundup(dh, 4); the pad never
+//                         reaches the output): a key's 4 channels are 16 bytes after the previous key's;
+//                         blocks of 1..3 rows read v in place instead (rows kw floats apart, dh = dhp).
+//                         The P V kernels take both: key j's channels e..e+3 at vp + j * vStride + (e / 4) * cs
 //   S  [BQ][BK]           scores, then probabilities P, of the block
 //   O  [BQ][dhp]          unnormalised output accumulator
 //   M, L, C, X [BQ]       per row: running max, running sum, this tile's rescale, this tile's shift
@@ -170,11 +172,12 @@ export function prepareRow(s: usize, n4: i32, cnt: i32, mrow: usize, m: usize, l
  * P V for 4 rows x 8 channels, rescaling the accumulator first:
  *   for r < 4, e < 8: O[r][e] = O[r][e] * C[r] + sum_{j < n} P[r][j] * Vp[j][e]
  * Per key j, lanes: [v_e0, v_e1, v_e2, v_e3] * splat(p_rj)  -> 8 accumulators of 4 channels.
- * `o` points at O[r0][e0] (rows oStride bytes apart), `p` at P[r0][0], `vp` at Vp[0][e0].
+ * `o` points at O[r0][e0] (rows oStride bytes apart), `p` at P[r0][0], `vp` at key 0's channels
+ * e0..e0+3 (channels e0+4.. at vp + cs).
  */
 // @ts-ignore: decorator
 @inline
-export function pv4x8(o: usize, oStride: usize, c: usize, p: usize, vp: usize, vStride: usize, n: i32): void {
+export function pv4x8(o: usize, oStride: usize, c: usize, p: usize, vp: usize, vStride: usize, cs: usize, n: i32): void {
   const o1 = o + oStride, o2 = o1 + oStride, o3 = o2 + oStride;
   let x = v128.load32_splat(c);
   let a00 = f32x4.mul(v128.load(o), x), a01 = f32x4.mul(v128.load(o, 16), x);
@@ -186,7 +189,7 @@ export function pv4x8(o: usize, oStride: usize, c: usize, p: usize, vp: usize, v
   let a30 = f32x4.mul(v128.load(o3), x), a31 = f32x4.mul(v128.load(o3, 16), x);
   for (let j = 0; j < n; j++) {
     const v0 = v128.load(vp);
-    const v1 = v128.load(vp, 16);
+    const v1 = v128.load(vp + cs);
     x = v128.load32_splat(p);
     a00 = f32x4.add(a00, f32x4.mul(x, v0));
     a01 = f32x4.add(a01, f32x4.mul(x, v1));
@@ -239,23 +242,24 @@ export function pv4x4(o: usize, oStride: usize, c: usize, p: usize, vp: usize, v
 /**
  * pv4x8 / pv4x4 for one row (a block's tail rows), the same arithmetic per channel:
  *   for e < dhp: O[e] = O[e] * c + sum_{j < n} P[j] * Vp[j][e]
- * 16 channels per pass (4 independent sums), then 8, then 4. `o` points at O[r][0], `c` at C[r],
- * `p` at P[r][0], `vp` at Vp[0][0].
+ * 16 channels per pass (4 independent sums), then 4 at a time. `o` points at O[r][0], `c` at C[r],
+ * `p` at P[r][0], `vp` at key 0's channels 0..3 (channels e..e+3 at vp + (e / 4) * cs).
  */
-export function pv1(o: usize, c: usize, p: usize, vp: usize, vStride: usize, dhp: i32, n: i32): void {
-  const cs = v128.load32_splat(c);
+export function pv1(o: usize, c: usize, p: usize, vp: usize, vStride: usize, cs: usize, dhp: i32, n: i32): void {
+  const sc = v128.load32_splat(c);
   let e = 0;
   for (; e + 16 <= dhp; e += 16) {
     const oe = o + (<usize>e << 2);
-    let a0 = f32x4.mul(v128.load(oe), cs), a1 = f32x4.mul(v128.load(oe, 16), cs);
-    let a2 = f32x4.mul(v128.load(oe, 32), cs), a3 = f32x4.mul(v128.load(oe, 48), cs);
-    let pj = p, vj = vp + (<usize>e << 2);
+    let a0 = f32x4.mul(v128.load(oe), sc), a1 = f32x4.mul(v128.load(oe, 16), sc);
+    let a2 = f32x4.mul(v128.load(oe, 32), sc), a3 = f32x4.mul(v128.load(oe, 48), sc);
+    let pj = p, vj = vp + <usize>(e >> 2) * cs;
+    const c2 = cs * 2, c3 = cs * 3;
     for (let j = 0; j < n; j++) {
       const x = v128.load32_splat(pj);
       a0 = f32x4.add(a0, f32x4.mul(x, v128.load(vj)));
-      a1 = f32x4.add(a1, f32x4.mul(x, v128.load(vj, 16)));
-      a2 = f32x4.add(a2, f32x4.mul(x, v128.load(vj, 32)));
-      a3 = f32x4.add(a3, f32x4.mul(x, v128.load(vj, 48)));
+      a1 = f32x4.add(a1, f32x4.mul(x, v128.load(vj + cs)));
+      a2 = f32x4.add(a2, f32x4.mul(x, v128.load(vj + c2)));
+      a3 = f32x4.add(a3, f32x4.mul(x, v128.load(vj + c3)));
       pj += 4;
       vj += vStride;
     }
@@ -266,8 +270,8 @@ export function pv1(o: usize, c: usize, p: usize, vp: usize, vStride: usize, dhp
   }
   for (; e < dhp; e += 4) { // leftover channels, 4 at a time (dhp is a multiple of 4)
     const oe = o + (<usize>e << 2);
-    let a0 = f32x4.mul(v128.load(oe), cs);
-    let pj = p, vj = vp + (<usize>e << 2);
+    let a0 = f32x4.mul(v128.load(oe), sc);
+    let pj = p, vj = vp + <usize>(e >> 2) * cs;
     for (let j = 0; j < n; j++) {
       a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(pj), v128.load(vj)));
       pj += 4;
