@@ -14,36 +14,21 @@
  *   npx tsx scripts/diagnose/side-probe.ts CHECKPOINT.safetensors [N]
  * Legend: m image tokens · d = lm width.
  */
-import { readFile } from "node:fs/promises";
 import { createBackend } from "../../src/backend/index.ts";
-import { forward } from "../../src/model/model.ts";
 import { imageTokens } from "../../src/model/projector.ts";
 import { mirrorVolume, trainingSequence } from "../../src/recipe/data.ts";
-import { advance, configDense, recipeConfig } from "../../src/recipe/stages.ts";
-import { fromInts, type F32Tensor, type Tensor } from "../../src/tensor.ts";
-import { BpeTokenizer } from "../../src/tokenizer/bpe.ts";
-import { parseCheckpoint } from "../../src/train/checkpoint.ts";
+import type { F32Tensor } from "../../src/tensor.ts";
 import { auc, testStudies } from "./answers.ts";
+import { loadModel3d, projectorTokens, solveAugmented } from "./probe.ts";
 
-const s = parseCheckpoint(new Uint8Array(await readFile(process.argv[2])));
-const tok = BpeTokenizer.deserialize(s.tokenizer!);
-let cfg = s.cfg, params = s.params;
-if (cfg.vision.volumeLayers === 0) {
-  const full = recipeConfig("small", tok);
-  params = advance(params, full, "stage0", "stage1", "dense", 0);
-  cfg = configDense(full);
-}
+const { tok, cfg, params } = await loadModel3d(process.argv[2]);
 const be = await createBackend("wasm", { threads: 1 });
 const pool = testStudies(Number(process.argv[3] ?? 100));
 const m = imageTokens(cfg, pool[0].volume.dim(1)), d = cfg.lm.width, n = cfg.vision.image / cfg.vision.patch / 2; // tokens: (depth, row, column) of an n x n grid
 const ids = trainingSequence(cfg, tok, m, "Which side is the pleural effusion on?", "left");
-const task = cfg.vision.moeLayers.length ? [1] : null;
 
 /** act.projector [m, d] of one volume [1, D, H, W]. */
-function tokens(v: F32Tensor): Float32Array {
-  const out = forward(be, params, cfg, { volume: v.reshape([1, ...v.shape]), ids: fromInts([1, ids.length], ids), task }, { acts: true });
-  return (out.acts!.get("act.projector") as Tensor<"f32">).data.slice();
-}
+const tokens = (v: F32Tensor) => projectorTokens(be, params, cfg, ids, v);
 
 /** Scores of held-out rows under the class-mean direction sum_i y_i x_i / n of the training rows. */
 function classMean(train: { x: ArrayLike<number>; y: number }[], test: { x: ArrayLike<number> }[]): number[] {
@@ -90,17 +75,9 @@ function ridge(train: { x: ArrayLike<number>; y: number }[], test: ArrayLike<num
   const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => { let t = 0; for (let j = 0; j < dim; j++) t += a[j] * b[j]; return t; };
   const K = X.map((a) => X.map((b) => dot(a, b)));
   const lambda = (0.1 * K.reduce((t, row, i) => t + row[i], 0)) / n;
-  // solve (K + lambda I) alpha = y - mean(y) by Gaussian elimination with partial pivoting
+  // solve (K + lambda I) alpha = y - mean(y)
   const ym = train.reduce((t, r) => t + r.y, 0) / n;
-  const A = K.map((row, i) => [...row.map((v, j) => v + (i === j ? lambda : 0)), train[i].y - ym]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(A[r][c]) > Math.abs(A[p][c])) p = r;
-    [A[c], A[p]] = [A[p], A[c]];
-    for (let r = c + 1; r < n; r++) { const f = A[r][c] / A[c][c]; for (let k = c; k <= n; k++) A[r][k] -= f * A[c][k]; }
-  }
-  const alpha = new Float64Array(n);
-  for (let r = n - 1; r >= 0; r--) { let t = A[r][n]; for (let k = r + 1; k < n; k++) t -= A[r][k] * alpha[k]; alpha[r] = t / A[r][r]; }
+  const alpha = solveAugmented(K.map((row, i) => [...row.map((v, j) => v + (i === j ? lambda : 0)), train[i].y - ym]));
   const xt = Float64Array.from({ length: dim }, (_, j) => test[j] - mean[j]);
   return X.reduce((t, row, i) => t + alpha[i] * dot(row, xt), 0);
 }

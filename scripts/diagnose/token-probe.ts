@@ -9,53 +9,20 @@
  *   npx tsx scripts/diagnose/token-probe.ts CHECKPOINT.safetensors [N]
  * Legend: m image tokens · d = lm width.
  */
-import { readFile } from "node:fs/promises";
 import { createBackend } from "../../src/backend/index.ts";
-import { forward } from "../../src/model/model.ts";
 import { imageTokens } from "../../src/model/projector.ts";
 import { trainingSequence } from "../../src/recipe/data.ts";
-import { advance, configDense, recipeConfig } from "../../src/recipe/stages.ts";
-import { fromInts, type F32Tensor, type Tensor } from "../../src/tensor.ts";
-import { BpeTokenizer } from "../../src/tokenizer/bpe.ts";
-import { parseCheckpoint } from "../../src/train/checkpoint.ts";
 import { auc, testStudies } from "./answers.ts";
+import { loadModel3d, projectorTokens, solveAugmented } from "./probe.ts";
 
-const s = parseCheckpoint(new Uint8Array(await readFile(process.argv[2])));
-const tok = BpeTokenizer.deserialize(s.tokenizer!);
-let cfg = s.cfg, params = s.params;
-if (cfg.vision.volumeLayers === 0) {
-  const full = recipeConfig("small", tok);
-  params = advance(params, full, "stage0", "stage1", "dense", 0);
-  cfg = configDense(full);
-}
+const { tok, cfg, params } = await loadModel3d(process.argv[2]);
 const be = await createBackend("wasm", { threads: 1 });
 const pool = testStudies(Number(process.argv[3] ?? 100));
 const D = pool[0].volume.dim(1), H = pool[0].volume.dim(2);
 const m = imageTokens(cfg, D), d = cfg.lm.width, g = cfg.vision.image / cfg.vision.patch / 2; // g x g merged patches per depth group
 const slab = D / (m / (g * g)), cell = H / g; // slices per depth group, pixels per merged patch side
 const ids = trainingSequence(cfg, tok, m, "Are there any pulmonary nodules?", "yes");
-const task = cfg.vision.moeLayers.length ? [1] : null;
-
-/** act.projector [m, d] of one volume [1, D, H, W]. */
-function tokens(v: F32Tensor): Float32Array {
-  const out = forward(be, params, cfg, { volume: v.reshape([1, ...v.shape]), ids: fromInts([1, ids.length], ids), task }, { acts: true });
-  return (out.acts!.get("act.projector") as Tensor<"f32">).data.slice();
-}
-const own = pool.map((p) => tokens(p.volume));
-
-/** Solves A x = b (A n x n, row-major) by Gaussian elimination with partial pivoting. */
-function solve(A: Float64Array, b: Float64Array, n: number): Float64Array {
-  const M = Array.from({ length: n }, (_, i) => [...A.subarray(i * n, (i + 1) * n), b[i]]);
-  for (let c = 0; c < n; c++) {
-    let p = c;
-    for (let r = c + 1; r < n; r++) if (Math.abs(M[r][c]) > Math.abs(M[p][c])) p = r;
-    [M[c], M[p]] = [M[p], M[c]];
-    for (let r = c + 1; r < n; r++) { const f = M[r][c] / M[c][c]; for (let k = c; k <= n; k++) M[r][k] -= f * M[c][k]; }
-  }
-  const x = new Float64Array(n);
-  for (let r = n - 1; r >= 0; r--) { let t = M[r][n]; for (let k = r + 1; k < n; k++) t -= M[r][k] * x[k]; x[r] = t / M[r][r]; }
-  return x;
-}
+const own = pool.map((p) => projectorTokens(be, params, cfg, ids, p.volume)); // [m, d] each
 
 for (const kind of ["nodule", "cyst"] as const) {
   const labels = pool.map(({ study }) => {
@@ -79,7 +46,7 @@ for (const kind of ["nodule", "cyst"] as const) {
   }
   const lambda = (0.1 * norm) / (split * m);
   for (let r = 0; r < d; r++) A[r * d + r] += lambda;
-  const w = solve(A, b, d);
+  const w = solveAugmented(Array.from({ length: d }, (_, i) => [...A.subarray(i * d, (i + 1) * d), b[i]]));
   const score = (st: number, p: number) => { let t = 0; for (let c = 0; c < d; c++) t += w[c] * (own[st][p * d + c] - mean[c]); return t; };
   // a token's score minus the mean score of its position over the held-out studies: where a finding
   // usually is (the lungs, the liver) no longer counts, only whether this study's token differs
