@@ -173,21 +173,22 @@ export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
   const first = phase === "stage1" || phase === "stage12", focusEnd = o.focusWarmup ?? 0, sideEnd = focusEnd + (o.sideWarmup ?? 0);
   const share = focusShareOf(o, phase), cap = `${answerCapOf(o, phase)}/${focusCapOf(o, phase)}`;
-  const key = phase === "stage0" ? "slices" : first && step < focusEnd ? "focus" : first && step < sideEnd ? (o.sideClosed ? "sides closed" : "sides") : share > 0 ? `mixed ${cap} ${share}` : `tasks ${cap}`;
+  const key = phase === "stage0" ? "slices" : first && step < focusEnd ? "focus" : first && step < sideEnd ? (o.sideClosed ? "sides-closed" : "sides") : share > 0 ? `mixed ${cap} ${share}` : `tasks ${cap}`;
   return examplesOf(d, o, key);
 }
 
-/** key: "slices", "focus", "sides", "sides closed", "tasks <cap>/<focus cap>" or "mixed <cap>/<focus cap> <share>". */
+/** key: "slices", "focus", "sides", "sides-closed", "tasks <cap>/<focus cap>" or "mixed <cap>/<focus cap> <share>". */
 function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
     const [kind, cap, share] = key.split(" "), [answerCap, focusCap] = (cap ?? "").split("/").map(Number);
     d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1, o.sliceSideRepeat ?? 1)
       : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror, o.focusSideRepeat ?? 1)
-      : kind === "sides" ? (cap === "closed" ? sideExamples(d.pool, cfg, d.tok, mirror, o.closedText ?? false) : focusExamples(d.pool, cfg, d.tok, mirror, 1, SIDE_TEMPLATES))
+      : kind === "sides" ? focusExamples(d.pool, cfg, d.tok, mirror, 1, SIDE_TEMPLATES)
+      : kind === "sides-closed" ? sideExamples(d.pool, cfg, d.tok, mirror, o.closedText ?? false)
       : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap)
       : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
-    if (kind === "sides" && d.examples.get(key)!.length === 0) throw new ValueError(`recipe: sideWarmup: expected training studies that ask a side question, got none among ${d.pool.length} studies`);
+    if (kind.startsWith("sides") && d.examples.get(key)!.length === 0) throw new ValueError(`recipe: sideWarmup: expected training studies that ask a side question, got none among ${d.pool.length} studies`);
   }
   return d.examples.get(key)!;
 }
