@@ -140,6 +140,23 @@ describe("data-parallel training", () => {
     sameParams("perVolume, 2 threads vs 1", runs[1].params, runs[0].params);
   });
 
+  it("the patch finding loss (cover marks on every sample): 1 and 2 threads give the same weights and reports, and the loss is in them", async () => {
+    const rng = new Rng(4), nn = (cfg.vision.image / cfg.vision.patch) ** 2;
+    const data = samples(6, 13).map((s) => ({ ...s, cover: Uint8Array.from({ length: 4 * nn }, () => (rng.int(6) === 0 ? 1 + rng.int(7) : 0)) }));
+    const o = opts({ accum: 2, batchSize: 2, patchLoss: 2 }), runs = [];
+    for (const threads of [1, 2]) {
+      const t = await trainer(threads, o);
+      runs.push({ reports: [t.trainStep(data), t.trainStep(data)], params: t.params });
+    }
+    expect(runs[1].reports).toEqual(runs[0].reports);
+    sameParams("patch loss, 2 threads vs 1", runs[1].params, runs[0].params);
+    expect(runs[0].reports[0].patch).toBeGreaterThan(0);
+    const without = await trainer(1, opts({ accum: 2, batchSize: 2 }));
+    const plain = without.trainStep(data);
+    expect(plain.patch).toBeUndefined();
+    expect(runs[0].reports[0].loss - plain.loss).toBeCloseTo(2 * runs[0].reports[0].patch!, 5);
+  });
+
   it("a micro-batch that fails on a worker fails the update with its error", async () => {
     const o = opts({ accum: 2, batchSize: 1 }), data = samples(2, 5);
     const bad: Sample = { ...data[1], ids: [...data[1].ids.slice(0, -1), cfg.lm.vocab + 5] };

@@ -52,16 +52,18 @@ describe("help and usage", () => {
 
 describe("a tiny run end to end", () => {
   const steps = ["--stage0-steps", "4", "--stage1-steps", "3", "--stage2-steps", "3"];
-  it("--no-slice-questions, --slice-stack, --slice-side-repeat, --stage0-batch, --stage1-batch and --per-volume are stored in the recipe and spelled out in the reproduce line", async () => {
+  it("--no-slice-questions, --slice-stack, --slice-side-repeat, --patch-loss, --stage0-batch, --stage1-batch and --per-volume are stored in the recipe and spelled out in the reproduce line", async () => {
     const out = join(dir, "q.safetensors");
-    const r = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", "--stage0-steps", "2", "--stage1-steps", "2", "--stage2-steps", "1", "--no-slice-questions", "--stage1-batch", "6", "--per-volume", "3", "--slice-stack", "2", "--slice-side-repeat", "3", "--stage0-batch", "4", "--quiet", "--out", out);
+    const r = await cli("train", "--preset", "tiny", "--seed", "3", "--studies", "3", "--stage0-steps", "2", "--stage1-steps", "2", "--stage2-steps", "1", "--no-slice-questions", "--stage1-batch", "6", "--per-volume", "3", "--slice-stack", "2", "--slice-side-repeat", "3", "--patch-loss", "0.5", "--stage0-batch", "4", "--quiet", "--out", out);
     expect(r.code, r.err).toBe(EXIT.ok);
     const log = JSON.parse(await readFile(join(dir, "q.json"), "utf8"));
     expect(log.options.sliceQuestions).toBeUndefined(); // off: left out of the stored options
     expect(log.options.stages.stage1).toEqual({ steps: 2, batch: 6, peak: 5e-4, perVolume: 3 });
-    expect(log.reproduce).toContain("--no-slice-questions --slice-stack 2 --slice-side-repeat 3 --stage0-batch 4 --stage1-batch 6 --per-volume 3 --accum 1,1,1 --stage0-steps 2");
+    expect(log.reproduce).toContain("--no-slice-questions --slice-stack 2 --slice-side-repeat 3 --patch-loss 0.5 --stage0-batch 4 --stage1-batch 6 --per-volume 3 --accum 1,1,1 --stage0-steps 2");
     expect(log.options.sliceStack).toBe(2);
     expect(log.options.sliceSideRepeat).toBe(3);
+    expect(log.options.patchLoss).toBe(0.5);
+    expect(await cli("train", "--preset", "tiny", "--patch-loss=-1", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--patch-loss: expected a number in [0, 100], got \"-1\"") });
     expect(log.options.stages.stage0).toEqual({ steps: 2, batch: 4, peak: 1e-3 });
   });
   it("--accum splits each update into micro-batches: stored, spelled out, and the same bytes on 1 and 2 threads (data parallel)", async () => {
@@ -121,7 +123,7 @@ describe("a tiny run end to end", () => {
     expect(relog.reproduce).toContain("--lr 0.001,0.0005,0.0002");
     expect(relog.options.stages.stage2).toEqual({ steps: 3, batch: 4, peak: 0.0002, accum: 2, lmScale: 0.5 });
     // what the run started with cannot be given again on a resume (it would be ignored)
-    for (const flag of [["--slice-side-repeat", "2"], ["--studies", "5"], ["--no-mirror"]]) {
+    for (const flag of [["--slice-side-repeat", "2"], ["--patch-loss", "1"], ["--studies", "5"], ["--no-mirror"]]) {
       expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...flag, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining(`${flag[0]} is set when a run starts from scratch and cannot be given with --resume`) });
     }
     const badAccum = await cli("train", "--resume", join(dir, "m.stage1.safetensors"), "--accum", "1,2,1", "--out", join(dir, "bad.safetensors"), "--quiet");

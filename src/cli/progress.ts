@@ -32,6 +32,7 @@ export function progressLine(p: ProgressState): string {
   const fmt = (x: number | null) => (x === null ? "-" : x.toFixed(3));
   const parts = [`ce ${fmt(r.ce)}`];
   if (r.balance !== null) parts.push(`bal ${fmt(r.balance)}`);
+  if (r.patch !== undefined) parts.push(`patch ${fmt(r.patch)}`);
   if (r.task !== null) parts.push(`task ${fmt(r.task)}`);
   return `[${p.index}/${p.phases} ${p.phase}] step ${p.step}/${p.total} loss ${fmt(r.loss)} (${parts.join(" ")}) ` +
     `lr ${r.lr.toExponential(1)} | ${Math.round(p.tokensPerSecond)} tok/s | ETA ${formatDuration(p.etaSeconds)}`;

@@ -15,7 +15,7 @@ import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
 import { answerCapOf, canonicalRecipe, checkRecipe, defaultRecipe, focusCapOf, focusShareOf, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
 import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
 import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
-import { backendOption, defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
+import { backendOption, decimal, defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
 import { formatDuration, Progress } from "./progress.js";
 import { explicitSteps, keepStarted, reproduceLine, stage1Warmup, stepsOf, withAccum, withPeaks, withStage, withStage1Batch, withStage1Warmup } from "./train-options.js";
 
@@ -81,6 +81,9 @@ options:
                          questions about the stack; default 1: single slices)
   --slice-side-repeat N  stage 0's side questions ("Which side is the pleural effusion on?", "Which
                          lung has a nodule?") appear N times (default 1)
+  --patch-loss W         stage 0 also trains the encoder to mark, at each patch token, which
+                         findings cover the patch (channels 0-2: nodule, effusion, cyst), with
+                         weight W (default 0: off; docs/TRAINING.md)
   --no-slice-questions   stage 0 trains on captions only; by default it also asks each slice the
                          volume's presence, side and contrast questions, answered from the
                          findings on that slice (--slice-questions: on, the default)
@@ -137,6 +140,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "stage2-focus-cap": { type: "string" },
     "slice-stack": { type: "string" },
     "slice-side-repeat": { type: "string" },
+    "patch-loss": { type: "string" },
     "volume-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
     "slice-questions": { type: "boolean" },
@@ -169,7 +173,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     if (resume && !phasesOf(o.variant).includes(recipeMark(resume).phase)) {
       throw new UsageError(`tgh-moe train: --variant ${o.variant}: the checkpoint is at ${recipeMark(resume).phase}, which this variant does not have`);
     }
-    const fresh = ["studies", "data-seed", "vision-warmup", "vision-ramp", "slice-stack", "slice-side-repeat", "no-mirror", "slice-questions", "no-slice-questions", "stage0-batch", "stage1-batch", "per-volume"] as const;
+    const fresh = ["studies", "data-seed", "vision-warmup", "vision-ramp", "slice-stack", "slice-side-repeat", "patch-loss", "no-mirror", "slice-questions", "no-slice-questions", "stage0-batch", "stage1-batch", "per-volume"] as const;
     const ignored = resume ? fresh.filter((f) => v[f] !== undefined && v[f] !== false) : [];
     if (ignored.length > 0) throw new UsageError(`tgh-moe train: --${ignored[0]} is set when a run starts from scratch and cannot be given with --resume (the checkpoint keeps its run's value)`);
     if (!resume) {
@@ -179,6 +183,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
       if (v["vision-ramp"]) o = { ...o, visionRamp: integer("train", "vision-ramp", v["vision-ramp"], 0, 1e9) };
       if (v["slice-stack"]) o = { ...o, sliceStack: integer("train", "slice-stack", v["slice-stack"], 1, 4096) };
       if (v["slice-side-repeat"]) o = { ...o, sliceSideRepeat: integer("train", "slice-side-repeat", v["slice-side-repeat"], 1, 1000) };
+      if (v["patch-loss"]) o = { ...o, patchLoss: decimal("train", "patch-loss", v["patch-loss"], 0, 100, true) };
       if (v["no-mirror"]) o = { ...o, mirror: false };
       if (v["slice-questions"] && v["no-slice-questions"]) throw new UsageError("tgh-moe train: give --slice-questions or --no-slice-questions, not both");
       if (v["slice-questions"]) o = { ...o, sliceQuestions: true };

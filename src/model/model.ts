@@ -12,6 +12,7 @@ import { textGuided, type ModelConfig } from "./config.js";
 import { encode, type EncodeResult } from "./encoder.js";
 import { crossEntropy, lmForward, parseSequence, promptMean, spliceImage } from "./lm.js";
 import type { MoeTrace } from "./moe.js";
+import { patchLoss, type PatchLoss } from "./patch-loss.js";
 import { getParam, scope, type Params } from "./params.js";
 import { imageTokens, project } from "./projector.js";
 import type { Tape } from "./tape.js";
@@ -29,6 +30,11 @@ export interface ForwardInput {
    * repeated; only for an encoder that does not read the text or the task (no MoE layers).
    */
   volumeOf?: Int32Array | null;
+  /**
+   * Training only: which finding kinds cover each patch of each input slice [B (U with volumeOf) *
+   * D * n^2], bit k for PATCH_KINDS[k]: with ForwardOptions.patchLoss, the patch finding loss.
+   */
+  cover?: Uint8Array | null;
 }
 export interface ForwardOptions {
   /** Collect the section 8 activations (act.embed, act.blocks.<l>, ..., act.lm.logits). */
@@ -36,6 +42,8 @@ export interface ForwardOptions {
   /** Weights of mean(L_bal) and mean(L_task) in the total (spec: 0.01, 0.1). */
   alpha?: number;
   beta?: number;
+  /** Weight of the patch finding loss L_patch (src/model/patch-loss.ts) in the total; needs ForwardInput.cover. Absent: 0. */
+  patchLoss?: number;
   /** Record what the backward needs (training: src/train/model-backward.ts); inference passes none. */
   tape?: Tape;
 }
@@ -60,9 +68,11 @@ export function forward(be: Backend, params: Params, cfg: ModelConfig, input: Fo
   const ce = crossEntropy(logits, ids, seq);
   const mean = (xs: { value: number }[]) => (xs.length ? xs.reduce((s, x) => s + x.value, 0) / xs.length : 0);
   const alpha = o.alpha ?? 0.01, beta = o.beta ?? 0.1;
-  const total = (ce ?? 0) + alpha * mean(enc.balance) + beta * mean(enc.task);
-  const losses: Losses = { ce, balance: enc.balance, task: enc.task, total };
-  tape?.push("model", { ids, seq, s, logits, losses, alpha, beta, volumeOf, volumes: volume.dim(0) });
+  const gamma = o.patchLoss ?? 0;
+  const patch = gamma > 0 ? patchLossOf(enc.x, input.cover, cfg.vision.depthPatch) : null;
+  const total = (ce ?? 0) + alpha * mean(enc.balance) + beta * mean(enc.task) + (patch ? gamma * patch.value : 0);
+  const losses: Losses = { ce, balance: enc.balance, task: enc.task, total, ...(patch ? { patch: patch.value } : {}) };
+  tape?.push("model", { ids, seq, s, logits, losses, alpha, beta, volumeOf, volumes: volume.dim(0), patch: patch ? { dz: patch.dz, weight: gamma } : null });
   return { logits, trace: enc.traces, losses, acts };
 }
 
@@ -102,6 +112,12 @@ export function forwardPrefix(be: Backend, params: Params, cfg: ModelConfig, vol
   const z = volumeOf ? be.gatherRows(zU.reshape([zU.dim(0) * zU.dim(1), zU.dim(2)]), imageRowsOf(volumeOf, zU.dim(1))).reshape([ids.dim(0), zU.dim(1), zU.dim(2)]) : zU; // [B, m, d_lm]
   acts?.set("act.projector", z);
   return { seq, s, enc, z, x: spliceImage(e, seq, z) };
+}
+
+/** L_patch of the encoder output, or a clear error when the input has no cover marks. */
+function patchLossOf(x: F32Tensor, cover: Uint8Array | null | undefined, depthPatch: number): PatchLoss {
+  if (!cover) throw new ValueError("forward: cover: expected the patch cover marks (ForwardInput.cover) with patchLoss > 0, got none");
+  return patchLoss(x, cover, depthPatch);
 }
 
 /** The rows of the U volumes' image tokens [U*m, d] that the B sequences read, in order [B*m]. */

@@ -39,7 +39,9 @@ export interface Losses {
   ce: number | null;
   balance: BalanceTerm[]; // per MoE layer and task group that received tokens
   task: { layer: number; value: number }[]; // per MoE layer, only with labels
-  /** (ce ?? 0) + alpha * mean(balance) + beta * mean(task) (a mean over no terms is 0). */
+  /** The patch finding loss L_patch (src/model/patch-loss.ts), when the forward was asked for it. */
+  patch?: number;
+  /** (ce ?? 0) + alpha * mean(balance) + beta * mean(task) [+ gamma * patch] (a mean over no terms is 0). */
   total: number;
 }
 

@@ -9,6 +9,7 @@ import { formatAnswer, formatQuestion, makeSample, OPEN, SIDES, splitOf, type Fi
 import { ValueError } from "../errors.js";
 import { promptSequence } from "../generate/prefix.js";
 import type { ModelConfig } from "../model/config.js";
+import { PATCH_KINDS } from "../model/patch-loss.js";
 import { imageTokens } from "../model/projector.js";
 import { preprocessPreset, windowScale, type PreprocessPreset } from "../preprocess/index.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
@@ -33,6 +34,8 @@ export const STACK_PROMPT = "Describe these slices.";
 export interface PoolStudy {
   study: Omit<Study, "volumeHU">;
   volume: F32Tensor; // [1, D, H, W]
+  /** Which finding kinds cover each patch of each slice [D * n^2] (bit k: PATCH_KINDS[k]); loadPool's `patch` option. */
+  cover?: Uint8Array;
 }
 
 /**
@@ -40,16 +43,42 @@ export interface PoolStudy {
  * rendered on the preset's grid and windowed as the preset says (no resampling: the grid is the
  * model's). `onProgress(done, count)` after each study.
  */
-export function loadPool(dataSeed: number, split: SplitName, count: number, pre: PreprocessPreset, onProgress?: (done: number, count: number) => void): PoolStudy[] {
+export function loadPool(dataSeed: number, split: SplitName, count: number, pre: PreprocessPreset, onProgress?: (done: number, count: number) => void, patch = 0): PoolStudy[] {
   if (pre.resample.mode !== "shape") throw new ValueError(`loadPool: preset: expected resample mode "shape", got ${pre.resample.mode}`);
   const out: PoolStudy[] = [];
   for (let index = 0; out.length < count; index++) {
     if (splitOf(dataSeed, index) !== split) continue;
-    const s = makeSample(dataSeed, index, pre.grid);
-    const { volumeHU, ...study } = s;
-    out.push({ study, volume: new Tensor("f32", [1, ...pre.grid], windowScale(volumeHU, pre.window.lo, pre.window.hi)) });
+    const { volumeHU, masks, ...study } = makeSample(dataSeed, index, pre.grid, { masks: patch > 0 });
+    const volume = new Tensor("f32", [1, ...pre.grid], windowScale(volumeHU, pre.window.lo, pre.window.hi));
+    out.push({ study, volume, ...(masks ? { cover: patchCover(study.findings, masks, pre.grid, patch) } : {}) });
     onProgress?.(out.length, count);
   }
+  return out;
+}
+
+/**
+ * Which kinds cover each p x p patch of each slice [D * (W/p)^2]: bit k of a patch is set when a
+ * finding of kind PATCH_KINDS[k] covers at least half of one of its voxels (the finding's core, as
+ * in docs/DATA.md's visibility table). `masks` are the findings' per-voxel coverage [D, H, W].
+ */
+export function patchCover(findings: readonly { kind: FindingKind }[], masks: readonly Float32Array[], [D, H, W]: readonly number[], p: number): Uint8Array {
+  if (!(H % p === 0 && W % p === 0)) throw new ValueError(`patchCover: patch: expected a divisor of the slice ${H} x ${W}, got ${p}`);
+  const n = W / p, out = new Uint8Array(D * (H / p) * n);
+  findings.forEach((f, i) => {
+    const bit = 1 << PATCH_KINDS.indexOf(f.kind), mask = masks[i];
+    for (let k = 0; k < D; k++) {
+      for (let j = 0; j < H; j++) {
+        for (let x = 0; x < W; x++) if (mask[(k * H + j) * W + x] >= 0.5) out[(k * (H / p) + Math.floor(j / p)) * n + Math.floor(x / p)] |= bit;
+      }
+    }
+  });
+  return out;
+}
+
+/** Cover marks [D * n * n] mirrored left-right (each slice's patch columns reversed), as mirrorVolume mirrors the image. */
+export function mirrorCover(cover: Uint8Array, n: number): Uint8Array {
+  const out = new Uint8Array(cover.length);
+  for (let row = 0; row < cover.length; row += n) for (let c = 0; c < n; c++) out[row + c] = cover[row + n - 1 - c];
   return out;
 }
 
@@ -103,21 +132,24 @@ export function mirrorVolume(v: F32Tensor): F32Tensor {
 export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false, questions = false, stack = 1, sideRepeat = 1): Sample[] {
   const m = imageTokens(cfg2d, stack);
   const out: Sample[] = [];
-  for (const { study, volume } of pool) {
+  for (const { study, volume, cover } of pool) {
     const [, D, H, W] = volume.shape;
     if (D % stack !== 0) throw new ValueError(`sliceExamples: stack: expected a divisor of the ${D} slices, got ${stack}`);
     const views = mirror ? [volume, mirrorVolume(volume)] : [volume];
+    const n = cfg2d.vision.image / cfg2d.vision.patch, nn = n * n;
+    const covers = cover ? (mirror ? [cover, mirrorCover(cover, n)] : [cover]) : null;
     for (let k = 0; k < D; k += stack) {
       const ks = Array.from({ length: stack }, (_, i) => k + i);
       const shows = study.findings.some((f) => f.slices.some((x) => ks.includes(x)));
       const caption = stack === 1 ? study.captions[k] : ks.map((x, i) => `${i + 1}: ${study.captions[x]}`).join("; ");
       views.forEach((v, i) => {
         const image = new Tensor("f32", [1, stack, H, W], v.data.subarray(k * H * W, (k + stack) * H * W));
+        const marks = covers ? { cover: covers[i].subarray(k * nn, (k + stack) * nn) } : {};
         const text = i === 0 ? (t: string) => t : mirrorText;
-        const examples: Sample[] = [{ volume: image, ids: trainingSequence(cfg2d, tok, m, stack === 1 ? SLICE_PROMPT : STACK_PROMPT, text(caption)), task: TASK.report }];
+        const examples: Sample[] = [{ volume: image, ids: trainingSequence(cfg2d, tok, m, stack === 1 ? SLICE_PROMPT : STACK_PROMPT, text(caption)), task: TASK.report, ...marks }];
         if (questions) {
           for (const [q, a] of sliceQuestions(study, k, stack)) {
-            const example = { volume: image, ids: trainingSequence(cfg2d, tok, m, q, text(a)), task: TASK.vqa };
+            const example = { volume: image, ids: trainingSequence(cfg2d, tok, m, q, text(a)), task: TASK.vqa, ...marks };
             for (let r = 0; r < (SIDE_QUESTIONS.has(q) ? sideRepeat : 1); r++) examples.push(example);
           }
         }

@@ -11,6 +11,7 @@ import { textGuided, type ModelConfig } from "../model/config.js";
 import { split2x2, tileRows } from "../model/layout.js";
 import { forward, imageRowsOf, type ForwardInput, type ForwardOutput } from "../model/model.js";
 import { scope, type Params } from "../model/params.js";
+import { addPatchGrad } from "../model/patch-loss.js";
 import { blockWeights } from "../model/vit.js";
 import { Tape } from "../model/tape.js";
 import { Tensor, type F32Tensor } from "../tensor.js";
@@ -76,6 +77,7 @@ export function modelBackward(ctx: Ctx, cfg: ModelConfig, o: BackwardOptions = {
   const dg = plan.g ? new Tensor("f32", [B, cfg.vision.width]) : null;
   if (plan.projectorInput || grads.any("projector.")) {
     const dEnc = projectBackward(ctx, cfg, dz, plan.projectorInput);
+    if (dEnc && m.patch) addPatchGrad(dEnc, m.patch.dz, scale * m.patch.weight); // gamma L_patch reads the encoder output too
     if (dEnc) encodeBackward(ctx, cfg, dEnc, dg, coef, plan);
   }
   // the embedding table feeds the LM (de) and, through the prompt mean and text_proj, g (dg)
@@ -134,6 +136,7 @@ function encodeBackward(ctx: Ctx, cfg: ModelConfig, dX: F32Tensor, dg: F32Tensor
 export interface LossAndGradsOptions extends BackwardOptions {
   alpha?: number;
   beta?: number;
+  patchLoss?: number;
 }
 
 /**
@@ -142,7 +145,7 @@ export interface LossAndGradsOptions extends BackwardOptions {
  */
 export function lossAndGrads(be: Backend, params: Params, cfg: ModelConfig, input: ForwardInput, grads: Grads, o: LossAndGradsOptions = {}): ForwardOutput {
   const tape = new Tape();
-  const out = forward(be, params, cfg, input, { alpha: o.alpha, beta: o.beta, tape });
+  const out = forward(be, params, cfg, input, { alpha: o.alpha, beta: o.beta, patchLoss: o.patchLoss, tape });
   modelBackward({ be, params, grads, tape }, cfg, { scale: o.scale });
   return out;
 }

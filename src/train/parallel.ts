@@ -23,12 +23,14 @@ export interface Collated {
   ids: Tensor<"i32">;
   task: number[];
   volumeOf?: Int32Array;
+  cover?: Uint8Array; // patch cover marks [B or U, D, n^2] (the patch finding loss)
 }
 
 export interface MicroOptions {
   scale: number; // loss scale (1 / micro-batches)
   alpha: number;
   beta: number;
+  patchLoss?: number;
 }
 
 /** What one micro-batch gives the update: its gradients (from zero) and its loss terms. */
@@ -39,6 +41,7 @@ export interface MicroResult {
   ce: number | null;
   balance: number | null; // mean over its balance terms (null: none)
   task: number | null; // mean over its task terms (null: none)
+  patch?: number; // L_patch, when asked for
   error?: string; // set when it failed on a worker
 }
 
@@ -47,7 +50,8 @@ export function microBatch(be: Backend, params: Params, cfg: ModelConfig, index:
   const grads = new Grads(params, trainable);
   const out = lossAndGrads(be, params, cfg, batch, grads, o);
   const mean = (xs: readonly { value: number }[]) => (xs.length ? xs.reduce((s, x) => s + x.value, 0) / xs.length : null);
-  return { index, grads: grads.entries(), total: out.losses.total, ce: out.losses.ce, balance: mean(out.losses.balance), task: mean(out.losses.task) };
+  const { patch } = out.losses;
+  return { index, grads: grads.entries(), total: out.losses.total, ce: out.losses.ce, balance: mean(out.losses.balance), task: mean(out.losses.task), ...(patch !== undefined ? { patch } : {}) };
 }
 
 /** f(), or its error as a result (an update collects every result before it throws, so no worker is left mid-update). */
@@ -195,15 +199,16 @@ export interface WireBatch {
   ids: Int32Array;
   task: number[];
   volumeOf?: Int32Array;
+  cover?: Uint8Array;
 }
 
 function toShared(b: Collated): WireBatch {
   const volume = new Float32Array(new SharedArrayBuffer(b.volume.data.byteLength)), ids = new Int32Array(new SharedArrayBuffer(b.ids.data.byteLength));
   volume.set(b.volume.data);
   ids.set(b.ids.data);
-  return { volumeShape: [...b.volume.shape], volume, idsShape: [...b.ids.shape], ids, task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}) };
+  return { volumeShape: [...b.volume.shape], volume, idsShape: [...b.ids.shape], ids, task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}), ...(b.cover ? { cover: b.cover } : {}) };
 }
 
 export function fromWire(b: WireBatch): Collated {
-  return { volume: new Tensor("f32", b.volumeShape, b.volume), ids: new Tensor("i32", b.idsShape, b.ids), task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}) };
+  return { volume: new Tensor("f32", b.volumeShape, b.volume), ids: new Tensor("i32", b.idsShape, b.ids), task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}), ...(b.cover ? { cover: b.cover } : {}) };
 }

@@ -23,6 +23,7 @@ export interface Sample {
   volume: F32Tensor;
   ids: readonly number[];
   task: number;
+  cover?: Uint8Array; // patch cover marks of its slices [D * n^2] (ForwardInput.cover), for the patch finding loss
 }
 
 /** Everything that defines a run besides the model (stored in checkpoints as JSON). */
@@ -38,6 +39,8 @@ export interface TrainOptions {
   weightDecay: number;
   alpha: number; // weight of mean(L_bal) (spec: 0.01)
   beta: number; // weight of mean(L_task) (spec: 0.1)
+  /** Weight of the patch finding loss (src/model/patch-loss.ts; every sample then needs its cover marks). Absent: 0. */
+  patchLoss?: number;
   freeze: FreezeSpec;
   /**
    * During the first `steps` updates only the parameters `freeze` here also leaves trainable learn
@@ -77,6 +80,7 @@ export interface StepReport {
   ce: number | null; // mean over micro-batches that have targets
   balance: number | null; // mean over micro-batches of mean(L_bal) (null without MoE layers)
   task: number | null; // mean over micro-batches of mean(L_task) (null without task terms)
+  patch?: number; // mean over micro-batches of L_patch (with patchLoss)
   gradNorm: number; // before clipping
 }
 
@@ -165,17 +169,18 @@ export class Trainer {
   update(microBatches: readonly (readonly Sample[])[]): StepReport {
     const trainable = this.trainableNow(), n = microBatches.length;
     const grads = new Grads(this.params, trainable);
-    let loss = 0, ce = 0, ceCount = 0, bal = 0, balCount = 0, task = 0, taskCount = 0;
+    let loss = 0, ce = 0, ceCount = 0, bal = 0, balCount = 0, task = 0, taskCount = 0, patch = 0;
     const each = (r: MicroResult) => {
       grads.merge(r.grads);
       loss += r.total / n;
+      if (r.patch != null) patch += r.patch / n;
       if (r.ce !== null) (ce += r.ce, ceCount++);
       if (r.balance !== null) (bal += r.balance, balCount++);
       if (r.task !== null) (task += r.task, taskCount++);
     };
     const pad = this.cfg.tokens.pad, shared = (this.opts.perVolume ?? 1) > 1;
     const batches = microBatches.map((mb) => (shared ? collateShared(mb, pad) : collate(mb, pad)));
-    const o = { scale: 1 / n, alpha: this.opts.alpha, beta: this.opts.beta };
+    const o = { scale: 1 / n, alpha: this.opts.alpha, beta: this.opts.beta, ...(this.opts.patchLoss ? { patchLoss: this.opts.patchLoss } : {}) };
     if (this.parallel && n > 1) this.parallel.run(batches, trainable, o, each);
     else batches.forEach((b, i) => each(microBatch(this.be, this.params, this.cfg, i, b, trainable, o)));
     const gradNorm = clipGradNorm(grads, this.opts.clip);
@@ -184,14 +189,25 @@ export class Trainer {
     this.be.weightsChanged(this.params.values()); // resident copies are stale: copied again on next use
     return {
       step: this.step++, lr, loss, ce: ceCount ? ce / ceCount : null,
-      balance: balCount ? bal / balCount : null, task: taskCount ? task / taskCount : null, gradNorm,
+      balance: balCount ? bal / balCount : null, task: taskCount ? task / taskCount : null, ...(this.opts.patchLoss ? { patch } : {}), gradNorm,
     };
   }
 }
 
 /** Samples -> one batch: volumes stacked [B, c, D, H, W], ids right-padded with `pad` [B, L], task labels. */
-export function collate(samples: readonly Sample[], pad: number): { volume: F32Tensor; ids: Tensor<"i32">; task: number[] } {
-  return { volume: stackVolumes(samples), ids: stackIds(samples, pad), task: samples.map((s) => s.task) };
+export function collate(samples: readonly Sample[], pad: number): { volume: F32Tensor; ids: Tensor<"i32">; task: number[]; cover?: Uint8Array } {
+  return { volume: stackVolumes(samples), ids: stackIds(samples, pad), task: samples.map((s) => s.task), ...stackCover(samples) };
+}
+
+/** The samples' cover marks, concatenated in order, when every sample has them ({} when none has). */
+function stackCover(samples: readonly Sample[]): { cover?: Uint8Array } {
+  const have = samples.filter((s) => s.cover).length;
+  if (have === 0) return {};
+  if (have < samples.length) throw new ValueError(`collate: cover: expected cover marks on every sample of the batch or none, got ${have} of ${samples.length}`);
+  const out = new Uint8Array(samples.reduce((t, s) => t + s.cover!.length, 0));
+  let at = 0;
+  for (const s of samples) (out.set(s.cover!, at), (at += s.cover!.length));
+  return { cover: out };
 }
 
 /** The samples' volumes stacked [B, c, D, H, W] (all of one shape). */
@@ -245,5 +261,5 @@ export function collateShared(samples: readonly Sample[], pad: number): ReturnTy
     if (!row.has(s.volume)) row.set(s.volume, distinct.push(s) - 1);
     return row.get(s.volume)!;
   });
-  return { volume: stackVolumes(distinct), ids: stackIds(samples, pad), task: samples.map((s) => s.task), volumeOf };
+  return { volume: stackVolumes(distinct), ids: stackIds(samples, pad), task: samples.map((s) => s.task), volumeOf, ...stackCover(distinct) };
 }
