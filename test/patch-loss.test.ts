@@ -188,3 +188,27 @@ describe("cover marks of a rendered study", () => {
     expect(Buffer.from(a.volumeHU.buffer).equals(Buffer.from(b.volumeHU.buffer))).toBe(true);
   });
 });
+
+describe("cover marks in the recipe's examples", () => {
+  it("every stage's examples carry their image's marks (mirrored views the mirrored marks); stage 2 trains without the loss", async () => {
+    const { loadPool, corpus, sliceExamples, taskExamples, focusExamples } = await import("../src/recipe/data.js");
+    const { preprocessPreset } = await import("../src/preprocess/index.js");
+    const { recipeConfig, config2d } = await import("../src/recipe/stages.js");
+    const { trainBpe } = await import("../src/tokenizer/train.js");
+    const { defaultRecipe, patchLossOf } = await import("../src/recipe/recipe.js");
+    const pool = loadPool(2026, "train", 3, preprocessPreset("tiny"), undefined, 8);
+    const tok = trainBpe(corpus(pool), 300), cfg = recipeConfig("tiny", tok), n = cfg.vision.image / cfg.vision.patch, nn = n * n;
+    for (const ex of [taskExamples(pool, cfg, tok, 1, 1, true), focusExamples(pool, cfg, tok, true)]) {
+      for (const s of ex) {
+        const p = pool.find((q) => q.volume === s.volume);
+        if (p) expect(s.cover).toBe(p.cover); // the study as it is
+        else expect(Array.from(s.cover!)).toEqual(Array.from(mirrorCover(pool.find((q) => Array.from(mirrorVolume(q.volume).data).join() === Array.from(s.volume.data).join())!.cover!, n)));
+      }
+    }
+    const slices = sliceExamples(pool, config2d(cfg), tok, 1, false);
+    const D = pool[0].volume.dim(1);
+    slices.forEach((s, i) => expect(Array.from(s.cover!)).toEqual(Array.from(pool[Math.floor(i / D)].cover!.subarray((i % D) * nn, (i % D + 1) * nn))));
+    const o = { ...defaultRecipe("tiny", 1), patchLoss: 2, stage1PatchLoss: 3 };
+    expect(["stage0", "stage1", "stage12", "stage2"].map((ph) => patchLossOf(o, ph as "stage0"))).toEqual([2, 3, 3, 0]);
+  });
+});

@@ -133,10 +133,11 @@ describe("a tiny run end to end", () => {
     expect(bad).toMatchObject({ code: EXIT.usage, err: expect.stringContaining(`the checkpoint is at stage1, so stage1's settings must stay {"steps":3,"batch":4,"peak":0.0005}, got {"steps":3,"batch":4,"peak":0.0004}`) });
 
     // stage 1's warm-up may change on a resume from the stage 0 checkpoint (the bytes of that run from scratch), not later
-    const align = ["--align-warmup", "2", "--align-ramp", "1", "--focus-warmup", "1", "--focus-side-repeat", "3", "--side-warmup", "1", "--side-closed", "--focus-share", "0.25", "--closed-text"];
+    const align = ["--align-warmup", "2", "--align-ramp", "1", "--focus-warmup", "1", "--focus-side-repeat", "3", "--side-warmup", "1", "--side-closed", "--focus-share", "0.25", "--closed-text", "--stage1-patch-loss", "1.5"];
     await resumeIsFresh("align", "m.stage0.safetensors", align);
     expect(JSON.parse(await readFile(join(dir, "align-fresh.json"), "utf8")).reproduce).toContain("--volume-warmup 0 --align-warmup 2 --align-ramp 1 --focus-warmup 1 --focus-side-repeat 3 --side-warmup 1 --side-closed --focus-share 0.25 --closed-text");
-    expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...align, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 1's warm-up must stay [0,0,0,0,0,1,0,0,0,0,4], got [0,0,2,1,1,3,1,1,0.25,1,4]") });
+    expect(JSON.parse(await readFile(join(dir, "align-fresh.json"), "utf8")).reproduce).toContain("--stage1-patch-loss 1.5 --stage0-batch");
+    expect(await cli("train", "--resume", join(dir, "m.stage1.safetensors"), ...align, "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 1's warm-up must stay [0,0,0,0,0,1,0,0,0,0,4,0], got [0,0,2,1,1,3,1,1,0.25,1,4,1.5]") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--focus-side-repeat", "0", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--focus-side-repeat") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--side-warmup", "-1", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--side-warmup") });
     expect(await cli("train", "--preset", "tiny", ...steps, "--side-closed", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("--side-closed: expected with --side-warmup N > 0 (the side phase it adds to), got --side-warmup 0") });

@@ -4,7 +4,7 @@
  */
 import { canonicalRecipe, type RecipeOptions, type StageKey, type StageSettings } from "../recipe/recipe.js";
 import type { PhaseName } from "../recipe/stages.js";
-import { integer, UsageError } from "./command.js";
+import { decimal, integer, UsageError } from "./command.js";
 
 /** --stage1-batch N --per-volume K (absent: the recipe's). */
 export function withStage1Batch(o: RecipeOptions, batch: unknown, perVolume: unknown): RecipeOptions {
@@ -22,7 +22,7 @@ export function reproduceLine(o: RecipeOptions, dtype: string, out: string): str
   const lmScale = stage2.lmScale ?? 1;
   return [
     `tgh-moe train --preset ${o.preset} --seed ${o.seed} --variant ${o.variant} --studies ${o.studies} --data-seed ${o.dataSeed}`,
-    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.focusWarmup ? ` --focus-warmup ${o.focusWarmup}` : ""}${(o.focusSideRepeat ?? 1) > 1 ? ` --focus-side-repeat ${o.focusSideRepeat}` : ""}${o.sideWarmup ? ` --side-warmup ${o.sideWarmup}${o.sideClosed ? " --side-closed" : ""}` : ""}${o.focusShare || o.stage2FocusShare !== undefined ? ` --focus-share ${o.focusShare ?? 0}${o.stage2FocusShare !== undefined ? `,${o.stage2FocusShare}` : ""}` : ""}${o.closedText ? " --closed-text" : ""}${o.answerCap !== 4 || o.stage2AnswerCap !== undefined ? ` --answer-cap ${o.answerCap}${o.stage2AnswerCap !== undefined ? `,${o.stage2AnswerCap}` : ""}` : ""}${o.stage2FocusCap !== undefined ? ` --stage2-focus-cap ${o.stage2FocusCap}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}${(o.sliceSideRepeat ?? 1) > 1 ? ` --slice-side-repeat ${o.sliceSideRepeat}` : ""}${o.patchLoss ? ` --patch-loss ${o.patchLoss}` : ""}`,
+    `--vision-warmup ${o.visionWarmup ?? 0}${o.visionWarmup ? ` --vision-ramp ${o.visionRamp ?? 0}` : ""} --volume-warmup ${o.volumeWarmup ?? 0}${o.volumeWarmup ? ` --volume-ramp ${o.volumeRamp ?? 0}` : ""}${o.alignWarmup ? ` --align-warmup ${o.alignWarmup} --align-ramp ${o.alignRamp ?? 0}` : ""}${o.focusWarmup ? ` --focus-warmup ${o.focusWarmup}` : ""}${(o.focusSideRepeat ?? 1) > 1 ? ` --focus-side-repeat ${o.focusSideRepeat}` : ""}${o.sideWarmup ? ` --side-warmup ${o.sideWarmup}${o.sideClosed ? " --side-closed" : ""}` : ""}${o.focusShare || o.stage2FocusShare !== undefined ? ` --focus-share ${o.focusShare ?? 0}${o.stage2FocusShare !== undefined ? `,${o.stage2FocusShare}` : ""}` : ""}${o.closedText ? " --closed-text" : ""}${o.answerCap !== 4 || o.stage2AnswerCap !== undefined ? ` --answer-cap ${o.answerCap}${o.stage2AnswerCap !== undefined ? `,${o.stage2AnswerCap}` : ""}` : ""}${o.stage2FocusCap !== undefined ? ` --stage2-focus-cap ${o.stage2FocusCap}` : ""}${o.mirror ? "" : " --no-mirror"}${o.sliceQuestions ? "" : " --no-slice-questions"}${(o.sliceStack ?? 1) > 1 ? ` --slice-stack ${o.sliceStack}` : ""}${(o.sliceSideRepeat ?? 1) > 1 ? ` --slice-side-repeat ${o.sliceSideRepeat}` : ""}${o.patchLoss ? ` --patch-loss ${o.patchLoss}` : ""}${o.stage1PatchLoss ? ` --stage1-patch-loss ${o.stage1PatchLoss}` : ""}`,
     `--stage0-batch ${stage0.batch} --stage1-batch ${stage1.batch} --per-volume ${stage1.perVolume ?? 1} --accum ${[stage0, stage1, stage2].map((x) => x.accum ?? 1).join(",")}${lmScale !== 1 ? ` --stage2-lm-scale ${lmScale}` : ""}`,
     `--stage0-steps ${stage0.steps} --stage1-steps ${stage1.steps} --stage2-steps ${stage2.steps} --lr ${stage0.peak},${stage1.peak},${stage2.peak} --dtype ${dtype} --out ${out}`,
   ].join(" ");
@@ -50,7 +50,7 @@ export function keepStarted(before: RecipeOptions, after: RecipeOptions, phase: 
   }
 }
 
-/** --volume-warmup, --volume-ramp, --align-warmup, --align-ramp, --focus-warmup, --focus-side-repeat, --side-warmup, --side-closed, --focus-share, --closed-text, --answer-cap: how stage 1 starts and what stages 1 and 2 draw (may change on a resume from stage 0; stage 2's own share and cap also on one from stage 1). */
+/** --volume-warmup, --volume-ramp, --align-warmup, --align-ramp, --focus-warmup, --focus-side-repeat, --side-warmup, --side-closed, --focus-share, --closed-text, --answer-cap, --stage1-patch-loss: how stage 1 starts and what stages 1 and 2 draw (may change on a resume from stage 0; stage 2's own share and cap also on one from stage 1). */
 export function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): RecipeOptions {
   const keys = [["volume-warmup", "volumeWarmup"], ["volume-ramp", "volumeRamp"], ["align-warmup", "alignWarmup"], ["align-ramp", "alignRamp"], ["focus-warmup", "focusWarmup"], ["side-warmup", "sideWarmup"]] as const;
   for (const [flag, key] of keys) if (v[flag] !== undefined) o = { ...o, [key]: integer("train", flag, v[flag] as string, 0, 1e9) };
@@ -73,12 +73,13 @@ export function withStage1Warmup(o: RecipeOptions, v: Record<string, unknown>): 
     o = { ...rest, answerCap: x[0], ...(x.length === 2 ? { stage2AnswerCap: x[1] } : {}) };
   }
   if (v["stage2-focus-cap"] !== undefined) o = { ...o, stage2FocusCap: integer("train", "stage2-focus-cap", v["stage2-focus-cap"] as string, 1, 1000) };
+  if (v["stage1-patch-loss"] !== undefined) o = { ...o, stage1PatchLoss: decimal("train", "stage1-patch-loss", v["stage1-patch-loss"] as string, 0, 100, true) };
   return o;
 }
 
 /** The settings of stage 1's warm-up and of what stage 1 draws, absent ones as 0 (stage 2's own focus share and answer cap: focusShareOf, answerCapOf). */
 export function stage1Warmup(o: RecipeOptions): number[] {
-  return [o.volumeWarmup ?? 0, o.volumeRamp ?? 0, o.alignWarmup ?? 0, o.alignRamp ?? 0, o.focusWarmup ?? 0, o.focusSideRepeat ?? 1, o.sideWarmup ?? 0, o.sideClosed ? 1 : 0, o.focusShare ?? 0, o.closedText ? 1 : 0, o.answerCap];
+  return [o.volumeWarmup ?? 0, o.volumeRamp ?? 0, o.alignWarmup ?? 0, o.alignRamp ?? 0, o.focusWarmup ?? 0, o.focusSideRepeat ?? 1, o.sideWarmup ?? 0, o.sideClosed ? 1 : 0, o.focusShare ?? 0, o.closedText ? 1 : 0, o.answerCap, o.stage1PatchLoss ?? 0];
 }
 
 /** The options with some settings of one stage replaced. */

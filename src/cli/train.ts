@@ -84,6 +84,7 @@ options:
   --patch-loss W         stage 0 also trains the encoder to mark, at each patch token, which
                          findings cover the patch (channels 0-2: nodule, effusion, cyst), with
                          weight W (default 0: off; docs/TRAINING.md)
+  --stage1-patch-loss W  the same in stage 1, on the 3D encoder's depth patches (default 0: off)
   --no-slice-questions   stage 0 trains on captions only; by default it also asks each slice the
                          volume's presence, side and contrast questions, answered from the
                          findings on that slice (--slice-questions: on, the default)
@@ -141,6 +142,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "slice-stack": { type: "string" },
     "slice-side-repeat": { type: "string" },
     "patch-loss": { type: "string" },
+    "stage1-patch-loss": { type: "string" },
     "volume-ramp": { type: "string" },
     "no-mirror": { type: "boolean" },
     "slice-questions": { type: "boolean" },

@@ -82,6 +82,18 @@ export function mirrorCover(cover: Uint8Array, n: number): Uint8Array {
   return out;
 }
 
+/** A study as the examples see it: its volume and texts, and with `mirror` also mirrored (sides swapped in the texts); its cover marks when the pool has them. */
+interface View {
+  volume: F32Tensor;
+  text: (t: string) => string;
+  marks: { cover?: Uint8Array };
+}
+function viewsOf({ volume, cover }: PoolStudy, cfg: ModelConfig, mirror: boolean): View[] {
+  const out: View[] = [{ volume, text: (t) => t, marks: cover ? { cover } : {} }];
+  if (mirror) out.push({ volume: mirrorVolume(volume), text: mirrorText, marks: cover ? { cover: mirrorCover(cover, cfg.vision.image / cfg.vision.patch) } : {} });
+  return out;
+}
+
 /** Every text the tokenizer is trained on: reports, questions (with options), answers, captions, prompts. */
 export function corpus(pool: readonly PoolStudy[], stack = 1): string[] {
   const texts: string[] = [...REPORT_PROMPTS, SLICE_PROMPT, ...(stack > 1 ? [STACK_PROMPT] : [])];
@@ -132,20 +144,18 @@ export function mirrorVolume(v: F32Tensor): F32Tensor {
 export function sliceExamples(pool: readonly PoolStudy[], cfg2d: ModelConfig, tok: BpeTokenizer, findingRepeat = 1, mirror = false, questions = false, stack = 1, sideRepeat = 1): Sample[] {
   const m = imageTokens(cfg2d, stack);
   const out: Sample[] = [];
-  for (const { study, volume, cover } of pool) {
-    const [, D, H, W] = volume.shape;
+  const nn = (cfg2d.vision.image / cfg2d.vision.patch) ** 2;
+  for (const p of pool) {
+    const { study } = p, [, D, H, W] = p.volume.shape;
     if (D % stack !== 0) throw new ValueError(`sliceExamples: stack: expected a divisor of the ${D} slices, got ${stack}`);
-    const views = mirror ? [volume, mirrorVolume(volume)] : [volume];
-    const n = cfg2d.vision.image / cfg2d.vision.patch, nn = n * n;
-    const covers = cover ? (mirror ? [cover, mirrorCover(cover, n)] : [cover]) : null;
+    const views = viewsOf(p, cfg2d, mirror);
     for (let k = 0; k < D; k += stack) {
       const ks = Array.from({ length: stack }, (_, i) => k + i);
       const shows = study.findings.some((f) => f.slices.some((x) => ks.includes(x)));
       const caption = stack === 1 ? study.captions[k] : ks.map((x, i) => `${i + 1}: ${study.captions[x]}`).join("; ");
-      views.forEach((v, i) => {
+      views.forEach(({ volume: v, text, marks: all }) => {
         const image = new Tensor("f32", [1, stack, H, W], v.data.subarray(k * H * W, (k + stack) * H * W));
-        const marks = covers ? { cover: covers[i].subarray(k * nn, (k + stack) * nn) } : {};
-        const text = i === 0 ? (t: string) => t : mirrorText;
+        const marks = all.cover ? { cover: all.cover.subarray(k * nn, (k + stack) * nn) } : {};
         const examples: Sample[] = [{ volume: image, ids: trainingSequence(cfg2d, tok, m, stack === 1 ? SLICE_PROMPT : STACK_PROMPT, text(caption)), task: TASK.report, ...marks }];
         if (questions) {
           for (const [q, a] of sliceQuestions(study, k, stack)) {
@@ -224,17 +234,15 @@ export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: 
   const repeats = all.map((q, i) => (isFocus(q) ? focused[i] : capped[i]));
   const out: Sample[] = [];
   let i = 0;
-  for (const { study, volume } of pool) {
-    const m = imageTokens(cfg, volume.dim(1));
-    const views: [F32Tensor, (t: string) => string][] = [[volume, (t) => t]];
-    if (mirror) views.push([mirrorVolume(volume), mirrorText]);
-    for (const [v, text] of views) {
+  for (const p of pool) {
+    const { study } = p, m = imageTokens(cfg, p.volume.dim(1));
+    for (const { volume: v, text, marks } of viewsOf(p, cfg, mirror)) {
       for (let r = 0; r < reportRepeat; r++) {
         const prompt = REPORT_PROMPTS[(study.index + r) % REPORT_PROMPTS.length];
-        out.push({ volume: v, ids: trainingSequence(cfg, tok, m, prompt, text(study.report)), task: TASK.report });
+        out.push({ volume: v, ids: trainingSequence(cfg, tok, m, prompt, text(study.report)), task: TASK.report, ...marks });
       }
       study.questions.forEach((q, j) => {
-        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(answerTarget(q, closedText))), task: TASK.vqa };
+        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(answerTarget(q, closedText))), task: TASK.vqa, ...marks };
         for (let r = 0; r < repeats[i + j]; r++) out.push(example);
       });
     }
@@ -283,12 +291,11 @@ function balancedExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: Bpe
   const repeats = answerRepeats(asked.flat(), Number.MAX_SAFE_INTEGER);
   const out: Sample[] = [];
   let i = 0;
-  pool.forEach(({ volume }, s) => {
-    const m = imageTokens(cfg, volume.dim(1));
-    const views: [F32Tensor, (t: string) => string][] = mirror ? [[volume, (t) => t], [mirrorVolume(volume), mirrorText]] : [[volume, (t) => t]];
-    for (const [v, text] of views) {
+  pool.forEach((p, s) => {
+    const m = imageTokens(cfg, p.volume.dim(1));
+    for (const { volume: v, text, marks } of viewsOf(p, cfg, mirror)) {
       asked[s].forEach((q, j) => {
-        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(answerTarget(q, closedText))), task: TASK.vqa };
+        const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(answerTarget(q, closedText))), task: TASK.vqa, ...marks };
         for (let r = 0; r < repeats[i + j] * copies(q); r++) out.push(example);
       });
     }

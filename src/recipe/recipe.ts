@@ -71,6 +71,7 @@ export interface RecipeOptions {
   sliceSideRepeat?: number; // stage 0's side questions appear this many times (data.ts sliceExamples); absent: 1
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
   patchLoss?: number; // weight of stage 0's patch finding loss (src/model/patch-loss.ts); absent: 0 (off)
+  stage1PatchLoss?: number; // its weight in stage 1 (and the one-stage variant's stage); absent: 0 (off)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
 }
@@ -93,7 +94,7 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, sideWarmup, sideClosed, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, patchLoss, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, sideWarmup, sideClosed, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, patchLoss, stage1PatchLoss, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap,
@@ -102,7 +103,7 @@ export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
     ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...((focusSideRepeat ?? 1) > 1 ? { focusSideRepeat } : {}), ...(sideWarmup ? { sideWarmup } : {}), ...(sideWarmup && sideClosed ? { sideClosed } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
-    ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), ...((sliceSideRepeat ?? 1) > 1 ? { sliceSideRepeat } : {}), ...(patchLoss ? { patchLoss } : {}), warmup, vocab,
+    ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), ...((sliceSideRepeat ?? 1) > 1 ? { sliceSideRepeat } : {}), ...(patchLoss ? { patchLoss } : {}), ...(stage1PatchLoss ? { stage1PatchLoss } : {}), warmup, vocab,
   };
 }
 
@@ -143,7 +144,7 @@ export interface RecipeData {
 
 export function prepareData(o: RecipeOptions, onPool?: (done: number, count: number) => void): RecipeData {
   const pre = presetFor(o.preset);
-  const pool = loadPool(o.dataSeed, "train", o.studies, pre, onPool, o.patchLoss ? preset(o.preset).vision.patch : 0);
+  const pool = loadPool(o.dataSeed, "train", o.studies, pre, onPool, o.patchLoss || o.stage1PatchLoss ? preset(o.preset).vision.patch : 0);
   const tok = trainBpe(corpus(pool, o.sliceStack ?? 1), o.vocab);
   const cfg = recipeConfig(o.preset, tok);
   return { pre, pool, tok, cfg, examples: new Map() };
@@ -157,6 +158,11 @@ export function answerCapOf(o: RecipeOptions, phase: PhaseName): number {
 /** The answer cap of a phase's focus questions (stage 2: stage2FocusCap when given). */
 export function focusCapOf(o: RecipeOptions, phase: PhaseName): number {
   return phase === "stage2" ? (o.stage2FocusCap ?? answerCapOf(o, phase)) : answerCapOf(o, phase);
+}
+
+/** The weight of the patch finding loss in a phase (stage 0: patchLoss; stages 1 and 1+2: stage1PatchLoss; stage 2: none). */
+export function patchLossOf(o: RecipeOptions, phase: PhaseName): number {
+  return phase === "stage0" ? (o.patchLoss ?? 0) : phase === "stage2" ? 0 : (o.stage1PatchLoss ?? 0);
 }
 
 /** The share of focus examples a phase draws after stage 1's warm-up (stage 2: stage2FocusShare when given). */
@@ -214,7 +220,7 @@ export function phaseTrainer(be: Backend, d: RecipeData, o: RecipeOptions, phase
       seed: streamSeed(o.seed, `recipe.${phase}`), batchSize: s.batch / accum, accum, freeze: phaseFreeze(d.cfg, phase, o.variant),
       schedule: { peak: s.peak, warmup, total: s.steps, floor: s.peak / 10 },
       ...(warmFreeze ? { warmFreeze } : {}), ...((s.perVolume ?? 1) > 1 ? { perVolume: s.perVolume } : {}),
-      ...(phase === "stage0" && o.patchLoss ? { patchLoss: o.patchLoss } : {}),
+      ...(patchLossOf(o, phase) ? { patchLoss: patchLossOf(o, phase) } : {}),
       ...((s.lmScale ?? 1) !== 1 ? { lrScale: [{ match: "lm.*", scale: s.lmScale! }, { match: "projector.*", scale: s.lmScale! }] } : {}),
     }),
     recipe: { options: o, phase },
@@ -309,7 +315,10 @@ export function checkRecipe(o: RecipeOptions): void {
       throw new ValueError(`recipe: ${k}: perVolume: expected ${k === "stage1" ? "an integer >= 1 dividing the micro-batch (batch / accum)" : "1 (only stage 1's encoder does not read the text)"}, got ${JSON.stringify(s.perVolume)} (batch ${s.batch}, accum ${a})`);
     }
   }
-  if (o.patchLoss !== undefined && !(o.patchLoss >= 0 && o.patchLoss <= 100)) throw new ValueError(`recipe: patchLoss: expected a number in [0, 100], got ${o.patchLoss}`);
+  for (const k of ["patchLoss", "stage1PatchLoss"] as const) {
+    const x = o[k];
+    if (x !== undefined && !(x >= 0 && x <= 100)) throw new ValueError(`recipe: ${k}: expected a number in [0, 100], got ${x}`);
+  }
   if (o.sliceStack !== undefined && !(Number.isInteger(o.sliceStack) && o.sliceStack >= 1)) throw new ValueError(`recipe: sliceStack: expected an integer >= 1, got ${o.sliceStack}`);
   if (o.focusSideRepeat !== undefined && !(Number.isInteger(o.focusSideRepeat) && o.focusSideRepeat >= 1)) throw new ValueError(`recipe: focusSideRepeat: expected an integer >= 1, got ${o.focusSideRepeat}`);
   if (o.sliceSideRepeat !== undefined && !(Number.isInteger(o.sliceSideRepeat) && o.sliceSideRepeat >= 1)) throw new ValueError(`recipe: sliceSideRepeat: expected an integer >= 1, got ${o.sliceSideRepeat}`);
