@@ -42,6 +42,7 @@ class Call {
   L: usize;
   C: usize;
   X: usize;
+  E: usize;
 }
 /** Bytes of scratch that hold the Call (a multiple of 64: the buffers after it keep their cache-line phase). */
 const CALL_BYTES: usize = (offsetof<Call>() + 63) & ~63;
@@ -58,7 +59,7 @@ function roundUp(x: i32, m: i32): i32 {
  */
 export function attention_scratch(nk: i32, dh: i32): usize {
   const nkp = roundUp(nk, BK), dhp = roundUp(dh, 4);
-  return CALL_BYTES + (<usize>nkp * dh + <usize>nkp * dhp + <usize>BQ * (dh + BK + dhp + 4)) * 4;
+  return CALL_BYTES + (<usize>nkp * dh + <usize>nkp * dhp + <usize>BQ * (dh + BK + dhp + 4) + 12 * <usize>BK) * 4;
 }
 
 /** Query blocks per kv head: the work units a thread split hands out (see `attention`). */
@@ -98,6 +99,7 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
   call.L = call.M + <usize>BQ * 4;
   call.C = call.L + <usize>BQ * 4;
   call.X = call.C + <usize>BQ * 4;
+  call.E = call.X + <usize>BQ * 4;
   const group = heads / kvHeads;
   const kw = kvHeads * dh;
   // Query heads that share a kv head go into one block when the queries alone do not fill it
@@ -219,7 +221,7 @@ function keyOffset(j: i32, dh: i32): usize {
  */
 function block(call: Call, V: usize, vs: usize, cs: usize, qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32, ng: i32): void {
   const nq = call.nq, nk = call.nk, dh = call.dh, dhp = call.dhp, qw = call.qw, causal = call.causal;
-  const Kt = call.Kt, Qp = call.Qp, S = call.S, O = call.O, M = call.M, L = call.L, C = call.C, X = call.X;
+  const Kt = call.Kt, Qp = call.Qp, S = call.S, O = call.O, M = call.M, L = call.L, C = call.C, X = call.X, E = call.E;
   const nr = nb * ng, n4r = nr & ~3;
   // Qp[r / 4][d][r % 4] = q row r [d] (lanes of rows past nr are not read)
   for (let r = 0; r < nr; r++) {
@@ -259,7 +261,7 @@ function block(call: Call, V: usize, vs: usize, cs: usize, qh: usize, oh: usize,
       const o = <usize>r << 2;
       prepareRow(S + <usize>r * SROW, n4, cnt, mrow, M + o, L + o, C + o, X + o);
     }
-    for (let rb = 0; rb < n4r; rb += 4) expShiftedRows4(S + <usize>rb * SROW, SROW, n4, X + (<usize>rb << 2), L + (<usize>rb << 2));
+    for (let rb = 0; rb < n4r; rb += 4) expShiftedRows4(S + <usize>rb * SROW, SROW, n4, X + (<usize>rb << 2), L + (<usize>rb << 2), E);
     for (let r = n4r; r < nr; r++) expShiftedRow1(S + <usize>r * SROW, n4, X + (<usize>r << 2), L + (<usize>r << 2));
     // O = O * C + P V on 4 x 8 micro-blocks (4 x 4 for an odd last vector), then row by row, over
     // the kvis keys of the tile (the rest have P = 0)
