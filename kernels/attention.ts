@@ -268,7 +268,7 @@ function block(call: Call, V: usize, vs: usize, cs: usize, qh: usize, oh: usize,
     for (let rb = 0; rb < n4r; rb += 4) {
       const o = O + <usize>rb * vstride, p = S + <usize>rb * SROW, c = C + (<usize>rb << 2);
       let e = 0;
-      for (; e + 8 <= dhp; e += 8) pv4x8(o + (<usize>e << 2), vstride, c, p, vt + <usize>(e >> 2) * cs, vs, cs, kvis);
+      for (; e + 8 <= dhp; e += 8) pv4x8(o + (<usize>e << 2), vstride, c, p, vt + <usize>(e >> 2) * cs, cs, kvis);
       if (e < dhp) pv4x4(o + (<usize>e << 2), vstride, c, p, vt + <usize>(e >> 2) * cs, vs, kvis);
     }
     for (let r = n4r; r < nr; r++) pv1(O + <usize>r * vstride, C + (<usize>r << 2), S + <usize>r * SROW, vt, vs, cs, dhp, kvis);
