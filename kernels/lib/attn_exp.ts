@@ -11,8 +11,6 @@
 //    vanishes mod 2^32): expf4 splits it as 2^h 2^(n-h) only for n = 128 (x > 88.38); for
 //    n in [-126, 0] both are the single rounding of y 2^n.
 
-import { BK } from "./attn_tile";
-
 // Must equal kernels/lib/math.ts (LOG2E, LN2_HI, LN2_LO, P0..P5, EXP_LO); the bit test catches drift.
 const K = memory.data<f32>([
   1.44269504088896341, // 0  log2(e)
@@ -38,55 +36,57 @@ const BIAS = memory.data<i32>([127], 16);
  * The steps of exp4, in three passes over the rows instead of one: each exp is a chain of about
  * 25 dependent operations, and V8 emits each chain in one piece, so a single pass keeps only a few
  * chains in the out-of-order window (latency-bound); shorter chains per pass let it overlap more.
- * The passes keep t and r, then p (the polynomial), in `w` (3 * 4 * BK floats); the same operations
+ * The passes keep t and r, then p (the polynomial), in `w` (12 * n4 floats); the same operations
  * on the same values, so the same bits as exp4 (the x < -87 test recomputes x = s - x_r).
  */
 export function expShiftedRows4(s: usize, stride: usize, n4: i32, X: usize, L: usize, w: usize): void {
-  const T = w, R = w + <usize>BK * 16, P = R + <usize>BK * 16; // [4][BK] each
-  const bytes = <usize>n4 << 2;
+  // w holds, per row and vector of 4 scores, t, r and then p: 48 bytes, rows one after the other
+  const bytes = <usize>n4 << 2, wrow = <usize>n4 * 12;
   // pass 1: x = s - x_r;  t = x log2e + 1.5*2^23;  n = t - 1.5*2^23;  r = (x - n ln2hi) - n ln2lo
   {
     const log2e = v128.load32_splat(K, 0), round = v128.load32_splat(K, 4);
     const ln2hi = v128.load32_splat(K, 8), ln2lo = v128.load32_splat(K, 12);
     for (let r = 0; r < 4; r++) {
-      const sr = s + <usize>r * stride, xr = v128.load32_splat(X + (<usize>r << 2)), o = <usize>r * BK * 4;
-      for (let j: usize = 0; j < bytes; j += 16) {
-        const x = f32x4.sub(v128.load(sr + j), xr);
+      const xr = v128.load32_splat(X + (<usize>r << 2));
+      let sj = s + <usize>r * stride, wj = w + <usize>r * wrow;
+      const send = sj + bytes;
+      for (; sj < send; sj += 16, wj += 48) {
+        const x = f32x4.sub(v128.load(sj), xr);
         const t = f32x4.add(f32x4.mul(x, log2e), round);
         const n = f32x4.sub(t, round);
-        v128.store(T + o + j, t);
-        v128.store(R + o + j, f32x4.sub(f32x4.sub(x, f32x4.mul(n, ln2hi)), f32x4.mul(n, ln2lo)));
+        v128.store(wj, t);
+        v128.store(wj, f32x4.sub(f32x4.sub(x, f32x4.mul(n, ln2hi)), f32x4.mul(n, ln2lo)), 16);
       }
     }
   }
-  // pass 2: p = ((((P0 r + P1) r + P2) r + P3) r + P4) r + P5
+  // pass 2, over the four rows at once: p = ((((P0 r + P1) r + P2) r + P3) r + P4) r + P5
   {
     const p0 = v128.load32_splat(K, 16), p1 = v128.load32_splat(K, 20), p2 = v128.load32_splat(K, 24);
     const p3 = v128.load32_splat(K, 28), p4 = v128.load32_splat(K, 32), p5 = v128.load32_splat(K, 36);
-    for (let r = 0; r < 4; r++) {
-      const o = <usize>r * BK * 4;
-      for (let j: usize = 0; j < bytes; j += 16) {
-        const x = v128.load(R + o + j);
-        let p = f32x4.add(f32x4.mul(p0, x), p1);
-        p = f32x4.add(f32x4.mul(p, x), p2);
-        p = f32x4.add(f32x4.mul(p, x), p3);
-        p = f32x4.add(f32x4.mul(p, x), p4);
-        v128.store(P + o + j, f32x4.add(f32x4.mul(p, x), p5));
-      }
+    const wend = w + 4 * wrow;
+    for (let wj = w; wj < wend; wj += 48) {
+      const x = v128.load(wj, 16);
+      let p = f32x4.add(f32x4.mul(p0, x), p1);
+      p = f32x4.add(f32x4.mul(p, x), p2);
+      p = f32x4.add(f32x4.mul(p, x), p3);
+      p = f32x4.add(f32x4.mul(p, x), p4);
+      v128.store(wj, f32x4.add(f32x4.mul(p, x), p5), 32);
     }
   }
   // pass 3: e = (p r^2 + r + 1) 2^n, 0 where x < -87; store e and sum it
   {
     const one = v128.load32_splat(K, 40), lo = v128.load32_splat(K, 44), bias = v128.load32_splat(BIAS, 0);
     for (let r = 0; r < 4; r++) {
-      const sr = s + <usize>r * stride, xr = v128.load32_splat(X + (<usize>r << 2)), o = <usize>r * BK * 4;
+      const xr = v128.load32_splat(X + (<usize>r << 2));
+      let sj = s + <usize>r * stride, wj = w + <usize>r * wrow;
+      const send = sj + bytes;
       let sum = f32x4.splat(0);
-      for (let j: usize = 0; j < bytes; j += 16) {
-        const x = f32x4.sub(v128.load(sr + j), xr);
-        const rr = v128.load(R + o + j);
-        const y = f32x4.add(f32x4.add(f32x4.mul(v128.load(P + o + j), f32x4.mul(rr, rr)), rr), one);
-        const e = v128.andnot(f32x4.mul(y, i32x4.shl(i32x4.add(v128.load(T + o + j), bias), 23)), f32x4.lt(x, lo));
-        v128.store(sr + j, e);
+      for (; sj < send; sj += 16, wj += 48) {
+        const x = f32x4.sub(v128.load(sj), xr);
+        const rr = v128.load(wj, 16);
+        const y = f32x4.add(f32x4.add(f32x4.mul(v128.load(wj, 32), f32x4.mul(rr, rr)), rr), one);
+        const e = v128.andnot(f32x4.mul(y, i32x4.shl(i32x4.add(v128.load(wj), bias), 23)), f32x4.lt(x, lo));
+        v128.store(sj, e);
         sum = f32x4.add(sum, e);
       }
       addLanes(L + (<usize>r << 2), sum);
