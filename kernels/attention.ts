@@ -10,7 +10,8 @@
 //   m = max_j s[j]; p[j] = exp(s[j] - m); out[i] = m == -inf ? 0 : sum_j p[j] v[j] / sum_j p[j]
 // Online form, over key tiles t:  m' = max(m, max_t s); c = exp(m - m');
 //   l = l c + sum_t exp(s - m');  O = O c + sum_t exp(s - m') v;  m = m';  out = O / l (l = 0: 0).
-import { BK, prepareRow, pv1, pv4x4, pv4x8, scores1x32, scores4x8 } from "./lib/attn_tile";
+import { BK, pv1, pv4x4, pv4x8, scores1x32, scores4x8 } from "./lib/attn_tile";
+import { maskRow, prepareRow, prepareRows4 } from "./lib/attn_softmax";
 import { expShiftedRow1, expShiftedRows4 } from "./lib/attn_exp";
 import { AttentionOpts } from "./lib/opts";
 export { heap_base, memory_base } from "./lib/heap";
@@ -163,7 +164,7 @@ function packV(call: Call, vh: usize, kw: i32): void {
 /**
  * Packs one head's keys (rows kw floats apart) in panels of 8 keys: within key tile t = j / BK,
  * Kt[t][(j % BK) / 8][d][j % 8] = k[j][d], zero for the keys past nk in the last tile (their
- * scores are then finite, and replaced by -inf in prepareRow). A panel (dh x 8 floats) is what one
+ * scores are then finite, and replaced by -inf in maskRow). A panel (dh x 8 floats) is what one
  * score micro-kernel reads, front to back.
  */
 function packK(call: Call, kh: usize, kw: i32): void {
@@ -253,13 +254,23 @@ function block(call: Call, V: usize, vs: usize, cs: usize, qh: usize, oh: usize,
       const qp = Qp + (<usize>(r >> 2) * dh * 4 + <usize>(r & 3)) * 4;
       for (let c = 0; c < n8; c += 32) scores1x32(S + <usize>r * SROW + (<usize>c << 2), qp, kt + <usize>c * dh * 4, dh, vscale); // Kt and S rows hold BK = 128 keys
     }
-    // mask, causal limit, online softmax: per row max and rescale, then exp over 4 rows at once
-    for (let r = 0; r < nr; r++) {
-      const i = i0 + r % nb;
-      const cnt = causal ? max(0, min(kvis, i + nk - nq + 1 - j0)) : kvis;
-      const mrow: usize = mb == 0 ? 0 : mb + (<usize>i * nk + j0) * 4;
+    // mask, causal limit, online softmax: per row max and rescale (4 rows at once, then the last
+    // rows one by one), then exp over 4 rows at once
+    if (mb != 0 || kvis < n4 || (causal && j0 + kvis > i0 + nk - nq + 1)) {
+      for (let r = 0; r < nr; r++) { // some row has masked or invisible keys in this tile
+        const i = i0 + r % nb;
+        const cnt = causal ? max(0, min(kvis, i + nk - nq + 1 - j0)) : kvis;
+        const mrow: usize = mb == 0 ? 0 : mb + (<usize>i * nk + j0) * 4;
+        if (mrow != 0 || cnt < n4) maskRow(S + <usize>r * SROW, n4, cnt, mrow);
+      }
+    }
+    for (let rb = 0; rb < n4r; rb += 4) {
+      const o = <usize>rb << 2;
+      prepareRows4(S + <usize>rb * SROW, SROW, n4, M + o, L + o, C + o, X + o);
+    }
+    for (let r = n4r; r < nr; r++) {
       const o = <usize>r << 2;
-      prepareRow(S + <usize>r * SROW, n4, cnt, mrow, M + o, L + o, C + o, X + o);
+      prepareRow(S + <usize>r * SROW, n4, M + o, L + o, C + o, X + o);
     }
     for (let rb = 0; rb < n4r; rb += 4) expShiftedRows4(S + <usize>rb * SROW, SROW, n4, X + (<usize>rb << 2), L + (<usize>rb << 2), E);
     for (let r = n4r; r < nr; r++) expShiftedRow1(S + <usize>r * SROW, n4, X + (<usize>r << 2), L + (<usize>r << 2));

@@ -1,5 +1,6 @@
 // The three steps of one flash-attention tile (a block of queries x a tile of BK keys), as
-// f32x4 register-blocked micro-kernels over packed scratch: scores, online-softmax update, P V;
+// f32x4 register-blocked micro-kernels over packed scratch: scores, online-softmax update
+// (lib/attn_softmax.ts, lib/attn_exp.ts), P V;
 // 4-row kernels for the bulk of a block, 1-row kernels (same per-row arithmetic) for its last rows.
 // Not an entry point: kernels/attention.ts packs the operands and drives the tiles.
 //
@@ -16,7 +17,6 @@
 //   S  [BQ][BK]           scores, then probabilities P, of the block
 //   O  [BQ][dhp]          unnormalised output accumulator
 //   M, L, C, X [BQ]       per row: running max, running sum, this tile's rescale, this tile's shift
-import { expf } from "./math";
 
 /** Keys per tile (a multiple of 8: the score micro-kernel covers 8 keys). */
 export const BK: i32 = 128;
@@ -122,71 +122,6 @@ export function scores1x32(s: usize, qp: usize, kt: usize, dh: i32, scale: v128)
   v128.store(s, f32x4.mul(a5, scale), 80);
   v128.store(s, f32x4.mul(a6, scale), 96);
   v128.store(s, f32x4.mul(a7, scale), 112);
-}
-
-/**
- * Online-softmax update of one row of the block, first half: over its first `n4` (a multiple of 4)
- * scores, of which the first `cnt` are visible (the rest, causal or past nk, become -Infinity):
- *   s_j += mask_j (j < cnt);  m' = max(m, max_j s_j);  c = exp(m - m');  l = l * c;  x = m'
- * (expShiftedRows4 then sets p_j = exp(s_j - x) over s and adds sum_j p_j to l.)
- * A row that has seen only masked keys (m' = -Infinity) gets p = 0, keeps l = 0, c = 1 and
- * x = +inf: it attends to nothing and its output stays zero instead of exp(-inf - -inf) = NaN.
- * A NaN score (NaN in q, k or the mask) makes the row NaN, as in the reference.
- * `m`, `l`, `c`, `x` point at this row's M, L, C, X; `mrow` at its mask for these keys (0: none).
- */
-export function prepareRow(s: usize, n4: i32, cnt: i32, mrow: usize, m: usize, l: usize, c: usize, x: usize): void {
-  if (mrow != 0) {
-    let j = 0;
-    for (; j + 4 <= cnt; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(s + o, f32x4.add(v128.load(s + o), v128.load(mrow + o)));
-    }
-    for (; j < cnt; j++) {
-      const o = <usize>j << 2;
-      store<f32>(s + o, load<f32>(s + o) + load<f32>(mrow + o)); // leftovers
-    }
-  }
-  for (let j = cnt; j < n4; j++) store<f32>(s + (<usize>j << 2), -Infinity);
-  // row max: lanes [max(s0,s4,..), max(s1,s5,..), ..] then across lanes. pmax (one maxps) skips a
-  // NaN score where max would keep it; the NaN still reaches the output through exp(NaN - m).
-  // Four independent chains over 16 scores a step (max is exact: any grouping gives the same
-  // value, and pmax never returns a NaN here, so the NaN handling below is unchanged).
-  let v0 = f32x4.splat(-Infinity), v1 = v0, v2 = v0, v3 = v0;
-  let j = 0;
-  for (; j + 16 <= n4; j += 16) {
-    const o = s + (<usize>j << 2);
-    v0 = f32x4.pmax(v0, v128.load(o));
-    v1 = f32x4.pmax(v1, v128.load(o, 16));
-    v2 = f32x4.pmax(v2, v128.load(o, 32));
-    v3 = f32x4.pmax(v3, v128.load(o, 48));
-  }
-  for (; j < n4; j += 4) v0 = f32x4.pmax(v0, v128.load(s + (<usize>j << 2))); // leftovers
-  const vmax = f32x4.pmax(f32x4.pmax(v0, v1), f32x4.pmax(v2, v3));
-  const tmax = max<f32>(
-    max<f32>(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
-    max<f32>(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)),
-  );
-  const mold = load<f32>(m);
-  const mnew = max<f32>(mold, tmax);
-  if (mnew == -Infinity) {
-    // every score so far is -inf (masked), or NaN, which pmax skipped: a NaN score must still
-    // make the row NaN (as max(-inf, NaN) = NaN does in the reference), through l
-    let nan = f32x4.splat(0);
-    for (let j = 0; j < n4; j += 4) {
-      const v = v128.load(s + (<usize>j << 2));
-      nan = v128.or(nan, f32x4.ne(v, v));
-      v128.store(s + (<usize>j << 2), f32x4.splat(0));
-    }
-    if (v128.any_true(nan)) store<f32>(l, NaN);
-    store<f32>(c, 1);
-    store<f32>(x, Infinity);
-    return;
-  }
-  const corr = expf(mold - mnew); // exp(-inf) = 0 on the first visible tile
-  store<f32>(l, load<f32>(l) * corr);
-  store<f32>(m, mnew);
-  store<f32>(c, corr);
-  store<f32>(x, mnew);
 }
 
 /**
