@@ -224,8 +224,34 @@ function block(call: Call, V: usize, vs: usize, cs: usize, qh: usize, oh: usize,
   const nq = call.nq, nk = call.nk, dh = call.dh, dhp = call.dhp, qw = call.qw, causal = call.causal;
   const Kt = call.Kt, Qp = call.Qp, S = call.S, O = call.O, M = call.M, L = call.L, C = call.C, X = call.X, E = call.E;
   const nr = nb * ng, n4r = nr & ~3;
-  // Qp[r / 4][d][r % 4] = q row r [d] (lanes of rows past nr are not read)
-  for (let r = 0; r < nr; r++) {
+  // Qp[r / 4][d][r % 4] = q row r [d] (lanes of rows past nr are not read): 4 x 4 transposes for
+  // whole groups of 4 rows and 4 channels (as in packK), then one float at a time
+  for (let rb = 0; rb < n4r; rb += 4) {
+    const dst = Qp + <usize>rb * dh * 4; // micro-block rb / 4: dh x 16 bytes
+    const r0 = qh + (<usize>(rb / nb) * dh + <usize>(i0 + rb % nb) * qw) * 4;
+    const r1 = qh + (<usize>((rb + 1) / nb) * dh + <usize>(i0 + (rb + 1) % nb) * qw) * 4;
+    const r2 = qh + (<usize>((rb + 2) / nb) * dh + <usize>(i0 + (rb + 2) % nb) * qw) * 4;
+    const r3 = qh + (<usize>((rb + 3) / nb) * dh + <usize>(i0 + (rb + 3) % nb) * qw) * 4;
+    let d = 0;
+    for (; d + 4 <= dh; d += 4) {
+      const o = <usize>d << 2, t = dst + (<usize>d << 4);
+      const a = v128.load(r0 + o), b = v128.load(r1 + o), c = v128.load(r2 + o), e = v128.load(r3 + o);
+      const ab01 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), ce01 = v128.shuffle<i32>(c, e, 0, 4, 1, 5);
+      const ab23 = v128.shuffle<i32>(a, b, 2, 6, 3, 7), ce23 = v128.shuffle<i32>(c, e, 2, 6, 3, 7);
+      v128.store(t, v128.shuffle<i64>(ab01, ce01, 0, 2));
+      v128.store(t, v128.shuffle<i64>(ab01, ce01, 1, 3), 16);
+      v128.store(t, v128.shuffle<i64>(ab23, ce23, 0, 2), 32);
+      v128.store(t, v128.shuffle<i64>(ab23, ce23, 1, 3), 48);
+    }
+    for (; d < dh; d++) { // leftover channels
+      const o = <usize>d << 2, t = dst + (<usize>d << 4);
+      store<f32>(t, load<f32>(r0 + o));
+      store<f32>(t, load<f32>(r1 + o), 4);
+      store<f32>(t, load<f32>(r2 + o), 8);
+      store<f32>(t, load<f32>(r3 + o), 12);
+    }
+  }
+  for (let r = n4r; r < nr; r++) {
     const dst = Qp + (<usize>(r >> 2) * dh * 4 + <usize>(r & 3)) * 4;
     const src = qh + (<usize>(r / nb) * dh + <usize>(i0 + r % nb) * qw) * 4;
     for (let d = 0; d < dh; d++) store<f32>(dst + (<usize>d << 4), load<f32>(src + (<usize>d << 2)));
