@@ -36,11 +36,12 @@ const BIAS = memory.data<i32>([127], 16);
  * The steps of exp4, in three passes over the rows instead of one: each exp is a chain of about
  * 25 dependent operations, and V8 emits each chain in one piece, so a single pass keeps only a few
  * chains in the out-of-order window (latency-bound); shorter chains per pass let it overlap more.
- * The passes keep t and r, then p (the polynomial), in `w` (12 * n4 floats); the same operations
- * on the same values, so the same bits as exp4 (the x < -87 test recomputes x = s - x_r).
+ * The passes keep t and r, then q (the polynomial's first steps), in `w` (12 * n4 floats); the
+ * same operations on the same values, so the same bits as exp4 (the x < -87 test recomputes
+ * x = s - x_r). Split elsewhere, it was slower: two passes 340-342 ms against 333-335 ms.
  */
 export function expShiftedRows4(s: usize, stride: usize, n4: i32, X: usize, L: usize, w: usize): void {
-  // w holds, per row and vector of 4 scores, t, r and then p: 48 bytes, rows one after the other
+  // w holds, per row and vector of 4 scores, t, r and then q: 48 bytes, rows one after the other
   const bytes = <usize>n4 << 2, wrow = <usize>n4 * 12;
   // pass 1: x = s - x_r;  t = x log2e + 1.5*2^23;  n = t - 1.5*2^23;  r = (x - n ln2hi) - n ln2lo
   {
@@ -59,22 +60,21 @@ export function expShiftedRows4(s: usize, stride: usize, n4: i32, X: usize, L: u
       }
     }
   }
-  // pass 2, over the four rows at once: p = ((((P0 r + P1) r + P2) r + P3) r + P4) r + P5
+  // pass 2, over the four rows at once: q = ((P0 r + P1) r + P2) r + P3
   {
     const p0 = v128.load32_splat(K, 16), p1 = v128.load32_splat(K, 20), p2 = v128.load32_splat(K, 24);
-    const p3 = v128.load32_splat(K, 28), p4 = v128.load32_splat(K, 32), p5 = v128.load32_splat(K, 36);
+    const p3 = v128.load32_splat(K, 28);
     const wend = w + 4 * wrow;
     for (let wj = w; wj < wend; wj += 48) {
       const x = v128.load(wj, 16);
       let p = f32x4.add(f32x4.mul(p0, x), p1);
       p = f32x4.add(f32x4.mul(p, x), p2);
-      p = f32x4.add(f32x4.mul(p, x), p3);
-      p = f32x4.add(f32x4.mul(p, x), p4);
-      v128.store(wj, f32x4.add(f32x4.mul(p, x), p5), 32);
+      v128.store(wj, f32x4.add(f32x4.mul(p, x), p3), 32);
     }
   }
-  // pass 3: e = (p r^2 + r + 1) 2^n, 0 where x < -87; store e and sum it
+  // pass 3: p = (q r + P4) r + P5;  e = (p r^2 + r + 1) 2^n, 0 where x < -87; store e and sum it
   {
+    const p4 = v128.load32_splat(K, 32), p5 = v128.load32_splat(K, 36);
     const one = v128.load32_splat(K, 40), lo = v128.load32_splat(K, 44), bias = v128.load32_splat(BIAS, 0);
     for (let r = 0; r < 4; r++) {
       const xr = v128.load32_splat(X + (<usize>r << 2));
@@ -84,7 +84,9 @@ export function expShiftedRows4(s: usize, stride: usize, n4: i32, X: usize, L: u
       for (; sj < send; sj += 16, wj += 48) {
         const x = f32x4.sub(v128.load(sj), xr);
         const rr = v128.load(wj, 16);
-        const y = f32x4.add(f32x4.add(f32x4.mul(v128.load(wj, 32), f32x4.mul(rr, rr)), rr), one);
+        let p = f32x4.add(f32x4.mul(v128.load(wj, 32), rr), p4);
+        p = f32x4.add(f32x4.mul(p, rr), p5);
+        const y = f32x4.add(f32x4.add(f32x4.mul(p, f32x4.mul(rr, rr)), rr), one);
         const e = v128.andnot(f32x4.mul(y, i32x4.shl(i32x4.add(v128.load(wj), bias), 23)), f32x4.lt(x, lo));
         v128.store(sj, e);
         sum = f32x4.add(sum, e);
