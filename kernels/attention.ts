@@ -1,7 +1,8 @@
 // Fused attention, flash-attention style: softmax(q k^T * scale + mask) v per head without a
 // score matrix. Blocks of BQ query rows meet tiles of BK keys; each row keeps a running max m and
 // sum l and rescales its accumulator when m grows (online softmax). Extra memory O(nk * dh): one
-// head's packed K and V, plus one query block's fixed-size tiles. Micro-kernels: lib/attn_tile.ts.
+// head's packed K and V, plus one query block's fixed-size tiles. Micro-kernels: lib/attn_tile.ts
+// (scores, P V), lib/attn_softmax.ts and lib/attn_exp.ts (the online-softmax update).
 // Few queries (KV-cache decode, nq = 1): a block holds the rows of every query head that reads the
 // same kv head, and rows past a multiple of 4 take 1-row micro-kernels instead of padding rows.
 //
@@ -56,7 +57,8 @@ function roundUp(x: i32, m: i32): i32 {
 
 /**
  * Bytes of scratch that attention() needs (the adapter allocates them): the Call, one head's Kt and
- * Vp (nk rounded up to BK rows), and one query block's Qp, S, O, M, L, C, X. Not a function of nq.
+ * Vp (nk rounded up to BK rows), one query block's Qp, S, O, M, L, C, X, and E (the exp passes' 12 x BK
+ * floats). Not a function of nq.
  */
 export function attention_scratch(nk: i32, dh: i32): usize {
   const nkp = roundUp(nk, BK), dhp = roundUp(dh, 4);
