@@ -1,7 +1,8 @@
 // Fused attention, flash-attention style: softmax(q k^T * scale + mask) v per head without a
 // score matrix. Blocks of BQ query rows meet tiles of BK keys; each row keeps a running max m and
 // sum l and rescales its accumulator when m grows (online softmax). Extra memory O(nk * dh): one
-// head's packed K and V, plus one query block's fixed-size tiles. Micro-kernels: lib/attn_tile.ts.
+// head's packed K and V, plus one query block's fixed-size tiles. Micro-kernels: lib/attn_tile.ts
+// (scores, P V), lib/attn_softmax.ts and lib/attn_exp.ts (the online-softmax update).
 // Few queries (KV-cache decode, nq = 1): a block holds the rows of every query head that reads the
 // same kv head, and rows past a multiple of 4 take 1-row micro-kernels instead of padding rows.
 //
@@ -10,7 +11,8 @@
 //   m = max_j s[j]; p[j] = exp(s[j] - m); out[i] = m == -inf ? 0 : sum_j p[j] v[j] / sum_j p[j]
 // Online form, over key tiles t:  m' = max(m, max_t s); c = exp(m - m');
 //   l = l c + sum_t exp(s - m');  O = O c + sum_t exp(s - m') v;  m = m';  out = O / l (l = 0: 0).
-import { BK, prepareRow, pv1, pv4x4, pv4x8, scores1x32, scores4x8 } from "./lib/attn_tile";
+import { BK, pv1, pv4x4, pv4x8, scores1x32, scores4x8 } from "./lib/attn_tile";
+import { maskRow, prepareRow, prepareRows4 } from "./lib/attn_softmax";
 import { expShiftedRow1, expShiftedRows4 } from "./lib/attn_exp";
 import { AttentionOpts } from "./lib/opts";
 export { heap_base, memory_base } from "./lib/heap";
@@ -42,6 +44,7 @@ class Call {
   L: usize;
   C: usize;
   X: usize;
+  E: usize;
 }
 /** Bytes of scratch that hold the Call (a multiple of 64: the buffers after it keep their cache-line phase). */
 const CALL_BYTES: usize = (offsetof<Call>() + 63) & ~63;
@@ -54,11 +57,12 @@ function roundUp(x: i32, m: i32): i32 {
 
 /**
  * Bytes of scratch that attention() needs (the adapter allocates them): the Call, one head's Kt and
- * Vp (nk rounded up to BK rows), and one query block's Qp, S, O, M, L, C, X. Not a function of nq.
+ * Vp (nk rounded up to BK rows), one query block's Qp, S, O, M, L, C, X, and E (the exp passes' 12 x BK
+ * floats). Not a function of nq.
  */
 export function attention_scratch(nk: i32, dh: i32): usize {
   const nkp = roundUp(nk, BK), dhp = roundUp(dh, 4);
-  return CALL_BYTES + (<usize>nkp * dh + <usize>nkp * dhp + <usize>BQ * (dh + BK + dhp + 4)) * 4;
+  return CALL_BYTES + (<usize>nkp * dh + <usize>nkp * dhp + <usize>BQ * (dh + BK + dhp + 4) + 12 * <usize>BK) * 4;
 }
 
 /** Query blocks per kv head: the work units a thread split hands out (see `attention`). */
@@ -98,6 +102,7 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
   call.L = call.M + <usize>BQ * 4;
   call.C = call.L + <usize>BQ * 4;
   call.X = call.C + <usize>BQ * 4;
+  call.E = call.X + <usize>BQ * 4;
   const group = heads / kvHeads;
   const kw = kvHeads * dh;
   // Query heads that share a kv head go into one block when the queries alone do not fill it
@@ -161,7 +166,7 @@ function packV(call: Call, vh: usize, kw: i32): void {
 /**
  * Packs one head's keys (rows kw floats apart) in panels of 8 keys: within key tile t = j / BK,
  * Kt[t][(j % BK) / 8][d][j % 8] = k[j][d], zero for the keys past nk in the last tile (their
- * scores are then finite, and replaced by -inf in prepareRow). A panel (dh x 8 floats) is what one
+ * scores are then finite, and replaced by -inf in maskRow). A panel (dh x 8 floats) is what one
  * score micro-kernel reads, front to back.
  */
 function packK(call: Call, kh: usize, kw: i32): void {
@@ -219,10 +224,36 @@ function keyOffset(j: i32, dh: i32): usize {
  */
 function block(call: Call, V: usize, vs: usize, cs: usize, qh: usize, oh: usize, mb: usize, scale: f32, i0: i32, nb: i32, ng: i32): void {
   const nq = call.nq, nk = call.nk, dh = call.dh, dhp = call.dhp, qw = call.qw, causal = call.causal;
-  const Kt = call.Kt, Qp = call.Qp, S = call.S, O = call.O, M = call.M, L = call.L, C = call.C, X = call.X;
+  const Kt = call.Kt, Qp = call.Qp, S = call.S, O = call.O, M = call.M, L = call.L, C = call.C, X = call.X, E = call.E;
   const nr = nb * ng, n4r = nr & ~3;
-  // Qp[r / 4][d][r % 4] = q row r [d] (lanes of rows past nr are not read)
-  for (let r = 0; r < nr; r++) {
+  // Qp[r / 4][d][r % 4] = q row r [d] (lanes of rows past nr are not read): 4 x 4 transposes for
+  // whole groups of 4 rows and 4 channels (as in packK), then one float at a time
+  for (let rb = 0; rb < n4r; rb += 4) {
+    const dst = Qp + <usize>rb * dh * 4; // micro-block rb / 4: dh x 16 bytes
+    const r0 = qh + (<usize>(rb / nb) * dh + <usize>(i0 + rb % nb) * qw) * 4;
+    const r1 = qh + (<usize>((rb + 1) / nb) * dh + <usize>(i0 + (rb + 1) % nb) * qw) * 4;
+    const r2 = qh + (<usize>((rb + 2) / nb) * dh + <usize>(i0 + (rb + 2) % nb) * qw) * 4;
+    const r3 = qh + (<usize>((rb + 3) / nb) * dh + <usize>(i0 + (rb + 3) % nb) * qw) * 4;
+    let d = 0;
+    for (; d + 4 <= dh; d += 4) {
+      const o = <usize>d << 2, t = dst + (<usize>d << 4);
+      const a = v128.load(r0 + o), b = v128.load(r1 + o), c = v128.load(r2 + o), e = v128.load(r3 + o);
+      const ab01 = v128.shuffle<i32>(a, b, 0, 4, 1, 5), ce01 = v128.shuffle<i32>(c, e, 0, 4, 1, 5);
+      const ab23 = v128.shuffle<i32>(a, b, 2, 6, 3, 7), ce23 = v128.shuffle<i32>(c, e, 2, 6, 3, 7);
+      v128.store(t, v128.shuffle<i64>(ab01, ce01, 0, 2));
+      v128.store(t, v128.shuffle<i64>(ab01, ce01, 1, 3), 16);
+      v128.store(t, v128.shuffle<i64>(ab23, ce23, 0, 2), 32);
+      v128.store(t, v128.shuffle<i64>(ab23, ce23, 1, 3), 48);
+    }
+    for (; d < dh; d++) { // leftover channels
+      const o = <usize>d << 2, t = dst + (<usize>d << 4);
+      store<f32>(t, load<f32>(r0 + o));
+      store<f32>(t, load<f32>(r1 + o), 4);
+      store<f32>(t, load<f32>(r2 + o), 8);
+      store<f32>(t, load<f32>(r3 + o), 12);
+    }
+  }
+  for (let r = n4r; r < nr; r++) {
     const dst = Qp + (<usize>(r >> 2) * dh * 4 + <usize>(r & 3)) * 4;
     const src = qh + (<usize>(r / nb) * dh + <usize>(i0 + r % nb) * qw) * 4;
     for (let d = 0; d < dh; d++) store<f32>(dst + (<usize>d << 4), load<f32>(src + (<usize>d << 2)));
@@ -251,22 +282,32 @@ function block(call: Call, V: usize, vs: usize, cs: usize, qh: usize, oh: usize,
       const qp = Qp + (<usize>(r >> 2) * dh * 4 + <usize>(r & 3)) * 4;
       for (let c = 0; c < n8; c += 32) scores1x32(S + <usize>r * SROW + (<usize>c << 2), qp, kt + <usize>c * dh * 4, dh, vscale); // Kt and S rows hold BK = 128 keys
     }
-    // mask, causal limit, online softmax: per row max and rescale, then exp over 4 rows at once
-    for (let r = 0; r < nr; r++) {
-      const i = i0 + r % nb;
-      const cnt = causal ? max(0, min(kvis, i + nk - nq + 1 - j0)) : kvis;
-      const mrow: usize = mb == 0 ? 0 : mb + (<usize>i * nk + j0) * 4;
-      const o = <usize>r << 2;
-      prepareRow(S + <usize>r * SROW, n4, cnt, mrow, M + o, L + o, C + o, X + o);
+    // mask, causal limit, online softmax: per row max and rescale (4 rows at once, then the last
+    // rows one by one), then exp over 4 rows at once
+    if (mb != 0 || kvis < n4 || (causal && j0 + kvis > i0 + nk - nq + 1)) {
+      for (let r = 0; r < nr; r++) { // some row has masked or invisible keys in this tile
+        const i = i0 + r % nb;
+        const cnt = causal ? max(0, min(kvis, i + nk - nq + 1 - j0)) : kvis;
+        const mrow: usize = mb == 0 ? 0 : mb + (<usize>i * nk + j0) * 4;
+        if (mrow != 0 || cnt < n4) maskRow(S + <usize>r * SROW, n4, cnt, mrow);
+      }
     }
-    for (let rb = 0; rb < n4r; rb += 4) expShiftedRows4(S + <usize>rb * SROW, SROW, n4, X + (<usize>rb << 2), L + (<usize>rb << 2));
+    for (let rb = 0; rb < n4r; rb += 4) {
+      const o = <usize>rb << 2;
+      prepareRows4(S + <usize>rb * SROW, SROW, n4, M + o, L + o, C + o, X + o);
+    }
+    for (let r = n4r; r < nr; r++) {
+      const o = <usize>r << 2;
+      prepareRow(S + <usize>r * SROW, n4, M + o, L + o, C + o, X + o);
+    }
+    for (let rb = 0; rb < n4r; rb += 4) expShiftedRows4(S + <usize>rb * SROW, SROW, n4, X + (<usize>rb << 2), L + (<usize>rb << 2), E);
     for (let r = n4r; r < nr; r++) expShiftedRow1(S + <usize>r * SROW, n4, X + (<usize>r << 2), L + (<usize>r << 2));
     // O = O * C + P V on 4 x 8 micro-blocks (4 x 4 for an odd last vector), then row by row, over
     // the kvis keys of the tile (the rest have P = 0)
     for (let rb = 0; rb < n4r; rb += 4) {
       const o = O + <usize>rb * vstride, p = S + <usize>rb * SROW, c = C + (<usize>rb << 2);
       let e = 0;
-      for (; e + 8 <= dhp; e += 8) pv4x8(o + (<usize>e << 2), vstride, c, p, vt + <usize>(e >> 2) * cs, vs, cs, kvis);
+      for (; e + 8 <= dhp; e += 8) pv4x8(o + (<usize>e << 2), vstride, c, p, vt + <usize>(e >> 2) * cs, cs, kvis);
       if (e < dhp) pv4x4(o + (<usize>e << 2), vstride, c, p, vt + <usize>(e >> 2) * cs, vs, kvis);
     }
     for (let r = n4r; r < nr; r++) pv1(O + <usize>r * vstride, C + (<usize>r << 2), S + <usize>r * SROW, vt, vs, cs, dhp, kvis);

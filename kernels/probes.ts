@@ -2,6 +2,7 @@
 // like every entry, but not loaded by the runtime (not in MODULE_NAMES) and not shipped in dist/.
 export { heap_base, memory_base } from "./lib/heap";
 import { expShiftedRows4 } from "./lib/attn_exp";
+import { BK } from "./lib/attn_tile";
 import { expf, expf4, sigmoidf, sigmoidf4, tanhf, tanhf4 } from "./lib/math";
 import { AdamwOpts, AttentionOpts, MatmulOpts, PatchOpts, RopeOpts } from "./lib/opts";
 import { cos64, exp64, log64, sin64, sincos2f32 } from "./lib/trig";
@@ -48,17 +49,22 @@ export function tanh_f32(out: usize, x: usize, n: i32): void {
 
 // ---------------------------------------------------------------- the softmax exp of attention
 
+/** expShiftedRows4's pass buffers (3 x 4 rows of BK floats). */
+const EXP_PASSES = memory.data(12 * BK * 4, 16);
+
 /**
  * How many of x[0..n) (n a multiple of 16, every x <= 0, NaN
- * or -inf) get different bits from the softmax's exp (expShiftedRows4 with shift 0) than from
- * expf4 (NaN = NaN) (test/attention.test.ts). Uses n + 8 floats at `tmp`.
+ * or -inf) get different bits from the softmax's exp (expShiftedRows4 with shift 0, over chunks of
+ * 4 rows of up to BK) than from expf4 (NaN = NaN) (test/attention.test.ts). Uses n + 8 floats at `tmp`.
  */
 export function exp_shifted_check(x: usize, tmp: usize, n: i32): i32 {
   const sh = tmp + (<usize>n << 2); // X: four zero shifts, then four sums
   memory.fill(sh, 0, 32);
   memory.copy(tmp, x, <usize>n << 2);
-  const q = <usize>n; // bytes per row: n / 4 floats
-  expShiftedRows4(tmp, q, n >> 2, sh, sh + 16);
+  for (let c = 0; c < n; c += 4 * BK) {
+    const n4 = min(4 * BK, n - c) >> 2; // floats per row, a multiple of 4
+    expShiftedRows4(tmp + (<usize>c << 2), <usize>n4 << 2, n4, sh, sh + 16, EXP_PASSES);
+  }
   let bad = 0;
   for (let j = 0; j < n; j += 4) {
     const o = <usize>j << 2;

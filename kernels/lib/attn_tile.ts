@@ -1,5 +1,6 @@
 // The three steps of one flash-attention tile (a block of queries x a tile of BK keys), as
-// f32x4 register-blocked micro-kernels over packed scratch: scores, online-softmax update, P V;
+// f32x4 register-blocked micro-kernels over packed scratch: scores, online-softmax update
+// (lib/attn_softmax.ts, lib/attn_exp.ts), P V;
 // 4-row kernels for the bulk of a block, 1-row kernels (same per-row arithmetic) for its last rows.
 // Not an entry point: kernels/attention.ts packs the operands and drives the tiles.
 //
@@ -11,11 +12,11 @@
 //   Vp [dhp/4][nkp][4]    one head's values in panels of 4 channels (dhp = roundup(dh, 4); the pad never
 //                         reaches the output): a key's 4 channels are 16 bytes after the previous key's;
 //                         blocks of 1..3 rows read v in place instead (rows kw floats apart, dh = dhp).
-//                         The P V kernels take both: key j's channels e..e+3 at vp + j * vStride + (e / 4) * cs
+//                         pv1 takes both: key j's channels e..e+3 at vp + j * vStride + (e / 4) * cs;
+//                         pv4x8 and pv4x4 (4-row blocks, never in place) read Vp (vStride = 16)
 //   S  [BQ][BK]           scores, then probabilities P, of the block
 //   O  [BQ][dhp]          unnormalised output accumulator
 //   M, L, C, X [BQ]       per row: running max, running sum, this tile's rescale, this tile's shift
-import { expf } from "./math";
 
 /** Keys per tile (a multiple of 8: the score micro-kernel covers 8 keys). */
 export const BK: i32 = 128;
@@ -35,9 +36,13 @@ export function scores4x8(s: usize, qp: usize, kt: usize, dh: i32, scale: v128):
   let a10 = f32x4.splat(0), a11 = f32x4.splat(0);
   let a20 = f32x4.splat(0), a21 = f32x4.splat(0);
   let a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-  for (let d = 0; d < dh; d++) {
-    const k0 = v128.load(kt);
-    const k1 = v128.load(kt, 16);
+  // two channels a step, with a loop exit between them (dh >= 1): one pointer pair and one test
+  // per channel; the exit also keeps each channel's loads in their own block (hoisted together, the
+  // loads of two channels would leave too few registers for the accumulators)
+  const qlast = qp + <usize>(dh - 1) * 16, qend = qlast + 16;
+  while (true) {
+    let k0 = v128.load(kt);
+    let k1 = v128.load(kt, 16);
     let x = v128.load32_splat(qp);
     a00 = f32x4.add(a00, f32x4.mul(x, k0));
     a01 = f32x4.add(a01, f32x4.mul(x, k1));
@@ -50,8 +55,24 @@ export function scores4x8(s: usize, qp: usize, kt: usize, dh: i32, scale: v128):
     x = v128.load32_splat(qp, 12);
     a30 = f32x4.add(a30, f32x4.mul(x, k0));
     a31 = f32x4.add(a31, f32x4.mul(x, k1));
-    qp += 16;
-    kt += 32;
+    if (qp == qlast) break;
+    k0 = v128.load(kt, 32);
+    k1 = v128.load(kt, 48);
+    x = v128.load32_splat(qp, 16);
+    a00 = f32x4.add(a00, f32x4.mul(x, k0));
+    a01 = f32x4.add(a01, f32x4.mul(x, k1));
+    x = v128.load32_splat(qp, 20);
+    a10 = f32x4.add(a10, f32x4.mul(x, k0));
+    a11 = f32x4.add(a11, f32x4.mul(x, k1));
+    x = v128.load32_splat(qp, 24);
+    a20 = f32x4.add(a20, f32x4.mul(x, k0));
+    a21 = f32x4.add(a21, f32x4.mul(x, k1));
+    x = v128.load32_splat(qp, 28);
+    a30 = f32x4.add(a30, f32x4.mul(x, k0));
+    a31 = f32x4.add(a31, f32x4.mul(x, k1));
+    qp += 32;
+    kt += 64;
+    if (qp == qend) break;
   }
   v128.store(s, f32x4.mul(a00, scale));
   v128.store(s, f32x4.mul(a01, scale), 16);
@@ -104,80 +125,15 @@ export function scores1x32(s: usize, qp: usize, kt: usize, dh: i32, scale: v128)
 }
 
 /**
- * Online-softmax update of one row of the block, first half: over its first `n4` (a multiple of 4)
- * scores, of which the first `cnt` are visible (the rest, causal or past nk, become -Infinity):
- *   s_j += mask_j (j < cnt);  m' = max(m, max_j s_j);  c = exp(m - m');  l = l * c;  x = m'
- * (expShiftedRows4 then sets p_j = exp(s_j - x) over s and adds sum_j p_j to l.)
- * A row that has seen only masked keys (m' = -Infinity) gets p = 0, keeps l = 0, c = 1 and
- * x = +inf: it attends to nothing and its output stays zero instead of exp(-inf - -inf) = NaN.
- * A NaN score (NaN in q, k or the mask) makes the row NaN, as in the reference.
- * `m`, `l`, `c`, `x` point at this row's M, L, C, X; `mrow` at its mask for these keys (0: none).
- */
-export function prepareRow(s: usize, n4: i32, cnt: i32, mrow: usize, m: usize, l: usize, c: usize, x: usize): void {
-  if (mrow != 0) {
-    let j = 0;
-    for (; j + 4 <= cnt; j += 4) {
-      const o = <usize>j << 2;
-      v128.store(s + o, f32x4.add(v128.load(s + o), v128.load(mrow + o)));
-    }
-    for (; j < cnt; j++) {
-      const o = <usize>j << 2;
-      store<f32>(s + o, load<f32>(s + o) + load<f32>(mrow + o)); // leftovers
-    }
-  }
-  for (let j = cnt; j < n4; j++) store<f32>(s + (<usize>j << 2), -Infinity);
-  // row max: lanes [max(s0,s4,..), max(s1,s5,..), ..] then across lanes. pmax (one maxps) skips a
-  // NaN score where max would keep it; the NaN still reaches the output through exp(NaN - m).
-  // Four independent chains over 16 scores a step (max is exact: any grouping gives the same
-  // value, and pmax never returns a NaN here, so the NaN handling below is unchanged).
-  let v0 = f32x4.splat(-Infinity), v1 = v0, v2 = v0, v3 = v0;
-  let j = 0;
-  for (; j + 16 <= n4; j += 16) {
-    const o = s + (<usize>j << 2);
-    v0 = f32x4.pmax(v0, v128.load(o));
-    v1 = f32x4.pmax(v1, v128.load(o, 16));
-    v2 = f32x4.pmax(v2, v128.load(o, 32));
-    v3 = f32x4.pmax(v3, v128.load(o, 48));
-  }
-  for (; j < n4; j += 4) v0 = f32x4.pmax(v0, v128.load(s + (<usize>j << 2))); // leftovers
-  const vmax = f32x4.pmax(f32x4.pmax(v0, v1), f32x4.pmax(v2, v3));
-  const tmax = max<f32>(
-    max<f32>(f32x4.extract_lane(vmax, 0), f32x4.extract_lane(vmax, 1)),
-    max<f32>(f32x4.extract_lane(vmax, 2), f32x4.extract_lane(vmax, 3)),
-  );
-  const mold = load<f32>(m);
-  const mnew = max<f32>(mold, tmax);
-  if (mnew == -Infinity) {
-    // every score so far is -inf (masked), or NaN, which pmax skipped: a NaN score must still
-    // make the row NaN (as max(-inf, NaN) = NaN does in the reference), through l
-    let nan = f32x4.splat(0);
-    for (let j = 0; j < n4; j += 4) {
-      const v = v128.load(s + (<usize>j << 2));
-      nan = v128.or(nan, f32x4.ne(v, v));
-      v128.store(s + (<usize>j << 2), f32x4.splat(0));
-    }
-    if (v128.any_true(nan)) store<f32>(l, NaN);
-    store<f32>(c, 1);
-    store<f32>(x, Infinity);
-    return;
-  }
-  const corr = expf(mold - mnew); // exp(-inf) = 0 on the first visible tile
-  store<f32>(l, load<f32>(l) * corr);
-  store<f32>(m, mnew);
-  store<f32>(c, corr);
-  store<f32>(x, mnew);
-}
-
-/**
  * P V for 4 rows x 8 channels, rescaling the accumulator first:
  *   for r < 4, e < 8: O[r][e] = O[r][e] * C[r] + sum_{j < n} P[r][j] * Vp[j][e]
  * Per key j, lanes: [v_e0, v_e1, v_e2, v_e3] * splat(p_rj)  -> 8 accumulators of 4 channels.
  * `o` points at O[r0][e0] (rows oStride bytes apart), `p` at P[r0][0], `vp` at key 0's channels
- * e0..e0+3 (channels e0+4.. at vp + cs).
+ * e0..e0+3 in Vp (the next key's 16 bytes on; channels e0+4.. at vp + cs). n >= 1.
  */
 // @ts-ignore: decorator
 @inline
-export function pv4x8(o: usize, oStride: usize, c: usize, p: usize, vp: usize, vStride: usize, cs: usize, n: i32): void {
+export function pv4x8(o: usize, oStride: usize, c: usize, p: usize, vp: usize, cs: usize, n: i32): void {
   const o1 = o + oStride, o2 = o1 + oStride, o3 = o2 + oStride;
   let x = v128.load32_splat(c);
   let a00 = f32x4.mul(v128.load(o), x), a01 = f32x4.mul(v128.load(o, 16), x);
@@ -187,9 +143,12 @@ export function pv4x8(o: usize, oStride: usize, c: usize, p: usize, vp: usize, v
   let a20 = f32x4.mul(v128.load(o2), x), a21 = f32x4.mul(v128.load(o2, 16), x);
   x = v128.load32_splat(c, 12);
   let a30 = f32x4.mul(v128.load(o3), x), a31 = f32x4.mul(v128.load(o3, 16), x);
-  for (let j = 0; j < n; j++) {
-    const v0 = v128.load(vp);
-    const v1 = v128.load(vp + cs);
+  // two keys a step with a loop exit between them (n >= 1), as in scores4x8
+  let vq = vp + cs;
+  const plast = p + (<usize>(n - 1) << 2), pend = plast + 4;
+  while (true) {
+    let v0 = v128.load(vp);
+    let v1 = v128.load(vq);
     x = v128.load32_splat(p);
     a00 = f32x4.add(a00, f32x4.mul(x, v0));
     a01 = f32x4.add(a01, f32x4.mul(x, v1));
@@ -202,8 +161,25 @@ export function pv4x8(o: usize, oStride: usize, c: usize, p: usize, vp: usize, v
     x = v128.load32_splat(p, 3 * SROW);
     a30 = f32x4.add(a30, f32x4.mul(x, v0));
     a31 = f32x4.add(a31, f32x4.mul(x, v1));
-    p += 4;
-    vp += vStride;
+    if (p == plast) break;
+    v0 = v128.load(vp, 16);
+    v1 = v128.load(vq, 16);
+    x = v128.load32_splat(p, 4);
+    a00 = f32x4.add(a00, f32x4.mul(x, v0));
+    a01 = f32x4.add(a01, f32x4.mul(x, v1));
+    x = v128.load32_splat(p, SROW + 4);
+    a10 = f32x4.add(a10, f32x4.mul(x, v0));
+    a11 = f32x4.add(a11, f32x4.mul(x, v1));
+    x = v128.load32_splat(p, 2 * SROW + 4);
+    a20 = f32x4.add(a20, f32x4.mul(x, v0));
+    a21 = f32x4.add(a21, f32x4.mul(x, v1));
+    x = v128.load32_splat(p, 3 * SROW + 4);
+    a30 = f32x4.add(a30, f32x4.mul(x, v0));
+    a31 = f32x4.add(a31, f32x4.mul(x, v1));
+    p += 8;
+    vp += 32;
+    vq += 32;
+    if (p == pend) break;
   }
   v128.store(o, a00);
   v128.store(o, a01, 16);

@@ -37,8 +37,8 @@ export interface ProbesKernels {
   tanh_f32(out: Ptr, x: Ptr, n: number): void;
   /**
    * How many of x[0..n) (n a multiple of 16, every x <= 0, NaN
-   * or -inf) get different bits from the softmax's exp (expShiftedRows4 with shift 0) than from
-   * expf4 (NaN = NaN) (test/attention.test.ts). Uses n + 8 floats at `tmp`.
+   * or -inf) get different bits from the softmax's exp (expShiftedRows4 with shift 0, over chunks of
+   * 4 rows of up to BK) than from expf4 (NaN = NaN) (test/attention.test.ts). Uses n + 8 floats at `tmp`.
    */
   exp_shifted_check(x: Ptr, tmp: Ptr, n: number): number;
   trig_sin(x: number): number;

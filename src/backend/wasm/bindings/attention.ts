@@ -61,7 +61,8 @@ export const ATTENTION_OPTS: OptsStruct<AttentionOpts> = {
 export interface AttentionKernels {
   /**
    * Bytes of scratch that attention() needs (the adapter allocates them): the Call, one head's Kt and
-   * Vp (nk rounded up to BK rows), and one query block's Qp, S, O, M, L, C, X. Not a function of nq.
+   * Vp (nk rounded up to BK rows), one query block's Qp, S, O, M, L, C, X, and E (the exp passes' 12 x BK
+   * floats). Not a function of nq.
    */
   attention_scratch(nk: number, dh: number): number;
   /** Query blocks per kv head: the work units a thread split hands out (see `attention`). */
