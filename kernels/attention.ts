@@ -1,7 +1,9 @@
 // Fused attention, flash-attention style: softmax(q k^T * scale + mask) v per head without a
 // score matrix. Blocks of BQ query rows meet tiles of BK keys; each row keeps a running max m and
 // sum l and rescales its accumulator when m grows (online softmax). Extra memory O(nk * dh): one
-// head's packed K and V, plus one query block's fixed-size tiles. Micro-kernels: lib/attn_tile.ts
+// head's packed K and V, plus one query block's fixed-size tiles; or, on several threads, every kv
+// head's packed K and V, packed once by attention_pack before the query blocks are handed out
+// (so that a thread may take any query block without packing its head again). Micro-kernels: lib/attn_tile.ts
 // (scores, P V), lib/attn_softmax.ts and lib/attn_exp.ts (the online-softmax update).
 // Few queries (KV-cache decode, nq = 1): a block holds the rows of every query head that reads the
 // same kv head, and rows past a multiple of 4 take 1-row micro-kernels instead of padding rows.
@@ -56,13 +58,41 @@ function roundUp(x: i32, m: i32): i32 {
 }
 
 /**
+ * Bytes of one kv head's packed keys and values: Kt (nkp x dh floats, nkp = nk rounded up to BK)
+ * then Vp (nkp x dhp floats, dhp = dh rounded up to 4). A multiple of 64 (BK = 128 rows).
+ */
+export function attention_kv_bytes(nk: i32, dh: i32): usize {
+  const nkp = roundUp(nk, BK), dhp = roundUp(dh, 4);
+  return (<usize>nkp * dh + <usize>nkp * dhp) * 4;
+}
+
+/**
  * Bytes of scratch that attention() needs (the adapter allocates them): the Call, one head's Kt and
- * Vp (nk rounded up to BK rows), one query block's Qp, S, O, M, L, C, X, and E (the exp passes' 12 x BK
- * floats). Not a function of nq.
+ * Vp (attention_kv_bytes(nk, dh)), one query block's Qp, S, O, M, L, C, X, and E (the exp passes'
+ * 12 x BK floats). Not a function of nq. With K and V prepacked (`kv` != 0): attention_scratch(0, dh).
  */
 export function attention_scratch(nk: i32, dh: i32): usize {
-  const nkp = roundUp(nk, BK), dhp = roundUp(dh, 4);
-  return CALL_BYTES + (<usize>nkp * dh + <usize>nkp * dhp + <usize>BQ * (dh + BK + dhp + 4) + 12 * <usize>BK) * 4;
+  const dhp = roundUp(dh, 4);
+  return CALL_BYTES + attention_kv_bytes(nk, dh) + (<usize>BQ * (dh + BK + dhp + 4) + 12 * <usize>BK) * 4;
+}
+
+/**
+ * Packs the keys and values of kv heads h0 <= h < h1 (h = b * KV + kv head; B * KV in all) into
+ * `kv`, head h at kv + h * attention_kv_bytes(nk, dh): the same Kt and Vp that attention() packs
+ * into its scratch, so attention(..., kv, ...) gives the same bits. A thread split hands out head
+ * ranges (`opts` as for attention).
+ */
+export function attention_pack(kv: usize, k: usize, v: usize, opts: usize, h0: i32, h1: i32): void {
+  const o = changetype<AttentionOpts>(opts);
+  const nk = o.nk, kvHeads = o.kvHeads, dh = o.dh;
+  const kw = kvHeads * dh, nkp = roundUp(nk, BK), hb = attention_kv_bytes(nk, dh);
+  for (let h = h0; h < h1; h++) {
+    const b = h / kvHeads, kh = h % kvHeads;
+    const kvOff = (<usize>b * nk * kw + <usize>kh * dh) * 4; // [b, 0, kh*dh]
+    const Kt = kv + <usize>h * hb;
+    packK(Kt, k + kvOff, kw, nk, dh);
+    packV(Kt + <usize>nkp * dh * 4, v + kvOff, kw, nk, dh);
+  }
 }
 
 /** Query blocks per kv head: the work units a thread split hands out (see `attention`). */
@@ -76,7 +106,10 @@ export function attention_units(batch: i32, nq: i32, heads: i32, kvHeads: i32): 
  * out [B, nq, NH*dh] = attention(q [B, nq, NH*dh], k, v [B, nk, KV*dh]), query head h reading kv
  * head h / (NH/KV); mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq.
  * `opts` points at an AttentionOpts (B = batch, nq, nk, NH = heads, KV = kvHeads, dh, scale,
- * causal, maskBatch). `scratch` holds attention_scratch(nk, dh) bytes, 16-byte aligned.
+ * causal, maskBatch). `kv`: 0, or every kv head's keys and values packed by attention_pack (then
+ * `scratch` holds attention_scratch(0, dh) bytes, and no head is packed here); otherwise `scratch`
+ * holds attention_scratch(nk, dh) bytes, and each kv head is packed into it before its first unit.
+ * Scratch is 16-byte aligned.
  * Only the work units u0 <= u < u1 are computed (units in the order b, kv head, head group, query
  * block; attention_units counts them): a thread split hands out unit ranges (every piece reads the
  * same AttentionOpts), and a unit's rows are computed the same way whichever thread runs it, so
@@ -85,7 +118,7 @@ export function attention_units(batch: i32, nq: i32, heads: i32, kvHeads: i32): 
  * that a row does not see reaches that row (as 0 * NaN) only if the key lies in a tile the row's
  * block processes; v is expected finite.
  */
-export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize, scratch: usize, opts: usize, u0: i32, u1: i32): void {
+export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize, kv: usize, scratch: usize, opts: usize, u0: i32, u1: i32): void {
   const o = changetype<AttentionOpts>(opts);
   const batch = o.batch, nq = o.nq, nk = o.nk, heads = o.heads, kvHeads = o.kvHeads, dh = o.dh;
   const scale = o.scale, causal = o.causal, maskBatch = o.maskBatch;
@@ -93,9 +126,9 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
   const nkp = roundUp(nk, BK);
   const call = changetype<Call>(scratch);
   call.nq = nq; call.nk = nk; call.dh = dh; call.dhp = dhp; call.qw = qw; call.causal = causal;
-  call.Kt = scratch + CALL_BYTES;
+  call.Kt = scratch + CALL_BYTES; // own Kt, Vp (kv = 0); with kv, set per head below
   call.Vp = call.Kt + <usize>nkp * dh * 4;
-  call.Qp = call.Vp + <usize>nkp * dhp * 4;
+  call.Qp = kv != 0 ? scratch + CALL_BYTES : call.Vp + <usize>nkp * dhp * 4;
   call.S = call.Qp + <usize>BQ * dh * 4;
   call.O = call.S + <usize>BQ * BK * 4;
   call.M = call.O + <usize>BQ * dhp * 4;
@@ -111,7 +144,9 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
   const gpb = max(1, min(group, BQ / nqb));
   // Blocks of at most 3 rows (decode with group <= 3) run only 1-row kernels, which can read v in
   // place when dh is a multiple of 4 (their 4-channel loads then stay inside the head): no V copy.
-  const vInPlace = nqb * gpb < 4 && (dh & 3) == 0;
+  // (The same sums in the same order as from Vp: only the addresses differ.)
+  const vInPlace = kv == 0 && nqb * gpb < 4 && (dh & 3) == 0;
+  const hb = attention_kv_bytes(nk, dh);
   const perHead = ((group + gpb - 1) / gpb) * ((nq + BQ - 1) / BQ);
   for (let b = 0; b < batch; b++) {
     const mb: usize = mask == 0 ? 0 : mask + <usize>(maskBatch == 1 ? 0 : b) * nq * nk * 4;
@@ -119,7 +154,12 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
       let u = (b * kvHeads + kh) * perHead;
       if (u + perHead <= u0 || u >= u1) continue; // none of this head's units
       const kvOff = (<usize>b * nk * kw + <usize>kh * dh) * 4; // [b, 0, kh*dh]
-      packK(call, k + kvOff, kw);
+      if (kv != 0) { // packed by attention_pack
+        call.Kt = kv + <usize>(b * kvHeads + kh) * hb;
+        call.Vp = call.Kt + <usize>nkp * dh * 4;
+      } else {
+        packK(call.Kt, k + kvOff, kw, nk, dh);
+      }
       // V as the P V step reads it: key j's channels e..e+3 at V + j * vs + (e / 4) * cs; Vp (packed
       // in panels of 4 channels: vs = 16 bytes, cs = a panel) or v itself (vs = a row, cs = 16 bytes)
       let V: usize, vs: usize, cs: usize;
@@ -128,7 +168,7 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
         vs = <usize>kw * 4;
         cs = 16;
       } else {
-        packV(call, v + kvOff, kw);
+        if (kv == 0) packV(call.Vp, v + kvOff, kw, nk, dh);
         V = call.Vp;
         vs = 16;
         cs = <usize>nkp * 16;
@@ -146,13 +186,12 @@ export function attention(out: usize, q: usize, k: usize, v: usize, mask: usize,
 }
 
 /**
- * Packs one head's values (rows kw floats apart) in panels of 4 channels: Vp[d / 4][j][d % 4] =
+ * Packs one head's values (nk rows of dh floats, kw floats apart) into Vp in panels of 4 channels: Vp[d / 4][j][d % 4] =
  * v[j][d], panels nkp keys long, so that each P V micro-kernel reads its channels of consecutive
  * keys front to back. Lanes past dh in the last panel are left as they are: they only reach O's pad
  * columns, never written out.
  */
-function packV(call: Call, vh: usize, kw: i32): void {
-  const nk = call.nk, dh = call.dh, Vp = call.Vp;
+function packV(Vp: usize, vh: usize, kw: i32, nk: i32, dh: i32): void {
   const row = <usize>kw * 4, ps = <usize>roundUp(nk, BK) * 16; // bytes per panel
   const dh4 = dh & ~3;
   for (let j = 0; j < nk; j++) { // a loop, not memory.copy: a call per row costs more than the row
@@ -164,13 +203,12 @@ function packV(call: Call, vh: usize, kw: i32): void {
 }
 
 /**
- * Packs one head's keys (rows kw floats apart) in panels of 8 keys: within key tile t = j / BK,
+ * Packs one head's keys (nk rows of dh floats, kw floats apart) into Kt in panels of 8 keys: within key tile t = j / BK,
  * Kt[t][(j % BK) / 8][d][j % 8] = k[j][d], zero for the keys past nk in the last tile (their
  * scores are then finite, and replaced by -inf in maskRow). A panel (dh x 8 floats) is what one
  * score micro-kernel reads, front to back.
  */
-function packK(call: Call, kh: usize, kw: i32): void {
-  const nk = call.nk, dh = call.dh, Kt = call.Kt;
+function packK(Kt: usize, kh: usize, kw: i32, nk: i32, dh: i32): void {
   const nkp = roundUp(nk, BK);
   const row = <usize>kw * 4, prow: usize = 32; // bytes between a panel's channels
   // K in 4 x 4 blocks: keys j..j+3 x channels d..d+3 -> panel rows d..d+3, lanes j % 8 .. j % 8 + 3

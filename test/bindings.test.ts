@@ -90,7 +90,7 @@ describe("kernel bindings", () => {
       mod.k.attention_scratch(1);
       // @ts-expect-error: split runs kernels that return nothing
       mod.split("attention_scratch", { total: 1, work: 0 }, () => [1, 1]);
-      // @ts-expect-error: a piece's arguments must be the kernel's (9 for attention)
+      // @ts-expect-error: a piece's arguments must be the kernel's (10 for attention)
       mod.split("attention", { total: 1, work: 0 }, (lo, hi) => [lo, hi]);
       // @ts-expect-error: an options struct is written by field name, every field given
       mod.putOpts(ATTENTION_OPTS, { batch: 1, nq: 1, nk: 1, heads: 1, kvHeads: 1, dh: 4, scale: 0.5, causal: true });

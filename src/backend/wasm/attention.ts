@@ -1,7 +1,7 @@
 /**
  * Wasm adapter for kernels/attention.ts: copies q, k, v (and the mask) into the module's memory,
  * allocates the output, the geometry (an AttentionOpts) and the kernel's scratch (one head's packed
- * K and V plus one query block) in a scope, runs the fused kernel and copies the output back. No
+ * K and V plus one query block; on threads, every kv head's packed K and V once) in a scope, runs the fused kernel and copies the output back. No
  * arithmetic happens here.
  */
 import type { AttentionDims, F32, Kernels } from "../kernels.js";
@@ -9,17 +9,42 @@ import { ATTENTION_OPTS, type Ptr } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 /**
+ * Pieces per thread of the query-block split (the pool's most). Threads take the next piece when
+ * done, so a thread that runs slower (another process on its core, a later wake-up, a causal
+ * head's longer last blocks) leaves at most one piece for the others to wait on: with the pool's
+ * default of 3 pieces a thread that is a sixth of a 2-thread call (55 ms of 12 heads x 2048 x 64),
+ * with 16 a 32nd (10 ms). Finer pieces cost no extra packing once K and V are packed for every
+ * piece (below); a piece's own scratch is one query block's (about 70 KB at dh 64).
+ */
+const PIECES_PER_THREAD = 16;
+
+/**
  * The kernel on operands already in the module's memory (pointers; pMask 0 when d.mask is null):
  * allocates its options and scratch in the current arena, so call it inside `mod.scope`.
+ *
+ * Threads take work units (b, kv head, head group, query block of 64 rows), each computed whole by
+ * one thread. Every unit reads its kv head's keys and values packed in panels (kernels/attention.ts
+ * packK, packV). On one thread (or one piece) the kernel packs each kv head into its scratch before
+ * the head's first unit. Split over threads with several units per kv head (a prompt, not decoding),
+ * the pieces would each pack again every kv head they touch; instead a first split packs every kv
+ * head once into a shared buffer (`attention_pack`, over kv heads), and the pieces read from it.
+ * Packing only copies: the same panels either way, so the same bits at any thread count.
  */
 export function attentionResident(mod: KernelModule<"attention">, pOut: Ptr, pq: Ptr, pk: Ptr, pv: Ptr, pMask: Ptr, d: AttentionDims): void {
-  // threaded: heads x query blocks (the kernel's work units), each computed whole by one thread
   const units = mod.k.attention_units(d.batch, d.nq, d.heads, d.kvHeads);
+  const kvHeads = d.batch * d.kvHeads;
   const work = (4 * d.batch * d.heads * d.nq * d.nk * d.dh) / 20; // ~20 flops/ns on one thread
   const opts = mod.putOpts(ATTENTION_OPTS, d); // the geometry, by field name; shared by every piece
-  mod.split("attention", { total: units, work }, (lo, hi) => [
-    pOut, pq, pk, pv, pMask, mod.alloc(mod.k.attention_scratch(d.nk, d.dh)), opts, lo, hi,
-  ]);
+  const o = { total: units, work, perThread: PIECES_PER_THREAD };
+  let pkv = 0;
+  if (mod.pieces(o) > 1 && units > kvHeads) {
+    const bytes = mod.k.attention_kv_bytes(d.nk, d.dh);
+    pkv = mod.alloc(kvHeads * bytes);
+    // ~1 ns per float of K and V (measured: 0.21 ms per head of 2048 x 64)
+    mod.split("attention_pack", { total: kvHeads, work: kvHeads * d.nk * d.dh * 2 }, (lo, hi) => [pkv, pk, pv, opts, lo, hi]);
+  }
+  const scratch = mod.k.attention_scratch(pkv === 0 ? d.nk : 0, d.dh);
+  mod.split("attention", o, (lo, hi) => [pOut, pq, pk, pv, pMask, pkv, mod.alloc(scratch), opts, lo, hi]);
 }
 
 export function attentionWasm(mod: KernelModule<"attention">): Pick<Kernels, "attention"> {

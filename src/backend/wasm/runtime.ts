@@ -42,6 +42,18 @@ const PAGE = 65536;
 const MAX_PAGES = 65536; // 4 GiB
 const ALIGN = 16;
 
+/**
+ * How `WasmModule.split` cuts [0, total): pieces of whole grains (default 1), `perThread` pieces per
+ * thread (default: the pool's piecesPerThread, at most its maxPiecesPerThread); `work`: the
+ * estimated single-thread ns (below splitMinNs the call stays on the caller's thread).
+ */
+export interface SplitOptions {
+  total: number;
+  grain?: number;
+  work: number;
+  perThread?: number;
+}
+
 /** The exports of K that return nothing: the kernels `split` may hand to worker threads. */
 export type SplitKernel<K> = { [F in keyof K]: K[F] extends (...args: never[]) => infer R ? ([R] extends [void] ? F : never) : never }[keyof K] & string;
 /** The parameters of a kernel, as a tuple (with their names). */
@@ -99,12 +111,15 @@ export class Arena {
 /**
  * Splits work over threads (set by a threaded backend; absent: one thread). `run` executes every
  * call once, on the caller's thread or a worker (each takes the next call when it is done), and
- * returns when all have finished; at most `threads * piecesPerThread` calls. `kernel` resolves
+ * returns when all have finished; at most `threads * maxPiecesPerThread` calls. `kernel` resolves
  * "module.export" to the id the workers know it by.
  */
 export interface ThreadPool {
   readonly threads: number;
+  /** Pieces per thread a split makes unless it asks for another number. */
   readonly piecesPerThread: number;
+  /** Job slots per thread: the most pieces per thread a split may ask for. */
+  readonly maxPiecesPerThread: number;
   kernel(module: string, fn: string): number;
   run(calls: readonly { id: number; args: readonly number[] }[]): void;
 }
@@ -194,18 +209,30 @@ export class WasmModule<K extends object = object> {
   }
 
   /**
+   * The pieces `split(fn, o, ...)` would make: 1 when it would run on this thread alone (one
+   * thread, too little work, or a single grain). Lets an adapter prepare shared work first (the
+   * attention adapter packs K and V once for all pieces).
+   */
+  pieces(o: SplitOptions): number {
+    const grain = Math.max(1, o.grain ?? 1);
+    if (!this.pool || o.work < this.splitMinNs) return 1;
+    const perThread = Math.min(this.pool.maxPiecesPerThread, o.perThread ?? this.pool.piecesPerThread);
+    return Math.max(1, Math.min(this.threads * perThread, Math.ceil(o.total / grain)));
+  }
+
+  /**
    * Runs kernel `fn` over the index range [0, total) split into contiguous pieces (a few per
-   * thread), each a multiple of `grain` (but the last): `args(lo, hi)` gives a piece's arguments,
+   * thread, `perThread` if given), each a multiple of `grain` (but the last): `args(lo, hi)` gives a piece's arguments,
    * typed as the kernel's parameters (it may allocate per-thread scratch in the current scope). One
    * thread, or `work` (estimated single-thread nanoseconds) below splitMinNs: a single call
    * args(0, total) on this thread. The kernel goes by name only here: workers know kernels by
    * "module.export" (threads.ts).
    */
-  split<F extends SplitKernel<K>>(fn: F, o: { total: number; grain?: number; work: number }, args: (lo: number, hi: number) => KernelArgs<K[F]>): void {
+  split<F extends SplitKernel<K>>(fn: F, o: SplitOptions, args: (lo: number, hi: number) => KernelArgs<K[F]>): void {
     const piece = args as unknown as (lo: number, hi: number) => number[];
     const grain = Math.max(1, o.grain ?? 1);
-    const pieces = Math.min(this.threads * (this.pool?.piecesPerThread ?? 1), Math.ceil(o.total / grain));
-    if (!this.pool || pieces <= 1 || o.work < this.splitMinNs) {
+    const pieces = this.pieces(o);
+    if (!this.pool || pieces <= 1) {
       (this.k[fn] as unknown as (...a: number[]) => void)(...piece(0, o.total));
       return;
     }

@@ -17,6 +17,8 @@ const JOB = 24;
 const SEQ = 0, PENDING = 1, FAILED = 2, STOP = 3, NEXT = 4, COUNT = 5;
 /** Pieces a split hands out per thread: threads take the next piece when done (a slow one takes fewer). */
 export const PIECES_PER_THREAD = 3;
+/** Job slots per thread: the most pieces per thread a split may ask for (`SplitOptions.perThread`). */
+export const MAX_PIECES_PER_THREAD = 16;
 /** Polls of a control word before a thread sleeps on it (a short spin saves a wake-up per op). */
 const SPIN = 2000;
 
@@ -88,6 +90,7 @@ async function startWorker(init: Record<string, unknown>): Promise<WorkerHandle>
 /** The pool: the caller's kernel table, the control words and job slots, the workers. */
 class Pool implements ThreadPool {
   readonly piecesPerThread = PIECES_PER_THREAD;
+  readonly maxPiecesPerThread = MAX_PIECES_PER_THREAD;
   private readonly ctl: Int32Array;
   private readonly jobs: Float64Array;
   private readonly ids = new Map<string, number>();
@@ -96,7 +99,7 @@ class Pool implements ThreadPool {
 
   constructor(readonly threads: number, private readonly fns: ((...a: number[]) => unknown)[], names: string[]) {
     this.ctl = new Int32Array(new SharedArrayBuffer(16 * 4));
-    this.jobs = new Float64Array(new SharedArrayBuffer(threads * PIECES_PER_THREAD * JOB * 8));
+    this.jobs = new Float64Array(new SharedArrayBuffer(threads * MAX_PIECES_PER_THREAD * JOB * 8));
     names.forEach((n, i) => this.ids.set(n, i));
   }
 
@@ -115,7 +118,7 @@ class Pool implements ThreadPool {
   /** Runs every call once: the caller and the workers take the next call until none is left. */
   run(calls: readonly { id: number; args: readonly number[] }[]): void {
     if (this.busy) throw new TghError("wasm threads: a kernel split was started while another was running");
-    if (calls.length > this.threads * PIECES_PER_THREAD) throw new TghError(`wasm threads: ${calls.length} pieces, more than the ${this.threads * PIECES_PER_THREAD} job slots`);
+    if (calls.length > this.threads * MAX_PIECES_PER_THREAD) throw new TghError(`wasm threads: ${calls.length} pieces, more than the ${this.threads * MAX_PIECES_PER_THREAD} job slots`);
     const { ctl, jobs } = this;
     calls.forEach((c, p) => {
       const base = p * JOB;

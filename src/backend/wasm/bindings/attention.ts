@@ -60,18 +60,33 @@ export const ATTENTION_OPTS: OptsStruct<AttentionOpts> = {
 /** The exports of kernels/attention.ts (build/attention.wasm and attention.shared.wasm). */
 export interface AttentionKernels {
   /**
+   * Bytes of one kv head's packed keys and values: Kt (nkp x dh floats, nkp = nk rounded up to BK)
+   * then Vp (nkp x dhp floats, dhp = dh rounded up to 4). A multiple of 64 (BK = 128 rows).
+   */
+  attention_kv_bytes(nk: number, dh: number): number;
+  /**
    * Bytes of scratch that attention() needs (the adapter allocates them): the Call, one head's Kt and
-   * Vp (nk rounded up to BK rows), one query block's Qp, S, O, M, L, C, X, and E (the exp passes' 12 x BK
-   * floats). Not a function of nq.
+   * Vp (attention_kv_bytes(nk, dh)), one query block's Qp, S, O, M, L, C, X, and E (the exp passes'
+   * 12 x BK floats). Not a function of nq. With K and V prepacked (`kv` != 0): attention_scratch(0, dh).
    */
   attention_scratch(nk: number, dh: number): number;
+  /**
+   * Packs the keys and values of kv heads h0 <= h < h1 (h = b * KV + kv head; B * KV in all) into
+   * `kv`, head h at kv + h * attention_kv_bytes(nk, dh): the same Kt and Vp that attention() packs
+   * into its scratch, so attention(..., kv, ...) gives the same bits. A thread split hands out head
+   * ranges (`opts` as for attention).
+   */
+  attention_pack(kv: Ptr, k: Ptr, v: Ptr, opts: Ptr, h0: number, h1: number): void;
   /** Query blocks per kv head: the work units a thread split hands out (see `attention`). */
   attention_units(batch: number, nq: number, heads: number, kvHeads: number): number;
   /**
    * out [B, nq, NH*dh] = attention(q [B, nq, NH*dh], k, v [B, nk, KV*dh]), query head h reading kv
    * head h / (NH/KV); mask [maskBatch, nq, nk] or 0; causal: query i keeps keys j <= i + nk - nq.
    * `opts` points at an AttentionOpts (B = batch, nq, nk, NH = heads, KV = kvHeads, dh, scale,
-   * causal, maskBatch). `scratch` holds attention_scratch(nk, dh) bytes, 16-byte aligned.
+   * causal, maskBatch). `kv`: 0, or every kv head's keys and values packed by attention_pack (then
+   * `scratch` holds attention_scratch(0, dh) bytes, and no head is packed here); otherwise `scratch`
+   * holds attention_scratch(nk, dh) bytes, and each kv head is packed into it before its first unit.
+   * Scratch is 16-byte aligned.
    * Only the work units u0 <= u < u1 are computed (units in the order b, kv head, head group, query
    * block; attention_units counts them): a thread split hands out unit ranges (every piece reads the
    * same AttentionOpts), and a unit's rows are computed the same way whichever thread runs it, so
@@ -80,7 +95,7 @@ export interface AttentionKernels {
    * that a row does not see reaches that row (as 0 * NaN) only if the key lies in a tile the row's
    * block processes; v is expected finite.
    */
-  attention(out: Ptr, q: Ptr, k: Ptr, v: Ptr, mask: Ptr, scratch: Ptr, opts: Ptr, u0: number, u1: number): void;
+  attention(out: Ptr, q: Ptr, k: Ptr, v: Ptr, mask: Ptr, kv: Ptr, scratch: Ptr, opts: Ptr, u0: number, u1: number): void;
   /** The end of this module's static data (__heap_base): the JS-side arena starts at or above it. */
   heap_base(): number;
   /** Where this module's static data begins (--memoryBase: its slot in the shared memory of a threaded backend; 0 otherwise). */
@@ -90,9 +105,11 @@ export interface AttentionKernels {
 /** The exports of a kernels/attention.ts instance, each checked to be a function of its arity. */
 export function bindAttention(exports: WebAssembly.Exports): AttentionKernels {
   return {
+    attention_kv_bytes: unsigned(kernel(exports, "attention", "attention_kv_bytes", 2)),
     attention_scratch: unsigned(kernel(exports, "attention", "attention_scratch", 2)),
+    attention_pack: kernel(exports, "attention", "attention_pack", 6),
     attention_units: kernel(exports, "attention", "attention_units", 4),
-    attention: kernel(exports, "attention", "attention", 9),
+    attention: kernel(exports, "attention", "attention", 10),
     heap_base: unsigned(kernel(exports, "attention", "heap_base", 0)),
     memory_base: unsigned(kernel(exports, "attention", "memory_base", 0)),
   };
