@@ -12,7 +12,11 @@ import { makeSample } from "../src/data/index.js";
 import { ShapeError, ValueError } from "../src/errors.js";
 import { forward, type ForwardInput } from "../src/model/model.js";
 import { PATCH_KINDS, patchLoss } from "../src/model/patch-loss.js";
-import { mirrorCover, mirrorVolume, patchCover } from "../src/recipe/data.js";
+import { preprocessPreset } from "../src/preprocess/index.js";
+import { corpus, focusExamples, loadPool, mirrorCover, mirrorVolume, patchCover, sliceExamples, taskExamples } from "../src/recipe/data.js";
+import { defaultRecipe, patchLossOf } from "../src/recipe/recipe.js";
+import { config2d, recipeConfig } from "../src/recipe/stages.js";
+import { trainBpe } from "../src/tokenizer/train.js";
 import { Tensor } from "../src/tensor.js";
 import { Grads } from "../src/train/grads.js";
 import { lossAndGrads } from "../src/train/model-backward.js";
@@ -190,12 +194,7 @@ describe("cover marks of a rendered study", () => {
 });
 
 describe("cover marks in the recipe's examples", () => {
-  it("every stage's examples carry their image's marks (mirrored views the mirrored marks); stage 2 trains without the loss", async () => {
-    const { loadPool, corpus, sliceExamples, taskExamples, focusExamples } = await import("../src/recipe/data.js");
-    const { preprocessPreset } = await import("../src/preprocess/index.js");
-    const { recipeConfig, config2d } = await import("../src/recipe/stages.js");
-    const { trainBpe } = await import("../src/tokenizer/train.js");
-    const { defaultRecipe, patchLossOf } = await import("../src/recipe/recipe.js");
+  it("every stage's examples carry their image's marks (mirrored views the mirrored marks); stage 2 trains without the loss", () => {
     const pool = loadPool(2026, "train", 3, preprocessPreset("tiny"), undefined, 8);
     const tok = trainBpe(corpus(pool), 300), cfg = recipeConfig("tiny", tok), n = cfg.vision.image / cfg.vision.patch, nn = n * n;
     for (const ex of [taskExamples(pool, cfg, tok, 1, 1, true), focusExamples(pool, cfg, tok, true)]) {
