@@ -229,6 +229,28 @@ describe("language model: backward = finite differences", () => {
       }, seed);
     }, 6);
   });
+
+  it("the LM with cross-entropy under a target emphasis (each sequence's weighted mean)", () => {
+    check(fc.record({ cfg: gradConfig, B: dim(2), seed: dataSeed }), ({ cfg, B, seed }) => {
+      const params = randomParams(cfg, seed), lm = cfg.lm;
+      const rng = new Rng(seed);
+      const rows = Array.from({ length: B }, () => sequence(cfg, 2, 1 + rng.int(3), 2 + rng.int(3), 0, rng));
+      const L = Math.max(...rows.map((r) => r.length));
+      const ids = new Tensor("i32", [B, L], Int32Array.from(rows.flatMap((r) => [...r, ...new Array<number>(L - r.length).fill(cfg.tokens.pad)])));
+      const seq = parseSequence(ids, cfg.tokens);
+      const emphasis = Float32Array.from({ length: B * L }, () => 0.25 + 3 * rng.uniform());
+      const x = randT([B, L, lm.width], seed + 1, -2, 2);
+      let logits: F32Tensor | null = null;
+      checkLayer("lm + emphasised cross-entropy", {
+        params, inputs: [["x", x]],
+        forward: (tape) => {
+          logits = lmForward(ref, params, lm, x, tape);
+          return { aux: crossEntropy(logits, ids, seq, emphasis)! };
+        },
+        backward: (ctx) => [lmBackward(ctx, lm, crossEntropyBackward(ref, logits!, ids, seq, 1, emphasis), true)],
+      }, seed);
+    }, 4);
+  });
 });
 
 describe("text guidance: backward = finite differences", () => {

@@ -157,6 +157,23 @@ describe("data-parallel training", () => {
     expect(runs[0].reports[0].loss - plain.loss).toBeCloseTo(2 * runs[0].reports[0].patch!, 5);
   });
 
+  it("a target emphasis on some samples: 1 and 2 threads give the same weights and reports, and the oracle's; it changes the loss", async () => {
+    const rng = new Rng(6);
+    const data = samples(6, 17).map((s, i) => (i % 2 === 0 ? { ...s, emphasis: Float32Array.from(s.ids, () => 0.5 + 3 * rng.uniform()) } : s));
+    const o = opts({ accum: 2, batchSize: 2 }), runs = [];
+    for (const threads of [1, 2]) {
+      const t = await trainer(threads, o);
+      runs.push({ reports: [t.trainStep(data), t.trainStep(data)], params: t.params });
+    }
+    expect(runs[1].reports).toEqual(runs[0].reports);
+    sameParams("emphasis, 2 threads vs 1", runs[1].params, runs[0].params);
+    const oracle = new Trainer(be, cfg, initParams(cfg, 1), o);
+    for (const mbs of draws(o, data, 2)) oracleUpdate(oracle, o, mbs, false);
+    sameParams("emphasis, 1 thread vs the oracle", runs[0].params, oracle.params);
+    const plain = (await trainer(1, o)).trainStep(data.map(({ emphasis: _, ...s }) => s));
+    expect(plain.loss).not.toBe(runs[0].reports[0].loss);
+  });
+
   it("a micro-batch that fails on a worker fails the update with its error", async () => {
     const o = opts({ accum: 2, batchSize: 1 }), data = samples(2, 5);
     const bad: Sample = { ...data[1], ids: [...data[1].ids.slice(0, -1), cfg.lm.vocab + 5] };

@@ -86,6 +86,9 @@ options:
                          findings cover the patch (channels 0-2: nodule, effusion, cyst), with
                          weight W (default 0: off; docs/TRAINING.md)
   --stage1-patch-loss W  the same in stage 1, on the 3D encoder's depth patches (default 0: off)
+  --report-emphasis W    stage 2's reports count the sentences that say what the volume shows
+                         (findings, organs without findings, the impression) W times within
+                         each report's mean loss (default 1: off; docs/TRAINING.md)
   --no-slice-questions   stage 0 trains on captions only; by default it also asks each slice the
                          volume's presence, side and contrast questions, answered from the
                          findings on that slice (--slice-questions: on, the default)
@@ -140,6 +143,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "closed-text": { type: "boolean" },
     "answer-cap": { type: "string" },
     "stage2-focus-cap": { type: "string" },
+    "report-emphasis": { type: "string" },
     "slice-stack": { type: "string" },
     "slice-side-repeat": { type: "string" },
     "patch-loss": { type: "string" },
@@ -202,6 +206,10 @@ example (the shipped checkpoint, docs/TRAINING.md):
     if (resume && recipeMark(resume).phase === "stage2") {
       const was = [focusShareOf(before, "stage2"), answerCapOf(before, "stage2"), focusCapOf(before, "stage2")], now = [focusShareOf(o, "stage2"), answerCapOf(o, "stage2"), focusCapOf(o, "stage2")];
       if (JSON.stringify(was) !== JSON.stringify(now)) throw new UsageError(`tgh-moe train: the checkpoint is at stage2, so stage 2's focus share, answer cap and focus cap must stay ${JSON.stringify(was)}, got ${JSON.stringify(now)}`);
+    }
+    const atPhase = resume ? recipeMark(resume).phase : null;
+    if ((atPhase === "stage2" || atPhase === "stage12") && (before.reportEmphasis ?? 1) !== (o.reportEmphasis ?? 1)) {
+      throw new UsageError(`tgh-moe train: the checkpoint is at ${atPhase}, so --report-emphasis must stay ${before.reportEmphasis ?? 1}, got ${o.reportEmphasis}`);
     }
     if (v.accum !== undefined) o = withAccum(o, v.accum);
     if (v.lr !== undefined) o = withPeaks(o, v.lr);

@@ -13,5 +13,6 @@ export type { Cyst, Effusion, Finding, FindingKind, Grade, Nodule, NoduleType, S
 export { countMatches, extractFindings, prf, truthAsExtracted } from "./extract.js";
 export type { Counts, ExtractedFinding } from "./extract.js";
 export { formatAnswer, formatQuestion, LETTERS, OPEN } from "./questions.js";
+export { HEADERS, ROUTINE, TECHNIQUE } from "./report.js";
 export type { Question } from "./questions.js";
 export { volumeHash } from "./seed.js";

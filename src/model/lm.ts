@@ -138,18 +138,22 @@ function lastRow(x: F32Tensor): F32Tensor {
  * Weight of each CE target: a mean over the sequences that have targets of each sequence's mean
  * token loss (spec section 7), so a one-word answer weighs as much as a long report:
  * w_t = 1 / (sequences with targets x targets of t's sequence). The weights sum to 1.
+ * With `emphasis` [B, L] (a training option: some targets of a sequence count f times), each
+ * sequence's mean is weighted: w_t = f_t / (sequences with targets x sum of f over t's sequence),
+ * f_t = emphasis[b, pos]; every sequence still weighs the same, and all f = 1 gives the same bits.
  */
-export function targetWeights(seq: SequenceLayout): Float64Array {
+export function targetWeights(seq: SequenceLayout, emphasis?: Float32Array | null): Float64Array {
+  const L = seq.promptMask.dim(1), f = ({ b, pos }: { b: number; pos: number }) => (emphasis ? emphasis[b * L + pos] : 1);
   const perSeq = new Map<number, number>();
-  for (const { b } of seq.targets) perSeq.set(b, (perSeq.get(b) ?? 0) + 1);
-  return Float64Array.from(seq.targets, ({ b }) => 1 / (perSeq.size * perSeq.get(b)!));
+  for (const t of seq.targets) perSeq.set(t.b, (perSeq.get(t.b) ?? 0) + f(t));
+  return Float64Array.from(seq.targets, (t) => f(t) / (perSeq.size * perSeq.get(t.b)!));
 }
 
 /** Sum over the targets of w_t * -log softmax(logits[b, pos-1])[ids[b, pos]] (targetWeights), log-sum-exp in float64; null without targets. */
-export function crossEntropy(logits: F32Tensor, ids: I32Tensor, seq: SequenceLayout): number | null {
+export function crossEntropy(logits: F32Tensor, ids: I32Tensor, seq: SequenceLayout, emphasis?: Float32Array | null): number | null {
   if (seq.targets.length === 0) return null;
   const [, L, V] = logits.shape;
-  const w = targetWeights(seq);
+  const w = targetWeights(seq, emphasis);
   let total = 0;
   seq.targets.forEach(({ b, pos }, t) => {
     const row = logits.data.subarray((b * L + pos - 1) * V, (b * L + pos) * V);

@@ -35,6 +35,12 @@ export interface ForwardInput {
    * D * n^2], bit k for PATCH_KINDS[k]: with ForwardOptions.patchLoss, the patch finding loss.
    */
   cover?: Uint8Array | null;
+  /**
+   * Training only: how much each target token counts within its sequence's mean [B * L] (row b,
+   * position pos: the target ids[b, pos]; lm.ts targetWeights), finite and >= 0 with a positive
+   * sum over each sequence's targets. Absent: 1 everywhere.
+   */
+  emphasis?: Float32Array | null;
 }
 export interface ForwardOptions {
   /** Collect the section 8 activations (act.embed, act.blocks.<l>, ..., act.lm.logits). */
@@ -65,14 +71,16 @@ export function forward(be: Backend, params: Params, cfg: ModelConfig, input: Fo
   const logits = lmForward(be, params, cfg.lm, x, tape); // [B, L, V]
   acts?.set("act.lm.logits", logits);
 
-  const ce = crossEntropy(logits, ids, seq);
+  const emphasis = input.emphasis ?? null;
+  if (emphasis) checkEmphasis(emphasis, seq, ids);
+  const ce = crossEntropy(logits, ids, seq, emphasis);
   const mean = (xs: { value: number }[]) => (xs.length ? xs.reduce((s, x) => s + x.value, 0) / xs.length : 0);
   const alpha = o.alpha ?? 0.01, beta = o.beta ?? 0.1;
   const gamma = o.patchLoss ?? 0;
   const patch = gamma > 0 ? patchLossOf(enc.x, input.cover, cfg.vision.depthPatch) : null;
   const total = (ce ?? 0) + alpha * mean(enc.balance) + beta * mean(enc.task) + (patch ? gamma * patch.value : 0);
   const losses: Losses = { ce, balance: enc.balance, task: enc.task, total, ...(patch ? { patch: patch.value } : {}) };
-  tape?.push("model", { ids, seq, s, logits, losses, alpha, beta, volumeOf, volumes: volume.dim(0), patch: patch ? { dz: patch.dz, weight: gamma } : null });
+  tape?.push("model", { ids, seq, s, logits, losses, alpha, beta, volumeOf, volumes: volume.dim(0), patch: patch ? { dz: patch.dz, weight: gamma } : null, emphasis });
   return { logits, trace: enc.traces, losses, acts };
 }
 
@@ -112,6 +120,20 @@ export function forwardPrefix(be: Backend, params: Params, cfg: ModelConfig, vol
   const z = volumeOf ? be.gatherRows(zU.reshape([zU.dim(0) * zU.dim(1), zU.dim(2)]), imageRowsOf(volumeOf, zU.dim(1))).reshape([ids.dim(0), zU.dim(1), zU.dim(2)]) : zU; // [B, m, d_lm]
   acts?.set("act.projector", z);
   return { seq, s, enc, z, x: spliceImage(e, seq, z) };
+}
+
+/** ForwardInput.emphasis: [B * L] values, finite and >= 0, each sequence with targets having a positive sum over them. */
+function checkEmphasis(emphasis: Float32Array, seq: SequenceLayout, ids: I32Tensor): void {
+  const [B, L] = ids.shape;
+  if (!(emphasis instanceof Float32Array) || emphasis.length !== B * L) throw new ShapeError(`forward: emphasis: expected a Float32Array of B*L = ${B}*${L} = ${B * L} values, got ${emphasis instanceof Float32Array ? emphasis.length : typeof emphasis}`);
+  const sums = new Float64Array(B);
+  for (const { b, pos } of seq.targets) {
+    const f = emphasis[b * L + pos];
+    if (!(Number.isFinite(f) && f >= 0)) throw new ValueError(`forward: emphasis[${b}, ${pos}]: expected a finite number >= 0, got ${f}`);
+    sums[b] += f;
+  }
+  const bad = seq.targets.find(({ b }) => !(sums[b] > 0));
+  if (bad) throw new ValueError(`forward: emphasis: expected a positive sum over the targets of sequence ${bad.b}, got 0`);
 }
 
 /** L_patch of the encoder output, or a clear error when the input has no cover marks. */

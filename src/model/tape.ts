@@ -126,6 +126,7 @@ export interface ModelSaved {
   volumeOf: Int32Array | null; // [B] the volume row of each sequence, or null (one volume per sequence)
   volumes: number; // U, the volume rows encoded
   patch: { dz: Float32Array; weight: number } | null; // dL_patch/dz [U, D, n^2, K] and its weight gamma (patch-loss.ts), or null
+  emphasis: Float32Array | null; // [B, L] target emphasis (ForwardInput.emphasis), or null
 }
 
 /** Entry kinds, each with the function that pushes it and what it keeps. */

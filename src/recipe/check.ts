@@ -24,6 +24,7 @@ export function checkRecipe(o: RecipeOptions): void {
     const x = o[k];
     if (x !== undefined && !(x >= 0 && x <= 100)) throw new ValueError(`recipe: ${k}: expected a number in [0, 100], got ${x}`);
   }
+  if (o.reportEmphasis !== undefined && !(o.reportEmphasis > 0 && o.reportEmphasis <= 100)) throw new ValueError(`recipe: reportEmphasis: expected a number in (0, 100], got ${o.reportEmphasis}`);
   if (o.sliceStack !== undefined && !(Number.isInteger(o.sliceStack) && o.sliceStack >= 1)) throw new ValueError(`recipe: sliceStack: expected an integer >= 1, got ${o.sliceStack}`);
   if (o.focusSideRepeat !== undefined && !(Number.isInteger(o.focusSideRepeat) && o.focusSideRepeat >= 1)) throw new ValueError(`recipe: focusSideRepeat: expected an integer >= 1, got ${o.focusSideRepeat}`);
   if (o.sliceSideRepeat !== undefined && !(Number.isInteger(o.sliceSideRepeat) && o.sliceSideRepeat >= 1)) throw new ValueError(`recipe: sliceSideRepeat: expected an integer >= 1, got ${o.sliceSideRepeat}`);

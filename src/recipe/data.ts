@@ -5,7 +5,7 @@
  * (the Trainer draws from these lists with its seeded RNG) and not the data generator (src/data/).
  * Legend: D,H,W volume · L text tokens.
  */
-import { formatAnswer, formatQuestion, makeSample, OPEN, SIDES, splitOf, type FindingKind, type Question, type Sample as Study, type SplitName } from "../data/index.js";
+import { formatAnswer, formatQuestion, HEADERS, makeSample, OPEN, ROUTINE, SIDES, splitOf, TECHNIQUE, type FindingKind, type Question, type Sample as Study, type SplitName } from "../data/index.js";
 import { ValueError } from "../errors.js";
 import { promptSequence } from "../generate/prefix.js";
 import type { ModelConfig } from "../model/config.js";
@@ -228,8 +228,9 @@ export function answerTarget(q: Question, closedText = false): string {
  * task 1, repeated as answerRepeats says (at most `answerCap` copies, `focusCap` for the focus
  * questions, isFocus; 1: no balancing). With
  * `mirror`, each study appears a second time mirrored left-right, every text with its sides swapped.
+ * With `emphasis` != 1 the reports carry their target emphasis (reportEmphasis).
  */
-export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1, mirror = false, closedText = false, focusCap = answerCap): Sample[] {
+export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: BpeTokenizer, reportRepeat = 4, answerCap = 1, mirror = false, closedText = false, focusCap = answerCap, emphasis = 1): Sample[] {
   const all = pool.flatMap((p) => p.study.questions), capped = answerRepeats(all, answerCap), focused = answerRepeats(all, focusCap);
   const repeats = all.map((q, i) => (isFocus(q) ? focused[i] : capped[i]));
   const out: Sample[] = [];
@@ -239,7 +240,8 @@ export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: 
     for (const { volume: v, text, marks } of viewsOf(p, cfg, mirror)) {
       for (let r = 0; r < reportRepeat; r++) {
         const prompt = REPORT_PROMPTS[(study.index + r) % REPORT_PROMPTS.length];
-        out.push({ volume: v, ids: trainingSequence(cfg, tok, m, prompt, text(study.report)), task: TASK.report, ...marks });
+        const ids = trainingSequence(cfg, tok, m, prompt, text(study.report));
+        out.push({ volume: v, ids, task: TASK.report, ...marks, ...(emphasis !== 1 ? { emphasis: sequenceEmphasis(ids.length, reportEmphasis(tok, text(study.report), emphasis)) } : {}) });
       }
       study.questions.forEach((q, j) => {
         const example: Sample = { volume: v, ids: trainingSequence(cfg, tok, m, text(formatQuestion(q)), text(answerTarget(q, closedText))), task: TASK.vqa, ...marks };
@@ -248,6 +250,37 @@ export function taskExamples(pool: readonly PoolStudy[], cfg: ModelConfig, tok: 
     }
     i += study.questions.length;
   }
+  return out;
+}
+
+/**
+ * How much each token of a report counts in its sequence's loss (Sample.emphasis; over
+ * tok.encode(report)): `weight` on the sentences that say what the volume shows (each finding's
+ * sentence, each organ's negative sentence, the impression), 1 on the headers, the technique line
+ * and the routine normal statements. A report is mostly sentences that are the same whatever the
+ * volume; the few that are not decide its findings and otherwise weigh little in its mean.
+ * Sentences end with "." or ":" before a space or a line break; the tokens of the sentences encoded
+ * one by one are those of the whole report (checked: pre-tokenizer pieces never cross a space that
+ * starts a word).
+ */
+export function reportEmphasis(tok: BpeTokenizer, report: string, weight: number): Float32Array {
+  if (!(Number.isFinite(weight) && weight > 0)) throw new ValueError(`reportEmphasis: weight: expected a finite number > 0, got ${weight}`);
+  const fixed = new Set<string>([...HEADERS.findings, ...HEADERS.impression, ...TECHNIQUE.contrast, ...TECHNIQUE.plain, ...ROUTINE]);
+  const parts = report.split(/(?<=[.:])(?=[ \n])/).map((s) => ({ ids: tok.encode(s), f: fixed.has(s.trim()) ? 1 : weight }));
+  const whole = tok.encode(report), out = new Float32Array(whole.length);
+  let at = 0;
+  for (const { ids, f } of parts) {
+    if (ids.some((id, i) => whole[at + i] !== id)) break;
+    out.fill(f, at, (at += ids.length));
+  }
+  if (at !== whole.length) throw new ValueError(`reportEmphasis: report: its sentences encode to other tokens than the whole text (${JSON.stringify(report.slice(0, 60))}...)`);
+  return out;
+}
+
+/** A training sequence's emphasis [n] from its answer's (the tokens before the answer and the closing <eos> count 1). */
+function sequenceEmphasis(n: number, answer: Float32Array): Float32Array {
+  const out = new Float32Array(n).fill(1);
+  out.set(answer, n - 1 - answer.length);
   return out;
 }
 

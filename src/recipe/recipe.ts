@@ -72,6 +72,7 @@ export interface RecipeOptions {
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
   patchLoss?: number; // weight of stage 0's patch finding loss (src/model/patch-loss.ts); absent: 0 (off)
   stage1PatchLoss?: number; // its weight in stage 1 (and the one-stage variant's stage); absent: 0 (off)
+  reportEmphasis?: number; // stage 2's (and the one-stage variant's) weight of the report sentences that say what the volume shows (data.ts reportEmphasis); absent: 1 (off)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
 }
@@ -94,7 +95,7 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, sideWarmup, sideClosed, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, patchLoss, stage1PatchLoss, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, sideWarmup, sideClosed, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, patchLoss, stage1PatchLoss, reportEmphasis, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap,
@@ -103,7 +104,7 @@ export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
     ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...((focusSideRepeat ?? 1) > 1 ? { focusSideRepeat } : {}), ...(sideWarmup ? { sideWarmup } : {}), ...(sideWarmup && sideClosed ? { sideClosed } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
-    ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), ...((sliceSideRepeat ?? 1) > 1 ? { sliceSideRepeat } : {}), ...(patchLoss ? { patchLoss } : {}), ...(stage1PatchLoss ? { stage1PatchLoss } : {}), warmup, vocab,
+    ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), ...((sliceSideRepeat ?? 1) > 1 ? { sliceSideRepeat } : {}), ...(patchLoss ? { patchLoss } : {}), ...(stage1PatchLoss ? { stage1PatchLoss } : {}), ...((reportEmphasis ?? 1) !== 1 ? { reportEmphasis } : {}), warmup, vocab,
   };
 }
 
@@ -165,6 +166,11 @@ export function patchLossOf(o: RecipeOptions, phase: PhaseName): number {
   return phase === "stage0" ? (o.patchLoss ?? 0) : phase === "stage2" ? 0 : (o.stage1PatchLoss ?? 0);
 }
 
+/** The report emphasis of a phase (stage 2 and stage 1+2: reportEmphasis; stages 0 and 1: 1, off). */
+export function reportEmphasisOf(o: RecipeOptions, phase: PhaseName): number {
+  return phase === "stage2" || phase === "stage12" ? (o.reportEmphasis ?? 1) : 1;
+}
+
 /** The share of focus examples a phase draws after stage 1's warm-up (stage 2: stage2FocusShare when given). */
 export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
   return phase === "stage0" ? 0 : phase === "stage2" ? (o.stage2FocusShare ?? o.focusShare ?? 0) : (o.focusShare ?? 0);
@@ -179,21 +185,21 @@ export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
  */
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
   const first = phase === "stage1" || phase === "stage12", focusEnd = o.focusWarmup ?? 0, sideEnd = focusEnd + (o.sideWarmup ?? 0);
-  const share = focusShareOf(o, phase), cap = `${answerCapOf(o, phase)}/${focusCapOf(o, phase)}`;
+  const share = focusShareOf(o, phase), cap = `${answerCapOf(o, phase)}/${focusCapOf(o, phase)}/${reportEmphasisOf(o, phase)}`;
   const key = phase === "stage0" ? "slices" : first && step < focusEnd ? "focus" : first && step < sideEnd ? (o.sideClosed ? "sides-closed" : "sides") : share > 0 ? `mixed ${cap} ${share}` : `tasks ${cap}`;
   return examplesOf(d, o, key);
 }
 
-/** key: "slices", "focus", "sides", "sides-closed", "tasks <cap>/<focus cap>" or "mixed <cap>/<focus cap> <share>". */
+/** key: "slices", "focus", "sides", "sides-closed", "tasks <cap>/<focus cap>/<report emphasis>" or "mixed <cap>/<focus cap>/<report emphasis> <share>". */
 function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
-    const [kind, cap, share] = key.split(" "), [answerCap, focusCap] = (cap ?? "").split("/").map(Number);
+    const [kind, cap, share] = key.split(" "), [answerCap, focusCap, emphasis] = (cap ?? "").split("/").map(Number);
     d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1, o.sliceSideRepeat ?? 1)
       : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror, o.focusSideRepeat ?? 1)
       : kind === "sides" ? focusExamples(d.pool, cfg, d.tok, mirror, 1, SIDE_TEMPLATES)
       : kind === "sides-closed" ? sideExamples(d.pool, cfg, d.tok, mirror, o.closedText ?? false)
-      : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap)
+      : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap, emphasis)
       : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
     if (kind.startsWith("sides") && d.examples.get(key)!.length === 0) throw new ValueError(`recipe: sideWarmup: expected training studies that ask a side question, got none among ${d.pool.length} studies`);
   }

@@ -22,16 +22,16 @@ export interface LogitGrad {
 
 /**
  * ce = sum_targets w_t (logsumexp(z_{b,pos-1}) - z_{b,pos-1}[ids[b,pos]]), w = targetWeights (a mean
- * over sequences of their mean token loss):
+ * over sequences of their mean token loss, weighted by `emphasis` when given):
  *   dz_{b,pos-1} = scale w_t (softmax(z_{b,pos-1}) - onehot(ids[b,pos])), every other row 0.
  */
-export function crossEntropyBackward(be: Backend, logits: F32Tensor, ids: I32Tensor, seq: SequenceLayout, scale: number): LogitGrad {
+export function crossEntropyBackward(be: Backend, logits: F32Tensor, ids: I32Tensor, seq: SequenceLayout, scale: number, emphasis?: Float32Array | null): LogitGrad {
   const [B, L, V] = logits.shape;
   const Nt = seq.targets.length;
   const rows = fromInts([Nt], seq.targets.map(({ b, pos }) => b * L + pos - 1));
   const p = be.softmax(be.gatherRows(logits.reshape([B * L, V]), rows)); // [Nt, V]
   seq.targets.forEach(({ b, pos }, t) => (p.data[t * V + ids.data[b * L + pos]] -= 1)); // one float32 subtraction each
-  const w = targetWeights(seq);
+  const w = targetWeights(seq, emphasis);
   for (let t = 0; t < Nt; t++) {
     const f = Math.fround(scale * w[t]), row = p.data.subarray(t * V, (t + 1) * V);
     for (let v = 0; v < V; v++) row[v] *= f; // float32 products, the same in every engine

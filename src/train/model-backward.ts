@@ -68,7 +68,7 @@ export function modelBackward(ctx: Ctx, cfg: ModelConfig, o: BackwardOptions = {
     balance: m.losses.balance.length ? (scale * m.alpha) / m.losses.balance.length : 0,
     task: m.losses.task.length ? (scale * m.beta) / m.losses.task.length : 0,
   };
-  const dLogits = crossEntropyBackward(be, m.logits, m.ids, m.seq, m.losses.ce === null ? 0 : scale);
+  const dLogits = crossEntropyBackward(be, m.logits, m.ids, m.seq, m.losses.ce === null ? 0 : scale, m.emphasis);
   const dx = lmBackward(ctx, cfg.lm, dLogits, plan.lmInput); // [B, L, d]
   if (!dx) return;
   const mTokens = m.seq.imagePos[0]?.length ?? 0;

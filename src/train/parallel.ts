@@ -24,6 +24,7 @@ export interface Collated {
   task: number[];
   volumeOf?: Int32Array;
   cover?: Uint8Array; // patch cover marks [B or U, D, n^2] (the patch finding loss)
+  emphasis?: Float32Array; // target emphasis [B, L] (ForwardInput.emphasis)
 }
 
 export interface MicroOptions {
@@ -200,15 +201,16 @@ export interface WireBatch {
   task: number[];
   volumeOf?: Int32Array;
   cover?: Uint8Array;
+  emphasis?: Float32Array;
 }
 
 function toShared(b: Collated): WireBatch {
   const volume = new Float32Array(new SharedArrayBuffer(b.volume.data.byteLength)), ids = new Int32Array(new SharedArrayBuffer(b.ids.data.byteLength));
   volume.set(b.volume.data);
   ids.set(b.ids.data);
-  return { volumeShape: [...b.volume.shape], volume, idsShape: [...b.ids.shape], ids, task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}), ...(b.cover ? { cover: b.cover } : {}) };
+  return { volumeShape: [...b.volume.shape], volume, idsShape: [...b.ids.shape], ids, task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}), ...(b.cover ? { cover: b.cover } : {}), ...(b.emphasis ? { emphasis: b.emphasis } : {}) };
 }
 
 export function fromWire(b: WireBatch): Collated {
-  return { volume: new Tensor("f32", b.volumeShape, b.volume), ids: new Tensor("i32", b.idsShape, b.ids), task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}), ...(b.cover ? { cover: b.cover } : {}) };
+  return { volume: new Tensor("f32", b.volumeShape, b.volume), ids: new Tensor("i32", b.idsShape, b.ids), task: b.task, ...(b.volumeOf ? { volumeOf: b.volumeOf } : {}), ...(b.cover ? { cover: b.cover } : {}), ...(b.emphasis ? { emphasis: b.emphasis } : {}) };
 }

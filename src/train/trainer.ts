@@ -24,6 +24,7 @@ export interface Sample {
   ids: readonly number[];
   task: number;
   cover?: Uint8Array; // patch cover marks of its slices [D * n^2] (ForwardInput.cover), for the patch finding loss
+  emphasis?: Float32Array; // how much the target ids[pos] counts within the sequence [ids.length] (ForwardInput.emphasis); absent: 1
 }
 
 /** Everything that defines a run besides the model (stored in checkpoints as JSON). */
@@ -194,9 +195,22 @@ export class Trainer {
   }
 }
 
-/** Samples -> one batch: volumes stacked [B, c, D, H, W], ids right-padded with `pad` [B, L], task labels. */
-export function collate(samples: readonly Sample[], pad: number): { volume: F32Tensor; ids: Tensor<"i32">; task: number[]; cover?: Uint8Array } {
-  return { volume: stackVolumes(samples), ids: stackIds(samples, pad), task: samples.map((s) => s.task), ...stackCover(samples) };
+/** Samples -> one batch: volumes stacked [B, c, D, H, W], ids right-padded with `pad` [B, L], task labels (cover marks and target emphasis when the samples have them). */
+export function collate(samples: readonly Sample[], pad: number): { volume: F32Tensor; ids: Tensor<"i32">; task: number[]; cover?: Uint8Array; emphasis?: Float32Array } {
+  const ids = stackIds(samples, pad);
+  return { volume: stackVolumes(samples), ids, task: samples.map((s) => s.task), ...stackCover(samples), ...stackEmphasis(samples, ids.dim(1)) };
+}
+
+/** The samples' target emphasis [B, L] when any sample has one (1 for the others and on padding; {} when none has). */
+function stackEmphasis(samples: readonly Sample[], L: number): { emphasis?: Float32Array } {
+  if (!samples.some((s) => s.emphasis)) return {};
+  const out = new Float32Array(samples.length * L).fill(1);
+  samples.forEach((s, b) => {
+    if (!s.emphasis) return;
+    if (s.emphasis.length !== s.ids.length) throw new ShapeError(`collate: emphasis: expected one value per token id (${s.ids.length}), got ${s.emphasis.length}`);
+    out.set(s.emphasis, b * L);
+  });
+  return { emphasis: out };
 }
 
 /** The samples' cover marks, concatenated in order, when every sample has them ({} when none has). */
@@ -261,5 +275,6 @@ export function collateShared(samples: readonly Sample[], pad: number): ReturnTy
     if (!row.has(s.volume)) row.set(s.volume, distinct.push(s) - 1);
     return row.get(s.volume)!;
   });
-  return { volume: stackVolumes(distinct), ids: stackIds(samples, pad), task: samples.map((s) => s.task), volumeOf, ...stackCover(distinct) };
+  const ids = stackIds(samples, pad);
+  return { volume: stackVolumes(distinct), ids, task: samples.map((s) => s.task), volumeOf, ...stackCover(distinct), ...stackEmphasis(samples, ids.dim(1)) };
 }
