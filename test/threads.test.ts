@@ -7,6 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createBackend, type Backend } from "../src/backend/index.js";
+import { WasmModule, type ThreadPool } from "../src/backend/wasm/runtime.js";
 import { ValueError } from "../src/errors.js";
 import { generate } from "../src/generate.js";
 import { formatReport, verifyGolden } from "../src/golden.js";
@@ -52,6 +53,63 @@ describe("createBackend threads", () => {
     for (const bad of [0, -1, 1.5, 257, Number.NaN]) {
       await expect(createBackend("wasm", { threads: bad })).rejects.toThrow(ValueError);
       await expect(createBackend("wasm", { threads: bad })).rejects.toThrow(/threads: expected an integer from 1 to 256, got/);
+    }
+  });
+});
+
+describe("WasmModule.split", () => {
+  /** A module with a stand-in pool that records the pieces (and runs `meanwhile` as the pool does). */
+  function fakeModule(threads: number | null) {
+    const rec = { pieces: [] as number[][], meanwhile: 0 };
+    const pool: ThreadPool = {
+      threads: threads ?? 1, piecesPerThread: 3, maxPiecesPerThread: 16, kernel: () => 0,
+      run: (calls, meanwhile) => {
+        meanwhile?.();
+        rec.pieces = calls.map((c) => [...c.args]);
+      },
+    };
+    const m = Object.create(WasmModule.prototype) as WasmModule<{ f(lo: number, hi: number): void }>;
+    Object.assign(m, { name: "fake", pool: threads === null ? null : pool, splitMinNs: 0, k: { f: (lo: number, hi: number) => rec.pieces.push([lo, hi]) } });
+    return { m, rec };
+  }
+
+  it("guided: covers [0, total) once, in pieces of non-increasing size down to one grain, within the job slots", () => {
+    for (const [total, threads, grain] of [[384, 2, 1], [384, 3, 1], [384, 8, 1], [12, 2, 1], [1000, 2, 3], [2, 2, 1], [5000, 2, 1]]) {
+      const { m, rec } = fakeModule(threads);
+      m.split("f", { total, grain, work: 1e9, perThread: 16, guided: true }, (lo, hi) => [lo, hi]);
+      const p = rec.pieces;
+      expect(p.length).toBeGreaterThan(1);
+      expect(p.length).toBeLessThanOrEqual(threads * 16);
+      expect(p[0][0]).toBe(0);
+      expect(p[p.length - 1][1]).toBe(total);
+      for (let i = 0; i < p.length; i++) {
+        expect(p[i][1]).toBeGreaterThan(p[i][0]);
+        if (i > 0) expect(p[i][0]).toBe(p[i - 1][1]);
+        if (p[i][1] < total) expect(p[i][1] % grain).toBe(0);
+        if (i > 0 && p[i][1] < total) expect(p[i][1] - p[i][0]).toBeLessThanOrEqual(p[i - 1][1] - p[i - 1][0]);
+      }
+      if (total / grain >= 4 * threads && p.length < threads * 16) expect(p[p.length - 2][1] - p[p.length - 2][0]).toBe(grain);
+    }
+    // 12 heads x 2048 tokens on 2 threads: the sizes the attention adapter's comment gives
+    const { m, rec } = fakeModule(2);
+    m.split("f", { total: 384, work: 1e9, perThread: 16, guided: true }, (lo, hi) => [lo, hi]);
+    expect(rec.pieces.map(([lo, hi]) => hi - lo).slice(0, 3)).toEqual([96, 72, 54]);
+    expect(rec.pieces.length).toBe(22);
+  });
+
+  it("guided with more pieces than job slots: equal pieces; `meanwhile` runs once on a split call, never on an unsplit one", () => {
+    const big = fakeModule(2);
+    let ran = 0;
+    big.m.split("f", { total: 1 << 30, work: 1e9, perThread: 16, guided: true }, (lo, hi) => [lo, hi], () => ran++);
+    expect(big.rec.pieces.length).toBe(32);
+    expect(ran).toBe(1);
+    for (const threads of [null, 2]) { // no pool; a pool, but less work than splitMinNs
+      const { m, rec } = fakeModule(threads);
+      m.splitMinNs = 1;
+      let n = 0;
+      m.split("f", { total: 10, work: threads === null ? 1e9 : 0, guided: true }, (lo, hi) => [lo, hi], () => n++);
+      expect(n).toBe(0);
+      expect(rec.pieces).toEqual([[0, 10]]);
     }
   });
 });

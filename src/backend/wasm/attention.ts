@@ -9,12 +9,15 @@ import { ATTENTION_OPTS, type Ptr } from "./bindings/index.js";
 import type { KernelModule } from "./runtime.js";
 
 /**
- * Pieces per thread of the query-block split (the pool's most). Threads take the next piece when
- * done, so a thread that runs slower (another process on its core, a later wake-up, a causal
- * head's longer last blocks) leaves at most one piece for the others to wait on: with the pool's
- * default of 3 pieces a thread that is a sixth of a 2-thread call (55 ms of 12 heads x 2048 x 64),
- * with 16 a 32nd (10 ms). Finer pieces cost no extra packing once K and V are packed for every
- * piece (below); a piece's own scratch is one query block's (about 70 KB at dh 64).
+ * Pieces per thread of the query-block split when it cannot be guided (more pieces than the pool's
+ * job slots; see below), the pool's most. Threads take the next piece when done, so a thread that
+ * runs slower (another process on its core, a later wake-up, a causal head's longer last blocks)
+ * leaves at most one piece for the others to wait on. The split is guided (SplitOptions.guided):
+ * pieces of decreasing size, 96, 72, 54, ... units down to single query blocks for 12 heads x
+ * 2048 tokens on 2 threads (22 pieces), so that the other thread waits at most about one query
+ * block (0.9 ms) at the end instead of an even piece of 12 blocks (10 ms). Finer pieces cost no
+ * extra packing once K and V are packed for every piece (below); a piece's own scratch is one
+ * query block's (about 70 KB at dh 64).
  */
 const PIECES_PER_THREAD = 16;
 
@@ -29,13 +32,15 @@ const PIECES_PER_THREAD = 16;
  * the pieces would each pack again every kv head they touch; instead a first split packs every kv
  * head once into a shared buffer (`attention_pack`, over kv heads), and the pieces read from it.
  * Packing only copies: the same panels either way, so the same bits at any thread count.
+ * `meanwhile`: JavaScript for the caller's thread while the workers start on the query blocks
+ * (split calls only; see WasmModule.split).
  */
-export function attentionResident(mod: KernelModule<"attention">, pOut: Ptr, pq: Ptr, pk: Ptr, pv: Ptr, pMask: Ptr, d: AttentionDims): void {
+export function attentionResident(mod: KernelModule<"attention">, pOut: Ptr, pq: Ptr, pk: Ptr, pv: Ptr, pMask: Ptr, d: AttentionDims, meanwhile?: () => void): void {
   const units = mod.k.attention_units(d.batch, d.nq, d.heads, d.kvHeads);
   const kvHeads = d.batch * d.kvHeads;
   const work = (4 * d.batch * d.heads * d.nq * d.nk * d.dh) / 20; // ~20 flops/ns on one thread
   const opts = mod.putOpts(ATTENTION_OPTS, d); // the geometry, by field name; shared by every piece
-  const o = { total: units, work, perThread: PIECES_PER_THREAD };
+  const o = { total: units, work, perThread: PIECES_PER_THREAD, guided: true };
   let pkv = 0;
   if (mod.pieces(o) > 1 && units > kvHeads) {
     const bytes = mod.k.attention_kv_bytes(d.nk, d.dh);
@@ -44,7 +49,7 @@ export function attentionResident(mod: KernelModule<"attention">, pOut: Ptr, pq:
     mod.split("attention_pack", { total: kvHeads, work: kvHeads * d.nk * d.dh * 2 }, (lo, hi) => [pkv, pk, pv, opts, lo, hi]);
   }
   const scratch = mod.k.attention_scratch(pkv === 0 ? d.nk : 0, d.dh);
-  mod.split("attention", o, (lo, hi) => [pOut, pq, pk, pv, pMask, pkv, mod.alloc(scratch), opts, lo, hi]);
+  mod.split("attention", o, (lo, hi) => [pOut, pq, pk, pv, pMask, pkv, mod.alloc(scratch), opts, lo, hi], meanwhile);
 }
 
 export function attentionWasm(mod: KernelModule<"attention">): Pick<Kernels, "attention"> {
@@ -55,9 +60,20 @@ export function attentionWasm(mod: KernelModule<"attention">): Pick<Kernels, "at
         const pq = mod.put(q), pk = mod.put(k), pv = mod.put(v);
         const pm = d.mask ? mod.put(d.mask) : 0;
         const po = mod.alloc(out.byteLength);
-        attentionResident(mod, po, pq, pk, pv, pm, d);
+        attentionResident(mod, po, pq, pk, pv, pm, d, () => touchPages(out));
         mod.read(po, out);
       });
     },
   };
+}
+
+/**
+ * Writes a zero into every 4 KiB page of `a`, which the kernel's result overwrites next. A fresh
+ * output array (Backend.attention allocates one per call) gets its pages from the OS at its first
+ * write: the page faults cost about 3 ms for 12 x 2048 x 64 floats (6 MiB), on the caller's thread.
+ * Called while the workers compute, they no longer add to the copy out that follows the split.
+ */
+function touchPages(a: Float32Array): void {
+  for (let i = 0; i < a.length; i += 1024) a[i] = 0;
+  if (a.length > 0) a[a.length - 1] = 0;
 }

@@ -52,6 +52,13 @@ export interface SplitOptions {
   grain?: number;
   work: number;
   perThread?: number;
+  /**
+   * Pieces of decreasing size (guided self-scheduling): each half a thread's share of what is
+   * left, down to one grain, so that the last pieces, which decide how long the other threads wait
+   * for the slowest, are the smallest (when that takes more job slots than the pool has: equal
+   * pieces). Default: `perThread` pieces of equal size per thread.
+   */
+  guided?: boolean;
 }
 
 /** The exports of K that return nothing: the kernels `split` may hand to worker threads. */
@@ -121,7 +128,8 @@ export interface ThreadPool {
   /** Job slots per thread: the most pieces per thread a split may ask for. */
   readonly maxPiecesPerThread: number;
   kernel(module: string, fn: string): number;
-  run(calls: readonly { id: number; args: readonly number[] }[]): void;
+  /** `meanwhile`: JavaScript for the caller's thread while the workers take the first calls. */
+  run(calls: readonly { id: number; args: readonly number[] }[], meanwhile?: () => void): void;
 }
 
 /**
@@ -226,9 +234,11 @@ export class WasmModule<K extends object = object> {
    * typed as the kernel's parameters (it may allocate per-thread scratch in the current scope). One
    * thread, or `work` (estimated single-thread nanoseconds) below splitMinNs: a single call
    * args(0, total) on this thread. The kernel goes by name only here: workers know kernels by
-   * "module.export" (threads.ts).
+   * "module.export" (threads.ts). `meanwhile` (JavaScript that needs the caller's thread, e.g.
+   * touching the pages of the array a result will be copied into) runs on the caller's thread
+   * while the workers take the first pieces, when the call is split; not at all otherwise.
    */
-  split<F extends SplitKernel<K>>(fn: F, o: SplitOptions, args: (lo: number, hi: number) => KernelArgs<K[F]>): void {
+  split<F extends SplitKernel<K>>(fn: F, o: SplitOptions, args: (lo: number, hi: number) => KernelArgs<K[F]>, meanwhile?: () => void): void {
     const piece = args as unknown as (lo: number, hi: number) => number[];
     const grain = Math.max(1, o.grain ?? 1);
     const pieces = this.pieces(o);
@@ -238,13 +248,26 @@ export class WasmModule<K extends object = object> {
     }
     const id = this.pool.kernel(this.name, fn);
     const units = Math.ceil(o.total / grain);
-    const calls = [];
-    for (let t = 0; t < pieces; t++) {
-      const lo = Math.min(o.total, Math.round((units * t) / pieces) * grain);
-      const hi = Math.min(o.total, Math.round((units * (t + 1)) / pieces) * grain);
-      if (hi > lo) calls.push({ id, args: piece(lo, hi) });
+    const ranges: [number, number][] = [];
+    if (o.guided) {
+      // each piece half a thread's share of the grains left: the sizes fall geometrically to one
+      // grain (about 2 * threads * ln(units / threads) pieces)
+      for (let u = 0; u < units;) {
+        const n = Math.max(1, Math.floor((units - u) / (2 * this.threads)));
+        ranges.push([u * grain, Math.min(o.total, (u + n) * grain)]);
+        u += n;
+      }
     }
-    this.pool.run(calls);
+    if (ranges.length === 0 || ranges.length > this.threads * this.pool.maxPiecesPerThread) {
+      ranges.length = 0;
+      for (let t = 0; t < pieces; t++) {
+        const lo = Math.min(o.total, Math.round((units * t) / pieces) * grain);
+        const hi = Math.min(o.total, Math.round((units * (t + 1)) / pieces) * grain);
+        if (hi > lo) ranges.push([lo, hi]);
+      }
+    }
+    const calls = ranges.map(([lo, hi]) => ({ id, args: piece(lo, hi) }));
+    this.pool.run(calls, meanwhile);
   }
 }
 

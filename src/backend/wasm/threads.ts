@@ -115,8 +115,11 @@ class Pool implements ThreadPool {
     return id;
   }
 
-  /** Runs every call once: the caller and the workers take the next call until none is left. */
-  run(calls: readonly { id: number; args: readonly number[] }[]): void {
+  /**
+   * Runs every call once: the caller and the workers take the next call until none is left.
+   * `meanwhile` runs on the caller's thread first, while the workers already take calls.
+   */
+  run(calls: readonly { id: number; args: readonly number[] }[], meanwhile?: () => void): void {
     if (this.busy) throw new TghError("wasm threads: a kernel split was started while another was running");
     if (calls.length > this.threads * MAX_PIECES_PER_THREAD) throw new TghError(`wasm threads: ${calls.length} pieces, more than the ${this.threads * MAX_PIECES_PER_THREAD} job slots`);
     const { ctl, jobs } = this;
@@ -134,6 +137,13 @@ class Pool implements ThreadPool {
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
     let error: unknown = null;
+    if (meanwhile) {
+      try {
+        meanwhile();
+      } catch (e) {
+        error = e;
+      }
+    }
     for (let p = Atomics.add(ctl, NEXT, 1); p < calls.length; p = Atomics.add(ctl, NEXT, 1)) {
       try {
         this.fns[calls[p].id](...calls[p].args);
