@@ -6,7 +6,7 @@
  */
 import type { AttentionDims, F32, Kernels } from "../kernels.js";
 import { ATTENTION_OPTS, type Ptr } from "./bindings/index.js";
-import type { KernelModule } from "./runtime.js";
+import { touchPages, type KernelModule } from "./runtime.js";
 
 /**
  * Pieces per thread of the query-block split when it cannot be guided (more pieces than the pool's
@@ -65,15 +65,4 @@ export function attentionWasm(mod: KernelModule<"attention">): Pick<Kernels, "at
       });
     },
   };
-}
-
-/**
- * Writes a zero into every 4 KiB page of `a`, which the kernel's result overwrites next. A fresh
- * output array (Backend.attention allocates one per call) gets its pages from the OS at its first
- * write: the page faults cost about 3 ms for 12 x 2048 x 64 floats (6 MiB), on the caller's thread.
- * Called while the workers compute, they no longer add to the copy out that follows the split.
- */
-function touchPages(a: Float32Array): void {
-  for (let i = 0; i < a.length; i += 1024) a[i] = 0;
-  if (a.length > 0) a[a.length - 1] = 0;
 }

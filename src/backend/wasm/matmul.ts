@@ -6,7 +6,7 @@
  */
 import type { F32, Kernels, MatmulDims } from "../kernels.js";
 import { MATMUL_OPTS, type Ptr } from "./bindings/index.js";
-import type { KernelModule } from "./runtime.js";
+import { touchPages, type KernelModule } from "./runtime.js";
 
 /** Flag bits of the kernel's MatmulOpts.flags. */
 export const MATMUL_FLAGS = { transA: 1, transB: 2, accumulate: 4, broadcastA: 8, broadcastB: 16 } as const;
@@ -34,8 +34,9 @@ const FLOPS_PER_NS = 40;
  * scratch in the current scope. Exposed for benchmarks that keep operands resident. Threaded: the
  * output is split into row panels (multiples of 16 rows) when there are enough rows, else into
  * column panels (multiples of 32 columns), never over k, so every element keeps its summation order.
+ * `meanwhile`: JavaScript for the caller's thread while the workers compute (split calls only).
  */
-export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, pB: Ptr, dims: MatmulDims): void {
+export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, pB: Ptr, dims: MatmulDims, meanwhile?: () => void): void {
   const d = foldBatch(dims);
   const flags = matmulFlags(d);
   const work = (2 * d.batch * d.m * d.n * d.k) / FLOPS_PER_NS;
@@ -43,9 +44,9 @@ export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, 
   const scratch = (m: number, n: number) => mod.alloc(mod.k.matmul_scratch_bytes(m, n, d.k));
   const opts = mod.putOpts(MATMUL_OPTS, { batch: d.batch, m: d.m, n: d.n, k: d.k, flags }); // shared by every piece
   if (byRows) {
-    mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [pOut, pA, pB, scratch(hi - lo, d.n), opts, lo, hi, 0, d.n]);
+    mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [pOut, pA, pB, scratch(hi - lo, d.n), opts, lo, hi, 0, d.n], meanwhile);
   } else {
-    mod.split("matmul_part", { total: d.n, grain: 32, work }, (lo, hi) => [pOut, pA, pB, scratch(d.m, hi - lo), opts, 0, d.m, lo, hi]);
+    mod.split("matmul_part", { total: d.n, grain: 32, work }, (lo, hi) => [pOut, pA, pB, scratch(d.m, hi - lo), opts, 0, d.m, lo, hi], meanwhile);
   }
 }
 
@@ -104,7 +105,7 @@ export function matmulWasm(mod: KernelModule<"matmul">): Pick<Kernels, "matmul" 
         const pA = mod.put(a.subarray(0, aLen));
         const pB = pinned ?? mod.put(b.subarray(0, bLen));
         const pOut = d.accumulate ? mod.put(out.subarray(0, oLen)) : mod.alloc(oLen * 4);
-        matmulResident(mod, pOut, pA, pB, d);
+        matmulResident(mod, pOut, pA, pB, d, d.accumulate ? undefined : () => touchPages(out.subarray(0, oLen)));
         mod.read(pOut, out.subarray(0, oLen));
       });
     },
