@@ -4,6 +4,7 @@
  * Legend: m image tokens · d = lm width.
  */
 import { readFile } from "node:fs/promises";
+import { parseModel } from "../../src/api.ts";
 import type { Backend } from "../../src/backend/backend.ts";
 import type { ModelConfig } from "../../src/model/config.ts";
 import { forward } from "../../src/model/model.ts";
@@ -13,9 +14,16 @@ import { fromInts, type F32Tensor, type Tensor } from "../../src/tensor.ts";
 import { BpeTokenizer } from "../../src/tokenizer/bpe.ts";
 import { parseCheckpoint } from "../../src/train/checkpoint.ts";
 
-/** A training checkpoint's tokenizer, config and weights; a stage 0 (2D) one is transferred to 3D first. */
+/** A training checkpoint's (or a model file's) tokenizer, config and weights; a stage 0 (2D) one is transferred to 3D first. */
 export async function loadModel3d(file: string): Promise<{ tok: BpeTokenizer; cfg: ModelConfig; params: Params }> {
-  const s = parseCheckpoint(new Uint8Array(await readFile(file)));
+  const bytes = new Uint8Array(await readFile(file));
+  try {
+    const { tokenizer, cfg, params } = parseModel(bytes, file);
+    return { tok: tokenizer, cfg, params };
+  } catch {
+    // not a model file: a training checkpoint
+  }
+  const s = parseCheckpoint(bytes);
   const tok = BpeTokenizer.deserialize(s.tokenizer!);
   if (s.cfg.vision.volumeLayers > 0) return { tok, cfg: s.cfg, params: s.params };
   const full = recipeConfig("small", tok);
