@@ -72,7 +72,7 @@ export interface RecipeOptions {
   sliceQuestions?: boolean; // stage 0 also asks each slice the volume's presence, side and contrast questions (data.ts sliceQuestions)
   patchLoss?: number; // weight of stage 0's patch finding loss (src/model/patch-loss.ts); absent: 0 (off)
   stage1PatchLoss?: number; // its weight in stage 1 (and the one-stage variant's stage); absent: 0 (off)
-  reportEmphasis?: number; // stage 2's (and the one-stage variant's) weight of the report sentences that say what the volume shows (data.ts reportEmphasis); absent: 1 (off)
+  reportEmphasis?: number; // stage 2's (and the one-stage variant's) weight of the report sentences that say what the volume shows (emphasis.ts reportEmphasis); absent: 1 (off)
   warmup: number; // warm-up as a fraction of a phase's updates
   vocab: number; // BPE vocabulary target (at most the preset's lm.vocab)
 }

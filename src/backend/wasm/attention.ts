@@ -6,7 +6,8 @@
  */
 import type { AttentionDims, F32, Kernels } from "../kernels.js";
 import { ATTENTION_OPTS, type Ptr } from "./bindings/index.js";
-import { touchPages, type KernelModule } from "./runtime.js";
+import { touchPages } from "./pages.js";
+import type { KernelModule } from "./runtime.js";
 
 /**
  * Pieces per thread of the query-block split when it cannot be guided (more pieces than the pool's

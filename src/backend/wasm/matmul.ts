@@ -6,7 +6,8 @@
  */
 import type { F32, Kernels, MatmulDims } from "../kernels.js";
 import { MATMUL_OPTS, type Ptr } from "./bindings/index.js";
-import { touchPages, type KernelModule } from "./runtime.js";
+import { touchPages } from "./pages.js";
+import type { KernelModule } from "./runtime.js";
 
 /** Flag bits of the kernel's MatmulOpts.flags. */
 export const MATMUL_FLAGS = { transA: 1, transB: 2, accumulate: 4, broadcastA: 8, broadcastB: 16 } as const;
