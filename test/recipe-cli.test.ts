@@ -144,8 +144,14 @@ describe("a tiny run end to end", () => {
     // stage 2's own focus share and answer cap may change on a resume from the stage 1 checkpoint, not from stage 2's
     await resumeIsFresh("share2", "m.stage1.safetensors", ["--focus-share", "0,0.25", "--answer-cap", "4,1", "--stage2-focus-cap", "3"]);
     expect(JSON.parse(await readFile(join(dir, "share2-fresh.json"), "utf8")).reproduce).toContain("--focus-share 0,0.25 --answer-cap 4,1 --stage2-focus-cap 3");
-    expect(await cli("train", "--resume", join(dir, "m.stage2.safetensors"), "--focus-share", "0,0.25", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 2's focus share, answer cap and focus cap must stay [0,4,4], got [0.25,4,4]") });
-    expect(await cli("train", "--resume", join(dir, "m.stage2.safetensors"), "--answer-cap", "4,2", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("must stay [0,4,4], got [0,2,2]") });
+    expect(await cli("train", "--resume", join(dir, "m.stage2.safetensors"), "--focus-share", "0,0.25", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("so stage 2's focus share, answer cap, focus cap and focus templates must stay [0,4,4,\"effusion-present,nodule-present,cyst-present,effusion-side,nodule-side,contrast\"], got [0.25,4,4,") });
+    expect(await cli("train", "--resume", join(dir, "m.stage2.safetensors"), "--answer-cap", "4,2", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("got [0,2,2,") });
+    // --stage2-focus narrows what stage 2's share draws: from the stage 1 checkpoint, the bytes of that run from scratch, not those of the share over every template
+    await resumeIsFresh("focus2", "m.stage1.safetensors", ["--focus-share", "0,0.25", "--stage2-focus", "nodule-present,effusion-present"]);
+    expect(JSON.parse(await readFile(join(dir, "focus2-fresh.json"), "utf8")).reproduce).toContain("--focus-share 0,0.25 --stage2-focus effusion-present,nodule-present");
+    expect(Buffer.compare(await readFile(join(dir, "focus2-fresh.safetensors")), await readFile(join(dir, "share2-fresh.safetensors")))).not.toBe(0);
+    expect(await cli("train", "--resume", join(dir, "m.stage2.safetensors"), "--stage2-focus", "contrast", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining("got [0,4,4,\"contrast\"]") });
+    expect(await cli("train", "--preset", "tiny", ...steps, "--stage2-focus", "effusion-present,liver", "--out", join(dir, "bad.safetensors"), "--quiet")).toMatchObject({ code: EXIT.usage, err: expect.stringContaining('stage2Focus: expected distinct templates among effusion-present, nodule-present, cyst-present, effusion-side, nodule-side, contrast, got ["effusion-present","liver"]') });
     // --report-emphasis too (stage 2's reports): from the stage 1 checkpoint, not from stage 2's
     await resumeIsFresh("emph", "m.stage1.safetensors", ["--report-emphasis", "3"]);
     expect(JSON.parse(await readFile(join(dir, "emph-fresh.json"), "utf8")).reproduce).toContain(" --report-emphasis 3 --stage0-batch");
@@ -162,7 +168,7 @@ describe("a tiny run end to end", () => {
     const table = await cli("eval", "--checkpoint", out, "--count", "1", "--max-tokens", "8", "--quiet");
     expect(table.out).toContain("| closedAccuracy |");
     expect(table.out).toContain("task gate picks");
-  });
+  }, 300_000); // about twenty tiny training runs
 });
 
 describe("progress line", () => {

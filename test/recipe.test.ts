@@ -256,6 +256,20 @@ describe("stage 1's focus warm-up", () => {
     expect(canonicalRecipe(own).stage2FocusShare).toBe(0);
     expect(Object.keys(canonicalRecipe({ ...own, stage2FocusShare: 0.5 }))).not.toContain("stage2FocusShare");
     expect(() => checkRecipe({ ...quick, stage2FocusShare: 1 })).toThrow(/stage2FocusShare: expected a number in \[0, 1\), got 1/);
+    // stage 2's share over some focus templates: the same task examples, then only those templates' focus examples; stage 1 keeps all
+    const some = { ...own, stage2FocusShare: 0.25, stage2Focus: ["nodule-present", "effusion-present"] };
+    const narrow = phaseExamples(dd, some, "stage2", 0), cfgFocus = phaseConfig(d.cfg, "stage1", "tgh");
+    const only = focusExamples(d.pool, cfgFocus, d.tok, o.mirror ?? false, 1, ["effusion-present", "nodule-present"]);
+    expect(only.length).toBeGreaterThan(0);
+    expect(only.length).toBeLessThan(focus.length);
+    expect(narrow.slice(0, tasks.length)).toEqual(tasks);
+    expect(new Set(narrow.slice(tasks.length).map((x) => x.ids.join(",")))).toEqual(new Set(only.map((x) => x.ids.join(","))));
+    expect(phaseExamples(dd, some, "stage1", 3)).toBe(mixed);
+    expect(phaseExamples(dd, { ...some, stage2Focus: [...FOCUS_TEMPLATES].reverse() }, "stage2", 0)).toBe(quarter); // every template: the plain share
+    expect(canonicalRecipe(some).stage2Focus).toEqual(["effusion-present", "nodule-present"]);
+    expect(Object.keys(canonicalRecipe({ ...some, stage2Focus: [...FOCUS_TEMPLATES] }))).not.toContain("stage2Focus");
+    expect(() => checkRecipe({ ...quick, stage2Focus: [] })).toThrow(/stage2Focus: expected distinct templates/);
+    expect(() => checkRecipe({ ...quick, stage2Focus: ["contrast", "contrast"] })).toThrow(/got \["contrast","contrast"\]/);
     // stage 2 with its own answer cap: its own task examples (fewer copies of rare answers), stage 1 unchanged
     const capped = { ...quick, stage2AnswerCap: 1 };
     expect(phaseExamples(dd, capped, "stage1", 3)).toBe(tasks);

@@ -13,7 +13,7 @@ import { PRESET_NAMES, type PresetName } from "../model/config.js";
 import { paramCount } from "../model/params.js";
 import { stepsForBudget, timeStages, withSteps } from "../recipe/budget.js";
 import { checkRecipe } from "../recipe/check.js";
-import { answerCapOf, canonicalRecipe, defaultRecipe, focusCapOf, focusShareOf, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
+import { answerCapOf, canonicalRecipe, defaultRecipe, focusCapOf, focusShareOf, focusTemplatesOf, phaseSettings, prepareData, recipeMark, runRecipe, type RecipeOptions, type StageKey } from "../recipe/recipe.js";
 import { phasesOf, VARIANTS, type PhaseName, type Variant } from "../recipe/stages.js";
 import { loadCheckpoint, saveCheckpoint, trainerState } from "../train/checkpoint.js";
 import { backendOption, decimal, defineCommand, EXIT, integer, oneOf, required, UsageError } from "./command.js";
@@ -74,6 +74,10 @@ options:
                          the answers as generated); N1,N2 gives stages 1 and 2 their own caps
   --stage2-focus-cap N   stage 2's cap for the questions of --focus-warmup (presence, side, contrast;
                          default: stage 2's answer cap): keep those balanced while the others are not
+  --stage2-focus T,...   the questions stage 2's focus share draws, among effusion-present,
+                         nodule-present, cyst-present, effusion-side, nodule-side, contrast
+                         (default: all); leave out what the model does not read, so that it keeps
+                         the majority answer there instead of answers balanced by the focus share
   --closed-text          stages 1 and 2 train the closed (A-D) questions to answer with the
                          option's text alone ("left", not "B. left"): the model no longer has to
                          look the letter up; the scoring reads the text as that option
@@ -143,6 +147,7 @@ example (the shipped checkpoint, docs/TRAINING.md):
     "closed-text": { type: "boolean" },
     "answer-cap": { type: "string" },
     "stage2-focus-cap": { type: "string" },
+    "stage2-focus": { type: "string" },
     "report-emphasis": { type: "string" },
     "slice-stack": { type: "string" },
     "slice-side-repeat": { type: "string" },
@@ -204,8 +209,9 @@ example (the shipped checkpoint, docs/TRAINING.md):
       throw new UsageError(`tgh-moe train: the checkpoint is at ${recipeMark(resume).phase}, so stage 1's warm-up must stay ${JSON.stringify(stage1Warmup(before))}, got ${JSON.stringify(stage1Warmup(o))}`);
     }
     if (resume && recipeMark(resume).phase === "stage2") {
-      const was = [focusShareOf(before, "stage2"), answerCapOf(before, "stage2"), focusCapOf(before, "stage2")], now = [focusShareOf(o, "stage2"), answerCapOf(o, "stage2"), focusCapOf(o, "stage2")];
-      if (JSON.stringify(was) !== JSON.stringify(now)) throw new UsageError(`tgh-moe train: the checkpoint is at stage2, so stage 2's focus share, answer cap and focus cap must stay ${JSON.stringify(was)}, got ${JSON.stringify(now)}`);
+      const stage2 = (x: RecipeOptions) => [focusShareOf(x, "stage2"), answerCapOf(x, "stage2"), focusCapOf(x, "stage2"), focusTemplatesOf(x, "stage2").join(",")];
+      const was = stage2(before), now = stage2(o);
+      if (JSON.stringify(was) !== JSON.stringify(now)) throw new UsageError(`tgh-moe train: the checkpoint is at stage2, so stage 2's focus share, answer cap, focus cap and focus templates must stay ${JSON.stringify(was)}, got ${JSON.stringify(now)}`);
     }
     const atPhase = resume ? recipeMark(resume).phase : null;
     if ((atPhase === "stage2" || atPhase === "stage12") && (before.reportEmphasis ?? 1) !== (o.reportEmphasis ?? 1)) {

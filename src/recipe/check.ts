@@ -3,6 +3,7 @@
  * value (the CLI runs them before rendering any data, and on resumed checkpoints).
  */
 import { ValueError } from "../errors.js";
+import { FOCUS_TEMPLATES } from "./data.js";
 import type { RecipeOptions } from "./recipe.js";
 
 /** Checks a recipe's options (CLI and resumed checkpoints). */
@@ -39,6 +40,10 @@ export function checkRecipe(o: RecipeOptions): void {
   for (const k of ["focusShare", "stage2FocusShare"] as const) {
     const x = o[k];
     if (x !== undefined && !(x >= 0 && x < 1)) throw new ValueError(`recipe: ${k}: expected a number in [0, 1), got ${x}`);
+  }
+  if (o.stage2Focus !== undefined) {
+    const bad = o.stage2Focus.find((t, i) => !FOCUS_TEMPLATES.includes(t) || o.stage2Focus!.indexOf(t) !== i);
+    if (o.stage2Focus.length === 0 || bad !== undefined) throw new ValueError(`recipe: stage2Focus: expected distinct templates among ${FOCUS_TEMPLATES.join(", ")}, got ${JSON.stringify(o.stage2Focus)}`);
   }
   if (o.sideClosed && !((o.sideWarmup ?? 0) > 0)) throw new ValueError(`recipe: sideClosed: expected a side phase (sideWarmup > 0) for the closed side questions, got sideWarmup ${o.sideWarmup ?? 0}`);
   if ((o.volumeWarmup ?? 0) > 0 && (o.alignWarmup ?? 0) > 0) throw new ValueError(`recipe: volumeWarmup and alignWarmup: expected at most one of the two stage 1 warm-ups, got ${o.volumeWarmup} and ${o.alignWarmup}`);

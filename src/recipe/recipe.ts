@@ -14,7 +14,7 @@ import { BpeTokenizer } from "../tokenizer/bpe.js";
 import { trainBpe } from "../tokenizer/train.js";
 import { resumeTrainer, type CheckpointState } from "../train/checkpoint.js";
 import { Trainer, trainOptions, type Sample, type StepReport, type TrainOptions } from "../train/trainer.js";
-import { corpus, focusExamples, loadPool, mixedExamples, presetFor, SIDE_TEMPLATES, sideExamples, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
+import { corpus, focusExamples, FOCUS_TEMPLATES, loadPool, mixedExamples, presetFor, SIDE_TEMPLATES, sideExamples, sliceExamples, taskExamples, type PoolStudy } from "./data.js";
 import { advance, phaseConfig, phaseFreeze, phaseWarmFreeze, phasesOf, recipeConfig, type PhaseName, type Variant } from "./stages.js";
 
 /** Updates, samples per update and peak learning rate of one stage. */
@@ -65,6 +65,7 @@ export interface RecipeOptions {
   sideClosed?: boolean; // those updates also draw the closed side questions (data.ts sideExamples)
   focusShare?: number; // after it, this share of the samples of stages 1 and 2 are focus examples (mixedExamples)
   stage2FocusShare?: number; // stage 2's share when it differs from focusShare (absent: focusShare)
+  stage2Focus?: string[]; // the focus templates stage 2's share draws (data.ts FOCUS_TEMPLATES; absent: all of them)
   closedText?: boolean; // stages 1 and 2 train closed questions to answer with the option text alone, no letter (data.ts answerTarget)
   mirror?: boolean; // every example also appears mirrored left-right with "left" and "right" swapped in its texts (data.ts)
   sliceStack?: number; // stage 0's images are stacks of this many consecutive slices (data.ts sliceExamples); absent: 1
@@ -95,7 +96,7 @@ export function defaultRecipe(presetName: PresetName, seed: number): RecipeOptio
 
 /** The options with the switches that are off left out (how they are stored; absent reads as off). */
 export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
-  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, sideWarmup, sideClosed, focusShare, stage2FocusShare, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, patchLoss, stage1PatchLoss, reportEmphasis, warmup, vocab } = o;
+  const { preset, seed, dataSeed, studies, variant, stages, reportRepeat, answerCap, stage2AnswerCap, stage2FocusCap, findingSliceRepeat, visionWarmup, visionRamp, volumeWarmup, volumeRamp, alignWarmup, alignRamp, focusWarmup, focusSideRepeat, sideWarmup, sideClosed, focusShare, stage2FocusShare, stage2Focus, closedText, mirror, sliceQuestions, sliceStack, sliceSideRepeat, patchLoss, stage1PatchLoss, reportEmphasis, warmup, vocab } = o;
   const canonical = ({ accum, lmScale, ...x }: StageSettings): StageSettings => ({ ...x, ...((accum ?? 1) !== 1 ? { accum } : {}), ...((lmScale ?? 1) !== 1 ? { lmScale } : {}) });
   return {
     preset, seed, dataSeed, studies, variant, stages: { stage0: canonical(stages.stage0), stage1: canonical(stages.stage1), stage2: canonical(stages.stage2) }, reportRepeat, answerCap,
@@ -103,7 +104,7 @@ export function canonicalRecipe(o: RecipeOptions): RecipeOptions {
     ...(stage2FocusCap !== undefined && stage2FocusCap !== (stage2AnswerCap ?? answerCap) ? { stage2FocusCap } : {}), findingSliceRepeat,
     ...(visionWarmup ? { visionWarmup } : {}), ...(visionWarmup && visionRamp ? { visionRamp } : {}),
     ...(volumeWarmup ? { volumeWarmup } : {}), ...(volumeWarmup && volumeRamp ? { volumeRamp } : {}),
-    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...((focusSideRepeat ?? 1) > 1 ? { focusSideRepeat } : {}), ...(sideWarmup ? { sideWarmup } : {}), ...(sideWarmup && sideClosed ? { sideClosed } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
+    ...(alignWarmup ? { alignWarmup } : {}), ...(alignWarmup && alignRamp ? { alignRamp } : {}), ...(focusWarmup ? { focusWarmup } : {}), ...((focusSideRepeat ?? 1) > 1 ? { focusSideRepeat } : {}), ...(sideWarmup ? { sideWarmup } : {}), ...(sideWarmup && sideClosed ? { sideClosed } : {}), ...(focusShare ? { focusShare } : {}), ...(stage2FocusShare !== undefined && stage2FocusShare !== (focusShare ?? 0) ? { stage2FocusShare } : {}), ...(stage2Focus && !sameTemplates(stage2Focus, FOCUS_TEMPLATES) ? { stage2Focus: inTemplateOrder(stage2Focus) } : {}), ...(closedText ? { closedText } : {}), ...(mirror ? { mirror } : {}), ...(sliceQuestions ? { sliceQuestions } : {}),
     ...((sliceStack ?? 1) > 1 ? { sliceStack } : {}), ...((sliceSideRepeat ?? 1) > 1 ? { sliceSideRepeat } : {}), ...(patchLoss ? { patchLoss } : {}), ...(stage1PatchLoss ? { stage1PatchLoss } : {}), ...((reportEmphasis ?? 1) !== 1 ? { reportEmphasis } : {}), warmup, vocab,
   };
 }
@@ -171,6 +172,23 @@ export function reportEmphasisOf(o: RecipeOptions, phase: PhaseName): number {
   return phase === "stage2" || phase === "stage12" ? (o.reportEmphasis ?? 1) : 1;
 }
 
+/** The templates in FOCUS_TEMPLATES's order (unknown names last, for checkRecipe to name). */
+function inTemplateOrder(ts: readonly string[]): string[] {
+  const rank = (t: string) => (FOCUS_TEMPLATES.includes(t) ? FOCUS_TEMPLATES.indexOf(t) : FOCUS_TEMPLATES.length);
+  return [...ts].sort((a, b) => rank(a) - rank(b));
+}
+
+/** Whether two template lists hold the same templates (order aside). */
+function sameTemplates(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((t) => b.includes(t));
+}
+
+/** The focus templates a phase's share draws (stage 2: stage2Focus when given; FOCUS_TEMPLATES's order). */
+export function focusTemplatesOf(o: RecipeOptions, phase: PhaseName): readonly string[] {
+  const pick = phase === "stage2" ? o.stage2Focus : undefined;
+  return pick && !sameTemplates(pick, FOCUS_TEMPLATES) ? FOCUS_TEMPLATES.filter((t) => pick.includes(t)) : FOCUS_TEMPLATES;
+}
+
 /** The share of focus examples a phase draws after stage 1's warm-up (stage 2: stage2FocusShare when given). */
 export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
   return phase === "stage0" ? 0 : phase === "stage2" ? (o.stage2FocusShare ?? o.focusShare ?? 0) : (o.focusShare ?? 0);
@@ -186,21 +204,22 @@ export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
   const first = phase === "stage1" || phase === "stage12", focusEnd = o.focusWarmup ?? 0, sideEnd = focusEnd + (o.sideWarmup ?? 0);
   const share = focusShareOf(o, phase), cap = `${answerCapOf(o, phase)}/${focusCapOf(o, phase)}/${reportEmphasisOf(o, phase)}`;
-  const key = phase === "stage0" ? "slices" : first && step < focusEnd ? "focus" : first && step < sideEnd ? (o.sideClosed ? "sides-closed" : "sides") : share > 0 ? `mixed ${cap} ${share}` : `tasks ${cap}`;
+  const focus = focusTemplatesOf(o, phase), from = focus === FOCUS_TEMPLATES ? "" : ` ${focus.join(",")}`;
+  const key = phase === "stage0" ? "slices" : first && step < focusEnd ? "focus" : first && step < sideEnd ? (o.sideClosed ? "sides-closed" : "sides") : share > 0 ? `mixed ${cap} ${share}${from}` : `tasks ${cap}`;
   return examplesOf(d, o, key);
 }
 
-/** key: "slices", "focus", "sides", "sides-closed", "tasks <cap>/<focus cap>/<report emphasis>" or "mixed <cap>/<focus cap>/<report emphasis> <share>". */
+/** key: "slices", "focus [<templates>]", "sides", "sides-closed", "tasks <cap>/<focus cap>/<report emphasis>" or "mixed <cap>/<focus cap>/<report emphasis> <share> [<templates>]" (templates: comma-separated, absent: all). */
 function examplesOf(d: RecipeData, o: RecipeOptions, key: string): Sample[] {
   if (!d.examples.has(key)) {
     const cfg = phaseConfig(d.cfg, key === "slices" ? "stage0" : "stage1", o.variant), mirror = o.mirror ?? false;
-    const [kind, cap, share] = key.split(" "), [answerCap, focusCap, emphasis] = (cap ?? "").split("/").map(Number);
+    const [kind, cap, share, from] = key.split(" "), [answerCap, focusCap, emphasis] = (cap ?? "").split("/").map(Number);
     d.examples.set(key, kind === "slices" ? sliceExamples(d.pool, cfg, d.tok, o.findingSliceRepeat ?? 1, mirror, o.sliceQuestions ?? false, o.sliceStack ?? 1, o.sliceSideRepeat ?? 1)
-      : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror, o.focusSideRepeat ?? 1)
+      : kind === "focus" ? focusExamples(d.pool, cfg, d.tok, mirror, o.focusSideRepeat ?? 1, cap ? cap.split(",") : FOCUS_TEMPLATES)
       : kind === "sides" ? focusExamples(d.pool, cfg, d.tok, mirror, 1, SIDE_TEMPLATES)
       : kind === "sides-closed" ? sideExamples(d.pool, cfg, d.tok, mirror, o.closedText ?? false)
       : kind === "tasks" ? taskExamples(d.pool, cfg, d.tok, o.reportRepeat, answerCap, mirror, o.closedText ?? false, focusCap, emphasis)
-      : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, "focus"), Number(share)));
+      : mixedExamples(examplesOf(d, o, `tasks ${cap}`), examplesOf(d, o, from ? `focus ${from}` : "focus"), Number(share)));
     if (kind.startsWith("sides") && d.examples.get(key)!.length === 0) throw new ValueError(`recipe: sideWarmup: expected training studies that ask a side question, got none among ${d.pool.length} studies`);
   }
   return d.examples.get(key)!;
