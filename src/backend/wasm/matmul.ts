@@ -1,8 +1,9 @@
 /**
  * Adapter for kernels/matmul.ts: copies A, B (and out when accumulating) into the module's memory,
  * allocates the packing scratch there (never the AssemblyScript heap), runs the blocked GEMM and
- * copies the result out. A weight shared by the batch (broadcastB, A not transposed) is folded into
- * one [batch*m, k] x [k, n] product, so B is packed once; the bits are the same either way.
+ * copies the result out (split by rows over threads: each row panel as soon as it is final, while
+ * the others are computed). A weight shared by the batch (broadcastB, A not transposed) is folded
+ * into one [batch*m, k] x [k, n] product, so B is packed once; the bits are the same either way.
  */
 import type { F32, Kernels, MatmulDims } from "../kernels.js";
 import { MATMUL_OPTS, type Ptr } from "./bindings/index.js";
@@ -36,8 +37,12 @@ const FLOPS_PER_NS = 40;
  * output is split into row panels (multiples of 16 rows) when there are enough rows, else into
  * column panels (multiples of 32 columns), never over k, so every element keeps its summation order.
  * `meanwhile`: JavaScript for the caller's thread while the workers compute (split calls only).
+ * `done(lo, hi)`: rows [lo, hi) of the output, seen as one [batch*m, n] matrix, are final (on the
+ * caller's thread, while other rows are still computed); called only when row pieces are whole
+ * rows of that matrix (split by rows, batch 1 once folded), then for every row. Returns whether it
+ * was called; false: the output is final when this returns.
  */
-export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, pB: Ptr, dims: MatmulDims, meanwhile?: () => void): void {
+export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, pB: Ptr, dims: MatmulDims, meanwhile?: () => void, done?: (lo: number, hi: number) => void): boolean {
   const d = foldBatch(dims);
   const flags = matmulFlags(d);
   const work = (2 * d.batch * d.m * d.n * d.k) / FLOPS_PER_NS;
@@ -45,10 +50,12 @@ export function matmulResident(mod: KernelModule<"matmul">, pOut: Ptr, pA: Ptr, 
   const scratch = (m: number, n: number) => mod.alloc(mod.k.matmul_scratch_bytes(m, n, d.k));
   const opts = mod.putOpts(MATMUL_OPTS, { batch: d.batch, m: d.m, n: d.n, k: d.k, flags }); // shared by every piece
   if (byRows) {
-    mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [pOut, pA, pB, scratch(hi - lo, d.n), opts, lo, hi, 0, d.n], meanwhile);
-  } else {
-    mod.split("matmul_part", { total: d.n, grain: 32, work }, (lo, hi) => [pOut, pA, pB, scratch(d.m, hi - lo), opts, 0, d.m, lo, hi], meanwhile);
+    const rows = d.batch === 1 ? done : undefined; // batch > 1: a piece's rows repeat in every batch
+    mod.split("matmul_part", { total: d.m, grain: 16, work }, (lo, hi) => [pOut, pA, pB, scratch(hi - lo, d.n), opts, lo, hi, 0, d.n], meanwhile, rows);
+    return rows !== undefined;
   }
+  mod.split("matmul_part", { total: d.n, grain: 32, work }, (lo, hi) => [pOut, pA, pB, scratch(d.m, hi - lo), opts, 0, d.m, lo, hi], meanwhile);
+  return false;
 }
 
 /** Bytes of resident weights per backend (the m3d preset's weights fit; more stays per call). */
@@ -106,8 +113,13 @@ export function matmulWasm(mod: KernelModule<"matmul">): Pick<Kernels, "matmul" 
         const pA = mod.put(a.subarray(0, aLen));
         const pB = pinned ?? mod.put(b.subarray(0, bLen));
         const pOut = d.accumulate ? mod.put(out.subarray(0, oLen)) : mod.alloc(oLen * 4);
-        matmulResident(mod, pOut, pA, pB, d, d.accumulate ? undefined : () => touchPages(out.subarray(0, oLen)));
-        mod.read(pOut, out.subarray(0, oLen));
+        if (d.accumulate) {
+          matmulResident(mod, pOut, pA, pB, d);
+          mod.read(pOut, out.subarray(0, oLen));
+          return;
+        }
+        const copy = (lo: number, hi: number) => mod.read(pOut + lo * d.n * 4, out.subarray(lo * d.n, hi * d.n));
+        if (!matmulResident(mod, pOut, pA, pB, d, () => touchPages(out.subarray(0, oLen)), copy)) mod.read(pOut, out.subarray(0, oLen));
       });
     },
   };

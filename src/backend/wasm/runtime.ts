@@ -128,8 +128,11 @@ export interface ThreadPool {
   /** Job slots per thread: the most pieces per thread a split may ask for. */
   readonly maxPiecesPerThread: number;
   kernel(module: string, fn: string): number;
-  /** `meanwhile`: JavaScript for the caller's thread while the workers take the first calls. */
-  run(calls: readonly { id: number; args: readonly number[] }[], meanwhile?: () => void): void;
+  /**
+   * `meanwhile`: JavaScript for the caller's thread while the workers take the first calls.
+   * `done(p)`: on the caller's thread, once per call p after it returned, in the order they end.
+   */
+  run(calls: readonly { id: number; args: readonly number[] }[], meanwhile?: () => void, done?: (p: number) => void): void;
 }
 
 /**
@@ -237,13 +240,16 @@ export class WasmModule<K extends object = object> {
    * "module.export" (threads.ts). `meanwhile` (JavaScript that needs the caller's thread, e.g.
    * touching the pages of the array a result will be copied into) runs on the caller's thread
    * while the workers take the first pieces, when the call is split; not at all otherwise.
+   * `done(lo, hi)` runs on the caller's thread once per piece, when its kernel call has returned
+   * (split: as pieces end, while others still run; else once, done(0, total), after the call).
    */
-  split<F extends SplitKernel<K>>(fn: F, o: SplitOptions, args: (lo: number, hi: number) => KernelArgs<K[F]>, meanwhile?: () => void): void {
+  split<F extends SplitKernel<K>>(fn: F, o: SplitOptions, args: (lo: number, hi: number) => KernelArgs<K[F]>, meanwhile?: () => void, done?: (lo: number, hi: number) => void): void {
     const piece = args as unknown as (lo: number, hi: number) => number[];
     const grain = Math.max(1, o.grain ?? 1);
     const pieces = this.pieces(o);
     if (!this.pool || pieces <= 1) {
       (this.k[fn] as unknown as (...a: number[]) => void)(...piece(0, o.total));
+      done?.(0, o.total);
       return;
     }
     const id = this.pool.kernel(this.name, fn);
@@ -267,7 +273,7 @@ export class WasmModule<K extends object = object> {
       }
     }
     const calls = ranges.map(([lo, hi]) => ({ id, args: piece(lo, hi) }));
-    this.pool.run(calls, meanwhile);
+    this.pool.run(calls, meanwhile, done && ((p) => done(ranges[p][0], ranges[p][1])));
   }
 }
 

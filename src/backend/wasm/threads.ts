@@ -13,8 +13,13 @@ import { Arena, MODULE_NAMES, abort, bindModule, compileShared, isNode, type Ker
 const SHARED_SLOT = 16384;
 /** Doubles per job slot: kernel id, argument count, up to 22 arguments. */
 const JOB = 24;
-/** Control words: job sequence number, workers still running, failed thread + 1, stop flag, next piece, pieces. */
-const SEQ = 0, PENDING = 1, FAILED = 2, STOP = 3, NEXT = 4, COUNT = 5;
+/**
+ * Control words: job sequence number, workers still running, failed thread + 1, stop flag, next
+ * piece, pieces, pieces workers have finished (the word the caller sleeps on while it waits for one).
+ */
+const SEQ = 0, PENDING = 1, FAILED = 2, STOP = 3, NEXT = 4, COUNT = 5, FINISHED = 6;
+/** A piece's word in the finished flags: still running, ended (returned or threw: FAILED says which). */
+const RUNNING = 0, ENDED = 1;
 /** Pieces a split hands out per thread: threads take the next piece when done (a slow one takes fewer). */
 export const PIECES_PER_THREAD = 3;
 /** Job slots per thread: the most pieces per thread a split may ask for (`SplitOptions.perThread`). */
@@ -25,16 +30,17 @@ const SPIN = 2000;
 /**
  * The worker: plain JavaScript with no imports, started from this string (Node: eval, browsers: a
  * Blob URL), so it runs the same from src/, dist/ and the browser bundle. It instantiates the
- * modules on the shared memory, then loops: sleep until SEQ changes, run its job slot, count down.
+ * modules on the shared memory, then loops: sleep until SEQ changes, take pieces (flagging each
+ * when it returns), count down.
  */
 const WORKER_SOURCE = `"use strict";
-const JOB = ${JOB}, SEQ = ${SEQ}, PENDING = ${PENDING}, FAILED = ${FAILED}, STOP = ${STOP}, NEXT = ${NEXT}, COUNT = ${COUNT}, SPIN = ${SPIN};
+const JOB = ${JOB}, SEQ = ${SEQ}, PENDING = ${PENDING}, FAILED = ${FAILED}, STOP = ${STOP}, NEXT = ${NEXT}, COUNT = ${COUNT}, FINISHED = ${FINISHED}, SPIN = ${SPIN};
 function start(d, post) {
   const abort = () => { throw new Error("kernel abort"); };
   const exp = {};
   for (const name of Object.keys(d.modules)) exp[name] = new WebAssembly.Instance(d.modules[name], { env: { memory: d.memory, abort } }).exports;
   const fns = d.names.map((n) => { const [m, f] = n.split("."); return exp[m][f]; });
-  const ctl = new Int32Array(d.ctl), jobs = new Float64Array(d.jobs);
+  const ctl = new Int32Array(d.ctl), jobs = new Float64Array(d.jobs), fin = new Int32Array(d.fin);
   post("ready");
   let seen = 0;
   for (;;) {
@@ -49,6 +55,9 @@ function start(d, post) {
       const base = p * JOB, args = [];
       for (let i = 0; i < jobs[base + 1]; i++) args.push(jobs[base + 2 + i]);
       try { fns[jobs[base]](...args); } catch (e) { Atomics.store(ctl, FAILED, d.index + 1); }
+      Atomics.store(fin, p, ${ENDED});
+      Atomics.add(ctl, FINISHED, 1);
+      Atomics.notify(ctl, FINISHED);
     }
     if (Atomics.sub(ctl, PENDING, 1) === 1) Atomics.notify(ctl, PENDING);
   }
@@ -93,6 +102,8 @@ class Pool implements ThreadPool {
   readonly maxPiecesPerThread = MAX_PIECES_PER_THREAD;
   private readonly ctl: Int32Array;
   private readonly jobs: Float64Array;
+  /** Per job slot: RUNNING, then ENDED when the piece's call has ended (on whichever thread ran it). */
+  private readonly fin: Int32Array;
   private readonly ids = new Map<string, number>();
   private workers: WorkerHandle[] = [];
   private busy = false;
@@ -100,11 +111,12 @@ class Pool implements ThreadPool {
   constructor(readonly threads: number, private readonly fns: ((...a: number[]) => unknown)[], names: string[]) {
     this.ctl = new Int32Array(new SharedArrayBuffer(16 * 4));
     this.jobs = new Float64Array(new SharedArrayBuffer(threads * MAX_PIECES_PER_THREAD * JOB * 8));
+    this.fin = new Int32Array(new SharedArrayBuffer(threads * MAX_PIECES_PER_THREAD * 4));
     names.forEach((n, i) => this.ids.set(n, i));
   }
 
   async start(memory: WebAssembly.Memory, modules: Record<string, WebAssembly.Module>, names: string[]): Promise<void> {
-    const common = { memory, modules, names, ctl: this.ctl.buffer, jobs: this.jobs.buffer };
+    const common = { memory, modules, names, ctl: this.ctl.buffer, jobs: this.jobs.buffer, fin: this.fin.buffer };
     for (let i = 1; i < this.threads; i++) this.workers.push(await startWorker({ ...common, index: i }));
     await Promise.all(this.workers.map((w) => w.ready));
   }
@@ -117,26 +129,52 @@ class Pool implements ThreadPool {
 
   /**
    * Runs every call once: the caller and the workers take the next call until none is left.
-   * `meanwhile` runs on the caller's thread first, while the workers already take calls.
+   * `meanwhile` runs on the caller's thread first, while the workers already take calls. `done(p)`
+   * runs on the caller's thread once for every call p, after p returned (on whichever thread), in
+   * the order the caller sees them end: after each of its own calls, then while it waits for the
+   * workers'; p's writes to the shared memory are all visible to it. Once a call (or `done`) has
+   * thrown, `done` is not called again; run throws when every call has ended.
    */
-  run(calls: readonly { id: number; args: readonly number[] }[], meanwhile?: () => void): void {
+  run(calls: readonly { id: number; args: readonly number[] }[], meanwhile?: () => void, done?: (p: number) => void): void {
     if (this.busy) throw new TghError("wasm threads: a kernel split was started while another was running");
     if (calls.length > this.threads * MAX_PIECES_PER_THREAD) throw new TghError(`wasm threads: ${calls.length} pieces, more than the ${this.threads * MAX_PIECES_PER_THREAD} job slots`);
-    const { ctl, jobs } = this;
+    const { ctl, jobs, fin } = this, count = calls.length;
     calls.forEach((c, p) => {
       const base = p * JOB;
       jobs[base] = c.id;
       jobs[base + 1] = c.args.length;
       for (let i = 0; i < c.args.length; i++) jobs[base + 2 + i] = c.args[i];
     });
+    fin.fill(RUNNING, 0, count);
     this.busy = true;
     Atomics.store(ctl, FAILED, 0);
     Atomics.store(ctl, NEXT, 0);
-    Atomics.store(ctl, COUNT, calls.length);
+    Atomics.store(ctl, COUNT, count);
+    Atomics.store(ctl, FINISHED, 0);
     Atomics.store(ctl, PENDING, this.threads - 1);
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
     let error: unknown = null;
+    // done() for every call that ended since the last look; false when none had
+    const seen = done ? new Uint8Array(count) : null;
+    let first = 0, left = count;
+    const drain = (): boolean => {
+      let any = false;
+      for (let p = first; p < count; p++) {
+        if (seen![p] || Atomics.load(fin, p) === RUNNING) continue;
+        seen![p] = 1;
+        left--;
+        any = true;
+        if (error !== null || Atomics.load(ctl, FAILED) !== 0) continue;
+        try {
+          done!(p);
+        } catch (e) {
+          error = e;
+        }
+      }
+      while (first < count && seen![first]) first++;
+      return any;
+    };
     if (meanwhile) {
       try {
         meanwhile();
@@ -144,12 +182,22 @@ class Pool implements ThreadPool {
         error = e;
       }
     }
-    for (let p = Atomics.add(ctl, NEXT, 1); p < calls.length; p = Atomics.add(ctl, NEXT, 1)) {
+    for (let p = Atomics.add(ctl, NEXT, 1); p < count; p = Atomics.add(ctl, NEXT, 1)) {
       try {
         this.fns[calls[p].id](...calls[p].args);
       } catch (e) {
         error ??= e;
       }
+      if (seen) {
+        Atomics.store(fin, p, ENDED);
+        drain();
+      }
+    }
+    while (seen && left > 0) {
+      const f = Atomics.load(ctl, FINISHED);
+      if (drain()) continue;
+      for (let s = 0; s < SPIN && Atomics.load(ctl, FINISHED) === f; s++);
+      Atomics.wait(ctl, FINISHED, f);
     }
     for (let s = 0, p = Atomics.load(ctl, PENDING); p !== 0; p = Atomics.load(ctl, PENDING)) {
       if (s++ > SPIN) Atomics.wait(ctl, PENDING, p);
