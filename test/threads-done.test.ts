@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Kernels, MatmulDims } from "../src/backend/kernels.js";
-import { matmulResident, matmulWasm } from "../src/backend/wasm/matmul.js";
+import { matmulResident, matmulWasm, rowPiecesPerThread } from "../src/backend/wasm/matmul.js";
 import { loadModules, type KernelModuleSet } from "../src/backend/wasm/runtime.js";
 import { loadThreaded } from "../src/backend/wasm/threads.js";
 import { assertSameBits } from "./util/close.js";
@@ -115,6 +115,13 @@ describe("matmul: row panels copied out as they end", () => {
     });
   });
 
+  it("row pieces keep at least 512 rows each (every piece packs B again), from 1 to 3 per thread", () => {
+    expect(rowPiecesPerThread(2048, 2)).toBe(2);
+    expect(rowPiecesPerThread(1023, 2)).toBe(1);
+    expect(rowPiecesPerThread(100, 8)).toBe(1);
+    expect(rowPiecesPerThread(1 << 20, 2)).toBe(3);
+    expect(rowPiecesPerThread(3072, 2)).toBe(3);
+  });
   it("threaded products keep the bits of one thread (odd m, n, k; folded and unfolded batches; transposes; accumulate)", () => {
     const arb = fc.record({
       batch: fc.constantFrom(1, 1, 2, 3), m: fc.oneof(dim(17), fc.integer({ min: 64, max: 260 })), n: fc.oneof(dim(70), fc.integer({ min: 64, max: 200 })),
