@@ -249,12 +249,12 @@ async function main(): Promise<void> {
   console.log(`   ${((performance.now() - t0) / 1000).toFixed(1)} s in total`);
   if (!o.checkpoint && ckpt.trained) {
     console.log("\n   What this checkpoint can and cannot do (docs/RESULTS.md, 50 test studies): it reads the volume for");
-    console.log("   pleural effusions and their side: \"Is there a pleural effusion?\" is 84% right (majority 66%), and");
-    console.log("   another study's volume (whose truth differs) changes 58% of those answers; asked on which side it is");
-    console.log("   (left, right, both sides, neither side), 80% right (majority 66%). It does not read nodules, sizes,");
-    console.log("   counts, cysts or contrast: there it mostly gives the most frequent answer. Open answers are 57%");
-    console.log("   exact, A-D answers 57% right when it chooses among the options (majority 54% and 56%). Its reports");
-    console.log("   follow the template, often garbled, and name no finding of the volume.");
+    console.log("   pleural effusions and their side: \"Is there a pleural effusion?\" is 94% right (majority 66%), and");
+    console.log("   another study's volume (whose truth differs) changes 60% of those answers; asked on which side it is");
+    console.log("   (left, right, both sides, neither side), 80% right (majority 66%). Nodule presence 58% (majority 42%).");
+    console.log("   It does not read sizes, counts, cysts or contrast. Open answers are 54% exact, A-D answers 55% right");
+    console.log("   when it chooses among the options: at the blind baselines (majority 54% and 56%). Its reports follow");
+    console.log("   the template, often garbled, and name no finding of the volume.");
     console.log("   A research demo on synthetic phantoms: nothing it says is a reading of a real scan.");
   }
 }

@@ -120,8 +120,9 @@ options:
   --quiet                no progress on stderr
 
 example (the shipped checkpoint, docs/TRAINING.md):
-  tgh-moe train --preset small --seed 1 --focus-warmup 150 --side-warmup 450 --side-closed \\
-    --focus-side-repeat 4 --focus-share 0.25,0 --closed-text --answer-cap 4,1 --stage2-focus-cap 4 \\
+  tgh-moe train --preset small --seed 0 --focus-warmup 150 --side-warmup 450 --side-closed \\
+    --focus-side-repeat 4 --focus-share 0.25 --closed-text --answer-cap 4,1 --stage2-focus-cap 4 \\
+    --patch-loss 4 --stage1-patch-loss 4 \\
     --stage0-steps 1200 --stage1-steps 900 --stage2-steps 600 --out checkpoints/tgh-moe-small.safetensors`,
   options: {
     preset: { type: "string", default: "small" },
