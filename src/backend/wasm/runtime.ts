@@ -5,7 +5,8 @@
  * operands in, runs, copies the result out and releases the arena (`scope`). Typed-array views are
  * made fresh after every allocation, never cached across `memory.grow()`; pointers are unsigned.
  */
-import { MemoryError, TghError } from "../../errors.js";
+import { TghError } from "../../errors.js";
+import { Arena } from "./arena.js";
 import { BIND, type KernelModules, type OptsStruct, type Ptr } from "./bindings/index.js";
 
 /**
@@ -38,10 +39,6 @@ export interface LoadOptions {
   splitMinNs?: number;
 }
 
-const PAGE = 65536;
-const MAX_PAGES = 65536; // 4 GiB
-const ALIGN = 16;
-
 /**
  * How `WasmModule.split` cuts [0, total): pieces of whole grains (default 1), `perThread` pieces per
  * thread (default: the pool's piecesPerThread, at most its maxPiecesPerThread); `work`: the
@@ -65,55 +62,6 @@ export interface SplitOptions {
 export type SplitKernel<K> = { [F in keyof K]: K[F] extends (...args: never[]) => infer R ? ([R] extends [void] ? F : never) : never }[keyof K] & string;
 /** The parameters of a kernel, as a tuple (with their names). */
 export type KernelArgs<F> = F extends (...args: infer A) => unknown ? A : never;
-
-/**
- * A bump arena over one linear memory: a module's own memory, or the one shared memory that every
- * kernel module (and every worker thread) of a threaded backend uses.
- */
-export class Arena {
-  private top: number;
-  constructor(readonly memory: WebAssembly.Memory, private base: number, readonly label: string) {
-    this.top = align(base);
-  }
-
-  /** Allocates `bytes` (16-byte aligned), growing memory as needed. */
-  alloc(bytes: number): number {
-    const ptr = this.top;
-    const end = align(ptr + bytes);
-    if (end > MAX_PAGES * PAGE) {
-      throw new MemoryError(
-        `wasm ${this.label}: need ${end} bytes of linear memory, more than the 4 GiB (${MAX_PAGES * PAGE}) of wasm32`,
-      );
-    }
-    const have = this.memory.buffer.byteLength;
-    if (end > have) {
-      const pages = Math.ceil((end - have) / PAGE);
-      try {
-        this.memory.grow(pages);
-      } catch (e) {
-        throw new MemoryError(`wasm ${this.label}: could not grow memory to ${end} bytes: ${String(e)}`);
-      }
-    }
-    this.top = end;
-    return ptr >>> 0;
-  }
-  /**
-   * Allocates `bytes` that stay for the arena's lifetime (resident weights) below everything a
-   * scope allocates; only possible while no scope holds memory (returns null otherwise).
-   */
-  pin(bytes: number): number | null {
-    if (this.top !== align(this.base)) return null;
-    const ptr = this.alloc(bytes);
-    this.base = this.top;
-    return ptr;
-  }
-  mark(): number {
-    return this.top;
-  }
-  release(mark: number): void {
-    this.top = mark;
-  }
-}
 
 /**
  * Splits work over threads (set by a threaded backend; absent: one thread). `run` executes every
@@ -282,10 +230,6 @@ export class WasmModule<K extends object = object> {
  * piece to a worker and waiting for it costs about this much (bench/threads.ts measures it).
  */
 export const SPLIT_MIN_NS = 100_000;
-
-function align(x: number): number {
-  return Math.ceil(x / ALIGN) * ALIGN;
-}
 
 export const isNode = typeof process !== "undefined" && !!process.versions?.node;
 

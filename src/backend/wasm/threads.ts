@@ -7,7 +7,8 @@
  * split never changes a sum) is in WasmModule.split and the kernels' range arguments.
  */
 import { TghError } from "../../errors.js";
-import { Arena, MODULE_NAMES, abort, bindModule, compileShared, isNode, type KernelModuleSet, type LoadOptions, type ModuleName, type ThreadPool } from "./runtime.js";
+import { Arena } from "./arena.js";
+import { MODULE_NAMES, abort, bindModule, compileShared, isNode, type KernelModuleSet, type LoadOptions, type ModuleName, type ThreadPool } from "./runtime.js";
 
 /** Bytes of static data per module in the shared memory (scripts/build-kernels.mjs SLOT). */
 const SHARED_SLOT = 16384;
