@@ -186,7 +186,7 @@ function sameTemplates(a: readonly string[], b: readonly string[]): boolean {
 /** The focus templates a phase's share draws (stage 2: stage2Focus when given; FOCUS_TEMPLATES's order). */
 export function focusTemplatesOf(o: RecipeOptions, phase: PhaseName): readonly string[] {
   const pick = phase === "stage2" ? o.stage2Focus : undefined;
-  return pick && !sameTemplates(pick, FOCUS_TEMPLATES) ? FOCUS_TEMPLATES.filter((t) => pick.includes(t)) : FOCUS_TEMPLATES;
+  return pick ? FOCUS_TEMPLATES.filter((t) => pick.includes(t)) : FOCUS_TEMPLATES;
 }
 
 /** The share of focus examples a phase draws after stage 1's warm-up (stage 2: stage2FocusShare when given). */
@@ -204,7 +204,7 @@ export function focusShareOf(o: RecipeOptions, phase: PhaseName): number {
 export function phaseExamples(d: RecipeData, o: RecipeOptions, phase: PhaseName, step = Infinity): Sample[] {
   const first = phase === "stage1" || phase === "stage12", focusEnd = o.focusWarmup ?? 0, sideEnd = focusEnd + (o.sideWarmup ?? 0);
   const share = focusShareOf(o, phase), cap = `${answerCapOf(o, phase)}/${focusCapOf(o, phase)}/${reportEmphasisOf(o, phase)}`;
-  const focus = focusTemplatesOf(o, phase), from = focus === FOCUS_TEMPLATES ? "" : ` ${focus.join(",")}`;
+  const focus = focusTemplatesOf(o, phase), from = focus.length === FOCUS_TEMPLATES.length ? "" : ` ${focus.join(",")}`;
   const key = phase === "stage0" ? "slices" : first && step < focusEnd ? "focus" : first && step < sideEnd ? (o.sideClosed ? "sides-closed" : "sides") : share > 0 ? `mixed ${cap} ${share}${from}` : `tasks ${cap}`;
   return examplesOf(d, o, key);
 }

@@ -125,13 +125,9 @@ export function matmulWasm(mod: KernelModule<"matmul">): Pick<Kernels, "matmul" 
         const pA = mod.put(a.subarray(0, aLen));
         const pB = pinned ?? mod.put(b.subarray(0, bLen));
         const pOut = d.accumulate ? mod.put(out.subarray(0, oLen)) : mod.alloc(oLen * 4);
-        if (d.accumulate) {
-          matmulResident(mod, pOut, pA, pB, d);
-          mod.read(pOut, out.subarray(0, oLen));
-          return;
-        }
+        const touch = d.accumulate ? undefined : () => touchPages(out.subarray(0, oLen)); // accumulating: out's pages are mapped
         const copy = (lo: number, hi: number) => mod.read(pOut + lo * d.n * 4, out.subarray(lo * d.n, hi * d.n));
-        if (!matmulResident(mod, pOut, pA, pB, d, () => touchPages(out.subarray(0, oLen)), copy)) mod.read(pOut, out.subarray(0, oLen));
+        if (!matmulResident(mod, pOut, pA, pB, d, touch, copy)) mod.read(pOut, out.subarray(0, oLen));
       });
     },
   };
